@@ -1,0 +1,11 @@
+// Package all registers every kind: import it for its side effect.
+package all
+
+import (
+	_ "minik8s/api/apps/v1"
+	_ "minik8s/api/autoscaling/v2"
+	_ "minik8s/api/batch/v1"
+	_ "minik8s/api/coordination/v1"
+	_ "minik8s/api/core/v1"
+	_ "minik8s/api/networking/v1"
+)

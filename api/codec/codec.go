@@ -1,0 +1,746 @@
+// Package codec converts API objects between their protobuf messages and
+// Kubernetes-shaped JSON and YAML. It is the one place that knows how our
+// messages differ from what Kubernetes prints:
+//
+//   - int64 values are JSON numbers (protojson would write strings);
+//   - minik8s.meta.v1.IntOrString is a bare number or a bare string;
+//   - google.protobuf.Timestamp is an RFC 3339 string;
+//   - google.protobuf.Struct/Value/ListValue are arbitrary JSON;
+//   - fields marked (minik8s.meta.v1.quantity) accept a bare number;
+//   - unset and zero-valued scalars are omitted, as `omitempty` does;
+//   - unknown fields are errors that name their path (spec.containers[0].imagee).
+//
+// Field names are the proto field names, which are written as the Kubernetes
+// JSON names.
+package codec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"sigs.k8s.io/yaml"
+
+	metav1 "minik8s/api/meta/v1"
+)
+
+const (
+	intOrStringName = "minik8s.meta.v1.IntOrString"
+	timestampName   = "google.protobuf.Timestamp"
+	structName      = "google.protobuf.Struct"
+	valueName       = "google.protobuf.Value"
+	listValueName   = "google.protobuf.ListValue"
+)
+
+// FieldError is a decode failure at a field path.
+type FieldError struct {
+	Path   string // spec.containers[0].ports[0].containerPort
+	Detail string
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Detail
+	}
+	return e.Path + ": " + e.Detail
+}
+
+// MarshalJSON encodes m as compact Kubernetes-style JSON.
+func MarshalJSON(m proto.Message) ([]byte, error) {
+	v := toValue(m.ProtoReflect())
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// MarshalIndentJSON encodes m as indented JSON, as `-o json` prints it.
+func MarshalIndentJSON(m proto.Message) ([]byte, error) {
+	return indent(toValue(m.ProtoReflect()))
+}
+
+// MarshalYAML encodes m as YAML, as `-o yaml` prints it.
+func MarshalYAML(m proto.Message) ([]byte, error) {
+	j, err := MarshalJSON(m)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.JSONToYAML(j)
+}
+
+// ToMap returns m as a generic JSON value tree (map[string]any, []any,
+// string, json.Number, bool), for printers that walk fields by path.
+func ToMap(m proto.Message) map[string]any {
+	v, _ := toValue(m.ProtoReflect()).(orderedMap)
+	out := make(map[string]any, len(v))
+	for _, kv := range v {
+		out[kv.key] = plain(kv.val)
+	}
+	return out
+}
+
+// UnmarshalJSON decodes Kubernetes-style JSON into m, strictly: unknown and
+// duplicate fields are errors.
+func UnmarshalJSON(data []byte, m proto.Message) error {
+	v, err := parseJSON(data)
+	if err != nil {
+		return err
+	}
+	proto.Reset(m)
+	return fromValue(v, m.ProtoReflect(), "")
+}
+
+// UnmarshalYAML decodes one YAML (or JSON) document into m, strictly.
+func UnmarshalYAML(data []byte, m proto.Message) error {
+	j, err := yamlToJSON(data)
+	if err != nil {
+		return err
+	}
+	return UnmarshalJSON(j, m)
+}
+
+// yamlToJSON converts one YAML document to JSON, rejecting duplicate keys.
+// Strict go-yaml also rejects a key that overrides one brought in by a
+// merge key (<<: *anchor), which is valid YAML, so a document using merge
+// keys falls back to the lenient conversion.
+func yamlToJSON(data []byte) ([]byte, error) {
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil && bytes.Contains(data, []byte("<<")) {
+		if lj, lerr := yaml.YAMLToJSON(data); lerr == nil {
+			return lj, nil
+		}
+	}
+	if err != nil {
+		return nil, &FieldError{Detail: "invalid YAML: " + strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")}
+	}
+	return j, nil
+}
+
+// parseJSON reads one JSON value as a generic tree (numbers as json.Number),
+// reporting duplicate object keys by path as Kubernetes' strict decoding does.
+func parseJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := readJSON(dec, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &FieldError{Detail: "invalid JSON: trailing data after the object"}
+	}
+	return v, nil
+}
+
+func readJSON(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil // string, json.Number, bool or nil
+	}
+	switch d {
+	case '{':
+		obj := map[string]any{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+			}
+			k, _ := kt.(string)
+			if _, dup := obj[k]; dup {
+				return nil, &FieldError{Path: join(path, k), Detail: "duplicate field " + strconv.Quote(k)}
+			}
+			v, err := readJSON(dec, join(path, k))
+			if err != nil {
+				return nil, err
+			}
+			obj[k] = v
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+		}
+		return obj, nil
+	case '[':
+		arr := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := readJSON(dec, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+		}
+		return arr, nil
+	}
+	return nil, &FieldError{Detail: "invalid JSON: unexpected " + d.String()}
+}
+
+// FromMap decodes a generic JSON value tree into m, strictly.
+func FromMap(v map[string]any, m proto.Message) error {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return UnmarshalJSON(j, m)
+}
+
+// ---- encoding ----
+
+// orderedMap keeps proto field order in output, as Kubernetes keeps Go
+// struct order (apiVersion, kind, metadata, spec, status).
+type orderedMap []kv
+
+type kv struct {
+	key string
+	val any
+}
+
+func (o orderedMap) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, e := range o {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(e.key)
+		buf.Write(k)
+		buf.WriteByte(':')
+		b, err := marshalNoEscape(e.val)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func plain(v any) any {
+	switch t := v.(type) {
+	case orderedMap:
+		out := make(map[string]any, len(t))
+		for _, e := range t {
+			out[e.key] = plain(e.val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = plain(t[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = plain(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func toValue(m protoreflect.Message) any {
+	switch m.Descriptor().FullName() {
+	case intOrStringName:
+		fs := m.Descriptor().Fields()
+		if m.Get(fs.ByName("type")).Int() == 1 {
+			return m.Get(fs.ByName("strVal")).String()
+		}
+		return json.Number(strconv.FormatInt(m.Get(fs.ByName("intVal")).Int(), 10))
+	case timestampName:
+		return formatTime(m, false)
+	case structName, valueName, listValueName:
+		return structToAny(m)
+	}
+	out := orderedMap{}
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
+		switch {
+		case fd.IsList():
+			l := v.List()
+			arr := make([]any, l.Len())
+			for j := 0; j < l.Len(); j++ {
+				arr[j] = scalarOrMessage(fd, l.Get(j))
+			}
+			out = append(out, kv{fd.TextName(), arr})
+		case fd.IsMap():
+			mp := map[string]any{}
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				mp[k.String()] = scalarOrMessage(fd.MapValue(), mv)
+				return true
+			})
+			out = append(out, kv{fd.TextName(), mp})
+		default:
+			out = append(out, kv{fd.TextName(), scalarOrMessage(fd, v)})
+		}
+	}
+	return out
+}
+
+// microTimeFields are the Timestamp fields that are metav1.MicroTime in
+// Kubernetes, which always prints six fractional digits.
+var microTimeFields = map[protoreflect.FullName]bool{
+	"minik8s.coordination.v1.LeaseSpec.acquireTime": true,
+	"minik8s.coordination.v1.LeaseSpec.renewTime":   true,
+	"minik8s.core.v1.Event.eventTime":               true,
+	"minik8s.core.v1.EventSeries.lastObservedTime":  true,
+}
+
+// formatTime prints a Timestamp as RFC 3339 in UTC: whole seconds like
+// metav1.Time, six digits like metav1.MicroTime when micro is set or the
+// time has microseconds, nine digits rather than lose precision.
+func formatTime(m protoreflect.Message, micro bool) string {
+	fs := m.Descriptor().Fields()
+	t := time.Unix(m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()).UTC()
+	switch {
+	case t.Nanosecond()%1000 != 0:
+		return t.Format("2006-01-02T15:04:05.000000000Z07:00")
+	case micro || t.Nanosecond() != 0:
+		return t.Format("2006-01-02T15:04:05.000000Z07:00")
+	}
+	return t.Format(time.RFC3339)
+}
+
+func scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if microTimeFields[fd.FullName()] {
+			return formatTime(v.Message(), true)
+		}
+		return toValue(v.Message())
+	case protoreflect.BoolKind:
+		return v.Bool()
+	case protoreflect.StringKind:
+		return v.String()
+	case protoreflect.BytesKind:
+		return base64.StdEncoding.EncodeToString(v.Bytes())
+	case protoreflect.EnumKind:
+		return json.Number(strconv.FormatInt(int64(v.Enum()), 10))
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return json.Number(strconv.FormatFloat(v.Float(), 'g', -1, 64))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return json.Number(strconv.FormatUint(v.Uint(), 10))
+	default:
+		return json.Number(strconv.FormatInt(v.Int(), 10))
+	}
+}
+
+// structToAny converts google.protobuf.Struct/Value/ListValue to plain JSON.
+func structToAny(m protoreflect.Message) any {
+	fs := m.Descriptor().Fields()
+	switch m.Descriptor().FullName() {
+	case structName:
+		out := map[string]any{}
+		m.Get(fs.ByName("fields")).Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			out[k.String()] = structToAny(v.Message())
+			return true
+		})
+		return out
+	case listValueName:
+		l := m.Get(fs.ByName("values")).List()
+		out := make([]any, l.Len())
+		for i := range out {
+			out[i] = structToAny(l.Get(i).Message())
+		}
+		return out
+	}
+	od := m.WhichOneof(m.Descriptor().Oneofs().ByName("kind"))
+	if od == nil {
+		return nil
+	}
+	v := m.Get(od)
+	switch od.Name() {
+	case "number_value":
+		f := v.Float()
+		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			return json.Number(strconv.FormatInt(int64(f), 10))
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
+	case "string_value":
+		return v.String()
+	case "bool_value":
+		return v.Bool()
+	case "struct_value", "list_value":
+		return structToAny(v.Message())
+	}
+	return nil
+}
+
+func indent(v any) ([]byte, error) {
+	b, err := marshalNoEscape(v)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "    "); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ---- decoding ----
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func fromValue(v any, m protoreflect.Message, path string) error {
+	switch m.Descriptor().FullName() {
+	case structName, valueName, listValueName:
+		return anyToStruct(v, m, path)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return &FieldError{Path: path, Detail: "expected an object, got " + typeName(v)}
+	}
+	fields := m.Descriptor().Fields()
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fd := fields.ByTextName(k)
+		if fd == nil {
+			return &FieldError{Path: join(path, k), Detail: "unknown field " + strconv.Quote(k)}
+		}
+		val := obj[k]
+		if val == nil {
+			continue // null means unset, as in Kubernetes
+		}
+		fp := join(path, k)
+		switch {
+		case fd.IsList():
+			arr, ok := val.([]any)
+			if !ok {
+				return &FieldError{Path: fp, Detail: "expected an array, got " + typeName(val)}
+			}
+			l := m.Mutable(fd).List()
+			for i, e := range arr {
+				ep := fmt.Sprintf("%s[%d]", fp, i)
+				if fd.Kind() == protoreflect.MessageKind {
+					em := l.NewElement()
+					if err := fromField(e, fd, em.Message(), ep); err != nil {
+						return err
+					}
+					l.Append(em)
+					continue
+				}
+				sv, err := scalar(e, fd, ep)
+				if err != nil {
+					return err
+				}
+				l.Append(sv)
+			}
+		case fd.IsMap():
+			obj, ok := val.(map[string]any)
+			if !ok {
+				return &FieldError{Path: fp, Detail: "expected an object, got " + typeName(val)}
+			}
+			mp := m.Mutable(fd).Map()
+			vd := fd.MapValue()
+			mkeys := make([]string, 0, len(obj))
+			for mk := range obj {
+				mkeys = append(mkeys, mk)
+			}
+			sort.Strings(mkeys) // report the first bad entry deterministically
+			for _, mk := range mkeys {
+				mv := obj[mk]
+				ep := fp + "." + mk
+				key := protoreflect.ValueOfString(mk).MapKey()
+				if vd.Kind() == protoreflect.MessageKind {
+					em := mp.NewValue()
+					if err := fromField(mv, vd, em.Message(), ep); err != nil {
+						return err
+					}
+					mp.Set(key, em)
+					continue
+				}
+				if mv == nil {
+					mv = ""
+				}
+				sv, err := scalarWithOpts(mv, vd, fd, ep)
+				if err != nil {
+					return err
+				}
+				mp.Set(key, sv)
+			}
+		case fd.Kind() == protoreflect.MessageKind:
+			sub := m.Mutable(fd).Message()
+			if err := fromField(val, fd, sub, fp); err != nil {
+				return err
+			}
+		default:
+			sv, err := scalar(val, fd, fp)
+			if err != nil {
+				return err
+			}
+			m.Set(fd, sv)
+		}
+	}
+	return nil
+}
+
+// fromField decodes a message-typed value, handling the special messages.
+func fromField(v any, fd protoreflect.FieldDescriptor, m protoreflect.Message, path string) error {
+	fs := m.Descriptor().Fields()
+	switch m.Descriptor().FullName() {
+	case intOrStringName:
+		switch t := v.(type) {
+		case json.Number:
+			n, err := strconv.ParseInt(string(t), 10, 32)
+			if err != nil {
+				return &FieldError{Path: path, Detail: "expected an integer or a string, got " + string(t)}
+			}
+			m.Set(fs.ByName("type"), protoreflect.ValueOfInt32(0))
+			m.Set(fs.ByName("intVal"), protoreflect.ValueOfInt32(int32(n)))
+		case string:
+			m.Set(fs.ByName("type"), protoreflect.ValueOfInt32(1))
+			m.Set(fs.ByName("strVal"), protoreflect.ValueOfString(t))
+		default:
+			return &FieldError{Path: path, Detail: "expected an integer or a string, got " + typeName(v)}
+		}
+		return nil
+	case timestampName:
+		s, ok := v.(string)
+		if !ok {
+			return &FieldError{Path: path, Detail: "expected an RFC 3339 time string, got " + typeName(v)}
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return &FieldError{Path: path, Detail: fmt.Sprintf("invalid time %q: want RFC 3339 like 2006-01-02T15:04:05Z", s)}
+		}
+		m.Set(fs.ByName("seconds"), protoreflect.ValueOfInt64(t.Unix()))
+		m.Set(fs.ByName("nanos"), protoreflect.ValueOfInt32(int32(t.Nanosecond())))
+		return nil
+	}
+	return fromValue(v, m, path)
+}
+
+func isQuantity(fd protoreflect.FieldDescriptor) bool {
+	opts := fd.Options()
+	if opts == nil {
+		return false
+	}
+	b, _ := proto.GetExtension(opts, metav1.E_Quantity).(bool)
+	return b
+}
+
+func scalar(v any, fd protoreflect.FieldDescriptor, path string) (protoreflect.Value, error) {
+	return scalarWithOpts(v, fd, fd, path)
+}
+
+// scalarWithOpts converts v for field fd; optsFrom carries the field options
+// (for a map value, the map field's).
+func scalarWithOpts(v any, fd, optsFrom protoreflect.FieldDescriptor, path string) (protoreflect.Value, error) {
+	bad := func(want string) (protoreflect.Value, error) {
+		return protoreflect.Value{}, &FieldError{Path: path, Detail: fmt.Sprintf("expected %s, got %s", want, typeName(v))}
+	}
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		switch t := v.(type) {
+		case string:
+			return protoreflect.ValueOfString(t), nil
+		case json.Number:
+			if isQuantity(optsFrom) {
+				return protoreflect.ValueOfString(string(t)), nil
+			}
+		}
+		return bad("a string")
+	case protoreflect.BoolKind:
+		if b, ok := v.(bool); ok {
+			return protoreflect.ValueOfBool(b), nil
+		}
+		return bad("a boolean")
+	case protoreflect.BytesKind:
+		s, ok := v.(string)
+		if !ok {
+			return bad("a base64 string")
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return protoreflect.Value{}, &FieldError{Path: path, Detail: "invalid base64 data"}
+		}
+		return protoreflect.ValueOfBytes(b), nil
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		n, ok := v.(json.Number)
+		if !ok {
+			return bad("a number")
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return bad("a number")
+		}
+		if fd.Kind() == protoreflect.FloatKind {
+			return protoreflect.ValueOfFloat32(float32(f)), nil
+		}
+		return protoreflect.ValueOfFloat64(f), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := intOf(v, 32)
+		if err != nil {
+			return protoreflect.Value{}, &FieldError{Path: path, Detail: err.Error()}
+		}
+		return protoreflect.ValueOfInt32(int32(n)), nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := intOf(v, 64)
+		if err != nil {
+			return protoreflect.Value{}, &FieldError{Path: path, Detail: err.Error()}
+		}
+		return protoreflect.ValueOfInt64(n), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := intOf(v, 64)
+		if err != nil || n < 0 {
+			return bad("a non-negative integer")
+		}
+		if fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Fixed32Kind {
+			return protoreflect.ValueOfUint32(uint32(n)), nil
+		}
+		return protoreflect.ValueOfUint64(uint64(n)), nil
+	case protoreflect.EnumKind:
+		n, err := intOf(v, 32)
+		if err != nil {
+			return protoreflect.Value{}, &FieldError{Path: path, Detail: err.Error()}
+		}
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), nil
+	}
+	return bad(fd.Kind().String())
+}
+
+func intOf(v any, bits int) (int64, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("expected an integer, got %s", typeName(v))
+	}
+	s := string(n)
+	i, err := strconv.ParseInt(s, 10, bits)
+	if err == nil {
+		return i, nil
+	}
+	outOfRange := fmt.Errorf("integer %s is out of range for int%d", s, bits)
+	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		return 0, outOfRange
+	}
+	// Accept whole numbers written as floats (3.0, 1e3).
+	f, ferr := n.Float64()
+	if ferr != nil || f != math.Trunc(f) {
+		return 0, fmt.Errorf("expected an integer, got %s", s)
+	}
+	// -2^(bits-1) <= f < 2^(bits-1); both bounds are exact in a float64.
+	limit := math.Ldexp(1, bits-1)
+	if f < -limit || f >= limit {
+		return 0, outOfRange
+	}
+	return int64(f), nil
+}
+
+// anyToStruct fills a google.protobuf.Struct/Value/ListValue from plain JSON.
+func anyToStruct(v any, m protoreflect.Message, path string) error {
+	fs := m.Descriptor().Fields()
+	switch m.Descriptor().FullName() {
+	case structName:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return &FieldError{Path: path, Detail: "expected an object, got " + typeName(v)}
+		}
+		mp := m.Mutable(fs.ByName("fields")).Map()
+		for k, e := range obj {
+			ev := mp.NewValue()
+			if err := anyToStruct(e, ev.Message(), join(path, k)); err != nil {
+				return err
+			}
+			mp.Set(protoreflect.ValueOfString(k).MapKey(), ev)
+		}
+		return nil
+	case listValueName:
+		arr, ok := v.([]any)
+		if !ok {
+			return &FieldError{Path: path, Detail: "expected an array, got " + typeName(v)}
+		}
+		l := m.Mutable(fs.ByName("values")).List()
+		for i, e := range arr {
+			ev := l.NewElement()
+			if err := anyToStruct(e, ev.Message(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+			l.Append(ev)
+		}
+		return nil
+	}
+	switch t := v.(type) {
+	case nil:
+		m.Set(fs.ByName("null_value"), protoreflect.ValueOfEnum(0))
+	case bool:
+		m.Set(fs.ByName("bool_value"), protoreflect.ValueOfBool(t))
+	case string:
+		m.Set(fs.ByName("string_value"), protoreflect.ValueOfString(t))
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return &FieldError{Path: path, Detail: "invalid number " + string(t)}
+		}
+		m.Set(fs.ByName("number_value"), protoreflect.ValueOfFloat64(f))
+	case map[string]any:
+		return anyToStruct(t, m.Mutable(fs.ByName("struct_value")).Message(), path)
+	case []any:
+		return anyToStruct(t, m.Mutable(fs.ByName("list_value")).Message(), path)
+	default:
+		return &FieldError{Path: path, Detail: "unsupported value " + typeName(v)}
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+// Package app assembles the apiserver from its flags: the etcd client, the
+// store with its watch caches, the gRPC server and the HTTP endpoints for
+// health and metrics.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	_ "minik8s/api/all" // every kind
+	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/scheme"
+	"minik8s/apiserver/cache"
+	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/server"
+	"minik8s/apiserver/storage"
+	"minik8s/apiserver/store"
+)
+
+// Options are the apiserver's flags, named as Kubernetes names them.
+type Options struct {
+	EtcdServers           string
+	BindAddress           string
+	SecurePort            int
+	HTTPPort              int
+	ServiceClusterIPRange string
+	WatchHistory          int
+}
+
+// AddFlags registers the options on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.EtcdServers, "etcd-servers", "http://127.0.0.1:2379", "comma-separated etcd client URLs")
+	fs.StringVar(&o.BindAddress, "bind-address", "0.0.0.0", "address to serve on")
+	fs.IntVar(&o.SecurePort, "secure-port", 6443, "port of the gRPC API")
+	fs.IntVar(&o.HTTPPort, "http-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
+	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service cluster IPs are allocated")
+	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if strings.TrimSpace(o.EtcdServers) == "" {
+		return errors.New("--etcd-servers is required")
+	}
+	if o.SecurePort < 0 || o.SecurePort > 65535 {
+		return fmt.Errorf("--secure-port %d: must be 0-65535 (0 picks a free port)", o.SecurePort)
+	}
+	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
+		return fmt.Errorf("--service-cluster-ip-range %q: %v", o.ServiceClusterIPRange, err)
+	}
+	return nil
+}
+
+// Run serves until ctx ends. ready, if not nil, receives the gRPC address
+// once the server accepts requests.
+func Run(ctx context.Context, o Options, ready chan<- string) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   strings.Split(o.EtcdServers, ","),
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		// Room for lists of large kinds; objects themselves are capped.
+		MaxCallRecvMsgSize: 1 << 30,
+	})
+	if err != nil {
+		return fmt.Errorf("connect to etcd %s: %w", o.EtcdServers, err)
+	}
+	defer cli.Close()
+
+	st := store.New(storage.New(cli), cache.Options{History: o.WatchHistory})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	storeDone := make(chan struct{})
+	go func() { st.Run(ctx); close(storeDone) }()
+	defer func() { cancel(); <-storeDone }()
+
+	if err := bootstrap(ctx, st); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := server.NewMetrics(reg)
+	g := grpc.NewServer(server.ServerOptions(metrics)...)
+	server.New(server.Config{Store: st}).Register(g)
+
+	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listen on API port: %w", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- g.Serve(lis) }()
+
+	var hs *http.Server
+	if o.HTTPPort > 0 {
+		hl, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPPort)))
+		if err != nil {
+			g.Stop()
+			return fmt.Errorf("listen on HTTP port: %w", err)
+		}
+		hs = &http.Server{Handler: healthMux(st, reg), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	slog.Info("apiserver serving", "grpc", lis.Addr().String(), "etcd", o.EtcdServers)
+	if ready != nil {
+		ready <- lis.Addr().String()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	if hs != nil {
+		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = hs.Shutdown(sctx)
+		c()
+	}
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(3 * time.Second):
+		g.Stop()
+	}
+	return err
+}
+
+// SystemNamespaces exist in every cluster.
+var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// bootstrap creates the system namespaces if they are missing. Several
+// apiservers may race here; AlreadyExists is success.
+func bootstrap(ctx context.Context, st *store.Store) error {
+	nsKind, _ := scheme.ByResource("namespaces")
+	for _, name := range SystemNamespaces {
+		ns := &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}}
+		var err error
+		for attempt := 0; attempt < 30; attempt++ {
+			_, err = st.Create(ctx, nsKind, "", ns)
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				err = nil
+				break
+			}
+			slog.Warn("creating system namespace, retrying", "namespace", name, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func healthMux(st *store.Store, reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
+	mux.HandleFunc("/livez", ok)
+	check := func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := st.ConsistentRV(ctx); err != nil {
+			http.Error(w, "etcd: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := st.WaitReady(ctx); err != nil {
+			http.Error(w, "watch cache not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		ok(w, r)
+	}
+	mux.HandleFunc("/healthz", check)
+	mux.HandleFunc("/readyz", check)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,62 @@
+// Package registry holds the per-kind rules the generic store applies on
+// every write: defaulting, validation, and what an update may change. The
+// store (apiserver/storage) handles what all kinds share - names, uid,
+// resourceVersion, generation, the status subresource; a Strategy adds only
+// what is particular to its kind.
+package registry
+
+import (
+	"sync"
+
+	apierrors "minik8s/api/errors"
+	"minik8s/api/scheme"
+)
+
+// Strategy is the kind-specific part of create and update.
+// Implementations must not keep references to the objects they are given.
+type Strategy interface {
+	// Default fills defaults into a new or updated object (restartPolicy,
+	// schedulerName, replicas, ...). It runs before validation.
+	Default(obj scheme.Object)
+	// Validate checks a complete object; field paths are from the object
+	// root ("spec.containers[0].image"). Metadata is already checked.
+	Validate(obj scheme.Object) []apierrors.FieldError
+	// ValidateUpdate checks what may not change between old and new
+	// (immutable fields). Validate has already passed on newObj.
+	ValidateUpdate(newObj, oldObj scheme.Object) []apierrors.FieldError
+}
+
+// Base is a Strategy that accepts anything; kinds embed it and override
+// what they need.
+type Base struct{}
+
+// Default does nothing.
+func (Base) Default(scheme.Object) {}
+
+// Validate accepts everything.
+func (Base) Validate(scheme.Object) []apierrors.FieldError { return nil }
+
+// ValidateUpdate accepts every change.
+func (Base) ValidateUpdate(_, _ scheme.Object) []apierrors.FieldError { return nil }
+
+var (
+	mu         sync.RWMutex
+	strategies = map[string]Strategy{}
+)
+
+// Register sets the strategy for a resource ("pods"). Called from init.
+func Register(resource string, s Strategy) {
+	mu.Lock()
+	defer mu.Unlock()
+	strategies[resource] = s
+}
+
+// For returns the strategy of a resource, or Base when it has none.
+func For(resource string) Strategy {
+	mu.RLock()
+	defer mu.RUnlock()
+	if s, ok := strategies[resource]; ok {
+		return s
+	}
+	return Base{}
+}

@@ -1,0 +1,316 @@
+// Package storage keeps API objects in etcd: one key per object under
+// /registry/<resource>/[<namespace>/]<name>, the value the object's
+// Kubernetes JSON. An object's resourceVersion is the etcd mod revision of
+// its key; it is never written into the stored JSON, only set on read.
+// Every write is a transaction comparing the mod revision the caller read,
+// so a stale writer gets a Conflict and nothing acknowledged is lost.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"minik8s/api/codec"
+	apierrors "minik8s/api/errors"
+	"minik8s/api/scheme"
+)
+
+// Prefix is the root of every key the apiserver writes.
+const Prefix = "/registry"
+
+// Store reads and writes objects of every kind in etcd.
+type Store struct {
+	cli *clientv3.Client
+}
+
+// New returns a Store over an etcd client it does not own.
+func New(cli *clientv3.Client) *Store { return &Store{cli: cli} }
+
+// Client returns the underlying etcd client.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// KeyPrefix is the etcd prefix holding every object of a kind, or of a
+// kind in one namespace when ns is not empty. It ends with "/".
+func KeyPrefix(k *scheme.Kind, ns string) string {
+	if k.Namespaced && ns != "" {
+		return Prefix + "/" + k.Resource + "/" + ns + "/"
+	}
+	return Prefix + "/" + k.Resource + "/"
+}
+
+// Key is the etcd key of one object.
+func Key(k *scheme.Kind, ns, name string) string {
+	if k.Namespaced {
+		return Prefix + "/" + k.Resource + "/" + ns + "/" + name
+	}
+	return Prefix + "/" + k.Resource + "/" + name
+}
+
+// Encode renders obj as stored: JSON with resourceVersion cleared.
+func Encode(obj scheme.Object) ([]byte, error) {
+	md := scheme.Meta(obj)
+	rv := md.ResourceVersion
+	md.ResourceVersion = ""
+	data, err := codec.MarshalJSON(obj)
+	md.ResourceVersion = rv
+	return data, err
+}
+
+// Decode parses a stored value and stamps its resourceVersion.
+func Decode(k *scheme.Kind, data []byte, modRev int64) (scheme.Object, error) {
+	obj := k.New()
+	if err := codec.UnmarshalJSON(data, obj); err != nil {
+		return nil, fmt.Errorf("decode stored %s: %w", k.Resource, err)
+	}
+	scheme.Meta(obj).ResourceVersion = strconv.FormatInt(modRev, 10)
+	return obj, nil
+}
+
+// ParseRV parses a resourceVersion; "" is 0.
+func ParseRV(rv string) (int64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q: must be a non-negative integer", rv))
+	}
+	return n, nil
+}
+
+func nameOf(key string) string { return key[strings.LastIndex(key, "/")+1:] }
+
+// Create writes obj if its key does not exist yet and returns the stored
+// object with its resourceVersion.
+func (s *Store) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
+	md := scheme.Meta(obj)
+	key := Key(k, md.Namespace, md.Name)
+	data, err := Encode(obj)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data))).
+		Commit()
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !resp.Succeeded {
+		return nil, apierrors.NewAlreadyExists(k.GroupResource(), md.Name)
+	}
+	md.ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	return obj, nil
+}
+
+// Get reads one object from etcd (a linearizable read).
+func (s *Store) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
+	resp, err := s.cli.Get(ctx, Key(k, ns, name))
+	if err != nil {
+		return nil, translate(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(k.GroupResource(), name)
+	}
+	kv := resp.Kvs[0]
+	return Decode(k, kv.Value, kv.ModRevision)
+}
+
+// Update writes obj if the key's mod revision still equals obj's
+// resourceVersion. A mismatch is a Conflict; a missing key is NotFound.
+func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
+	md := scheme.Meta(obj)
+	key := Key(k, md.Namespace, md.Name)
+	rv, err := ParseRV(md.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	data, err := Encode(obj)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
+		Then(clientv3.OpPut(key, string(data))).
+		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !resp.Succeeded {
+		if len(resp.Responses[0].GetResponseRange().Kvs) == 0 {
+			return nil, apierrors.NewNotFound(k.GroupResource(), md.Name)
+		}
+		return nil, apierrors.NewConflict(k.GroupResource(), md.Name,
+			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	md.ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	return obj, nil
+}
+
+// Delete removes the key if its mod revision equals rv and returns the
+// last stored object, with the deletion's revision as resourceVersion.
+func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv int64) (scheme.Object, error) {
+	key := Key(k, ns, name)
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
+		Then(clientv3.OpDelete(key, clientv3.WithPrevKV())).
+		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !resp.Succeeded {
+		if len(resp.Responses[0].GetResponseRange().Kvs) == 0 {
+			return nil, apierrors.NewNotFound(k.GroupResource(), name)
+		}
+		return nil, apierrors.NewConflict(k.GroupResource(), name, "the object has been modified; please apply your changes to the latest version and try again")
+	}
+	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prev) == 0 {
+		return nil, apierrors.NewNotFound(k.GroupResource(), name)
+	}
+	return Decode(k, prev[0].Value, resp.Header.Revision)
+}
+
+// List reads every object of a kind (in ns, or all namespaces when ns is
+// "") and returns them with the etcd revision they were read at.
+func (s *Store) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Object, int64, error) {
+	resp, err := s.cli.Get(ctx, KeyPrefix(k, ns), clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, translate(err)
+	}
+	out := make([]scheme.Object, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		obj, err := Decode(k, kv.Value, kv.ModRevision)
+		if err != nil {
+			return nil, 0, apierrors.NewInternal(err)
+		}
+		out = append(out, obj)
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// CurrentRevision returns etcd's latest revision with a cheap linearizable read.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	resp, err := s.cli.Get(ctx, Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	if err != nil {
+		return 0, translate(err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// EventType says what happened to a key.
+type EventType int
+
+// Event types of a raw watch.
+const (
+	Put EventType = iota
+	Deleted
+	// Progress carries only a revision: etcd has nothing newer for the prefix.
+	Progress
+)
+
+// RawEvent is one decoded change from etcd.
+type RawEvent struct {
+	Type     EventType
+	Object   scheme.Object // the new object, or for Deleted the last one
+	Revision int64
+	Created  bool // Put of a key that did not exist
+}
+
+// WatchContext derives the context a Watch and its RequestProgress calls
+// must share: etcd groups watches into one stream per context metadata.
+func WatchContext(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
+// RequestProgress asks etcd to send a Progress event on every watch made
+// with ctx (from WatchContext), advancing watchers to its current revision.
+func (s *Store) RequestProgress(ctx context.Context) error { return s.cli.RequestProgress(ctx) }
+
+// Watch streams changes of a kind after revision rev (exclusive) until ctx
+// ends. It closes the channel on error after sending the error on errc;
+// a compacted rev gives an Expired error. ctx should come from WatchContext.
+func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan RawEvent, <-chan error) {
+	out := make(chan RawEvent, 256)
+	errc := make(chan error, 1)
+	wch := s.cli.Watch(ctx, KeyPrefix(k, ""), clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	go func() {
+		defer close(out)
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				if errors.Is(err, rpctypes.ErrCompacted) || resp.CompactRevision > 0 {
+					errc <- apierrors.NewExpired(fmt.Sprintf("too old resource version: %d (%d)", rev, resp.CompactRevision))
+				} else {
+					errc <- translate(err)
+				}
+				return
+			}
+			if resp.IsProgressNotify() {
+				select {
+				case out <- RawEvent{Type: Progress, Revision: resp.Header.Revision}:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			for _, ev := range resp.Events {
+				re, err := rawEvent(k, ev)
+				if err != nil {
+					errc <- err
+					return
+				}
+				select {
+				case out <- re:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		if ctx.Err() == nil {
+			errc <- apierrors.NewUnavailable("etcd watch closed")
+		}
+	}()
+	return out, errc
+}
+
+func rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
+	switch ev.Type {
+	case mvccpb.PUT:
+		obj, err := Decode(k, ev.Kv.Value, ev.Kv.ModRevision)
+		if err != nil {
+			return RawEvent{}, err
+		}
+		return RawEvent{Type: Put, Object: obj, Revision: ev.Kv.ModRevision, Created: ev.IsCreate()}, nil
+	default:
+		if ev.PrevKv == nil {
+			return RawEvent{}, fmt.Errorf("delete of %s without previous value", nameOf(string(ev.Kv.Key)))
+		}
+		obj, err := Decode(k, ev.PrevKv.Value, ev.Kv.ModRevision)
+		if err != nil {
+			return RawEvent{}, err
+		}
+		return RawEvent{Type: Deleted, Object: obj, Revision: ev.Kv.ModRevision}, nil
+	}
+}
+
+// translate maps etcd client errors to API errors.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierrors.NewTimeout("etcd request timed out: " + err.Error())
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return apierrors.NewExpired("too old resource version: " + err.Error())
+	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+		return apierrors.NewTooLarge("etcd request too large: " + err.Error())
+	}
+	return apierrors.NewUnavailable("etcd: " + err.Error())
+}

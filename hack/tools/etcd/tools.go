@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the etcd server and etcdctl the build compiles into bin/.
+package tools
+
+import (
+	_ "go.etcd.io/etcd/etcdctl/v3"
+	_ "go.etcd.io/etcd/server/v3"
+)

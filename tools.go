@@ -1,0 +1,13 @@
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/google/uuid"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/spf13/cobra"
+	_ "go.etcd.io/etcd/client/v3"
+	_ "google.golang.org/grpc"
+	_ "google.golang.org/protobuf/proto"
+	_ "sigs.k8s.io/yaml"
+)

@@ -133,65 +133,167 @@ func yamlToJSON(data []byte) ([]byte, error) {
 func parseJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := readJSON(dec, "")
-	if err != nil {
-		return nil, err
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &FieldError{Detail: "invalid JSON: trailing data after the object"}
 	}
+	if err := checkDuplicates(data); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
-func readJSON(dec *json.Decoder, path string) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+// checkDuplicates scans valid JSON for an object with a repeated key, which
+// encoding/json silently resolves to the last value. It allocates only for
+// the path of the error.
+func checkDuplicates(data []byte) error {
+	s := dupScanner{data: data}
+	return s.value()
+}
+
+type dupScanner struct {
+	data []byte
+	pos  int
+	keys [][]byte   // keys of the objects being scanned, innermost last
+	path []pathElem // where the scan is, for the error
+}
+
+type pathElem struct {
+	key   []byte
+	index int // for an array element; key is nil
+}
+
+func (s *dupScanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\r', '\n':
+			s.pos++
+		default:
+			return
 		}
-		return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
+}
+
+// str scans a string starting at its opening quote and returns its raw body.
+func (s *dupScanner) str() []byte {
+	s.pos++
+	start := s.pos
+	for s.pos < len(s.data) && s.data[s.pos] != '"' {
+		if s.data[s.pos] == '\\' {
+			s.pos++
+		}
+		s.pos++
 	}
-	switch d {
+	body := s.data[start:s.pos]
+	s.pos++
+	return body
+}
+
+func (s *dupScanner) value() error {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return nil
+	}
+	switch s.data[s.pos] {
 	case '{':
-		obj := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+		s.pos++
+		base := len(s.keys)
+		defer func() { s.keys = s.keys[:base] }()
+		var set map[string]bool
+		for {
+			s.ws()
+			switch s.data[s.pos] {
+			case '}':
+				s.pos++
+				return nil
+			case ',':
+				s.pos++
+				s.ws()
 			}
-			k, _ := kt.(string)
-			if _, dup := obj[k]; dup {
-				return nil, &FieldError{Path: join(path, k), Detail: "duplicate field " + strconv.Quote(k)}
+			k := s.str()
+			if n := len(s.keys) - base; n < 32 {
+				for _, seen := range s.keys[base:] {
+					if keysEqual(seen, k) {
+						return s.duplicate(k)
+					}
+				}
+			} else {
+				// A big object (a large ConfigMap, Struct data): use a set.
+				if n == 32 {
+					set = make(map[string]bool, 64)
+					for _, seen := range s.keys[base:] {
+						set[unquote(seen)] = true
+					}
+				}
+				name := unquote(k)
+				if set[name] {
+					return s.duplicate(k)
+				}
+				set[name] = true
 			}
-			v, err := readJSON(dec, join(path, k))
-			if err != nil {
-				return nil, err
+			s.keys = append(s.keys, k)
+			s.ws()
+			s.pos++ // ':'
+			s.path = append(s.path, pathElem{key: k})
+			if err := s.value(); err != nil {
+				return err
 			}
-			obj[k] = v
+			s.path = s.path[:len(s.path)-1]
 		}
-		if _, err := dec.Token(); err != nil {
-			return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
-		}
-		return obj, nil
 	case '[':
-		arr := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := readJSON(dec, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return nil, err
+		s.pos++
+		for i := 0; ; i++ {
+			s.ws()
+			switch s.data[s.pos] {
+			case ']':
+				s.pos++
+				return nil
+			case ',':
+				s.pos++
 			}
-			arr = append(arr, v)
+			s.path = append(s.path, pathElem{index: i})
+			if err := s.value(); err != nil {
+				return err
+			}
+			s.path = s.path[:len(s.path)-1]
 		}
-		if _, err := dec.Token(); err != nil {
-			return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+	case '"':
+		s.str()
+	default: // number, true, false, null
+		for s.pos < len(s.data) && !strings.ContainsRune(",]} \t\r\n", rune(s.data[s.pos])) {
+			s.pos++
 		}
-		return arr, nil
 	}
-	return nil, &FieldError{Detail: "invalid JSON: unexpected " + d.String()}
+	return nil
+}
+
+func keysEqual(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	return unquote(a) == unquote(b)
+}
+
+func unquote(raw []byte) string {
+	var s string
+	_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s)
+	return s
+}
+
+func (s *dupScanner) duplicate(k []byte) error {
+	path := ""
+	for _, e := range s.path {
+		if e.key == nil {
+			path = fmt.Sprintf("%s[%d]", path, e.index)
+		} else {
+			path = join(path, unquote(e.key))
+		}
+	}
+	name := unquote(k)
+	return &FieldError{Path: join(path, name), Detail: "duplicate field " + strconv.Quote(name)}
 }
 
 // FromMap decodes a generic JSON value tree into m, strictly.
@@ -502,7 +604,7 @@ func fromValue(v any, m protoreflect.Message, path string) error {
 			sort.Strings(mkeys) // report the first bad entry deterministically
 			for _, mk := range mkeys {
 				mv := obj[mk]
-				ep := fp + "." + mk
+				ep := fp + "[" + mk + "]"
 				key := protoreflect.ValueOfString(mk).MapKey()
 				if vd.Kind() == protoreflect.MessageKind {
 					em := mp.NewValue()

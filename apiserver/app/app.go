@@ -28,6 +28,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/cache"
+	"minik8s/apiserver/componentstatus"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"
@@ -42,6 +43,7 @@ type Options struct {
 	HTTPPort              int
 	ServiceClusterIPRange string
 	WatchHistory          int
+	ComponentHealth       string
 }
 
 // AddFlags registers the options on fs.
@@ -52,7 +54,13 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.HTTPPort, "http-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service cluster IPs are allocated")
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
+	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
+		"health URLs probed for `get componentstatuses`: name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 }
+
+// DefaultComponentHealth are the scheduler's and controller-manager's
+// default health endpoints (Kubernetes' ports).
+const DefaultComponentHealth = "scheduler=http://127.0.0.1:10259/healthz,controller-manager=http://127.0.0.1:10257/healthz"
 
 // Validate checks the flags.
 func (o *Options) Validate() error {
@@ -64,6 +72,9 @@ func (o *Options) Validate() error {
 	}
 	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
 		return fmt.Errorf("--service-cluster-ip-range %q: %v", o.ServiceClusterIPRange, err)
+	}
+	if _, err := componentstatus.ParseHTTP(o.ComponentHealth); err != nil {
+		return fmt.Errorf("--component-health: %v", err)
 	}
 	return nil
 }
@@ -101,7 +112,8 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
 	g := grpc.NewServer(server.ServerOptions(metrics)...)
-	server.New(server.Config{Store: st}).Register(g)
+	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
+	server.New(server.Config{Store: st, Components: &componentstatus.Prober{Etcd: cli, HTTP: health}}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 
 	corev1 "minik8s/api/core/v1"
@@ -24,6 +25,7 @@ import (
 	"minik8s/apiserver/admission"
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
+	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/storage"
 	"minik8s/apiserver/store"
 )
@@ -38,7 +40,9 @@ type Config struct {
 	Authenticator auth.Authenticator
 	Authorizer    auth.Authorizer
 	Admission     admission.Chain
-	Log           *slog.Logger
+	// Components answers componentstatuses, which are probed, not stored.
+	Components *componentstatus.Prober
+	Log        *slog.Logger
 }
 
 // Server implements rpc.APIServer.
@@ -86,8 +90,11 @@ func (s *Server) Register(g *grpc.Server) { rpc.RegisterAPIServer(g, s) }
 func ServerOptions(m *Metrics) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(2 * MaxObjectBytes),
-		grpc.ChainUnaryInterceptor(m.unary),
-		grpc.ChainStreamInterceptor(m.stream),
+		// Let clients ping idle connections every 10s, so a watch notices a
+		// dead apiserver and moves to another.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary),
+		grpc.ChainStreamInterceptor(m.stream, recoverStream),
 	}
 }
 
@@ -97,6 +104,17 @@ func kindOf(resource string) (*scheme.Kind, error) {
 		return nil, apierrors.NewNotFound("resource", resource)
 	}
 	return k, nil
+}
+
+// computed is true for kinds that are probed, not stored.
+func computed(k *scheme.Kind) bool { return k.Resource == "componentstatuses" }
+
+// writable refuses writes to computed kinds.
+func writable(k *scheme.Kind, verb string) error {
+	if computed(k) {
+		return apierrors.NewMethodNotSupported(k.GroupResource(), verb)
+	}
+	return nil
 }
 
 // gate runs authentication and authorization.
@@ -154,6 +172,9 @@ func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Objec
 	if err != nil {
 		return nil, err
 	}
+	if err := writable(k, "create"); err != nil {
+		return nil, err
+	}
 	obj, err := decode(k, req.Object)
 	if err != nil {
 		return nil, err
@@ -195,6 +216,16 @@ func (s *Server) get(ctx context.Context, req *rpc.GetRequest) (*rpc.Object, err
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "get", Namespace: req.Namespace, Name: req.Name}, k); err != nil {
 		return nil, err
 	}
+	if computed(k) {
+		if s.cfg.Components == nil {
+			return nil, apierrors.NewNotFound(k.GroupResource(), req.Name)
+		}
+		cs, err := s.cfg.Components.Get(ctx, req.Name)
+		if err != nil {
+			return nil, err
+		}
+		return encode(cs)
+	}
 	obj, err := s.cfg.Store.Get(ctx, k, req.Namespace, req.Name)
 	if err != nil {
 		return nil, err
@@ -211,6 +242,9 @@ func (s *Server) Update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Objec
 func (s *Server) update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Object, error) {
 	k, err := kindOf(req.Resource)
 	if err != nil {
+		return nil, err
+	}
+	if err := writable(k, "update"); err != nil {
 		return nil, err
 	}
 	obj, err := decode(k, req.Object)
@@ -247,6 +281,9 @@ func (s *Server) Delete(ctx context.Context, req *rpc.DeleteRequest) (*rpc.Objec
 func (s *Server) delete(ctx context.Context, req *rpc.DeleteRequest) (*rpc.Object, error) {
 	k, err := kindOf(req.Resource)
 	if err != nil {
+		return nil, err
+	}
+	if err := writable(k, "delete"); err != nil {
 		return nil, err
 	}
 	user, err := s.gate(ctx, auth.Attributes{Verb: "delete", Namespace: req.Namespace, Name: req.Name}, k)
@@ -350,6 +387,19 @@ func (s *Server) list(ctx context.Context, req *rpc.ListRequest) (*rpc.ListRespo
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "list", Namespace: req.Namespace}, k); err != nil {
 		return nil, err
 	}
+	if computed(k) {
+		resp := &rpc.ListResponse{Metadata: &metav1.ListMeta{}}
+		if s.cfg.Components != nil {
+			for _, cs := range s.cfg.Components.List(ctx) {
+				o, err := encode(cs)
+				if err != nil {
+					return nil, err
+				}
+				resp.Items = append(resp.Items, o)
+			}
+		}
+		return resp, nil
+	}
 	f, err := filter(k, req.Namespace, req.LabelSelector, req.FieldSelector)
 	if err != nil {
 		return nil, err
@@ -393,6 +443,9 @@ func (s *Server) watch(req *rpc.WatchRequest, stream rpc.API_WatchServer) error 
 	ctx := stream.Context()
 	k, err := kindOf(req.Resource)
 	if err != nil {
+		return err
+	}
+	if err := writable(k, "watch"); err != nil {
 		return err
 	}
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "watch", Namespace: req.Namespace}, k); err != nil {
@@ -446,8 +499,11 @@ func (s *Server) Discovery(context.Context, *rpc.DiscoveryRequest) (*rpc.Discove
 	resp := &rpc.DiscoveryResponse{}
 	for _, k := range scheme.All() {
 		verbs := []string{"create", "delete", "get", "list", "update", "watch"}
-		if k.Resource == "bindings" {
+		switch {
+		case k.Resource == "bindings":
 			verbs = []string{"create"}
+		case computed(k):
+			verbs = []string{"get", "list"}
 		}
 		resp.Resources = append(resp.Resources, &rpc.APIResource{
 			Name: k.Resource, ShortNames: k.ShortNames, Group: k.Group, Version: k.Version,

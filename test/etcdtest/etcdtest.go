@@ -24,7 +24,6 @@ import (
 type Cluster struct {
 	ClientURLs []string
 	members    []*member
-	t          testing.TB
 }
 
 type member struct {
@@ -64,24 +63,38 @@ func freePort() (int, error) {
 // with t.Cleanup. A missing binary fails the test (it is part of the build).
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
-	bin, err := Binary()
+	c, err := Run(n, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// Run starts an n-member cluster with its data under dir and waits until
+// it serves. The caller must Stop it.
+func Run(n int, dir string) (*Cluster, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{}
 	token := fmt.Sprintf("etcdtest-%d-%d", os.Getpid(), time.Now().UnixNano())
 	var initial []string
 	for i := 0; i < n; i++ {
 		cp, err1 := freePort()
 		pp, err2 := freePort()
 		if err1 != nil || err2 != nil {
-			t.Fatalf("free port: %v %v", err1, err2)
+			return nil, fmt.Errorf("free port: %v %v", err1, err2)
 		}
 		m := &member{
 			name:      fmt.Sprintf("m%d", i),
-			dir:       t.TempDir(),
+			dir:       filepath.Join(dir, fmt.Sprintf("m%d", i)),
 			clientURL: fmt.Sprintf("http://127.0.0.1:%d", cp),
 			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", pp),
+		}
+		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+			return nil, err
 		}
 		initial = append(initial, m.name+"="+m.peerURL)
 		c.members = append(c.members, m)
@@ -97,14 +110,15 @@ func Start(t testing.TB, n int) *Cluster {
 			"--quota-backend-bytes", fmt.Sprint(2 << 30),
 		}
 		if err := m.start(bin); err != nil {
-			t.Fatal(err)
+			c.Stop()
+			return nil, err
 		}
 	}
-	t.Cleanup(c.Stop)
 	if err := c.waitHealthy(30 * time.Second); err != nil {
-		t.Fatal(err)
+		c.Stop()
+		return nil, err
 	}
-	return c
+	return c, nil
 }
 
 func (m *member) start(bin string) error {

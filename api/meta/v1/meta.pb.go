@@ -955,9 +955,9 @@ var file_api_meta_v1_meta_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
 		ExtensionType: (*bool)(nil),
-		Field:         50001,
+		Field:         61001,
 		Name:          "minik8s.meta.v1.quantity",
-		Tag:           "varint,50001,opt,name=quantity",
+		Tag:           "varint,61001,opt,name=quantity",
 		Filename:      "api/meta/v1/meta.proto",
 	},
 }
@@ -966,8 +966,9 @@ var file_api_meta_v1_meta_proto_extTypes = []protoimpl.ExtensionInfo{
 var (
 	// quantity marks a string field (or map of strings) holding a resource
 	// quantity; the codec accepts a bare JSON number there (cpu: 1).
+	// (50001 is taken by etcd's versionpb options, which link into the same binary.)
 	//
-	// optional bool quantity = 50001;
+	// optional bool quantity = 61001;
 	E_Quantity = &file_api_meta_v1_meta_proto_extTypes[0]
 )
 
@@ -1073,7 +1074,7 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\rPreconditions\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\tR\x03uid\x12(\n" +
 	"\x0fresourceVersion\x18\x02 \x01(\tR\x0fresourceVersion:;\n" +
-	"\bquantity\x12\x1d.google.protobuf.FieldOptions\x18ц\x03 \x01(\bR\bquantityB\x1cZ\x1aminik8s/api/meta/v1;metav1b\x06proto3"
+	"\bquantity\x12\x1d.google.protobuf.FieldOptions\x18\xc9\xdc\x03 \x01(\bR\bquantityB\x1cZ\x1aminik8s/api/meta/v1;metav1b\x06proto3"
 
 var (
 	file_api_meta_v1_meta_proto_rawDescOnce sync.Once

@@ -1148,8 +1148,8 @@ const file_api_autoscaling_v2_autoscaling_proto_rawDesc = "" +
 	"\bselector\x18\x02 \x01(\v2\x1e.minik8s.meta.v1.LabelSelectorR\bselector\"\xb4\x01\n" +
 	"\fMetricTarget\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1a\n" +
-	"\x05value\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\x12(\n" +
-	"\faverageValue\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\faverageValue\x123\n" +
+	"\x05value\x18\x02 \x01(\tB\x04\xc8\xe4\x1d\x01R\x05value\x12(\n" +
+	"\faverageValue\x18\x03 \x01(\tB\x04\xc8\xe4\x1d\x01R\faverageValue\x123\n" +
 	"\x12averageUtilization\x18\x04 \x01(\x05H\x00R\x12averageUtilization\x88\x01\x01B\x15\n" +
 	"\x13_averageUtilization\"\xa9\x03\n" +
 	"\x1dHorizontalPodAutoscalerStatus\x123\n" +
@@ -1179,8 +1179,8 @@ const file_api_autoscaling_v2_autoscaling_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
 	"\acurrent\x18\x02 \x01(\v2).minik8s.autoscaling.v2.MetricValueStatusR\acurrent\"\xa5\x01\n" +
 	"\x11MetricValueStatus\x12\x1a\n" +
-	"\x05value\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01R\x05value\x12(\n" +
-	"\faverageValue\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\faverageValue\x123\n" +
+	"\x05value\x18\x01 \x01(\tB\x04\xc8\xe4\x1d\x01R\x05value\x12(\n" +
+	"\faverageValue\x18\x02 \x01(\tB\x04\xc8\xe4\x1d\x01R\faverageValue\x123\n" +
 	"\x12averageUtilization\x18\x03 \x01(\x05H\x00R\x12averageUtilization\x88\x01\x01B\x15\n" +
 	"\x13_averageUtilization\"\x9e\x02\n" +
 	"\x17HorizontalPodAutoscaler\x12\x1e\n" +

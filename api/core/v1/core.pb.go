@@ -9063,7 +9063,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x05_type\"R\n" +
 	"\x14EmptyDirVolumeSource\x12\x16\n" +
 	"\x06medium\x18\x01 \x01(\tR\x06medium\x12\"\n" +
-	"\tsizeLimit\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01R\tsizeLimit\"\xcb\x01\n" +
+	"\tsizeLimit\x18\x02 \x01(\tB\x04\xc8\xe4\x1d\x01R\tsizeLimit\"\xcb\x01\n" +
 	"\x12SecretVolumeSource\x12\x1e\n" +
 	"\n" +
 	"secretName\x18\x01 \x01(\tR\n" +
@@ -9159,7 +9159,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x15ResourceFieldSelector\x12$\n" +
 	"\rcontainerName\x18\x01 \x01(\tR\rcontainerName\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x1e\n" +
-	"\adivisor\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01R\adivisor\"j\n" +
+	"\adivisor\x18\x03 \x01(\tB\x04\xc8\xe4\x1d\x01R\adivisor\"j\n" +
 	"\x14ConfigMapKeySelector\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1f\n" +
@@ -9171,8 +9171,8 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
 	"\t_optional\"\xb6\x02\n" +
 	"\x14ResourceRequirements\x12O\n" +
-	"\x06limits\x18\x01 \x03(\v21.minik8s.core.v1.ResourceRequirements.LimitsEntryB\x04\x88\xb5\x18\x01R\x06limits\x12U\n" +
-	"\brequests\x18\x02 \x03(\v23.minik8s.core.v1.ResourceRequirements.RequestsEntryB\x04\x88\xb5\x18\x01R\brequests\x1a9\n" +
+	"\x06limits\x18\x01 \x03(\v21.minik8s.core.v1.ResourceRequirements.LimitsEntryB\x04\xc8\xe4\x1d\x01R\x06limits\x12U\n" +
+	"\brequests\x18\x02 \x03(\v23.minik8s.core.v1.ResourceRequirements.RequestsEntryB\x04\xc8\xe4\x1d\x01R\brequests\x1a9\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
@@ -9476,7 +9476,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x10runtimeClassName\x18\x1d \x01(\tH\x05R\x10runtimeClassName\x88\x01\x01\x123\n" +
 	"\x12enableServiceLinks\x18\x1e \x01(\bH\x06R\x12enableServiceLinks\x88\x01\x01\x12/\n" +
 	"\x10preemptionPolicy\x18\x1f \x01(\tH\aR\x10preemptionPolicy\x88\x01\x01\x12H\n" +
-	"\boverhead\x18  \x03(\v2&.minik8s.core.v1.PodSpec.OverheadEntryB\x04\x88\xb5\x18\x01R\boverhead\x12g\n" +
+	"\boverhead\x18  \x03(\v2&.minik8s.core.v1.PodSpec.OverheadEntryB\x04\xc8\xe4\x1d\x01R\boverhead\x12g\n" +
 	"\x19topologySpreadConstraints\x18! \x03(\v2).minik8s.core.v1.TopologySpreadConstraintR\x19topologySpreadConstraints\x121\n" +
 	"\x11setHostnameAsFQDN\x18\" \x01(\bH\bR\x11setHostnameAsFQDN\x88\x01\x01\x12&\n" +
 	"\x02os\x18# \x01(\v2\x16.minik8s.core.v1.PodOSR\x02os\x12!\n" +
@@ -9715,8 +9715,8 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\tsizeBytes\x18\x02 \x01(\x03R\tsizeBytes\"\x84\x05\n" +
 	"\n" +
 	"NodeStatus\x12K\n" +
-	"\bcapacity\x18\x01 \x03(\v2).minik8s.core.v1.NodeStatus.CapacityEntryB\x04\x88\xb5\x18\x01R\bcapacity\x12T\n" +
-	"\vallocatable\x18\x02 \x03(\v2,.minik8s.core.v1.NodeStatus.AllocatableEntryB\x04\x88\xb5\x18\x01R\vallocatable\x12\x14\n" +
+	"\bcapacity\x18\x01 \x03(\v2).minik8s.core.v1.NodeStatus.CapacityEntryB\x04\xc8\xe4\x1d\x01R\bcapacity\x12T\n" +
+	"\vallocatable\x18\x02 \x03(\v2,.minik8s.core.v1.NodeStatus.AllocatableEntryB\x04\xc8\xe4\x1d\x01R\vallocatable\x12\x14\n" +
 	"\x05phase\x18\x03 \x01(\tR\x05phase\x12>\n" +
 	"\n" +
 	"conditions\x18\x04 \x03(\v2\x1e.minik8s.core.v1.NodeConditionR\n" +
@@ -9740,8 +9740,8 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x04spec\x18\x04 \x01(\v2\x19.minik8s.core.v1.NodeSpecR\x04spec\x123\n" +
 	"\x06status\x18\x05 \x01(\v2\x1b.minik8s.core.v1.NodeStatusR\x06status\"\xc8\x02\n" +
 	"\x1aVolumeResourceRequirements\x12U\n" +
-	"\x06limits\x18\x01 \x03(\v27.minik8s.core.v1.VolumeResourceRequirements.LimitsEntryB\x04\x88\xb5\x18\x01R\x06limits\x12[\n" +
-	"\brequests\x18\x02 \x03(\v29.minik8s.core.v1.VolumeResourceRequirements.RequestsEntryB\x04\x88\xb5\x18\x01R\brequests\x1a9\n" +
+	"\x06limits\x18\x01 \x03(\v27.minik8s.core.v1.VolumeResourceRequirements.LimitsEntryB\x04\xc8\xe4\x1d\x01R\x06limits\x12[\n" +
+	"\brequests\x18\x02 \x03(\v29.minik8s.core.v1.VolumeResourceRequirements.RequestsEntryB\x04\xc8\xe4\x1d\x01R\brequests\x1a9\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
@@ -9764,7 +9764,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x1bPersistentVolumeClaimStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12 \n" +
 	"\vaccessModes\x18\x02 \x03(\tR\vaccessModes\x12\\\n" +
-	"\bcapacity\x18\x03 \x03(\v2:.minik8s.core.v1.PersistentVolumeClaimStatus.CapacityEntryB\x04\x88\xb5\x18\x01R\bcapacity\x1a;\n" +
+	"\bcapacity\x18\x03 \x03(\v2:.minik8s.core.v1.PersistentVolumeClaimStatus.CapacityEntryB\x04\xc8\xe4\x1d\x01R\bcapacity\x1a;\n" +
 	"\rCapacityEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x02\n" +
@@ -9835,11 +9835,11 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\x11reportingInstance\x18\x11 \x01(\tR\x11reportingInstance\"\x86\x06\n" +
 	"\x0eLimitRangeItem\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12@\n" +
-	"\x03max\x18\x02 \x03(\v2(.minik8s.core.v1.LimitRangeItem.MaxEntryB\x04\x88\xb5\x18\x01R\x03max\x12@\n" +
-	"\x03min\x18\x03 \x03(\v2(.minik8s.core.v1.LimitRangeItem.MinEntryB\x04\x88\xb5\x18\x01R\x03min\x12L\n" +
-	"\adefault\x18\x04 \x03(\v2,.minik8s.core.v1.LimitRangeItem.DefaultEntryB\x04\x88\xb5\x18\x01R\adefault\x12a\n" +
-	"\x0edefaultRequest\x18\x05 \x03(\v23.minik8s.core.v1.LimitRangeItem.DefaultRequestEntryB\x04\x88\xb5\x18\x01R\x0edefaultRequest\x12s\n" +
-	"\x14maxLimitRequestRatio\x18\x06 \x03(\v29.minik8s.core.v1.LimitRangeItem.MaxLimitRequestRatioEntryB\x04\x88\xb5\x18\x01R\x14maxLimitRequestRatio\x1a6\n" +
+	"\x03max\x18\x02 \x03(\v2(.minik8s.core.v1.LimitRangeItem.MaxEntryB\x04\xc8\xe4\x1d\x01R\x03max\x12@\n" +
+	"\x03min\x18\x03 \x03(\v2(.minik8s.core.v1.LimitRangeItem.MinEntryB\x04\xc8\xe4\x1d\x01R\x03min\x12L\n" +
+	"\adefault\x18\x04 \x03(\v2,.minik8s.core.v1.LimitRangeItem.DefaultEntryB\x04\xc8\xe4\x1d\x01R\adefault\x12a\n" +
+	"\x0edefaultRequest\x18\x05 \x03(\v23.minik8s.core.v1.LimitRangeItem.DefaultRequestEntryB\x04\xc8\xe4\x1d\x01R\x0edefaultRequest\x12s\n" +
+	"\x14maxLimitRequestRatio\x18\x06 \x03(\v29.minik8s.core.v1.LimitRangeItem.MaxLimitRequestRatioEntryB\x04\xc8\xe4\x1d\x01R\x14maxLimitRequestRatio\x1a6\n" +
 	"\bMaxEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a6\n" +
@@ -9866,7 +9866,7 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.minik8s.meta.v1.ObjectMetaR\bmetadata\x123\n" +
 	"\x04spec\x18\x04 \x01(\v2\x1f.minik8s.core.v1.LimitRangeSpecR\x04spec\"\xf2\x01\n" +
 	"\x11ResourceQuotaSpec\x12F\n" +
-	"\x04hard\x18\x01 \x03(\v2,.minik8s.core.v1.ResourceQuotaSpec.HardEntryB\x04\x88\xb5\x18\x01R\x04hard\x12\x16\n" +
+	"\x04hard\x18\x01 \x03(\v2,.minik8s.core.v1.ResourceQuotaSpec.HardEntryB\x04\xc8\xe4\x1d\x01R\x04hard\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12D\n" +
 	"\rscopeSelector\x18\x03 \x01(\v2\x1e.minik8s.core.v1.ScopeSelectorR\rscopeSelector\x1a7\n" +
 	"\tHardEntry\x12\x10\n" +
@@ -9879,8 +9879,8 @@ const file_api_core_v1_core_proto_rawDesc = "" +
 	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\tR\x06values\"\x9b\x02\n" +
 	"\x13ResourceQuotaStatus\x12H\n" +
-	"\x04hard\x18\x01 \x03(\v2..minik8s.core.v1.ResourceQuotaStatus.HardEntryB\x04\x88\xb5\x18\x01R\x04hard\x12H\n" +
-	"\x04used\x18\x02 \x03(\v2..minik8s.core.v1.ResourceQuotaStatus.UsedEntryB\x04\x88\xb5\x18\x01R\x04used\x1a7\n" +
+	"\x04hard\x18\x01 \x03(\v2..minik8s.core.v1.ResourceQuotaStatus.HardEntryB\x04\xc8\xe4\x1d\x01R\x04hard\x12H\n" +
+	"\x04used\x18\x02 \x03(\v2..minik8s.core.v1.ResourceQuotaStatus.UsedEntryB\x04\xc8\xe4\x1d\x01R\x04used\x1a7\n" +
 	"\tHardEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +

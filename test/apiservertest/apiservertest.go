@@ -23,6 +23,8 @@ type Server struct {
 // Options adjust the apiserver; zero values are the defaults.
 type Options struct {
 	WatchHistory int
+	// Port to serve on; 0 picks a free one.
+	Port int
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -31,10 +33,11 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	o := app.Options{
 		EtcdServers:           etcd.Endpoints(),
 		BindAddress:           "127.0.0.1",
-		SecurePort:            0,
+		SecurePort:            opts.Port,
 		HTTPPort:              0,
 		ServiceClusterIPRange: "10.96.0.0/16",
 		WatchHistory:          opts.WatchHistory,
+		ComponentHealth:       app.DefaultComponentHealth,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -20,7 +20,7 @@ generate: ## regenerate the protobuf Go code (committed)
 	./hack/update-codegen.sh
 
 verify-generate: generate ## fail if the generated code is not current
-	@git diff --exit-code -- api/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@if [ -n "$$(git status --porcelain -- '*.pb.go')" ]; then git status --short -- '*.pb.go'; echo "generated code is stale: run make generate and commit"; exit 1; fi
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

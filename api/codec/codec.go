@@ -56,14 +56,7 @@ func (e *FieldError) Error() string {
 
 // MarshalJSON encodes m as compact Kubernetes-style JSON.
 func MarshalJSON(m proto.Message) ([]byte, error) {
-	v := toValue(m.ProtoReflect())
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return appendValue(make([]byte, 0, 1024), toValue(m.ProtoReflect())), nil
 }
 
 // MarshalIndentJSON encodes m as indented JSON, as `-o json` prints it.
@@ -316,35 +309,7 @@ type kv struct {
 	val any
 }
 
-func (o orderedMap) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, e := range o {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		k, _ := json.Marshal(e.key)
-		buf.Write(k)
-		buf.WriteByte(':')
-		b, err := marshalNoEscape(e.val)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(b)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
+func (o orderedMap) MarshalJSON() ([]byte, error) { return appendValue(nil, o), nil }
 
 func plain(v any) any {
 	switch t := v.(type) {
@@ -504,10 +469,7 @@ func structToAny(m protoreflect.Message) any {
 }
 
 func indent(v any) ([]byte, error) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		return nil, err
-	}
+	b := appendValue(nil, v)
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, b, "", "    "); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -549,4 +550,27 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMarshalMatchesEncodingJSON: the hand-written writer prints exactly
+// what encoding/json (HTML escaping off) prints for the same value tree.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	tree := orderedMap{
+		{"s", "quote\" back\\ nl\n tab\t ctl\x01 html<>& uni é \u2028 bad\xff"},
+		{"n", json.Number("42")},
+		{"b", true},
+		{"m", map[string]any{"z": "1", "a": []any{"x", json.Number("1.5"), false, nil}}},
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(plain(tree)); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(buf.String(), "\n")
+	// encoding/json sorts the top-level keys of a plain map; compare the map part.
+	got := string(appendValue(nil, plain(tree)))
+	if got != want {
+		t.Fatalf("appendValue:\n%s\nencoding/json:\n%s", got, want)
+	}
 }

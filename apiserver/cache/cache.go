@@ -387,6 +387,18 @@ func (c *Cache) List(ctx context.Context, f Filter, o ListOptions) ([]Item, int6
 	return items, rv, next, nil
 }
 
+// Get returns the cached object ns/name (ns "" for cluster-scoped kinds).
+// The object is shared and must not be modified.
+func (c *Cache) Get(ns, name string) (scheme.Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.objects[ns+"/"+name]
+	if !ok {
+		return nil, false
+	}
+	return e.obj, true
+}
+
 // Revision is the etcd revision the cache reflects.
 func (c *Cache) Revision() int64 {
 	c.mu.RLock()

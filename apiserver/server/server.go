@@ -69,10 +69,14 @@ func New(cfg Config) *Server {
 	return &Server{cfg: cfg}
 }
 
-// DefaultNamespaceLifecycle reads namespaces from etcd through the store.
+// DefaultNamespaceLifecycle reads namespaces from the watch cache, and from
+// etcd when the cache has not seen one yet (it was created a moment ago).
 func DefaultNamespaceLifecycle(st *store.Store) admission.Plugin {
 	nsKind, _ := scheme.ByResource("namespaces")
 	return admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		if obj, ok := st.Cache(nsKind).Get("", name); ok {
+			return obj.(*corev1.Namespace), nil
+		}
 		obj, err := st.Get(ctx, nsKind, "", name)
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/registry"
@@ -60,7 +61,7 @@ func (statefulSetStrategy) Validate(obj scheme.Object) []apierrors.FieldError {
 	if s == nil {
 		return []apierrors.FieldError{apierrors.Required("spec", "")}
 	}
-	errs := validateReplicated(s.Replicas, s.MinReadySeconds, s.Selector, s.Template)
+	errs := validateReplicated(s.Replicas, s.MinReadySeconds, s.Selector, withClaimVolumes(s.Template, s.VolumeClaimTemplates))
 	if s.RevisionHistoryLimit != nil {
 		errs = append(errs, validation.NonNegative("spec.revisionHistoryLimit", int64(*s.RevisionHistoryLimit))...)
 	}
@@ -101,6 +102,27 @@ func (statefulSetStrategy) Validate(obj scheme.Object) []apierrors.FieldError {
 		names[name] = true
 	}
 	return errs
+}
+
+// withClaimVolumes returns the template as the pods will see it: each
+// volume claim template becomes a volume of the same name, so that
+// volumeMounts naming a claim validate. The stored template is not changed.
+func withClaimVolumes(t *corev1.PodTemplateSpec, claims []*corev1.PersistentVolumeClaim) *corev1.PodTemplateSpec {
+	if t.GetSpec() == nil || len(claims) == 0 {
+		return t
+	}
+	out := proto.Clone(t).(*corev1.PodTemplateSpec)
+	have := map[string]bool{}
+	for _, v := range out.Spec.Volumes {
+		have[v.Name] = true
+	}
+	for _, c := range claims {
+		if name := c.GetMetadata().GetName(); name != "" && !have[name] {
+			out.Spec.Volumes = append(out.Spec.Volumes, &corev1.Volume{Name: name,
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}})
+		}
+	}
+	return out
 }
 
 const statefulSetUpdateForbidden = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', " +

@@ -1,8 +1,6 @@
 package core
 
 import (
-	"strconv"
-
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
@@ -14,8 +12,6 @@ func init() { registry.Register("endpoints", endpointsStrategy{}) }
 
 // endpointsStrategy checks that endpoints list IP addresses and valid ports.
 type endpointsStrategy struct{ registry.Base }
-
-func itoa(n int32) string { return strconv.Itoa(int(n)) }
 
 // Default sets port protocol TCP.
 func (endpointsStrategy) Default(obj scheme.Object) {

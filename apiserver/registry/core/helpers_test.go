@@ -30,7 +30,7 @@ func validEndpoints() *corev1.Endpoints {
 
 func validNode() *corev1.Node {
 	return &corev1.Node{Metadata: vt.Meta("node-a", "", nil),
-		Spec: &corev1.NodeSpec{PodCIDR: "10.244.1.0/24", Taints: []*corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: "NoSchedule"}}},
+		Spec:   &corev1.NodeSpec{PodCIDR: "10.244.1.0/24", Taints: []*corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: "NoSchedule"}}},
 		Status: &corev1.NodeStatus{Capacity: map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"}},
 	}
 }

@@ -86,102 +86,106 @@ func TestQOSClass(t *testing.T) {
 func TestPodValidate(t *testing.T) {
 	c0 := func(p *corev1.Pod) *corev1.Container { return p.Spec.Containers[0] }
 	vt.Validate(t, "pods", validPod, []podCase{
-		{"no containers", func(p *corev1.Pod) { p.Spec.Containers = nil }, "spec.containers"},
-		{"no image", func(p *corev1.Pod) { c0(p).Image = "" }, "spec.containers[0].image"},
-		{"bad container name", func(p *corev1.Pod) { c0(p).Name = "Web" }, "spec.containers[0].name"},
-		{"duplicate container across init", func(p *corev1.Pod) {
+		vt.C("no containers", func(p *corev1.Pod) { p.Spec.Containers = nil }, "spec.containers"),
+		vt.C("no image", func(p *corev1.Pod) { c0(p).Image = "" }, "spec.containers[0].image"),
+		vt.C("bad container name", func(p *corev1.Pod) { c0(p).Name = "Web" }, "spec.containers[0].name"),
+		vt.C("duplicate container across init", func(p *corev1.Pod) {
 			p.Spec.InitContainers = []*corev1.Container{{Name: "web", Image: "busybox", ImagePullPolicy: "Always", TerminationMessagePolicy: "File"}}
-		}, "spec.containers[0].name"},
-		{"port zero", func(p *corev1.Pod) { c0(p).Ports[0].ContainerPort = 0 }, "spec.containers[0].ports[0].containerPort"},
-		{"port too big", func(p *corev1.Pod) { c0(p).Ports[0].ContainerPort = 70000 }, "spec.containers[0].ports[0].containerPort"},
-		{"bad port name", func(p *corev1.Pod) { c0(p).Ports[0].Name = "HTTP_PORT" }, "spec.containers[0].ports[0].name"},
-		{"bad protocol", func(p *corev1.Pod) { c0(p).Ports[0].Protocol = "ICMP" }, "spec.containers[0].ports[0].protocol"},
-		{"hostNetwork port mismatch", func(p *corev1.Pod) { p.Spec.HostNetwork = true; c0(p).Ports[0].HostPort = 8080 }, "spec.containers[0].ports[0].containerPort"},
-		{"bad env name", func(p *corev1.Pod) { c0(p).Env = []*corev1.EnvVar{{Name: "1X"}} }, "spec.containers[0].env[0].name"},
-		{"env value and valueFrom", func(p *corev1.Pod) {
+		}, "spec.containers[0].name"),
+		vt.C("port zero", func(p *corev1.Pod) { c0(p).Ports[0].ContainerPort = 0 }, "spec.containers[0].ports[0].containerPort"),
+		vt.C("port too big", func(p *corev1.Pod) { c0(p).Ports[0].ContainerPort = 70000 }, "spec.containers[0].ports[0].containerPort"),
+		vt.C("bad port name", func(p *corev1.Pod) { c0(p).Ports[0].Name = "HTTP_PORT" }, "spec.containers[0].ports[0].name"),
+		vt.C("bad protocol", func(p *corev1.Pod) { c0(p).Ports[0].Protocol = "ICMP" }, "spec.containers[0].ports[0].protocol"),
+		vt.C("hostNetwork port mismatch", func(p *corev1.Pod) { p.Spec.HostNetwork = true; c0(p).Ports[0].HostPort = 8080 }, "spec.containers[0].ports[0].containerPort"),
+		vt.C("bad env name", func(p *corev1.Pod) { c0(p).Env = []*corev1.EnvVar{{Name: "1X"}} }, "spec.containers[0].env[0].name"),
+		vt.C("env value and valueFrom", func(p *corev1.Pod) {
 			c0(p).Env = []*corev1.EnvVar{{Name: "X", Value: "1", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}
-		}, "spec.containers[0].env[0].valueFrom"},
-		{"secret key ref without key", func(p *corev1.Pod) {
+		}, "spec.containers[0].env[0].valueFrom"),
+		vt.C("secret key ref without key", func(p *corev1.Pod) {
 			c0(p).Env = []*corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Name: "s"}}}}
-		}, "spec.containers[0].env[0].valueFrom.secretKeyRef.key"},
-		{"duplicate volume", func(p *corev1.Pod) {
+		}, "spec.containers[0].env[0].valueFrom.secretKeyRef.key"),
+		vt.C("duplicate volume", func(p *corev1.Pod) {
 			p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}}, {Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
-		}, "spec.volumes[1].name"},
-		{"two volume sources", func(p *corev1.Pod) {
+		}, "spec.volumes[1].name"),
+		vt.C("two volume sources", func(p *corev1.Pod) {
 			p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}, HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}}
-		}, "spec.volumes[0].emptyDir"},
-		{"mount of missing volume", func(p *corev1.Pod) {
+		}, "spec.volumes[0].emptyDir"),
+		vt.C("mount of missing volume", func(p *corev1.Pod) {
 			c0(p).VolumeMounts = []*corev1.VolumeMount{{Name: "nope", MountPath: "/data"}}
-		}, "spec.containers[0].volumeMounts[0].name"},
-		{"mount without path", func(p *corev1.Pod) {
+		}, "spec.containers[0].volumeMounts[0].name"),
+		vt.C("mount without path", func(p *corev1.Pod) {
 			p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 			c0(p).VolumeMounts = []*corev1.VolumeMount{{Name: "data"}}
-		}, "spec.containers[0].volumeMounts[0].mountPath"},
-		{"mount ok", func(p *corev1.Pod) {
+		}, "spec.containers[0].volumeMounts[0].mountPath"),
+		vt.C("mount ok", func(p *corev1.Pod) {
 			p.Spec.Volumes = []*corev1.Volume{{Name: "data", EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 			c0(p).VolumeMounts = []*corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
-		}, ""},
-		{"restartPolicy", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Sometimes" }, "spec.restartPolicy"},
-		{"dnsPolicy", func(p *corev1.Pod) { p.Spec.DnsPolicy = "Google" }, "spec.dnsPolicy"},
-		{"dnsPolicy None without config", func(p *corev1.Pod) { p.Spec.DnsPolicy = "None" }, "spec.dnsConfig"},
-		{"bad cpu quantity", func(p *corev1.Pod) {
+		}, ""),
+		vt.C("restartPolicy", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Sometimes" }, "spec.restartPolicy"),
+		vt.C("dnsPolicy", func(p *corev1.Pod) { p.Spec.DnsPolicy = "Google" }, "spec.dnsPolicy"),
+		vt.C("dnsPolicy None without config", func(p *corev1.Pod) { p.Spec.DnsPolicy = "None" }, "spec.dnsConfig"),
+		vt.C("bad cpu quantity", func(p *corev1.Pod) {
 			c0(p).Resources = &corev1.ResourceRequirements{Requests: map[string]string{"cpu": "lots"}}
-		}, "spec.containers[0].resources.requests[cpu]"},
-		{"request above limit", func(p *corev1.Pod) {
+		}, "spec.containers[0].resources.requests[cpu]"),
+		vt.C("request above limit", func(p *corev1.Pod) {
 			c0(p).Resources = &corev1.ResourceRequirements{Requests: map[string]string{"memory": "1Gi"}, Limits: map[string]string{"memory": "512Mi"}}
-		}, "spec.containers[0].resources.requests[memory]"},
-		{"probe without handler", func(p *corev1.Pod) { c0(p).ReadinessProbe = &corev1.Probe{PeriodSeconds: 10} }, "spec.containers[0].readinessProbe"},
-		{"probe with two handlers", func(p *corev1.Pod) {
+		}, "spec.containers[0].resources.requests[memory]"),
+		vt.C("probe without handler", func(p *corev1.Pod) { c0(p).ReadinessProbe = &corev1.Probe{PeriodSeconds: 10} }, "spec.containers[0].readinessProbe"),
+		vt.C("probe with two handlers", func(p *corev1.Pod) {
 			c0(p).LivenessProbe = &corev1.Probe{TcpSocket: &corev1.TCPSocketAction{Port: intStr(80)}, Exec: &corev1.ExecAction{Command: []string{"true"}}, SuccessThreshold: 1}
-		}, "spec.containers[0].livenessProbe.tcpSocket"},
-		{"probe bad port", func(p *corev1.Pod) {
+		}, "spec.containers[0].livenessProbe.tcpSocket"),
+		vt.C("probe bad port", func(p *corev1.Pod) {
 			c0(p).ReadinessProbe = &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: intStr(0), Path: "/", Scheme: "HTTP"}}
-		}, "spec.containers[0].readinessProbe.httpGet.port"},
-		{"probe named port", func(p *corev1.Pod) {
+		}, "spec.containers[0].readinessProbe.httpGet.port"),
+		vt.C("probe named port", func(p *corev1.Pod) {
 			c0(p).ReadinessProbe = &corev1.Probe{HttpGet: &corev1.HTTPGetAction{Port: strVal("http"), Path: "/", Scheme: "HTTP"}}
-		}, ""},
-		{"liveness successThreshold", func(p *corev1.Pod) {
+		}, ""),
+		vt.C("liveness successThreshold", func(p *corev1.Pod) {
 			c0(p).LivenessProbe = &corev1.Probe{Exec: &corev1.ExecAction{Command: []string{"true"}}, SuccessThreshold: 2}
-		}, "spec.containers[0].livenessProbe.successThreshold"},
-		{"toleration operator", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Maybe"}} }, "spec.tolerations[0].operator"},
-		{"toleration effect", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists", Effect: "Sometimes"}} }, "spec.tolerations[0].effect"},
-		{"toleration Exists with value", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists", Value: "v"}} }, "spec.tolerations[0].operator"},
-		{"toleration seconds without NoExecute", func(p *corev1.Pod) {
+		}, "spec.containers[0].livenessProbe.successThreshold"),
+		vt.C("toleration operator", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Maybe"}} }, "spec.tolerations[0].operator"),
+		vt.C("toleration effect", func(p *corev1.Pod) {
+			p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists", Effect: "Sometimes"}}
+		}, "spec.tolerations[0].effect"),
+		vt.C("toleration Exists with value", func(p *corev1.Pod) {
+			p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists", Value: "v"}}
+		}, "spec.tolerations[0].operator"),
+		vt.C("toleration seconds without NoExecute", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists", Effect: "NoSchedule", TolerationSeconds: new(int64(5))}}
-		}, "spec.tolerations[0].effect"},
-		{"nodeSelector key", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"bad key": "x"} }, "spec.nodeSelector"},
-		{"node affinity operator", func(p *corev1.Pod) {
+		}, "spec.tolerations[0].effect"),
+		vt.C("nodeSelector key", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"bad key": "x"} }, "spec.nodeSelector"),
+		vt.C("node affinity operator", func(p *corev1.Pod) {
 			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 				NodeSelectorTerms: []*corev1.NodeSelectorTerm{{MatchExpressions: []*corev1.NodeSelectorRequirement{{Key: "zone", Operator: "Near"}}}}}}}
-		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator"},
-		{"pod anti-affinity without topologyKey", func(p *corev1.Pod) {
+		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator"),
+		vt.C("pod anti-affinity without topologyKey", func(p *corev1.Pod) {
 			p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []*corev1.PodAffinityTerm{
 				{LabelSelector: &metav1.LabelSelector{MatchLabels: webLabels}}}}}
-		}, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey"},
-		{"preferred weight", func(p *corev1.Pod) {
+		}, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey"),
+		vt.C("preferred weight", func(p *corev1.Pod) {
 			p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []*corev1.WeightedPodAffinityTerm{
 				{Weight: 0, PodAffinityTerm: &corev1.PodAffinityTerm{TopologyKey: "zone"}}}}}
-		}, "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"},
-		{"init container probe", func(p *corev1.Pod) {
+		}, "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"),
+		vt.C("init container probe", func(p *corev1.Pod) {
 			p.Spec.InitContainers = []*corev1.Container{{Name: "init", Image: "busybox", ImagePullPolicy: "Always", TerminationMessagePolicy: "File",
 				ReadinessProbe: &corev1.Probe{Exec: &corev1.ExecAction{Command: []string{"true"}}}}}
-		}, "spec.initContainers[0].readinessProbe"},
-		{"bad nodeName", func(p *corev1.Pod) { p.Spec.NodeName = "Node_A" }, "spec.nodeName"},
+		}, "spec.initContainers[0].readinessProbe"),
+		vt.C("bad nodeName", func(p *corev1.Pod) { p.Spec.NodeName = "Node_A" }, "spec.nodeName"),
 	})
 }
 
 func TestPodValidateUpdate(t *testing.T) {
 	vt.ValidateUpdate(t, "pods", validPod, []podCase{
-		{"labels change", func(p *corev1.Pod) { p.Metadata.Labels = map[string]string{"app": "web", "v": "2"} }, ""},
-		{"image change", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx:1.26" }, ""},
-		{"bind to node", func(p *corev1.Pod) { p.Spec.NodeName = "node-a" }, ""},
-		{"add toleration", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists"}} }, ""},
-		{"set deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(60)) }, ""},
-		{"port change", func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 81 }, "spec"},
-		{"restartPolicy change", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Never" }, "spec"},
-		{"add container", func(p *corev1.Pod) {
+		vt.C("labels change", func(p *corev1.Pod) { p.Metadata.Labels = map[string]string{"app": "web", "v": "2"} }, ""),
+		vt.C("image change", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx:1.26" }, ""),
+		vt.C("bind to node", func(p *corev1.Pod) { p.Spec.NodeName = "node-a" }, ""),
+		vt.C("add toleration", func(p *corev1.Pod) { p.Spec.Tolerations = []*corev1.Toleration{{Key: "k", Operator: "Exists"}} }, ""),
+		vt.C("set deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(60)) }, ""),
+		vt.C("port change", func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 81 }, "spec"),
+		vt.C("restartPolicy change", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Never" }, "spec"),
+		vt.C("add container", func(p *corev1.Pod) {
 			p.Spec.Containers = append(p.Spec.Containers, &corev1.Container{Name: "b", Image: "busybox"})
-		}, "spec"},
+		}, "spec"),
 	})
 	// Once bound, a pod stays on its node; a set deadline may only shrink.
 	bound := func() *corev1.Pod {
@@ -192,11 +196,11 @@ func TestPodValidateUpdate(t *testing.T) {
 		return p
 	}
 	vt.ValidateUpdate(t, "pods", bound, []podCase{
-		{"move node", func(p *corev1.Pod) { p.Spec.NodeName = "node-b" }, "spec"},
-		{"raise deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(120)) }, "spec.activeDeadlineSeconds"},
-		{"drop deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = nil }, "spec.activeDeadlineSeconds"},
-		{"lower deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(30)) }, ""},
-		{"remove toleration", func(p *corev1.Pod) { p.Spec.Tolerations = nil }, "spec.tolerations"},
+		vt.C("move node", func(p *corev1.Pod) { p.Spec.NodeName = "node-b" }, "spec"),
+		vt.C("raise deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(120)) }, "spec.activeDeadlineSeconds"),
+		vt.C("drop deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = nil }, "spec.activeDeadlineSeconds"),
+		vt.C("lower deadline", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = new(int64(30)) }, ""),
+		vt.C("remove toleration", func(p *corev1.Pod) { p.Spec.Tolerations = nil }, "spec.tolerations"),
 	})
 }
 

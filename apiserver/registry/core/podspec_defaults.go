@@ -1,3 +1,8 @@
+// Package core holds the strategies of the core (v1) kinds - pods,
+// services, endpoints, nodes, namespaces, events, configmaps, secrets,
+// serviceaccounts, resourcequotas, limitranges, replicationcontrollers,
+// bindings - and the pod-spec defaults and checks every workload template
+// shares (DefaultPodTemplate, ValidateWorkloadTemplate).
 package core
 
 import (

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"strings"
 
 	corev1 "minik8s/api/core/v1"
@@ -153,7 +154,7 @@ func validateServicePorts(s *corev1.ServiceSpec) []apierrors.FieldError {
 		errs = append(errs, msgs(child(pp, "port"), p.Port, validation.IsValidPortNum(p.Port))...)
 		errs = append(errs, enum(child(pp, "protocol"), p.Protocol, protocols)...)
 		if k := (portKey{p.Port, p.Protocol}); ports[k] {
-			errs = append(errs, apierrors.Duplicate(pp, p.Protocol+"/"+itoa(p.Port)))
+			errs = append(errs, apierrors.Duplicate(pp, p.Protocol+"/"+strconv.Itoa(int(p.Port))))
 		} else {
 			ports[k] = true
 		}

@@ -25,6 +25,11 @@ type Case[T scheme.Object] struct {
 	Field  string
 }
 
+// C builds a Case; the object type is inferred from mutate.
+func C[T scheme.Object](name string, mutate func(T), field string) Case[T] {
+	return Case[T]{Name: name, Mutate: mutate, Field: field}
+}
+
 // Validate runs what the store runs on create - Default, metadata checks,
 // Strategy.Validate - for every case, on a fresh object from valid.
 func Validate[T scheme.Object](t *testing.T, resource string, valid func() T, cases []Case[T]) {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +46,7 @@ type Options struct {
 	ServiceClusterIPRange string
 	WatchHistory          int
 	ComponentHealth       string
+	GCPercent             int
 }
 
 // AddFlags registers the options on fs.
@@ -54,6 +57,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.HTTPPort, "http-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service cluster IPs are allocated")
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
+	fs.IntVar(&o.GCPercent, "gc-percent", 400,
+		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for `get componentstatuses`: name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 }
@@ -84,6 +89,9 @@ func (o *Options) Validate() error {
 func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if o.GCPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(o.GCPercent)
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   strings.Split(o.EtcdServers, ","),

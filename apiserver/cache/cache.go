@@ -251,10 +251,11 @@ func (c *Cache) apply(ev storage.RawEvent) {
 // emitLocked records ev in history and hands it to every watcher.
 func (c *Cache) emitLocked(ev *Event) {
 	c.history = append(c.history, ev)
-	if over := len(c.history) - c.opts.History; over > 0 {
+	// Trim in batches: keep between History and 2*History events, so the
+	// copy-down costs O(1) per event rather than O(History).
+	if over := len(c.history) - c.opts.History; over >= c.opts.History {
 		c.oldestRV = c.history[over-1].RV
-		// Copy down so the backing array does not grow without bound.
-		c.history = append(c.history[:0:0], c.history[over:]...)
+		c.history = append(make([]*Event, 0, 2*c.opts.History), c.history[over:]...)
 	}
 	for w := range c.watchers {
 		if out, ok := w.filter(ev); ok {

@@ -7,15 +7,18 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
@@ -28,13 +31,50 @@ const Prefix = "/registry"
 // Store reads and writes objects of every kind in etcd.
 type Store struct {
 	cli *clientv3.Client
+
+	// written holds the objects this apiserver is writing, by key with the
+	// exact bytes, so the watch that brings the write back does not decode
+	// the JSON the object was made from. The value is compared, not the
+	// revision: the watch event may arrive before the write's response.
+	// Equal bytes decode to an equal object, so a match is always right.
+	mu      sync.Mutex
+	written map[string]writtenObject
 }
 
-// New returns a Store over an etcd client it does not own.
-func New(cli *clientv3.Client) *Store { return &Store{cli: cli} }
+type writtenObject struct {
+	data []byte
+	obj  scheme.Object
+}
 
-// Client returns the underlying etcd client.
-func (s *Store) Client() *clientv3.Client { return s.cli }
+// maxWritten bounds the handoff map should a kind's watch not be running.
+const maxWritten = 20000
+
+// New returns a Store over an etcd client it does not own.
+func New(cli *clientv3.Client) *Store { return &Store{cli: cli, written: map[string]writtenObject{}} }
+
+// remember records that obj, encoded as data, is being written at key.
+func (s *Store) remember(key string, data []byte, obj scheme.Object) {
+	c := proto.Clone(obj).(scheme.Object)
+	scheme.Meta(c).ResourceVersion = ""
+	s.mu.Lock()
+	if len(s.written) >= maxWritten {
+		clear(s.written)
+	}
+	s.written[key] = writtenObject{data: data, obj: c}
+	s.mu.Unlock()
+}
+
+// recall returns the object written at key as data, if this store wrote it.
+func (s *Store) recall(key string, data []byte) scheme.Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.written[key]
+	if !ok || !bytes.Equal(w.data, data) {
+		return nil
+	}
+	delete(s.written, key)
+	return w.obj
+}
 
 // KeyPrefix is the etcd prefix holding every object of a kind, or of a
 // kind in one namespace when ns is not empty. It ends with "/".
@@ -96,6 +136,7 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
+	s.remember(key, data, obj)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data))).
@@ -136,6 +177,7 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
+	s.remember(key, data, obj)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
 		Then(clientv3.OpPut(key, string(data))).
@@ -261,7 +303,7 @@ func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan Ra
 				continue
 			}
 			for _, ev := range resp.Events {
-				re, err := rawEvent(k, ev)
+				re, err := s.rawEvent(k, ev)
 				if err != nil {
 					errc <- err
 					return
@@ -280,12 +322,17 @@ func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan Ra
 	return out, errc
 }
 
-func rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
+func (s *Store) rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
 	switch ev.Type {
 	case mvccpb.PUT:
-		obj, err := Decode(k, ev.Kv.Value, ev.Kv.ModRevision)
-		if err != nil {
-			return RawEvent{}, err
+		obj := s.recall(string(ev.Kv.Key), ev.Kv.Value)
+		if obj != nil {
+			scheme.Meta(obj).ResourceVersion = strconv.FormatInt(ev.Kv.ModRevision, 10)
+		} else {
+			var err error
+			if obj, err = Decode(k, ev.Kv.Value, ev.Kv.ModRevision); err != nil {
+				return RawEvent{}, err
+			}
 		}
 		return RawEvent{Type: Put, Object: obj, Revision: ev.Kv.ModRevision, Created: ev.IsCreate()}, nil
 	default:

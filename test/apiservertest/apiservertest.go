@@ -25,6 +25,8 @@ type Options struct {
 	WatchHistory int
 	// Port to serve on; 0 picks a free one.
 	Port int
+	// HTTPPort serves /healthz, /readyz, /livez and /metrics; 0 disables them.
+	HTTPPort int
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -34,7 +36,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		EtcdServers:           etcd.Endpoints(),
 		BindAddress:           "127.0.0.1",
 		SecurePort:            opts.Port,
-		HTTPPort:              0,
+		HTTPPort:              opts.HTTPPort,
 		ServiceClusterIPRange: "10.96.0.0/16",
 		WatchHistory:          opts.WatchHistory,
 		ComponentHealth:       app.DefaultComponentHealth,

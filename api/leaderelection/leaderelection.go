@@ -304,4 +304,6 @@ func (e *Elector) release() {
 }
 
 // timestampOf keeps microseconds, as Kubernetes' MicroTime does.
-func timestampOf(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t.Truncate(time.Microsecond)) }
+func timestampOf(t time.Time) *timestamppb.Timestamp {
+	return timestamppb.New(t.Truncate(time.Microsecond))
+}

@@ -11,10 +11,28 @@ mkdir -p "$TOOLS" "$ROOT/bin"
 
 step() { printf '==> %s\n' "$*"; }
 
+# package:command-or-file that shows it is installed
+apt_needs=(
+	protobuf-compiler:protoc
+	libprotobuf-dev:/usr/include/google/protobuf/timestamp.proto
+	make:make
+	curl:curl
+	iproute2:ip
+	iptables:iptables-restore
+	containerd:containerd
+	runc:runc
+	docker-registry:docker-registry
+	busybox-static:/bin/busybox
+)
 need_apt=()
-command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
-[ -f /usr/include/google/protobuf/timestamp.proto ] || need_apt+=(libprotobuf-dev)
-command -v make >/dev/null 2>&1 || need_apt+=(make)
+for entry in "${apt_needs[@]}"; do
+	pkg=${entry%%:*} probe=${entry#*:}
+	if [[ $probe == /* ]]; then
+		[ -e "$probe" ] || need_apt+=("$pkg")
+	else
+		command -v "$probe" >/dev/null 2>&1 || need_apt+=("$pkg")
+	fi
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
 	step "apt-get install ${need_apt[*]}"
 	if [ "$(id -u)" -ne 0 ]; then

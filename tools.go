@@ -3,6 +3,11 @@
 package tools
 
 import (
+	_ "github.com/containerd/containerd/v2/client"
+	_ "github.com/coreos/go-iptables/iptables"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/miekg/dns"
+	_ "github.com/vishvananda/netlink"
 	_ "github.com/google/uuid"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/spf13/cobra"

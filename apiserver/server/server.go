@@ -113,12 +113,25 @@ func kindOf(resource string) (*scheme.Kind, error) {
 // computed is true for kinds that are probed, not stored.
 func computed(k *scheme.Kind) bool { return k.Resource == "componentstatuses" }
 
-// writable refuses writes to computed kinds.
-func writable(k *scheme.Kind, verb string) error {
-	if computed(k) {
-		return apierrors.NewMethodNotSupported(k.GroupResource(), verb)
+// specialVerbs are the only verbs of kinds that are not plain stored
+// objects: componentstatuses are probed, bindings only ever bind a pod.
+var specialVerbs = map[string][]string{
+	"componentstatuses": {"get", "list"},
+	"bindings":          {"create"},
+}
+
+// served refuses a verb a kind does not serve.
+func served(k *scheme.Kind, verb string) error {
+	verbs, special := specialVerbs[k.Resource]
+	if !special {
+		return nil
 	}
-	return nil
+	for _, v := range verbs {
+		if v == verb {
+			return nil
+		}
+	}
+	return apierrors.NewMethodNotSupported(k.GroupResource(), verb)
 }
 
 // gate runs authentication and authorization.
@@ -166,7 +179,7 @@ func (s *Server) Create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Objec
 }
 
 func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object, error) {
-	if req.Subresource == "binding" && req.Resource == "pods" {
+	if (req.Subresource == "binding" && req.Resource == "pods") || req.Resource == "bindings" {
 		return s.bind(ctx, req)
 	}
 	if req.Subresource != "" {
@@ -176,7 +189,7 @@ func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Objec
 	if err != nil {
 		return nil, err
 	}
-	if err := writable(k, "create"); err != nil {
+	if err := served(k, "create"); err != nil {
 		return nil, err
 	}
 	obj, err := decode(k, req.Object)
@@ -217,6 +230,9 @@ func (s *Server) get(ctx context.Context, req *rpc.GetRequest) (*rpc.Object, err
 	if err != nil {
 		return nil, err
 	}
+	if err := served(k, "get"); err != nil {
+		return nil, err
+	}
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "get", Namespace: req.Namespace, Name: req.Name}, k); err != nil {
 		return nil, err
 	}
@@ -248,7 +264,7 @@ func (s *Server) update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Objec
 	if err != nil {
 		return nil, err
 	}
-	if err := writable(k, "update"); err != nil {
+	if err := served(k, "update"); err != nil {
 		return nil, err
 	}
 	obj, err := decode(k, req.Object)
@@ -287,7 +303,7 @@ func (s *Server) delete(ctx context.Context, req *rpc.DeleteRequest) (*rpc.Objec
 	if err != nil {
 		return nil, err
 	}
-	if err := writable(k, "delete"); err != nil {
+	if err := served(k, "delete"); err != nil {
 		return nil, err
 	}
 	user, err := s.gate(ctx, auth.Attributes{Verb: "delete", Namespace: req.Namespace, Name: req.Name}, k)
@@ -388,6 +404,9 @@ func (s *Server) list(ctx context.Context, req *rpc.ListRequest) (*rpc.ListRespo
 	if err != nil {
 		return nil, err
 	}
+	if err := served(k, "list"); err != nil {
+		return nil, err
+	}
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "list", Namespace: req.Namespace}, k); err != nil {
 		return nil, err
 	}
@@ -449,7 +468,7 @@ func (s *Server) watch(req *rpc.WatchRequest, stream rpc.API_WatchServer) error 
 	if err != nil {
 		return err
 	}
-	if err := writable(k, "watch"); err != nil {
+	if err := served(k, "watch"); err != nil {
 		return err
 	}
 	if _, err := s.gate(ctx, auth.Attributes{Verb: "watch", Namespace: req.Namespace}, k); err != nil {
@@ -503,11 +522,8 @@ func (s *Server) Discovery(context.Context, *rpc.DiscoveryRequest) (*rpc.Discove
 	resp := &rpc.DiscoveryResponse{}
 	for _, k := range scheme.All() {
 		verbs := []string{"create", "delete", "get", "list", "update", "watch"}
-		switch {
-		case k.Resource == "bindings":
-			verbs = []string{"create"}
-		case computed(k):
-			verbs = []string{"get", "list"}
+		if special, ok := specialVerbs[k.Resource]; ok {
+			verbs = special
 		}
 		resp.Resources = append(resp.Resources, &rpc.APIResource{
 			Name: k.Resource, ShortNames: k.ShortNames, Group: k.Group, Version: k.Version,

@@ -266,4 +266,26 @@ func TestBinding(t *testing.T) {
 	if err := bind("node2"); !apierrors.IsConflict(err) {
 		t.Fatalf("second binding: got %v, want Conflict", err)
 	}
+
+	// POST to the bindings resource binds the pod the Binding names, as
+	// Kubernetes' namespaced bindings endpoint does; nothing is stored.
+	if _, err := pods.Create(ctx, pod("other", nil)); err != nil {
+		t.Fatal(err)
+	}
+	bindings, err := c.Dynamic("bindings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bindings.Create(ctx, &corev1.Binding{
+		Metadata: &metav1.ObjectMeta{Name: "other", Namespace: "default"},
+		Target:   &corev1.ObjectReference{Kind: "Node", Name: "node3"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := pods.Get(ctx, "default", "other"); p.Spec.NodeName != "node3" {
+		t.Fatalf("nodeName %q after POST bindings", p.Spec.NodeName)
+	}
+	if _, err := bindings.List(ctx, "default", client.ListOptions{}); apierrors.ReasonOf(err) != apierrors.ReasonMethodNotAllow {
+		t.Fatalf("list bindings: got %v, want MethodNotAllowed", err)
+	}
 }

@@ -360,14 +360,16 @@ func (s *Server) bind(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object,
 			pod.Spec = &corev1.PodSpec{}
 		}
 		pod.Spec.NodeName = node
-		out, err := s.cfg.Store.Update(ctx, pk, ns, pod, "")
-		if apierrors.IsConflict(err) && attempt < 5 {
+		if _, err := s.cfg.Store.Update(ctx, pk, ns, pod, ""); apierrors.IsConflict(err) && attempt < 5 {
 			continue // the pod changed (status, labels) between read and write
-		}
-		if err != nil {
+		} else if err != nil {
 			return nil, err
 		}
-		return encode(out)
+		// The answer is the Binding, as the request's kind; nothing stores it.
+		scheme.SetTypeMeta(b, bk)
+		md := scheme.Meta(b)
+		md.Name, md.Namespace = name, ns
+		return encode(b)
 	}
 }
 

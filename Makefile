@@ -2,7 +2,8 @@
 SHELL := /usr/bin/env bash
 GO ?= go
 BIN := $(CURDIR)/bin
-COMPONENTS := apiserver minictl
+# Every daemon and the CLI; each directory holds its main package.
+COMPONENTS := $(wildcard apiserver scheduler controller-manager kubelet kube-proxy minictl)
 
 .DEFAULT_GOAL := help
 
@@ -30,7 +31,7 @@ test: build ## run unit and integration tests (integration uses the real etcd in
 	$(GO) test -race -count=1 ./...
 
 bench: build ## run the benchmarks and write docs/benchmarks.md
-	$(GO) run ./hack/bench -out docs/benchmarks.md
+	./hack/bench-all.sh
 
 clean: ## remove build output
 	rm -rf $(BIN) _output

@@ -338,7 +338,7 @@ func watchBench(ctx context.Context, clients []*client.Client, nWatchers, nEvent
 
 func write(out string, results []*result, podSize, conc, n int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nProduced by `make bench` (`go run ./hack/bench -out docs/benchmarks.md`) on %s, %s/%s, %d CPUs, %s.\n",
+	fmt.Fprintf(&b, "## apiserver and etcd\n\nProduced by `go run ./hack/bench` (part of `make bench`) on %s, %s/%s, %d CPUs, %s.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(&b, "Everything runs on this one machine in one run: a 3-member etcd cluster (pinned bin/etcd, loopback), the apiserver in the benchmark process, %d concurrent clients for creates. A stored pod is %d bytes of JSON.\n\n", conc, podSize)
 	b.WriteString("| benchmark | ops | throughput | p50 | p99 | max | note |\n|---|---|---|---|---|---|---|\n")

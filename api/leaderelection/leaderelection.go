@@ -218,7 +218,7 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context) (bool, error) {
 			Metadata: &metav1.ObjectMeta{Name: e.cfg.Name, Namespace: e.cfg.Namespace},
 			Spec: &coordinationv1.LeaseSpec{
 				HolderIdentity:       proto.String(e.cfg.Identity),
-				LeaseDurationSeconds: proto.Int32(int32(e.cfg.LeaseDuration / time.Second)),
+				LeaseDurationSeconds: proto.Int32(leaseSeconds(e.cfg.LeaseDuration)),
 				AcquireTime:          nowTS,
 				RenewTime:            nowTS,
 				LeaseTransitions:     proto.Int32(0),
@@ -306,4 +306,11 @@ func (e *Elector) release() {
 // timestampOf keeps microseconds, as Kubernetes' MicroTime does.
 func timestampOf(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t.Truncate(time.Microsecond))
+}
+
+// leaseSeconds is the lease duration as the Lease stores it, in whole
+// seconds rounded up: a sub-second duration (tests use them) must not
+// read as 0, which would tell other candidates the lease is already free.
+func leaseSeconds(d time.Duration) int32 {
+	return int32((d + time.Second - 1) / time.Second)
 }

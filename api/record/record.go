@@ -10,6 +10,7 @@ package record
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -38,10 +39,18 @@ type Recorder struct {
 	component string
 	host      string
 	now       func() time.Time
-	queue     chan *corev1.Event
-	done      chan struct{}
-	stopOnce  sync.Once
-	cancel    context.CancelFunc
+	// queues holds one queue per writer; an event goes to the writer its
+	// aggregation key hashes to, so repeats of one event stay in order
+	// while unrelated events are written in parallel.
+	queues   []chan *corev1.Event
+	writers  sync.WaitGroup
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+
+	// stopMu guards stopped: Event after Stop is dropped, never a send on
+	// a closed queue.
+	stopMu  sync.RWMutex
+	stopped bool
 
 	// seen maps an aggregation key to the Event object last written for
 	// it, so repeats become updates.
@@ -57,14 +66,24 @@ func New(c *client.Client, component, host string) *Recorder {
 		component: component,
 		host:      host,
 		now:       time.Now,
-		queue:     make(chan *corev1.Event, 1000),
-		done:      make(chan struct{}),
 		cancel:    cancel,
 		seen:      map[string]*corev1.Event{},
 	}
-	go r.run(ctx)
+	for range writers {
+		q := make(chan *corev1.Event, queueSize/writers)
+		r.queues = append(r.queues, q)
+		r.writers.Add(1)
+		go r.run(ctx, q)
+	}
 	return r
 }
+
+// writers is how many events are written at once; queueSize bounds the
+// events waiting across all of them.
+const (
+	writers   = 4
+	queueSize = 1000
+)
 
 // Event records an event about obj. eventType is Normal or Warning.
 func (r *Recorder) Event(obj scheme.Object, eventType, reason, message string) {
@@ -100,8 +119,16 @@ func (r *Recorder) Event(obj scheme.Object, eventType, reason, message string) {
 		ReportingComponent: r.component,
 		ReportingInstance:  r.host,
 	}
+	h := fnv.New32a()
+	h.Write([]byte(aggregationKey(ev)))
+	q := r.queues[h.Sum32()%uint32(len(r.queues))]
+	r.stopMu.RLock()
+	defer r.stopMu.RUnlock()
+	if r.stopped {
+		return
+	}
 	select {
-	case r.queue <- ev:
+	case q <- ev:
 	default:
 		slog.Warn("event queue full, dropping event", "reason", reason, "object", ref.Namespace+"/"+ref.Name)
 	}
@@ -115,12 +142,19 @@ func (r *Recorder) Eventf(obj scheme.Object, eventType, reason, format string, a
 // Stop writes what is queued (for at most a few seconds) and stops.
 func (r *Recorder) Stop() {
 	r.stopOnce.Do(func() {
-		close(r.queue)
+		r.stopMu.Lock()
+		r.stopped = true
+		for _, q := range r.queues {
+			close(q)
+		}
+		r.stopMu.Unlock()
+		done := make(chan struct{})
+		go func() { r.writers.Wait(); close(done) }()
 		select {
-		case <-r.done:
+		case <-done:
 		case <-time.After(5 * time.Second):
 			r.cancel()
-			<-r.done
+			<-done
 		}
 		r.cancel()
 	})
@@ -131,9 +165,9 @@ func aggregationKey(ev *corev1.Event) string {
 	return strings.Join([]string{o.Kind, o.Namespace, o.Name, o.Uid, ev.Type, ev.Reason, ev.Message, ev.Source.GetComponent()}, "\x00")
 }
 
-func (r *Recorder) run(ctx context.Context) {
-	defer close(r.done)
-	for ev := range r.queue {
+func (r *Recorder) run(ctx context.Context, q <-chan *corev1.Event) {
+	defer r.writers.Done()
+	for ev := range q {
 		r.write(ctx, ev)
 	}
 }

@@ -49,3 +49,15 @@ func TestAggregation(t *testing.T) {
 		t.Fatalf("event: %v", ev)
 	}
 }
+
+// TestEventAfterStop: a component shutting down may still record; the
+// event is dropped, not a panic on a closed queue.
+func TestEventAfterStop(t *testing.T) {
+	s := apiservertest.StartWithEtcd(t)
+	c := s.Client(t)
+	r := record.New(c, "test", "node0")
+	pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "late", Namespace: "default"}}
+	r.Stop()
+	r.Event(pod, record.Normal, "Late", "after stop")
+	r.Stop() // a second Stop is harmless too
+}

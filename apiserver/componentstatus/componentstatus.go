@@ -122,7 +122,7 @@ func (p *Prober) probeHTTP(ctx context.Context, urls []string) (string, error) {
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
-			lastErr = fmt.Errorf("Get %q: %v", u, err)
+			lastErr = err // a *url.Error, which names the method and URL
 			continue
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))

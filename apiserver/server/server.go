@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
@@ -23,6 +24,7 @@ import (
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
+	"minik8s/apiserver/allocator"
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
@@ -42,7 +44,10 @@ type Config struct {
 	Admission     admission.Chain
 	// Components answers componentstatuses, which are probed, not stored.
 	Components *componentstatus.Prober
-	Log        *slog.Logger
+	// Services allocates cluster IPs and node ports around Service
+	// writes; nil stores Services as they come.
+	Services *allocator.Services
+	Log      *slog.Logger
 }
 
 // Server implements rpc.APIServer.
@@ -212,7 +217,13 @@ func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Objec
 	}); err != nil {
 		return nil, err
 	}
-	created, err := s.cfg.Store.Create(ctx, k, ns, obj)
+	write := func(ctx context.Context) (scheme.Object, error) { return s.cfg.Store.Create(ctx, k, ns, obj) }
+	var created scheme.Object
+	if svc, ok := obj.(*corev1.Service); ok && s.cfg.Services != nil {
+		created, err = s.cfg.Services.Create(ctx, ns, svc, write)
+	} else {
+		created, err = write(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +278,10 @@ func (s *Server) update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Objec
 	if err := served(k, "update"); err != nil {
 		return nil, err
 	}
+	if req.Subresource != "" && req.Subresource != "status" {
+		// "binding" in the store is the bindings resource's own path.
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("update is not supported on %s/%s", req.Resource, req.Subresource))
+	}
 	obj, err := decode(k, req.Object)
 	if err != nil {
 		return nil, err
@@ -285,7 +300,14 @@ func (s *Server) update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Objec
 	}); err != nil {
 		return nil, err
 	}
-	updated, err := s.cfg.Store.Update(ctx, k, ns, obj, req.Subresource)
+	var updated scheme.Object
+	if svc, ok := obj.(*corev1.Service); ok && s.cfg.Services != nil && req.Subresource == "" {
+		updated, err = s.cfg.Services.Update(ctx, ns, svc, func(ctx context.Context, svc *corev1.Service) (scheme.Object, error) {
+			return s.cfg.Store.Update(ctx, k, ns, svc, "")
+		})
+	} else {
+		updated, err = s.cfg.Store.Update(ctx, k, ns, obj, req.Subresource)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +337,15 @@ func (s *Server) delete(ctx context.Context, req *rpc.DeleteRequest) (*rpc.Objec
 	}); err != nil {
 		return nil, err
 	}
-	obj, err := s.cfg.Store.Delete(ctx, k, req.Namespace, req.Name, req.Options)
+	write := func(ctx context.Context) (scheme.Object, error) {
+		return s.cfg.Store.Delete(ctx, k, req.Namespace, req.Name, req.Options)
+	}
+	var obj scheme.Object
+	if k.Resource == "services" && s.cfg.Services != nil {
+		obj, err = s.cfg.Services.Delete(ctx, write)
+	} else {
+		obj, err = write(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +390,8 @@ func (s *Server) bind(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object,
 			pod.Spec = &corev1.PodSpec{}
 		}
 		pod.Spec.NodeName = node
-		if _, err := s.cfg.Store.Update(ctx, pk, ns, pod, ""); apierrors.IsConflict(err) && attempt < 5 {
+		setPodScheduled(pod, time.Now())
+		if _, err := s.cfg.Store.Update(ctx, pk, ns, pod, store.SubresourceBinding); apierrors.IsConflict(err) && attempt < 5 {
 			continue // the pod changed (status, labels) between read and write
 		} else if err != nil {
 			return nil, err
@@ -371,6 +402,23 @@ func (s *Server) bind(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object,
 		md.Name, md.Namespace = name, ns
 		return encode(b)
 	}
+}
+
+// setPodScheduled marks the pod PodScheduled=True, as the binding that
+// places it is the moment it is scheduled; the same write sets nodeName,
+// so no watcher sees one without the other.
+func setPodScheduled(pod *corev1.Pod, now time.Time) {
+	if pod.Status == nil {
+		pod.Status = &corev1.PodStatus{}
+	}
+	cond := &corev1.PodCondition{Type: "PodScheduled", Status: "True", LastTransitionTime: timestamppb.New(now.Truncate(time.Second))}
+	for i, c := range pod.Status.Conditions {
+		if c.GetType() == "PodScheduled" {
+			pod.Status.Conditions[i] = cond
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, cond)
 }
 
 // filter builds the cache filter of a list or watch request.

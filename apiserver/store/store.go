@@ -202,6 +202,11 @@ func specChanged(a, b scheme.Object) bool {
 	return false
 }
 
+// SubresourceBinding is Update's mode for a pod binding: spec.nodeName and
+// the PodScheduled condition are written together, so it takes both spec
+// and status from the object. Only the apiserver's bindings code uses it.
+const SubresourceBinding = "binding"
+
 // Update replaces an object. With subresource "status" only the status is
 // taken from obj; otherwise the status is kept from the stored object
 // (for kinds with a status subresource). An empty resourceVersion means
@@ -212,6 +217,10 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	}
 	switch subresource {
 	case "":
+	case SubresourceBinding:
+		if k.Resource != "pods" {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("unknown subresource %q of %s", subresource, k.GroupResource()))
+		}
 	case "status":
 		if !k.HasStatus {
 			return nil, apierrors.NewMethodNotSupported(k.GroupResource()+"/status", "update")
@@ -247,7 +256,7 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	} else {
 		next = obj
 		scheme.SetTypeMeta(next, k)
-		if k.HasStatus {
+		if k.HasStatus && subresource != SubresourceBinding {
 			copyField(next, old, "status")
 		}
 		nmd := scheme.Meta(next)

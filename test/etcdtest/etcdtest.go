@@ -18,6 +18,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"minik8s/test/proc"
 )
 
 // Cluster is a running etcd cluster.
@@ -128,8 +130,7 @@ func (m *member) start(bin string) error {
 	}
 	m.cmd = exec.Command(bin, m.args...)
 	m.cmd.Stdout, m.cmd.Stderr = log, log
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := m.cmd.Start(); err != nil {
+	if err := proc.Start(m.cmd); err != nil {
 		log.Close()
 		return fmt.Errorf("start etcd %s: %w", m.name, err)
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/rpc"
 	"minik8s/test/apiservertest"
 )
 
@@ -262,6 +263,20 @@ func TestBinding(t *testing.T) {
 	p, _ := pods.Get(ctx, "default", "tobind")
 	if p.Spec.NodeName != "node1" {
 		t.Fatalf("nodeName %q after binding", p.Spec.NodeName)
+	}
+	// The binding's one write also says the pod is scheduled.
+	if c := p.GetStatus().GetConditions(); len(c) != 1 || c[0].Type != "PodScheduled" || c[0].Status != "True" || c[0].LastTransitionTime == nil {
+		t.Fatalf("conditions after binding: %v, want PodScheduled=True", c)
+	}
+	// The store's binding mode is not reachable through update.
+	p.Spec.NodeName = ""
+	raw, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.RPC().Update(ctx, &rpc.UpdateRequest{Resource: "pods", Namespace: "default", Object: &rpc.Object{Raw: raw}, Subresource: "binding"})
+	if err = apierrors.FromGRPC(err); !apierrors.IsBadRequest(err) {
+		t.Fatalf("update pods/binding: got %v, want BadRequest", err)
 	}
 	if err := bind("node2"); !apierrors.IsConflict(err) {
 		t.Fatalf("second binding: got %v, want Conflict", err)

@@ -1,0 +1,273 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"sigs.k8s.io/yaml"
+
+	"minik8s/scheduler/framework"
+)
+
+// DefaultSchedulerName is the scheduler pods get when they name none.
+const DefaultSchedulerName = "default-scheduler"
+
+// Options are the scheduler's settings, from flags and an optional config
+// file. Precedence: built-in defaults, then the config file, then flags
+// given on the command line.
+type Options struct {
+	// Servers is the apiserver address list ("host:port,host:port").
+	Servers string
+	// SchedulerName is the spec.schedulerName this scheduler serves; also
+	// the source.component of its events.
+	SchedulerName string
+
+	LeaderElect bool
+	// LeaseName is the Lease in LeaseNamespace; "" derives it from the
+	// scheduler name: "scheduler" for the default scheduler, the scheduler
+	// name otherwise (two different schedulers must not share a lease).
+	LeaseName      string
+	LeaseNamespace string
+	LeaseDuration  time.Duration
+	RenewDeadline  time.Duration
+	RetryPeriod    time.Duration
+	// Identity names this instance in the lease (default hostname_uuid).
+	Identity string
+
+	// BindAddress and Port serve /healthz and /metrics; Port 0 disables them.
+	BindAddress string
+	Port        int
+
+	// ConfigFile is a YAML (or JSON) FileConfig.
+	ConfigFile string
+	// Weights are the score weights (see framework.DefaultWeights).
+	Weights framework.Weights
+	// PercentageOfNodesToScore: see framework.Config.
+	PercentageOfNodesToScore int
+	// PodInitialBackoff and PodMaxBackoff bound the retry back-off of pods.
+	PodInitialBackoff time.Duration
+	PodMaxBackoff     time.Duration
+	// ParallelBinds bounds the binding (and status) calls in flight.
+	ParallelBinds int
+
+	weightsFlag string
+	setFlags    map[string]bool
+}
+
+// FileConfig is the --config file. Every field is optional; flags given
+// on the command line override it.
+//
+//	schedulerName: my-scheduler
+//	percentageOfNodesToScore: 0
+//	podInitialBackoffSeconds: 1
+//	podMaxBackoffSeconds: 10
+//	parallelBinds: 64
+//	scoreWeights:
+//	  LeastAllocated: 1
+//	  BalancedAllocation: 1
+//	  SelectorSpread: 2
+//	  NodeAffinity: 2
+//	  InterPodAffinity: 2
+//	  TaintToleration: 3
+//	leaderElection:
+//	  leaderElect: true
+//	  leaseDuration: 15s
+//	  renewDeadline: 10s
+//	  retryPeriod: 2s
+//	  resourceName: scheduler
+//	  resourceNamespace: kube-system
+type FileConfig struct {
+	SchedulerName            *string          `json:"schedulerName,omitempty"`
+	PercentageOfNodesToScore *int             `json:"percentageOfNodesToScore,omitempty"`
+	PodInitialBackoffSeconds *int             `json:"podInitialBackoffSeconds,omitempty"`
+	PodMaxBackoffSeconds     *int             `json:"podMaxBackoffSeconds,omitempty"`
+	ParallelBinds            *int             `json:"parallelBinds,omitempty"`
+	ScoreWeights             map[string]int64 `json:"scoreWeights,omitempty"`
+	LeaderElection           *struct {
+		LeaderElect       *bool   `json:"leaderElect,omitempty"`
+		LeaseDuration     *string `json:"leaseDuration,omitempty"`
+		RenewDeadline     *string `json:"renewDeadline,omitempty"`
+		RetryPeriod       *string `json:"retryPeriod,omitempty"`
+		ResourceName      *string `json:"resourceName,omitempty"`
+		ResourceNamespace *string `json:"resourceNamespace,omitempty"`
+	} `json:"leaderElection,omitempty"`
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		Servers:           "127.0.0.1:6443",
+		SchedulerName:     DefaultSchedulerName,
+		LeaderElect:       true,
+		LeaseNamespace:    "kube-system",
+		LeaseDuration:     15 * time.Second,
+		RenewDeadline:     10 * time.Second,
+		RetryPeriod:       2 * time.Second,
+		BindAddress:       "127.0.0.1",
+		Port:              10259,
+		Weights:           framework.DefaultWeights(),
+		PodInitialBackoff: time.Second,
+		PodMaxBackoff:     10 * time.Second,
+		ParallelBinds:     64,
+	}
+}
+
+// AddFlags registers the flags on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Servers, "server", o.Servers, "apiserver address(es), host:port, comma separated for HA")
+	fs.StringVar(&o.SchedulerName, "scheduler-name", o.SchedulerName, "schedule only pods whose spec.schedulerName is this; also the source of events")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "run active-standby: schedule only while holding the lease")
+	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, `lease name; default "scheduler" for the default scheduler, else the scheduler name`)
+	fs.StringVar(&o.LeaseNamespace, "leader-elect-resource-namespace", o.LeaseNamespace, "lease namespace")
+	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "how long a standby waits after the last renewal before taking over (whole seconds)")
+	fs.DurationVar(&o.RenewDeadline, "renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it stops scheduling")
+	fs.DurationVar(&o.RetryPeriod, "retry-period", o.RetryPeriod, "time between lease attempts")
+	fs.StringVar(&o.Identity, "leader-elect-identity", o.Identity, "identity in the lease (default hostname_uuid)")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address for /healthz and /metrics")
+	fs.IntVar(&o.Port, "port", o.Port, "port for /healthz and /metrics (0 disables)")
+	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "scheduler config file (YAML); flags given explicitly override it")
+	fs.StringVar(&o.weightsFlag, "score-weights", "", "score weights as Name=weight,... over the defaults "+framework.DefaultWeights().String())
+	fs.IntVar(&o.PercentageOfNodesToScore, "percentage-of-nodes-to-score", o.PercentageOfNodesToScore, "stop filtering after finding this % of nodes feasible (0: adaptive, 100: all)")
+	fs.DurationVar(&o.PodInitialBackoff, "pod-initial-backoff", o.PodInitialBackoff, "back-off after a pod's first failed attempt (doubles per attempt)")
+	fs.DurationVar(&o.PodMaxBackoff, "pod-max-backoff", o.PodMaxBackoff, "longest back-off of a pod")
+	fs.IntVar(&o.ParallelBinds, "parallel-binds", o.ParallelBinds, "binding and status calls in flight at once")
+}
+
+// Complete applies the config file and the explicitly set flags (parsed
+// from fs) and checks the result.
+func (o *Options) Complete(fs *flag.FlagSet) error {
+	o.setFlags = map[string]bool{}
+	if fs != nil {
+		fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
+	}
+	if o.ConfigFile != "" {
+		if err := o.applyFile(o.ConfigFile); err != nil {
+			return err
+		}
+	}
+	if o.weightsFlag != "" {
+		if err := framework.ParseWeights(o.weightsFlag, o.Weights); err != nil {
+			return fmt.Errorf("--score-weights: %w", err)
+		}
+	}
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = host + "_" + uuid.NewString()
+	}
+	return o.Validate()
+}
+
+// LeaseNameOrDefault returns the lease this scheduler campaigns for.
+func (o *Options) LeaseNameOrDefault() string {
+	switch {
+	case o.LeaseName != "":
+		return o.LeaseName
+	case o.SchedulerName == DefaultSchedulerName:
+		return "scheduler"
+	default:
+		return o.SchedulerName
+	}
+}
+
+// Validate checks the settings.
+func (o *Options) Validate() error {
+	var errs []error
+	if strings.TrimSpace(o.Servers) == "" {
+		errs = append(errs, errors.New("--server is required"))
+	}
+	if o.SchedulerName == "" {
+		errs = append(errs, errors.New("--scheduler-name must not be empty"))
+	}
+	if o.LeaderElect {
+		if o.LeaseDuration < time.Second {
+			errs = append(errs, fmt.Errorf("--lease-duration %s: at least 1s (leases count whole seconds)", o.LeaseDuration))
+		}
+		if o.RenewDeadline >= o.LeaseDuration {
+			errs = append(errs, fmt.Errorf("--renew-deadline %s must be less than --lease-duration %s", o.RenewDeadline, o.LeaseDuration))
+		}
+		if o.RetryPeriod <= 0 || o.RetryPeriod >= o.RenewDeadline {
+			errs = append(errs, fmt.Errorf("--retry-period %s must be positive and less than --renew-deadline %s", o.RetryPeriod, o.RenewDeadline))
+		}
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port %d out of range", o.Port))
+	}
+	if o.PercentageOfNodesToScore < 0 || o.PercentageOfNodesToScore > 100 {
+		errs = append(errs, fmt.Errorf("--percentage-of-nodes-to-score %d: want 0-100", o.PercentageOfNodesToScore))
+	}
+	if o.PodInitialBackoff <= 0 || o.PodMaxBackoff < o.PodInitialBackoff {
+		errs = append(errs, fmt.Errorf("pod back-off %s..%s: want 0 < initial <= max", o.PodInitialBackoff, o.PodMaxBackoff))
+	}
+	if o.ParallelBinds < 1 {
+		errs = append(errs, fmt.Errorf("--parallel-binds %d: at least 1", o.ParallelBinds))
+	}
+	return errors.Join(errs...)
+}
+
+// applyFile reads the config file; fields whose flag was given explicitly
+// keep the flag's value.
+func (o *Options) applyFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	var fc FileConfig
+	if err := yaml.UnmarshalStrict(raw, &fc); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	setStr := func(flagName string, dst *string, v *string) {
+		if v != nil && !o.setFlags[flagName] {
+			*dst = *v
+		}
+	}
+	setInt := func(flagName string, dst *int, v *int) {
+		if v != nil && !o.setFlags[flagName] {
+			*dst = *v
+		}
+	}
+	var errs []error
+	setDur := func(flagName string, dst *time.Duration, v *string) {
+		if v == nil || o.setFlags[flagName] {
+			return
+		}
+		d, err := time.ParseDuration(*v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config %s: %s: %w", path, flagName, err))
+			return
+		}
+		*dst = d
+	}
+	setSeconds := func(flagName string, dst *time.Duration, v *int) {
+		if v != nil && !o.setFlags[flagName] {
+			*dst = time.Duration(*v) * time.Second
+		}
+	}
+	setStr("scheduler-name", &o.SchedulerName, fc.SchedulerName)
+	setInt("percentage-of-nodes-to-score", &o.PercentageOfNodesToScore, fc.PercentageOfNodesToScore)
+	setSeconds("pod-initial-backoff", &o.PodInitialBackoff, fc.PodInitialBackoffSeconds)
+	setSeconds("pod-max-backoff", &o.PodMaxBackoff, fc.PodMaxBackoffSeconds)
+	setInt("parallel-binds", &o.ParallelBinds, fc.ParallelBinds)
+	for name, w := range fc.ScoreWeights {
+		if err := o.Weights.Set(name, w); err != nil {
+			errs = append(errs, fmt.Errorf("config %s: scoreWeights: %w", path, err))
+		} else if w < 0 {
+			errs = append(errs, fmt.Errorf("config %s: scoreWeights: %s: negative weight", path, name))
+		}
+	}
+	if le := fc.LeaderElection; le != nil {
+		if le.LeaderElect != nil && !o.setFlags["leader-elect"] {
+			o.LeaderElect = *le.LeaderElect
+		}
+		setDur("lease-duration", &o.LeaseDuration, le.LeaseDuration)
+		setDur("renew-deadline", &o.RenewDeadline, le.RenewDeadline)
+		setDur("retry-period", &o.RetryPeriod, le.RetryPeriod)
+		setStr("leader-elect-resource-name", &o.LeaseName, le.ResourceName)
+		setStr("leader-elect-resource-namespace", &o.LeaseNamespace, le.ResourceNamespace)
+	}
+	return errors.Join(errs...)
+}

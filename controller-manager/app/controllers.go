@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"sort"
+
+	appsv1 "minik8s/api/apps/v1"
+	batchv1 "minik8s/api/batch/v1"
+	"minik8s/api/client"
+	coordinationv1 "minik8s/api/coordination/v1"
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/informer"
+	"minik8s/api/scheme"
+	"minik8s/controller-manager/daemonset"
+	"minik8s/controller-manager/deployment"
+	"minik8s/controller-manager/endpoints"
+	"minik8s/controller-manager/job"
+	"minik8s/controller-manager/nodeipam"
+	"minik8s/controller-manager/nodelifecycle"
+	"minik8s/controller-manager/replicaset"
+	"minik8s/controller-manager/serviceaccount"
+	"minik8s/controller-manager/statefulset"
+)
+
+// registry maps controller names (as --controllers spells them) to their
+// start functions.
+var registry = map[string]StartFunc{
+	"replicaset":            startReplicaSet,
+	"replicationcontroller": startReplicationController,
+	"daemonset":             startDaemonSet,
+	"deployment":            startDeployment,
+	"endpoint":              startEndpoints,
+	"garbagecollector":      startGarbageCollector,
+	"job":                   startJob,
+	"namespace":             startNamespace,
+	"nodeipam":              startNodeIPAM,
+	"nodelifecycle":         startNodeLifecycle,
+	"serviceaccount":        startServiceAccount,
+	"statefulset":           startStatefulSet,
+}
+
+// disabledByDefault are controllers "*" does not include.
+var disabledByDefault = map[string]bool{}
+
+// KnownControllers lists every controller name, sorted.
+func KnownControllers() []string {
+	out := make([]string, 0, len(registry))
+	for name := range registry {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func startReplicaSet(_ context.Context, cc *Context) (func(context.Context), error) {
+	kind := replicaset.ReplicaSets{}
+	c := replicaset.New(replicaset.Config[*appsv1.ReplicaSet]{
+		Kind: kind, API: client.For[*appsv1.ReplicaSet](cc.Client), Pods: client.For[*corev1.Pod](cc.Client),
+		Informer:    informer.For[*appsv1.ReplicaSet](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startReplicationController(_ context.Context, cc *Context) (func(context.Context), error) {
+	kind := replicaset.ReplicationControllers{}
+	c := replicaset.New(replicaset.Config[*corev1.ReplicationController]{
+		Kind: kind, API: client.For[*corev1.ReplicationController](cc.Client), Pods: client.For[*corev1.Pod](cc.Client),
+		Informer:    informer.For[*corev1.ReplicationController](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startDeployment(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := deployment.New(deployment.Config{
+		Deployments: client.For[*appsv1.Deployment](cc.Client), ReplicaSets: client.For[*appsv1.ReplicaSet](cc.Client),
+		DInformer:   informer.For[*appsv1.Deployment](cc.Factory, ""),
+		RSInformer:  informer.For[*appsv1.ReplicaSet](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:    cc.Recorder(deployment.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startEndpoints(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := endpoints.New(endpoints.Config{
+		Endpoints:         client.For[*corev1.Endpoints](cc.Client),
+		ServiceInformer:   informer.For[*corev1.Service](cc.Factory, ""),
+		PodInformer:       informer.For[*corev1.Pod](cc.Factory, ""),
+		EndpointsInformer: informer.For[*corev1.Endpoints](cc.Factory, ""),
+		Recorder:          cc.Recorder(endpoints.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentEndpoints) }, nil
+}
+
+// clientFor is the typed client of T on the shared connection.
+func clientFor[T scheme.Object](cc *Context) *client.Resource[T] { return client.For[T](cc.Client) }
+
+func startServiceAccount(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := serviceaccount.New(serviceaccount.Config{
+		ServiceAccounts:   clientFor[*corev1.ServiceAccount](cc),
+		NamespaceInformer: informer.For[*corev1.Namespace](cc.Factory, ""),
+		SAInformer:        informer.For[*corev1.ServiceAccount](cc.Factory, ""),
+		Metrics:           cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+}
+
+func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context), error) {
+	o := cc.Options
+	c := nodelifecycle.New(nodelifecycle.Config{
+		Nodes: clientFor[*corev1.Node](cc), Pods: clientFor[*corev1.Pod](cc),
+		NodeInformer:  informer.For[*corev1.Node](cc.Factory, ""),
+		LeaseInformer: informer.For[*coordinationv1.Lease](cc.Factory, "kube-node-lease"),
+		PodInformer:   informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:      cc.Recorder(nodelifecycle.Component), Metrics: cc.Metrics,
+		MonitorPeriod: o.NodeMonitorPeriod, GracePeriod: o.NodeMonitorGrace, PodEvictionTimeout: o.PodEvictionTimeout,
+	})
+	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+}
+
+func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context), error) {
+	if !cc.Options.AllocateNodeCIDRs {
+		return nil, nil
+	}
+	c, err := nodeipam.New(nodeipam.Config{
+		Nodes: clientFor[*corev1.Node](cc), NodeInformer: informer.For[*corev1.Node](cc.Factory, ""),
+		ClusterCIDR: cc.Options.ClusterCIDR, MaskSize: cc.Options.NodeCIDRMaskSize,
+		Recorder: cc.Recorder(nodeipam.Component), Metrics: cc.Metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+}
+
+func startDaemonSet(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := daemonset.New(daemonset.Config{
+		DaemonSets: clientFor[*appsv1.DaemonSet](cc), Pods: clientFor[*corev1.Pod](cc),
+		DSInformer:   informer.For[*appsv1.DaemonSet](cc.Factory, ""),
+		NodeInformer: informer.For[*corev1.Node](cc.Factory, ""),
+		PodInformer:  informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:     cc.Recorder(daemonset.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startJob(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := job.New(job.Config{
+		Jobs: clientFor[*batchv1.Job](cc), Pods: clientFor[*corev1.Pod](cc),
+		JobInformer: informer.For[*batchv1.Job](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:    cc.Recorder(job.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startStatefulSet(_ context.Context, cc *Context) (func(context.Context), error) {
+	c := statefulset.New(statefulset.Config{
+		StatefulSets: clientFor[*appsv1.StatefulSet](cc), Pods: clientFor[*corev1.Pod](cc),
+		SetInformer: informer.For[*appsv1.StatefulSet](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Recorder:    cc.Recorder(statefulset.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}

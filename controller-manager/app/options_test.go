@@ -1,0 +1,69 @@
+package app
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnabledControllers(t *testing.T) {
+	all := KnownControllers()
+	for _, tt := range []struct {
+		spec string
+		want []string
+		err  string
+	}{
+		{"*", all, ""},
+		{"", all, ""},
+		{"*,-garbagecollector,-nodeipam", without(all, "garbagecollector", "nodeipam"), ""},
+		{"replicaset,deployment", []string{"deployment", "replicaset"}, ""},
+		{"*,-bogus", nil, `unknown controller "bogus"`},
+	} {
+		o := DefaultOptions()
+		o.Controllers = tt.spec
+		got, err := o.EnabledControllers()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want %q", tt.spec, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%q: %v %v, want %v", tt.spec, got, err, tt.want)
+		}
+	}
+}
+
+func without(list []string, drop ...string) []string {
+	var out []string
+	for _, x := range list {
+		if !slices.Contains(drop, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestValidate(t *testing.T) {
+	if o := DefaultOptions(); o.Validate() != nil || o.Port != 10257 || o.ClusterCIDR != "10.244.0.0/16" || o.NodeCIDRMaskSize != 24 ||
+		o.PodEvictionTimeout != 300*time.Second || !o.LeaderElect {
+		t.Fatalf("defaults: %+v (%v)", o, o.Validate())
+	}
+	for _, tt := range []struct {
+		change func(*Options)
+		err    string
+	}{
+		{func(o *Options) { o.RenewDeadline = o.LeaseDuration }, "renew-deadline"},
+		{func(o *Options) { o.ClusterCIDR = "nope" }, "--cluster-cidr"},
+		{func(o *Options) { o.NodeCIDRMaskSize = 8 }, "--node-cidr-mask-size"},
+		{func(o *Options) { o.Server = "" }, "--server"},
+		{func(o *Options) { o.NodeMonitorGrace = 0 }, "node-monitor-grace-period"},
+	} {
+		o := DefaultOptions()
+		tt.change(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("want an error naming %s, got %v", tt.err, err)
+		}
+	}
+}

@@ -1,0 +1,400 @@
+// Package nodelifecycle is the node lifecycle controller: it watches each
+// node's heartbeat (its Lease in kube-node-lease and the Ready
+// condition's lastHeartbeatTime) and, when none arrived within the grace
+// period, sets the node's conditions to Unknown, marks its pods not
+// ready, and taints it node.kubernetes.io/unreachable (not-ready for a
+// node reporting Ready=False). Pods on a node with NoExecute taints they
+// do not tolerate are evicted - deleted, so that their owners recreate
+// them elsewhere - once their toleration period (by default the pod
+// eviction timeout) has passed. It also deletes pods bound to nodes that
+// no longer exist (pod garbage collection).
+package nodelifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"minik8s/api/client"
+	coordinationv1 "minik8s/api/coordination/v1"
+	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	"minik8s/api/informer"
+	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/workqueue"
+	"minik8s/controller-manager/controller"
+)
+
+// Component is the event source of this controller.
+const Component = "node-controller"
+
+// NodeNameIndex indexes pods by spec.nodeName.
+const NodeNameIndex = "spec.nodeName"
+
+func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t.Truncate(time.Second)) }
+
+// Config wires a Controller.
+type Config struct {
+	Nodes         controller.API[*corev1.Node]
+	Pods          controller.API[*corev1.Pod]
+	NodeInformer  *informer.Informer[*corev1.Node]
+	LeaseInformer *informer.Informer[*coordinationv1.Lease] // kube-node-lease
+	PodInformer   *informer.Informer[*corev1.Pod]
+	Recorder      controller.EventRecorder
+	Metrics       *controller.Metrics
+	// MonitorPeriod is how often every node's health is checked;
+	// GracePeriod how old a heartbeat may be before the node is unknown;
+	// PodEvictionTimeout how long pods without a toleration of the
+	// unreachable/not-ready taint stay.
+	MonitorPeriod, GracePeriod, PodEvictionTimeout time.Duration
+	Now                                            func() time.Time
+}
+
+// health is what the controller observed of one node's heartbeat: the
+// latest heartbeat time seen and the local time it was first seen. The
+// grace period runs on the local clock from that observation, so skew
+// between the node's clock and ours does not matter.
+type health struct {
+	heartbeat time.Time
+	observed  time.Time
+}
+
+// Controller watches node health.
+type Controller struct {
+	nodesAPI controller.API[*corev1.Node]
+	podsAPI  controller.API[*corev1.Pod]
+	nodes    *informer.Lister[*corev1.Node]
+	leases   *informer.Lister[*coordinationv1.Lease]
+	pods     *informer.Informer[*corev1.Pod]
+	synced   []func() bool
+	queue    *workqueue.Queue[string]
+	podQueue *workqueue.Queue[string]
+	recorder controller.EventRecorder
+	metrics  *controller.Metrics
+	cfg      Config
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	health map[string]*health
+}
+
+// New returns a controller and registers its handlers.
+func New(cfg Config) *Controller {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = controller.NopRecorder{}
+	}
+	c := &Controller{
+		nodesAPI: cfg.Nodes, podsAPI: cfg.Pods,
+		nodes: cfg.NodeInformer.Lister(), leases: cfg.LeaseInformer.Lister(), pods: cfg.PodInformer,
+		synced:   []func() bool{cfg.NodeInformer.HasSynced, cfg.LeaseInformer.HasSynced, cfg.PodInformer.HasSynced},
+		queue:    controller.NewQueue(),
+		podQueue: controller.NewQueue(),
+		recorder: cfg.Recorder, metrics: cfg.Metrics, cfg: cfg,
+		log:    slog.Default().With("controller", Component),
+		health: map[string]*health{},
+	}
+	cfg.PodInformer.AddIndexer(NodeNameIndex, func(p *corev1.Pod) []string {
+		if n := p.GetSpec().GetNodeName(); n != "" {
+			return []string{n}
+		}
+		return nil
+	})
+	cfg.NodeInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
+		AddFunc:    func(n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
+		UpdateFunc: func(_, n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
+		DeleteFunc: func(n *corev1.Node) {
+			c.mu.Lock()
+			delete(c.health, n.GetMetadata().GetName())
+			c.mu.Unlock()
+			// Its pods are now orphans of a gone node.
+			pods, _ := c.pods.ByIndex(NodeNameIndex, n.GetMetadata().GetName())
+			for _, p := range pods {
+				c.podQueue.Add(informer.KeyOf(p))
+			}
+		},
+	})
+	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
+		AddFunc: func(p *corev1.Pod) {
+			// A pod bound to a tainted node: check its eviction.
+			if n := p.GetSpec().GetNodeName(); n != "" {
+				c.queue.Add(n)
+			}
+		},
+		UpdateFunc: func(old, cur *corev1.Pod) {
+			if n := cur.GetSpec().GetNodeName(); n != "" && old.GetSpec().GetNodeName() != n {
+				c.queue.Add(n)
+			}
+		},
+	})
+	return c
+}
+
+// Run waits for the caches, then monitors until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	if !informer.WaitForCacheSync(ctx, c.synced...) {
+		return
+	}
+	// Pods of nodes that are gone.
+	for _, p := range c.pods.Lister().List(nil) {
+		if n := p.GetSpec().GetNodeName(); n != "" {
+			if _, err := c.nodes.Get("", n); apierrors.IsNotFound(err) {
+				c.podQueue.Add(informer.KeyOf(p))
+			}
+		}
+	}
+	go func() {
+		t := time.NewTicker(c.cfg.MonitorPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, n := range c.nodes.List(nil) {
+				c.queue.Add(n.GetMetadata().GetName())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		controller.Loop{Name: "podgc", Queue: c.podQueue, Workers: 1, Sync: c.syncOrphanPod, Metrics: c.metrics}.Run(ctx)
+	}()
+	controller.Loop{Name: "nodelifecycle", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
+	wg.Wait()
+}
+
+// heartbeat is the node's latest heartbeat: its lease renewal or its
+// Ready condition's heartbeat, whichever is later.
+func (c *Controller) heartbeat(n *corev1.Node) time.Time {
+	var hb time.Time
+	if cond := readyCondition(n); cond != nil && cond.GetLastHeartbeatTime() != nil {
+		hb = cond.GetLastHeartbeatTime().AsTime()
+	}
+	if l, err := c.leases.Get("kube-node-lease", n.GetMetadata().GetName()); err == nil {
+		if rt := l.GetSpec().GetRenewTime(); rt != nil && rt.AsTime().After(hb) {
+			hb = rt.AsTime()
+		}
+	}
+	return hb
+}
+
+func readyCondition(n *corev1.Node) *corev1.NodeCondition {
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			return c
+		}
+	}
+	return nil
+}
+
+// stale records the node's heartbeat and reports whether it is older
+// than the grace period (by local observation).
+func (c *Controller) stale(n *corev1.Node) bool {
+	now := c.cfg.Now()
+	hb := c.heartbeat(n)
+	name := n.GetMetadata().GetName()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.health[name]
+	if h == nil || hb.After(h.heartbeat) {
+		// First sight (a new leader gives every node a fresh grace
+		// period) or a new heartbeat.
+		c.health[name] = &health{heartbeat: hb, observed: now}
+		return false
+	}
+	return now.Sub(h.observed) > c.cfg.GracePeriod
+}
+
+// sync checks one node: conditions, taints and evictions.
+func (c *Controller) sync(ctx context.Context, name string) error {
+	n, err := c.nodes.Get("", name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.stale(n) {
+		if n, err = c.markUnknown(ctx, n); err != nil {
+			return err
+		}
+	}
+	ready := readyCondition(n).GetStatus()
+	if n, err = c.updateTaints(ctx, n, ready); err != nil {
+		return err
+	}
+	return c.evict(ctx, n)
+}
+
+// markUnknown sets every condition of a silent node to Unknown and marks
+// its pods not ready.
+func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node) (*corev1.Node, error) {
+	cond := readyCondition(n)
+	if cond != nil && cond.GetStatus() == "Unknown" {
+		return n, nil
+	}
+	now := timestamp(c.cfg.Now())
+	var updated *corev1.Node
+	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
+		cur, err := c.nodesAPI.Get(ctx, "", n.GetMetadata().GetName())
+		if err != nil {
+			return err
+		}
+		if cur.Status == nil {
+			cur.Status = &corev1.NodeStatus{}
+		}
+		if readyCondition(cur) == nil {
+			cur.Status.Conditions = append(cur.Status.Conditions, &corev1.NodeCondition{Type: "Ready", Reason: "NodeStatusNeverUpdated", Message: "Kubelet never posted node status."})
+		}
+		for _, nc := range cur.Status.Conditions {
+			if nc.Status != "Unknown" {
+				nc.Status, nc.LastTransitionTime = "Unknown", now
+			}
+			if nc.Reason != "NodeStatusNeverUpdated" {
+				nc.Reason, nc.Message = "NodeStatusUnknown", "Kubelet stopped posting node status."
+			}
+		}
+		updated, err = c.nodesAPI.UpdateStatus(ctx, cur)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("mark node %s unknown: %w", n.GetMetadata().GetName(), err)
+	}
+	c.log.Info("node stopped posting status", "node", n.GetMetadata().GetName(), "gracePeriod", c.cfg.GracePeriod)
+	c.recorder.Eventf(updated, controller.EventNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", n.GetMetadata().GetName())
+	c.markPodsNotReady(ctx, n.GetMetadata().GetName())
+	return updated, nil
+}
+
+// markPodsNotReady sets the Ready condition of the node's pods to False,
+// so endpoints stop sending them traffic before they are evicted.
+func (c *Controller) markPodsNotReady(ctx context.Context, node string) {
+	pods, _ := c.pods.ByIndex(NodeNameIndex, node)
+	for _, p := range pods {
+		if !controller.IsPodReady(p) || controller.IsPodTerminal(p) {
+			continue
+		}
+		up := proto.Clone(p).(*corev1.Pod)
+		for _, cond := range up.Status.Conditions {
+			if cond.Type == "Ready" {
+				cond.Status, cond.Reason, cond.LastTransitionTime = "False", "NodeNotReady", timestamp(c.cfg.Now())
+			}
+		}
+		if _, err := c.podsAPI.UpdateStatus(ctx, up); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			c.log.Warn("could not mark pod not ready", "pod", informer.KeyOf(p), "err", err)
+		}
+	}
+}
+
+// updateTaints writes the taints the node's readiness calls for.
+func (c *Controller) updateTaints(ctx context.Context, n *corev1.Node, ready string) (*corev1.Node, error) {
+	want := DesiredTaints(n.GetSpec().GetTaints(), ready, n.GetSpec().GetUnschedulable(), c.cfg.Now())
+	if slices.EqualFunc(want, n.GetSpec().GetTaints(), func(a, b *corev1.Taint) bool { return proto.Equal(a, b) }) {
+		return n, nil
+	}
+	var updated *corev1.Node
+	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
+		cur, err := c.nodesAPI.Get(ctx, "", n.GetMetadata().GetName())
+		if err != nil {
+			return err
+		}
+		if cur.Spec == nil {
+			cur.Spec = &corev1.NodeSpec{}
+		}
+		cur.Spec.Taints = DesiredTaints(cur.Spec.Taints, readyCondition(cur).GetStatus(), cur.Spec.Unschedulable, c.cfg.Now())
+		updated, err = c.nodesAPI.Update(ctx, cur)
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return n, nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("update taints of node %s: %w", n.GetMetadata().GetName(), err)
+	}
+	c.log.Info("node taints updated", "node", n.GetMetadata().GetName(), "ready", ready, "taints", len(updated.GetSpec().GetTaints()))
+	return updated, nil
+}
+
+// evict deletes the node's pods whose toleration of its NoExecute taints
+// has run out, and schedules a look when the next one will.
+func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
+	var noExec []*corev1.Taint
+	for _, t := range n.GetSpec().GetTaints() {
+		if t.GetEffect() == EffectNoExecute {
+			noExec = append(noExec, t)
+		}
+	}
+	if len(noExec) == 0 {
+		return nil
+	}
+	now := c.cfg.Now()
+	pods, _ := c.pods.ByIndex(NodeNameIndex, n.GetMetadata().GetName())
+	var next time.Time
+	for _, p := range pods {
+		if p.GetMetadata().GetDeletionTimestamp() != nil || controller.IsPodTerminal(p) {
+			continue
+		}
+		at, ok := EvictionTime(p, noExec, c.cfg.PodEvictionTimeout, now)
+		if !ok {
+			continue
+		}
+		if at.After(now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
+		c.recorder.Eventf(p, controller.EventNormal, "TaintManagerEviction", "Marking for deletion Pod %s", informer.KeyOf(p))
+		_, err := c.podsAPI.Delete(ctx, p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), &metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{Uid: p.GetMetadata().GetUid()},
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("evict pod %s: %w", informer.KeyOf(p), err)
+		}
+		c.log.Info("evicted pod from tainted node", "pod", informer.KeyOf(p), "node", n.GetMetadata().GetName())
+	}
+	if !next.IsZero() {
+		c.queue.AddAfter(n.GetMetadata().GetName(), next.Sub(now)+10*time.Millisecond)
+	}
+	return nil
+}
+
+// syncOrphanPod force-deletes a pod bound to a node that does not exist:
+// no kubelet will ever finish it.
+func (c *Controller) syncOrphanPod(ctx context.Context, key string) error {
+	ns, name := informer.SplitKey(key)
+	p, err := c.pods.Lister().Get(ns, name)
+	if err != nil {
+		return nil
+	}
+	node := p.GetSpec().GetNodeName()
+	if node == "" {
+		return nil
+	}
+	if _, err := c.nodes.Get("", node); !apierrors.IsNotFound(err) {
+		return nil
+	}
+	// The cache may lag: confirm the node is really gone.
+	if _, err := c.nodesAPI.Get(ctx, "", node); !apierrors.IsNotFound(err) {
+		return err
+	}
+	_, err = c.podsAPI.Delete(ctx, ns, name, &metav1.DeleteOptions{GracePeriodSeconds: proto.Int64(0),
+		Preconditions: &metav1.Preconditions{Uid: p.GetMetadata().GetUid()}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete orphaned pod %s: %w", key, err)
+	}
+	c.log.Info("deleted pod of a node that no longer exists", "pod", key, "node", node)
+	return nil
+}

@@ -1,0 +1,547 @@
+// Package fakekubelet plays the kubelets (and, optionally, the scheduler)
+// of a test cluster without running containers: it registers Node objects
+// with a heartbeat (a Lease in kube-node-lease and the Ready condition),
+// binds pending pods round-robin over its live nodes, marks bound pods
+// Running and Ready with a pod IP, finishes pods whose restartPolicy is
+// not Always as Succeeded (or as Outcome says), and completes graceful
+// deletions by deleting terminating pods with grace period 0. A node can
+// be stopped to simulate its kubelet dying: its heartbeat and pod handling
+// end while its objects stay.
+package fakekubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"minik8s/api/client"
+	coordinationv1 "minik8s/api/coordination/v1"
+	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	"minik8s/api/informer"
+	"minik8s/api/labels"
+	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/workqueue"
+)
+
+// Outcome says how a pod that is not restarted (restartPolicy OnFailure or
+// Never) ends: its phase (Succeeded or Failed; "" keeps it running) after
+// running for the given time.
+type Outcome func(pod *corev1.Pod) (phase string, after time.Duration)
+
+// Config configures a Kubelet.
+type Config struct {
+	Client *client.Client
+	// Bind makes the helper bind unscheduled pods itself (no scheduler).
+	Bind bool
+	// Heartbeat is the period of lease renewals and node status updates
+	// (default 1s).
+	Heartbeat time.Duration
+	// Outcome decides how run-to-completion pods end; default: Succeeded after 100ms.
+	Outcome Outcome
+	// Workers process pods concurrently (default 8).
+	Workers int
+	// DeleteDelay is how long a terminating pod takes to go (default 0).
+	DeleteDelay time.Duration
+	// ReadyDelay is how long a started pod stays not ready (default 0).
+	ReadyDelay time.Duration
+	Log        *slog.Logger
+}
+
+// Kubelet is the running helper.
+type Kubelet struct {
+	cfg    Config
+	pods   *client.Resource[*corev1.Pod]
+	nodes  *client.Resource[*corev1.Node]
+	leases *client.Resource[*coordinationv1.Lease]
+	inf    *informer.Informer[*corev1.Pod]
+	queue  *workqueue.Queue[string]
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	alive map[string]*node // nodes whose kubelet runs
+	order []string         // for round-robin binding
+	next  int
+	// finishing remembers when a running pod ends (by uid).
+	finishing map[string]time.Time
+}
+
+type node struct {
+	name    string
+	labels  map[string]string
+	prefix  netip.Prefix
+	nextIP  int
+	stopped bool
+}
+
+// Start runs the helper until Stop. Nodes are added with AddNode.
+func Start(ctx context.Context, cfg Config) *Kubelet {
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Outcome == nil {
+		cfg.Outcome = func(*corev1.Pod) (string, time.Duration) { return "Succeeded", 100 * time.Millisecond }
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pods := client.For[*corev1.Pod](cfg.Client)
+	k := &Kubelet{
+		cfg: cfg, pods: pods, nodes: client.For[*corev1.Node](cfg.Client), leases: client.For[*coordinationv1.Lease](cfg.Client),
+		inf:   informer.New[*corev1.Pod](pods, "", client.ListOptions{}, 0),
+		queue: workqueue.New[string](), cancel: cancel,
+		alive: map[string]*node{}, finishing: map[string]time.Time{},
+	}
+	enqueue := func(p *corev1.Pod) { k.queue.Add(informer.KeyOf(p)) }
+	k.inf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{AddFunc: enqueue, UpdateFunc: func(_, p *corev1.Pod) { enqueue(p) }})
+	k.wg.Add(2)
+	go func() { defer k.wg.Done(); k.inf.Run(ctx) }()
+	go func() { defer k.wg.Done(); k.heartbeatLoop(ctx) }()
+	for range cfg.Workers {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			for k.work(ctx) {
+			}
+		}()
+	}
+	go func() { <-ctx.Done(); k.queue.ShutDown() }()
+	return k
+}
+
+// Stop ends the helper (nodes stay registered).
+func (k *Kubelet) Stop() {
+	k.cancel()
+	k.wg.Wait()
+}
+
+// AddNode registers a Node (or takes over an existing one) and starts its
+// heartbeat; its pods are then run by the helper.
+func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[string]string) error {
+	now := timestamppb.Now()
+	l := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+	for key, v := range nodeLabels {
+		l[key] = v
+	}
+	n := &corev1.Node{
+		Metadata: &metav1.ObjectMeta{Name: name, Labels: l},
+		Spec:     &corev1.NodeSpec{},
+		Status: &corev1.NodeStatus{
+			Capacity:    map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
+			Allocatable: map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
+			Conditions:  []*corev1.NodeCondition{{Type: "Ready", Status: "True", Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}},
+			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "192.0.2.1"}, {Type: "Hostname", Address: name}},
+		},
+	}
+	created, err := k.nodes.Create(ctx, n)
+	if apierrors.IsAlreadyExists(err) {
+		created, err = k.nodes.Get(ctx, "", name)
+	}
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", name, err)
+	}
+	// The status is a subresource: write it separately.
+	if err := k.postStatus(ctx, name, created); err != nil {
+		return err
+	}
+	if err := k.renewLease(ctx, name); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	idx := len(k.order)
+	if _, ok := k.alive[name]; !ok {
+		k.order = append(k.order, name)
+	} else {
+		idx = sortIndex(k.order, name)
+	}
+	k.alive[name] = &node{name: name, labels: l, prefix: netip.MustParsePrefix(fmt.Sprintf("10.250.%d.0/24", idx%256))}
+	k.mu.Unlock()
+	k.resyncAll()
+	return nil
+}
+
+func sortIndex(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return 0
+}
+
+// StopNode simulates the node's kubelet dying: no more heartbeats, and its
+// pods are left as they are.
+func (k *Kubelet) StopNode(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n, ok := k.alive[name]; ok {
+		n.stopped = true
+	}
+}
+
+// RemoveNode stops the node and deletes its Node object.
+func (k *Kubelet) RemoveNode(ctx context.Context, name string) error {
+	k.mu.Lock()
+	delete(k.alive, name)
+	for i, n := range k.order {
+		if n == name {
+			k.order = append(k.order[:i], k.order[i+1:]...)
+			break
+		}
+	}
+	k.mu.Unlock()
+	_, err := k.nodes.Delete(ctx, "", name, nil)
+	if apierrors.IsNotFound(err) {
+		err = nil
+	}
+	return err
+}
+
+func (k *Kubelet) resyncAll() {
+	for _, p := range k.inf.Lister().List(nil) {
+		k.queue.Add(informer.KeyOf(p))
+	}
+}
+
+func (k *Kubelet) running(name string) (*node, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n, ok := k.alive[name]
+	if !ok || n.stopped {
+		return nil, false
+	}
+	return n, true
+}
+
+func (k *Kubelet) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(k.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		k.mu.Lock()
+		var names []string
+		for name, n := range k.alive {
+			if !n.stopped {
+				names = append(names, name)
+			}
+		}
+		k.mu.Unlock()
+		sort.Strings(names)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for _, name := range names {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := k.renewLease(ctx, name); err != nil && ctx.Err() == nil {
+					k.cfg.Log.Debug("fake kubelet: lease renewal failed", "node", name, "err", err)
+				}
+				if err := k.postStatus(ctx, name, nil); err != nil && ctx.Err() == nil {
+					k.cfg.Log.Debug("fake kubelet: node status failed", "node", name, "err", err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// renewLease creates or renews the node's Lease in kube-node-lease.
+func (k *Kubelet) renewLease(ctx context.Context, name string) error {
+	now := timestamppb.New(time.Now().Truncate(time.Microsecond))
+	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
+		l, err := k.leases.Get(ctx, "kube-node-lease", name)
+		if apierrors.IsNotFound(err) {
+			_, err = k.leases.Create(ctx, &coordinationv1.Lease{
+				Metadata: &metav1.ObjectMeta{Name: name, Namespace: "kube-node-lease"},
+				Spec: &coordinationv1.LeaseSpec{HolderIdentity: proto.String(name), LeaseDurationSeconds: proto.Int32(40),
+					RenewTime: now, AcquireTime: now},
+			})
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict("leases", name, "created concurrently")
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		l.Spec.RenewTime = now
+		_, err = k.leases.Update(ctx, l)
+		return err
+	})
+}
+
+// postStatus sets the Ready condition to True with a fresh heartbeat
+// (cur, if given, is the node as just read).
+func (k *Kubelet) postStatus(ctx context.Context, name string, cur *corev1.Node) error {
+	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
+		n := cur
+		cur = nil
+		if n == nil {
+			var err error
+			if n, err = k.nodes.Get(ctx, "", name); err != nil {
+				return err
+			}
+		}
+		now := timestamppb.Now()
+		if n.Status == nil {
+			n.Status = &corev1.NodeStatus{}
+		}
+		found := false
+		for _, c := range n.Status.Conditions {
+			if c.Type == "Ready" {
+				found = true
+				if c.Status != "True" {
+					c.LastTransitionTime = now
+				}
+				c.Status, c.Reason, c.Message, c.LastHeartbeatTime = "True", "KubeletReady", "kubelet is posting ready status", now
+			}
+		}
+		if !found {
+			n.Status.Conditions = append(n.Status.Conditions, &corev1.NodeCondition{Type: "Ready", Status: "True", Reason: "KubeletReady",
+				Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now})
+		}
+		_, err := k.nodes.UpdateStatus(ctx, n)
+		return err
+	})
+}
+
+func (k *Kubelet) work(ctx context.Context) bool {
+	key, shutdown := k.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer k.queue.Done(key)
+	if err := k.syncPod(ctx, key); err != nil && ctx.Err() == nil {
+		k.cfg.Log.Debug("fake kubelet: pod sync failed", "pod", key, "err", err)
+		k.queue.AddAfter(key, 50*time.Millisecond)
+	}
+	return true
+}
+
+func (k *Kubelet) syncPod(ctx context.Context, key string) error {
+	ns, name := informer.SplitKey(key)
+	pod, err := k.inf.Lister().Get(ns, name)
+	if err != nil {
+		return nil // gone
+	}
+	nodeName := pod.GetSpec().GetNodeName()
+	if pod.GetMetadata().GetDeletionTimestamp() != nil {
+		if nodeName != "" {
+			if _, ok := k.running(nodeName); !ok {
+				return nil // a dead kubelet finishes nothing
+			}
+		}
+		if k.cfg.DeleteDelay > 0 {
+			if wait := time.Until(pod.Metadata.DeletionTimestamp.AsTime().Add(-time.Duration(pod.Metadata.GetDeletionGracePeriodSeconds()) * time.Second).Add(k.cfg.DeleteDelay)); wait > 0 {
+				k.queue.AddAfter(key, wait)
+				return nil
+			}
+		}
+		_, err := k.pods.Delete(ctx, ns, name, &metav1.DeleteOptions{GracePeriodSeconds: proto.Int64(0),
+			Preconditions: &metav1.Preconditions{Uid: pod.Metadata.Uid}})
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			return nil
+		}
+		return err
+	}
+	if nodeName == "" {
+		if !k.cfg.Bind {
+			return nil
+		}
+		target, ok := k.pickNode(pod)
+		if !ok {
+			k.queue.AddAfter(key, 200*time.Millisecond)
+			return nil
+		}
+		err := k.cfg.Client.Bind(ctx, ns, name, &corev1.Binding{
+			Metadata: &metav1.ObjectMeta{Name: name, Namespace: ns},
+			Target:   &corev1.ObjectReference{Kind: "Node", Name: target},
+		})
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	n, ok := k.running(nodeName)
+	if !ok {
+		return nil
+	}
+	switch pod.GetStatus().GetPhase() {
+	case "Succeeded", "Failed":
+		return nil
+	case "Running":
+		if err := k.maybeReady(ctx, key, pod); err != nil {
+			return err
+		}
+		return k.maybeFinish(ctx, key, pod)
+	}
+	ip := k.podIP(n)
+	now := timestamppb.Now()
+	up := proto.Clone(pod).(*corev1.Pod)
+	st := up.Status
+	if st == nil {
+		st = &corev1.PodStatus{}
+		up.Status = st
+	}
+	st.Phase = "Running"
+	st.PodIP, st.PodIPs = ip, []*corev1.PodIP{{Ip: ip}}
+	st.HostIP, st.HostIPs = "192.0.2.1", []*corev1.HostIP{{Ip: "192.0.2.1"}}
+	st.StartTime = now
+	ready := "True"
+	if k.cfg.ReadyDelay > 0 {
+		ready = "False"
+	}
+	st.Conditions = []*corev1.PodCondition{
+		{Type: "PodScheduled", Status: "True", LastTransitionTime: now},
+		{Type: "Initialized", Status: "True", LastTransitionTime: now},
+		{Type: "ContainersReady", Status: ready, LastTransitionTime: now},
+		{Type: "Ready", Status: ready, LastTransitionTime: now},
+	}
+	st.ContainerStatuses = nil
+	for _, c := range up.GetSpec().GetContainers() {
+		st.ContainerStatuses = append(st.ContainerStatuses, &corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: ready == "True", Started: proto.Bool(true),
+			ContainerID: "fake://" + up.Metadata.Uid + "/" + c.Name,
+			State:       &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+	updated, err := k.pods.UpdateStatus(ctx, up)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if k.cfg.ReadyDelay > 0 {
+		k.queue.AddAfter(key, k.cfg.ReadyDelay)
+		return nil
+	}
+	return k.maybeFinish(ctx, key, updated)
+}
+
+// maybeReady marks a running pod ready once ReadyDelay has passed since it started.
+func (k *Kubelet) maybeReady(ctx context.Context, key string, pod *corev1.Pod) error {
+	var cond *corev1.PodCondition
+	for _, c := range pod.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			cond = c
+		}
+	}
+	if k.cfg.ReadyDelay <= 0 || cond == nil || cond.GetStatus() == "True" || cond.GetReason() == "PodCompleted" {
+		return nil
+	}
+	if wait := time.Until(pod.GetStatus().GetStartTime().AsTime().Add(k.cfg.ReadyDelay)); wait > 0 {
+		k.queue.AddAfter(key, wait)
+		return nil
+	}
+	up := proto.Clone(pod).(*corev1.Pod)
+	now := timestamppb.Now()
+	for _, c := range up.Status.Conditions {
+		if c.Type == "Ready" || c.Type == "ContainersReady" {
+			c.Status, c.LastTransitionTime = "True", now
+		}
+	}
+	for _, cs := range up.Status.ContainerStatuses {
+		cs.Ready = true
+	}
+	_, err := k.pods.UpdateStatus(ctx, up)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// maybeFinish ends a running pod that is not restarted once its Outcome time has come.
+func (k *Kubelet) maybeFinish(ctx context.Context, key string, pod *corev1.Pod) error {
+	if pod.GetSpec().GetRestartPolicy() == "Always" || pod.GetSpec().GetRestartPolicy() == "" {
+		return nil
+	}
+	phase, after := k.cfg.Outcome(pod)
+	if phase == "" {
+		return nil
+	}
+	uid := pod.GetMetadata().GetUid()
+	k.mu.Lock()
+	at, ok := k.finishing[uid]
+	if !ok {
+		at = time.Now().Add(after)
+		k.finishing[uid] = at
+	}
+	k.mu.Unlock()
+	if wait := time.Until(at); wait > 0 {
+		k.queue.AddAfter(key, wait)
+		return nil
+	}
+	up := proto.Clone(pod).(*corev1.Pod)
+	now := timestamppb.Now()
+	exit, reason := int32(0), "Completed"
+	if phase == "Failed" {
+		exit, reason = 1, "Error"
+	}
+	up.Status.Phase = phase
+	for _, c := range up.Status.Conditions {
+		if c.Type == "Ready" || c.Type == "ContainersReady" {
+			c.Status, c.Reason, c.LastTransitionTime = "False", "PodCompleted", now
+		}
+	}
+	for _, cs := range up.Status.ContainerStatuses {
+		cs.Ready = false
+		cs.State = &corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Reason: reason, FinishedAt: now,
+			StartedAt: cs.GetState().GetRunning().GetStartedAt(), ContainerID: cs.ContainerID}}
+	}
+	_, err := k.pods.UpdateStatus(ctx, up)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		k.mu.Lock()
+		delete(k.finishing, uid)
+		k.mu.Unlock()
+	}
+	return err
+}
+
+func (k *Kubelet) podIP(n *node) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n.nextIP++
+	a := n.prefix.Addr().As4()
+	a[3] = byte(2 + n.nextIP%250)
+	a[2] += byte(n.nextIP / 250) // wraps into the next /24s for many pods
+	return netip.AddrFrom4(a).String()
+}
+
+// pickNode chooses the next live node round-robin that matches the pod's
+// nodeSelector.
+func (k *Kubelet) pickNode(pod *corev1.Pod) (string, bool) {
+	sel := labels.SelectorFromSet(pod.GetSpec().GetNodeSelector())
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for range k.order {
+		name := k.order[k.next%len(k.order)]
+		k.next++
+		n := k.alive[name]
+		if n != nil && !n.stopped && sel.Matches(n.labels) {
+			return name, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,443 @@
+// Package app wires the kubelet: the containerd runtime, pod networking,
+// the pod manager, node registration and heartbeat, static pods and their
+// mirrors, informers for the node's pods, and the kubelet server.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"minik8s/api/client"
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/informer"
+	"minik8s/api/record"
+	"minik8s/kubelet/network"
+	"minik8s/kubelet/node"
+	"minik8s/kubelet/pod"
+	"minik8s/kubelet/runtime"
+	"minik8s/kubelet/server"
+	"minik8s/kubelet/static"
+)
+
+// Options are the kubelet's flags.
+type Options struct {
+	Server              string
+	HostnameOverride    string
+	NodeIP              string
+	PodCIDR             string
+	ClusterCIDR         string
+	ClusterDNS          string
+	ClusterDomain       string
+	Containerd          string
+	ContainerdNamespace string
+	RootDir             string
+	PodManifestPath     string
+	FileCheckFrequency  time.Duration
+	RegistryMirrors     []string
+	InsecureRegistries  []string
+	PauseImage          string
+	Port                int
+	Address             string
+	TLSCertFile         string
+	TLSKeyFile          string
+	MaxPods             int
+	NodeLabels          string
+	CgroupRoot          string
+	// NodeNetns, NetnsDir, NetnsPrefix and Bridge place the node's network:
+	// the harness models a node as a network namespace and runs the kubelet
+	// outside it.
+	NodeNetns      string
+	NetnsDir       string
+	NetnsPrefix    string
+	Bridge         string
+	StatusInterval time.Duration
+	BackoffBase    time.Duration
+	BackoffMax     time.Duration
+	Relist         time.Duration
+	LogLevel       string
+}
+
+// AddFlags registers the kubelet's flags on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	fs.StringVar(&o.Server, "server", "", "apiserver address(es) HOST:PORT, comma-separated; empty runs static pods only")
+	fs.StringVar(&o.HostnameOverride, "hostname-override", host, "node name")
+	fs.StringVar(&o.NodeIP, "node-ip", "", "the node's InternalIP (default: first non-loopback IPv4 address)")
+	fs.StringVar(&o.PodCIDR, "pod-cidr", "", "the node's pod CIDR when node.spec.podCIDR is not set")
+	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.244.0.0/16", "every pod CIDR of the cluster (not masqueraded)")
+	fs.StringVar(&o.ClusterDNS, "cluster-dns", "10.96.0.10", "DNS server IPs for pods, comma-separated")
+	fs.StringVar(&o.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	fs.StringVar(&o.Containerd, "containerd", "/run/containerd/containerd.sock", "containerd socket")
+	fs.StringVar(&o.ContainerdNamespace, "containerd-namespace", "k8s.minik8s.io", "containerd namespace for the kubelet's containers")
+	fs.StringVar(&o.RootDir, "root-dir", "/var/lib/minik8s-kubelet", "kubelet state: pod volumes, logs, IPAM")
+	fs.StringVar(&o.PodManifestPath, "pod-manifest-path", "", "directory of static pod manifests")
+	fs.DurationVar(&o.FileCheckFrequency, "file-check-frequency", 20*time.Second, "how often the manifest directory is read")
+	fs.Func("registry-mirror", "REGISTRY=URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable)", func(s string) error {
+		o.RegistryMirrors = append(o.RegistryMirrors, s)
+		return nil
+	})
+	fs.Func("insecure-registry", "HOST:PORT reached over plain HTTP (repeatable; loopback always is)", func(s string) error {
+		o.InsecureRegistries = append(o.InsecureRegistries, s)
+		return nil
+	})
+	fs.StringVar(&o.PauseImage, "pod-infra-container-image", "minik8s/pause:3.9", "the pause image")
+	fs.IntVar(&o.Port, "port", 10250, "kubelet server port")
+	fs.StringVar(&o.Address, "address", "0.0.0.0", "kubelet server address")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file)")
+	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
+	fs.IntVar(&o.MaxPods, "max-pods", 110, "pods this node takes")
+	fs.StringVar(&o.NodeLabels, "node-labels", "", "extra node labels k=v,k2=v2")
+	fs.StringVar(&o.CgroupRoot, "cgroup-root", "/minik8s", "parent cgroup of all pods")
+	fs.StringVar(&o.NodeNetns, "node-netns", "", "network namespace path of the node (bridge, routes, iptables); empty: the kubelet's own")
+	fs.StringVar(&o.NetnsDir, "netns-dir", "/var/run/netns", "where pod network namespaces are bind-mounted")
+	fs.StringVar(&o.NetnsPrefix, "netns-prefix", "", "prefix of pod network namespace names (default minik8s-<node>)")
+	fs.StringVar(&o.Bridge, "bridge", "minik8s0", "the node bridge")
+	fs.DurationVar(&o.StatusInterval, "node-status-update-frequency", 10*time.Second, "node status and lease period")
+	fs.DurationVar(&o.BackoffBase, "restart-backoff", 10*time.Second, "first container restart back-off (doubles to --restart-backoff-max)")
+	fs.DurationVar(&o.BackoffMax, "restart-backoff-max", 5*time.Minute, "maximum container restart back-off")
+	fs.DurationVar(&o.Relist, "relist-period", time.Second, "how often containerd is listed for changes")
+	fs.StringVar(&o.LogLevel, "v", "info", "log level: debug, info, warn, error")
+}
+
+// Kubelet is a running kubelet.
+type Kubelet struct {
+	Pods    *pod.Manager
+	Runtime *runtime.Containerd
+	Network *network.Linux
+	Server  *server.Server
+	Client  *client.Client
+	// ServerAddr is the kubelet server's listening address.
+	ServerAddr string
+}
+
+// Run runs the kubelet until ctx ends. ready, if not nil, receives the
+// Kubelet once it serves.
+func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
+	log := slog.Default().With("component", "kubelet", "node", o.HostnameOverride)
+	nodeName := o.HostnameOverride
+	if nodeName == "" {
+		return errors.New("no node name (--hostname-override)")
+	}
+	if o.NodeIP == "" {
+		o.NodeIP = firstIPv4()
+	}
+	if o.NetnsPrefix == "" {
+		o.NetnsPrefix = "minik8s-" + nodeName
+	}
+	if err := os.MkdirAll(o.RootDir, 0o755); err != nil {
+		return fmt.Errorf("root dir: %w", err)
+	}
+	mirrorURLs := map[string]*url.URL{}
+	for _, m := range o.RegistryMirrors {
+		reg, u, err := runtime.ParseMirror(m)
+		if err != nil {
+			return err
+		}
+		mirrorURLs[reg] = u
+	}
+	rt, err := runtime.NewContainerd(ctx, runtime.ContainerdOptions{
+		Address: o.Containerd, Namespace: o.ContainerdNamespace,
+		Hosts: runtime.NewHosts(mirrorURLs, o.InsecureRegistries), StateDir: filepath.Join(o.RootDir, "runtime"), Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	netw, err := network.NewLinux(network.Config{
+		NodeNetns: o.NodeNetns, NetnsDir: o.NetnsDir, NetnsPrefix: o.NetnsPrefix, Bridge: o.Bridge,
+		ClusterCIDR: o.ClusterCIDR, StateDir: filepath.Join(o.RootDir, "network"), Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	var dns []string
+	for _, s := range strings.Split(o.ClusterDNS, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			dns = append(dns, s)
+		}
+	}
+	cfg := pod.Config{
+		NodeName: nodeName, HostIP: o.NodeIP, RootDir: o.RootDir, PauseImage: o.PauseImage,
+		ClusterDNS: dns, ClusterDomain: o.ClusterDomain, CgroupRoot: o.CgroupRoot,
+		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Log: log,
+	}
+	k := &Kubelet{Runtime: rt, Network: netw}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	goRun := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+
+	initNet := func(cidr string) {
+		if cidr == "" || netw.PodCIDR() != "" {
+			return
+		}
+		if err := netw.Init(ctx, cidr); err != nil {
+			log.Error("node network init failed", "podCIDR", cidr, "err", err)
+			return
+		}
+		log.Info("node network ready", "podCIDR", cidr, "bridge", o.Bridge)
+	}
+
+	var (
+		api        pod.API = pod.NoAPI{}
+		rec        *record.Recorder
+		podInf     *informer.Informer[*corev1.Pod]
+		mirrorSync *mirrors
+	)
+	if o.Server != "" {
+		c, err := client.New([]string{o.Server}, client.WithUserAgent("kubelet/"+node.KubeletVersion), client.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		k.Client = c
+		rec = record.New(c, "kubelet", nodeName)
+		defer rec.Stop()
+		pods := client.For[*corev1.Pod](c)
+		podInf = informer.New[*corev1.Pod](pods, "", client.ListOptions{FieldSelector: "spec.nodeName=" + nodeName}, 0)
+		svcInf := informer.New[*corev1.Service](client.For[*corev1.Service](c), "", client.ListOptions{}, 0)
+		nodeInf := informer.New[*corev1.Node](client.For[*corev1.Node](c), "", client.ListOptions{}, 0)
+		api = &apiAdapter{pods: pods, configMaps: client.For[*corev1.ConfigMap](c), secrets: client.For[*corev1.Secret](c),
+			podLister: podInf.Lister(), services: svcInf.Lister(), log: log}
+		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, log)
+		k.setRoutesHandler(ctx, nodeInf, netw, nodeName, initNet, log)
+		for _, run := range []func(context.Context){podInf.Run, svcInf.Run, nodeInf.Run} {
+			goRun(func() { run(ctx) })
+		}
+		goRun(func() { mirrorSync.run(ctx, podInf.HasSynced) })
+	}
+	var mgr *pod.Manager
+	if rec != nil {
+		mgr = pod.NewManager(cfg, rt, netw, api, rec)
+	} else {
+		mgr = pod.NewManager(cfg, rt, netw, api, nil) // not a typed nil *record.Recorder
+	}
+	k.Pods = mgr
+	initNet(o.PodCIDR)
+
+	// Pod sources: the apiserver (pods bound here, minus mirror pods) and
+	// the manifest directory.
+	var staticMu sync.Mutex
+	staticPods := map[string]*corev1.Pod{}
+	staticLoaded := o.PodManifestPath == ""
+	apiSynced := podInf == nil
+	markReady := func() {
+		if staticLoaded && apiSynced {
+			mgr.SetSourcesReady()
+		}
+	}
+	if podInf != nil {
+		podInf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
+			AddFunc: func(p *corev1.Pod) { k.apiPod(mgr, mirrorSync, p) },
+			UpdateFunc: func(_, p *corev1.Pod) {
+				k.apiPod(mgr, mirrorSync, p)
+			},
+			DeleteFunc: func(p *corev1.Pod) {
+				if static.IsMirror(p) {
+					mirrorSync.poke()
+					return
+				}
+				mgr.RemovePod(p.GetMetadata().GetUid())
+			},
+		})
+		goRun(func() {
+			if informer.WaitForCacheSync(ctx, podInf.HasSynced) {
+				mirrorSync.poke()
+				staticMu.Lock()
+				apiSynced = true
+				markReady()
+				staticMu.Unlock()
+			}
+		})
+	}
+	if o.PodManifestPath != "" {
+		goRun(func() {
+			static.Watch(ctx, o.PodManifestPath, nodeName, o.FileCheckFrequency, log, func(pods []*corev1.Pod) {
+				staticMu.Lock()
+				defer staticMu.Unlock()
+				seen := map[string]bool{}
+				for _, p := range pods {
+					seen[p.Metadata.Uid] = true
+					mgr.UpdatePod(p)
+					staticPods[p.Metadata.Uid] = p
+				}
+				for uid := range staticPods {
+					if !seen[uid] {
+						mgr.RemovePod(uid)
+						delete(staticPods, uid)
+					}
+				}
+				if mirrorSync != nil {
+					mirrorSync.setStatic(pods)
+				}
+				staticLoaded = true
+				markReady()
+			})
+		})
+	}
+	if podInf == nil {
+		staticMu.Lock()
+		markReady()
+		staticMu.Unlock()
+	}
+	goRun(func() { mgr.Run(ctx) })
+
+	scfg := server.Config{NodeName: nodeName, RootDir: o.RootDir}
+	if o.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("kubelet server certificate: %w", err)
+		}
+		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	srv := server.New(scfg, rt, mgr)
+	k.Server = srv
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Address, fmt.Sprint(o.Port)))
+	if err != nil {
+		return fmt.Errorf("kubelet server: %w", err)
+	}
+	k.ServerAddr = ln.Addr().String()
+	goRun(func() {
+		if err := srv.Serve(ctx, ln); err != nil {
+			log.Error("kubelet server stopped", "err", err)
+		}
+	})
+
+	if k.Client != nil {
+		scheme := "http"
+		if scfg.TLSConfig != nil {
+			scheme = "https"
+		}
+		host := o.Address
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = o.NodeIP
+		}
+		serverURL := fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
+		agent := node.NewAgent(node.Config{Name: nodeName, NodeIP: o.NodeIP, PodCIDR: o.PodCIDR, Port: ln.Addr().(*net.TCPAddr).Port, ServerURL: serverURL,
+			MaxPods: o.MaxPods, Labels: parseLabels(o.NodeLabels), Interval: o.StatusInterval, Log: log}, k.Client, rt)
+		agent.NetworkReady = func() bool { return netw.PodCIDR() != "" }
+		goRun(func() {
+			n, err := agent.Register(ctx)
+			if err != nil {
+				return
+			}
+			initNet(n.GetSpec().GetPodCIDR())
+			agent.Run(ctx)
+		})
+	}
+	log.Info("kubelet started", "server", o.Server, "containerd", o.Containerd, "nodeIP", o.NodeIP, "port", ln.Addr().String())
+	if ready != nil {
+		ready <- k
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// apiPod routes a pod from the apiserver: mirror pods to the mirror
+// keeper, everything else to the pod manager.
+func (k *Kubelet) apiPod(mgr *pod.Manager, ms *mirrors, p *corev1.Pod) {
+	if static.IsMirror(p) {
+		if ms != nil {
+			ms.poke()
+		}
+		// The static pod's status goes to this mirror: offer it again.
+		mgr.Kick(static.UIDFromHash(p.GetMetadata().GetAnnotations()[static.AnnotationMirror]))
+		return
+	}
+	mgr.UpdatePod(p)
+}
+
+// setRoutesHandler installs routes to every other node's pod CIDR and
+// takes our own pod CIDR from our Node once the controller-manager sets it.
+func (k *Kubelet) setRoutesHandler(ctx context.Context, inf *informer.Informer[*corev1.Node], netw network.Manager, self string, initNet func(string), log *slog.Logger) {
+	kick := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	inf.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
+		AddFunc:    func(*corev1.Node) { poke() },
+		UpdateFunc: func(o, n *corev1.Node) { poke() },
+		DeleteFunc: func(*corev1.Node) { poke() },
+	})
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			case <-t.C:
+			}
+			if !inf.HasSynced() {
+				continue
+			}
+			var routes []network.NodeRoute
+			for _, n := range inf.Lister().List(nil) {
+				if n.GetMetadata().GetName() == self {
+					initNet(n.GetSpec().GetPodCIDR())
+					continue
+				}
+				cidr := n.GetSpec().GetPodCIDR()
+				ip := internalIP(n)
+				if cidr == "" || ip == nil {
+					continue
+				}
+				routes = append(routes, network.NodeRoute{CIDR: cidr, Via: ip})
+			}
+			if err := netw.SyncRoutes(ctx, routes); err != nil {
+				log.Warn("node route sync failed", "err", err)
+			}
+		}
+	}()
+}
+
+func internalIP(n *corev1.Node) net.IP {
+	for _, a := range n.GetStatus().GetAddresses() {
+		if a.GetType() == "InternalIP" {
+			return net.ParseIP(a.GetAddress())
+		}
+	}
+	return nil
+}
+
+func parseLabels(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func firstIPv4() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			return ipn.IP.String()
+		}
+	}
+	return ""
+}

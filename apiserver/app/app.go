@@ -29,6 +29,7 @@ import (
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/allocator"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
@@ -44,6 +45,7 @@ type Options struct {
 	SecurePort            int
 	HTTPPort              int
 	ServiceClusterIPRange string
+	ServiceNodePortRange  string
 	WatchHistory          int
 	ComponentHealth       string
 	GCPercent             int
@@ -56,6 +58,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SecurePort, "secure-port", 6443, "port of the gRPC API")
 	fs.IntVar(&o.HTTPPort, "http-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service cluster IPs are allocated")
+	fs.StringVar(&o.ServiceNodePortRange, "service-node-port-range", allocator.DefaultNodePortRange, "port range (LOW-HIGH) from which Service node ports are allocated")
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
 	fs.IntVar(&o.GCPercent, "gc-percent", 400,
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
@@ -77,6 +80,11 @@ func (o *Options) Validate() error {
 	}
 	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
 		return fmt.Errorf("--service-cluster-ip-range %q: %v", o.ServiceClusterIPRange, err)
+	}
+	if o.ServiceNodePortRange != "" {
+		if _, _, err := allocator.ParsePortRange(o.ServiceNodePortRange); err != nil {
+			return fmt.Errorf("--service-node-port-range: %v", err)
+		}
 	}
 	if _, err := componentstatus.ParseHTTP(o.ComponentHealth); err != nil {
 		return fmt.Errorf("--component-health: %v", err)
@@ -116,12 +124,17 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		return err
 	}
 
+	services, err := serviceAllocator(ctx, cli, st, o)
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
 	g := grpc.NewServer(server.ServerOptions(metrics)...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
-	server.New(server.Config{Store: st, Components: &componentstatus.Prober{Etcd: cli, HTTP: health}}).Register(g)
+	server.New(server.Config{Store: st, Components: &componentstatus.Prober{Etcd: cli, HTTP: health}, Services: services}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -165,6 +178,40 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		g.Stop()
 	}
 	return err
+}
+
+// repairInterval is how often the allocation maps are checked against the
+// stored Services (Kubernetes' repair controllers run every 3 minutes).
+const repairInterval = 3 * time.Minute
+
+// serviceAllocator builds the cluster IP and node port allocator and starts
+// its repair loop, which stops with ctx.
+func serviceAllocator(ctx context.Context, cli *clientv3.Client, st *store.Store, o Options) (*allocator.Services, error) {
+	svcKind, _ := scheme.ByResource("services")
+	get := func(ctx context.Context, ns, name string) (*corev1.Service, error) {
+		obj, err := st.Get(ctx, svcKind, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Service), nil
+	}
+	services, err := allocator.NewServices(cli, o.ServiceClusterIPRange, o.ServiceNodePortRange, get)
+	if err != nil {
+		return nil, err
+	}
+	rep := &allocator.Repairer{Services: services, List: func(ctx context.Context) ([]*corev1.Service, error) {
+		objs, _, err := st.Etcd().List(ctx, svcKind, "")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.Service, len(objs))
+		for i, obj := range objs {
+			out[i] = obj.(*corev1.Service)
+		}
+		return out, nil
+	}}
+	go rep.Run(ctx, repairInterval)
+	return services, nil
 }
 
 // SystemNamespaces exist in every cluster.

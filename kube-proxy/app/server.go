@@ -1,0 +1,266 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"minik8s/api/client"
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/informer"
+	"minik8s/kube-proxy/conntrack"
+	"minik8s/kube-proxy/ipt"
+	"minik8s/kube-proxy/iptables"
+	"minik8s/kube-proxy/metrics"
+	"minik8s/kube-proxy/proxy"
+	"minik8s/kube-proxy/userspace"
+)
+
+// Proxier is what both modes offer the server.
+type Proxier interface {
+	State() *proxy.State
+	SyncLoop(ctx context.Context)
+	LastSync() time.Time
+}
+
+// Deps are what a caller may substitute (tests run kube-proxy inside a
+// network namespace they created).
+type Deps struct {
+	// IPTables defaults to the exec-backed runner.
+	IPTables ipt.Interface
+	// Dialer is the userspace mode's backend dialer (default net.Dialer).
+	Dialer userspace.Dialer
+	// Registry receives the metrics (default a new one with Go and
+	// process collectors).
+	Registry *prometheus.Registry
+}
+
+// ProxyServer is a configured kube-proxy. NewProxyServer connects and
+// binds; Run serves.
+type ProxyServer struct {
+	opts     Options
+	client   *client.Client
+	factory  *informer.Factory
+	proxier  Proxier
+	ipt      ipt.Interface
+	healthz  net.Listener
+	metricsL net.Listener
+	registry *prometheus.Registry
+	log      *slog.Logger
+	// healthTimeout: /healthz fails when a change waited this long for a
+	// sync (Kubernetes uses twice the sync period).
+	healthTimeout time.Duration
+}
+
+// NewProxyServer validates o, creates the client, informers and proxier,
+// and binds the health and metrics listeners (in the calling thread's
+// network namespace).
+func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	log := slog.Default().With("component", "kube-proxy", "node", o.HostnameOverride)
+	s := &ProxyServer{opts: o, log: log, healthTimeout: 2 * o.SyncPeriod, registry: d.Registry}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.ipt = d.IPTables
+	if s.ipt == nil {
+		r, err := ipt.NewBackend(o.IPTablesBackend)
+		if err != nil {
+			return nil, err
+		}
+		s.ipt = r
+	}
+	c, err := client.New([]string{o.Server}, client.WithUserAgent("kube-proxy/"+o.HostnameOverride), client.WithKeepalive(30*time.Second, 10*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	s.client = c
+	m := metrics.New(s.registry)
+	switch o.ProxyMode {
+	case ModeIPTables:
+		var cidr netip.Prefix
+		if o.ClusterCIDR != "" {
+			cidr = netip.MustParsePrefix(o.ClusterCIDR).Masked()
+		}
+		s.proxier = iptables.NewProxier(iptables.ProxierConfig{
+			Render:   iptables.Config{ClusterCIDR: cidr, MasqueradeBit: o.MasqueradeBit},
+			Hostname: o.HostnameOverride, SyncPeriod: o.SyncPeriod, MinSyncPeriod: o.MinSyncPeriod,
+		}, s.ipt, conntrack.Netlink{}, m, log)
+	case ModeUserspace:
+		s.proxier = userspace.NewProxier(userspace.Config{
+			Hostname: o.HostnameOverride, SyncPeriod: o.SyncPeriod, MinSyncPeriod: o.MinSyncPeriod,
+			UDPIdleTimeout: o.UDPIdleTimeout, Dialer: d.Dialer,
+		}, s.ipt, m, log)
+	}
+	s.factory = informer.NewFactory(c, 0)
+	informer.For[*corev1.Service](s.factory, "").AddEventHandler(s.proxier.State().ServiceHandler())
+	informer.For[*corev1.Endpoints](s.factory, "").AddEventHandler(s.proxier.State().EndpointsHandler())
+
+	listen := func(addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		return net.Listen("tcp", addr)
+	}
+	if s.healthz, err = listen(o.HealthzBindAddress); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("healthz listener: %w", err)
+	}
+	if s.metricsL, err = listen(o.MetricsBindAddress); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	return s, nil
+}
+
+// HealthzAddr is the bound /healthz address ("" when disabled).
+func (s *ProxyServer) HealthzAddr() string { return addrOf(s.healthz) }
+
+// MetricsAddr is the bound /metrics address ("" when disabled).
+func (s *ProxyServer) MetricsAddr() string { return addrOf(s.metricsL) }
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// Proxier returns the running proxier (for tests).
+func (s *ProxyServer) Proxier() Proxier { return s.proxier }
+
+// Close releases the client and listeners; Run does it on return.
+func (s *ProxyServer) Close() {
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	for _, l := range []net.Listener{s.healthz, s.metricsL} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// Run serves until ctx ends. It removes the other mode's rules (a switch
+// of --proxy-mode leaves nothing behind), starts the informers, waits for
+// their first lists, and then runs the proxier's sync loop on the calling
+// goroutine - so every iptables call and proxy socket is made in the
+// calling thread's network namespace.
+func (s *ProxyServer) Run(ctx context.Context) error {
+	defer s.Close()
+	var servers []*http.Server
+	serve := func(l net.Listener, h http.Handler) {
+		if l == nil {
+			return
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server", "addr", l.Addr().String(), "err", err)
+			}
+		}()
+	}
+	healthMux := http.NewServeMux()
+	healthMux.HandleFunc("/healthz", s.serveHealthz)
+	healthMux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	serve(s.healthz, healthMux)
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	metricsMux.HandleFunc("/healthz", s.serveHealthz)
+	serve(s.metricsL, metricsMux)
+	defer func() {
+		for _, srv := range servers {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = srv.Shutdown(sctx)
+			cancel()
+		}
+	}()
+
+	if err := s.cleanupOtherMode(); err != nil {
+		s.log.Warn("removing the other proxy mode's rules", "err", err)
+	}
+	s.factory.Start(ctx)
+	if !s.factory.WaitForCacheSync(ctx) {
+		return ctx.Err()
+	}
+	s.log.Info("kube-proxy running", "mode", s.opts.ProxyMode, "server", s.opts.Server,
+		"healthz", s.HealthzAddr(), "metrics", s.MetricsAddr(), "clusterCIDR", s.opts.ClusterCIDR)
+	s.proxier.SyncLoop(ctx)
+	return nil
+}
+
+func (s *ProxyServer) cleanupOtherMode() error {
+	if s.opts.ProxyMode == ModeIPTables {
+		return userspace.Cleanup(s.ipt)
+	}
+	return iptables.Cleanup(s.ipt, iptables.Jumps, iptables.Owned)
+}
+
+// healthStatus is /healthz's body, shaped like Kubernetes'.
+type healthStatus struct {
+	LastUpdated  time.Time `json:"lastUpdated"`
+	CurrentTime  time.Time `json:"currentTime"`
+	PendingSince time.Time `json:"pendingSince,omitzero"`
+	Healthy      bool      `json:"healthy"`
+}
+
+// serveHealthz answers 200 once the rules were synced and no change has
+// waited for a sync longer than the health timeout; 503 otherwise.
+func (s *ProxyServer) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	now := time.Now()
+	st := healthStatus{LastUpdated: s.proxier.LastSync(), CurrentTime: now, PendingSince: s.proxier.State().PendingSince()}
+	st.Healthy = !st.LastUpdated.IsZero() && (st.PendingSince.IsZero() || now.Sub(st.PendingSince) < s.healthTimeout)
+	w.Header().Set("Content-Type", "application/json")
+	if !st.Healthy {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(st)
+}
+
+// Cleanup removes both modes' rules and chains (--cleanup) through r, or
+// when r is nil through the default iptables.
+func Cleanup(r ipt.Interface) error {
+	if r == nil {
+		var err error
+		if r, err = ipt.New(); err != nil {
+			return err
+		}
+	}
+	owned := func(c string) bool { return iptables.Owned(c) || userspace.Owned(c) }
+	return iptables.Cleanup(r, append(append([]iptables.Jump(nil), iptables.Jumps...), userspace.Jumps...), owned)
+}
+
+// Run runs kube-proxy with o until ctx ends (or, with --cleanup, cleans
+// up and returns).
+func Run(ctx context.Context, o *Options) error {
+	if o.Cleanup {
+		r, err := ipt.NewBackend(o.IPTablesBackend)
+		if err != nil {
+			return err
+		}
+		if err := Cleanup(r); err != nil {
+			return fmt.Errorf("cleanup: %w", err)
+		}
+		slog.Info("removed kube-proxy's iptables rules and chains")
+		return nil
+	}
+	s, err := NewProxyServer(*o, Deps{})
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

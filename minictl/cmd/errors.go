@@ -36,13 +36,19 @@ func FormatError(err error, servers []string) string {
 			if isConnectionError(msg) {
 				return connectionRefused(servers)
 			}
+		case apierrors.ReasonTimeout:
+			// The client's own deadline (--request-timeout) ran out: no
+			// server said anything, so this is not an error from one.
+			if strings.HasPrefix(msg, "context deadline exceeded") {
+				return requestTimedOut
+			}
 		case "":
 			return "Error from server: " + msg
 		}
 		return fmt.Sprintf("Error from server (%s): %s", st.GetReason(), msg)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return "error: the server did not answer within the request timeout (--request-timeout)"
+		return requestTimedOut
 	}
 	msg := oneLine(err.Error())
 	if isConnectionError(msg) {
@@ -53,6 +59,8 @@ func FormatError(err error, servers []string) string {
 	}
 	return "error: " + msg
 }
+
+const requestTimedOut = "error: the server did not answer within the request timeout (--request-timeout)"
 
 func isConnectionError(msg string) bool {
 	for _, s := range []string{"connection refused", "connection error", "no such host", "dial tcp", "i/o timeout"} {

@@ -11,3 +11,5 @@ func errorsNewInvalid() error {
 }
 
 func errPlain(s string) error { return errors.New(s) }
+
+func errorsNewTimeout(msg string) error { return apierrors.NewTimeout(msg) }

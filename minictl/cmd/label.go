@@ -264,6 +264,9 @@ func (l *labelOptions) apply(ctx context.Context, t target, ch change) error {
 			fmt.Fprintf(l.Out, "%s not %s\n", objectName(t.kind, t.name), past)
 			return nil
 		}
+		if l.verb == "label" {
+			past = labelChangeMsg(l.mapOf(live), m)
+		}
 		if l.verb == "annotate" {
 			md.Annotations = m
 		} else {
@@ -281,6 +284,34 @@ func (l *labelOptions) apply(ctx context.Context, t target, ch change) error {
 		fmt.Fprintf(l.Out, "%s %s\n", objectName(t.kind, t.name), past)
 		return nil
 	}
+}
+
+// labelChangeMsg words a label change as kubectl does: "labeled" when
+// labels were only added or changed, "unlabeled" when only removed, and
+// "label(s) changed" for both.
+func labelChangeMsg(before, after map[string]string) string {
+	added, removed := false, false
+	for k, v := range before {
+		if nv, ok := after[k]; !ok {
+			removed = true
+		} else if nv != v {
+			added = true
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			added = true
+		}
+	}
+	switch {
+	case added && removed:
+		return "label(s) changed"
+	case removed:
+		return "unlabeled"
+	case added:
+		return "labeled"
+	}
+	return "not labeled"
 }
 
 func (l *labelOptions) mapOf(o scheme.Object) map[string]string {

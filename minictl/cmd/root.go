@@ -145,6 +145,10 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newLabelCommand(o, "annotate"),
 		newVersionCommand(o),
 		newAPIResourcesCommand(o),
+		newScaleCommand(o),
+		newRolloutCommand(o),
+		newSetCommand(o),
+		newRunCommand(o),
 	)
 	return root
 }

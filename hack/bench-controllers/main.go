@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "docs/benchmarks-controllers.md", "markdown file to write")
+	out := flag.String("out", "_output/bench/bench-controllers.md", "markdown file to write")
 	replicas := flag.Int("replicas", 1000, "replicas of the benchmark Deployment")
 	nodes := flag.Int("nodes", 100, "hollow nodes")
 	conc := flag.Int("concurrency", 32, "concurrent clients for the raw create baseline")
@@ -58,6 +59,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench-controllers:", err)
 		os.Exit(1)
 	}
+	_ = os.MkdirAll(filepath.Dir(*out), 0o755)
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-controllers:", err)
 		os.Exit(1)
@@ -78,8 +80,8 @@ type report struct {
 func (r *report) markdown() string {
 	var b strings.Builder
 	rate := float64(r.replicas) / r.exist.Seconds()
-	fmt.Fprintf(&b, "# Controller benchmarks\n\n")
-	fmt.Fprintf(&b, "Produced by `go run ./hack/bench-controllers -out docs/benchmarks-controllers.md` on %s, %s/%s, %d CPUs, %s.\n",
+	fmt.Fprintf(&b, "## Controllers\n\n")
+	fmt.Fprintf(&b, "Produced by `go run ./hack/bench-controllers -out _output/bench/bench-controllers.md` on %s, %s/%s, %d CPUs, %s.\n",
 		time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(&b, "Everything runs on this one machine in one run: a %d-member etcd (pinned bin/etcd, loopback), the apiserver, the controller-manager "+
 		"(all controllers, no leader election) and %d hollow nodes played by test/fakekubelet (which binds pending pods round-robin, marks bound pods "+

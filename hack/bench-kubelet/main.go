@@ -2,7 +2,7 @@
 // the raw cost of the same work done directly on containerd, in one run on
 // one node, and the kubelet's steady memory with many pods. It needs root.
 //
-//	go run ./hack/bench-kubelet -out docs/benchmarks-kubelet.md
+//	go run ./hack/bench-kubelet -out _output/bench/bench-kubelet.md
 //
 // Setup (not timed): a 1-member etcd, an in-process apiserver, a local
 // registry with the project's images, a private containerd, a node network
@@ -81,6 +81,7 @@ func main() {
 		fmt.Print(md)
 		return
 	}
+	_ = os.MkdirAll(filepath.Dir(*out), 0o755)
 	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -477,17 +478,17 @@ func (b *bench) markdown(cmd string) string {
 	kp50, kp99 := pct(b.kubeletLat, 0.5), pct(b.kubeletLat, 0.99)
 	rp50, rp99 := pct(b.rawLat, 0.5), pct(b.rawLat, 0.99)
 	ratio := float64(kp99) / float64(rp99)
-	fmt.Fprintf(&sb, "# Kubelet benchmarks\n\n")
+	fmt.Fprintf(&sb, "## Kubelet\n\n")
 	fmt.Fprintf(&sb, "Produced by `%s` on %s (%d CPUs, %s, containerd %s).\n\n", cmd, time.Now().UTC().Format("2006-01-02"),
 		goruntime.NumCPU(), kernel(), containerdVersion())
-	fmt.Fprintf(&sb, "## Pod startup, image present (%d pods created at once, one node)\n\n", b.pods)
+	fmt.Fprintf(&sb, "### Pod startup, image present (%d pods created at once, one node)\n\n", b.pods)
 	fmt.Fprintf(&sb, "| path | p50 | p99 | max | all %d running after |\n|---|---|---|---|---|\n", b.pods)
 	fmt.Fprintf(&sb, "| kubelet: Create -> watch sees Running | %s | %s | %s | %s |\n", ms(kp50), ms(kp99), ms(pct(b.kubeletLat, 1)), ms(b.kubeletAll))
 	fmt.Fprintf(&sb, "| raw: netns+veth+IP, pause, app on containerd directly | %s | %s | %s | %s |\n", ms(rp50), ms(rp99), ms(pct(b.rawLat, 1)), ms(b.rawAll))
 	fmt.Fprintf(&sb, "\nOne raw pod alone: %s. Ratio kubelet p99 / raw p99: **%.2fx** (target <= 2x); kubelet p99 target < 2 s: **%s**.\n",
 		ms(b.rawSingle), ratio, map[bool]string{true: "met", false: "missed"}[kp99 < 2*time.Second])
 	fmt.Fprintf(&sb, "Deleting the %d pods (grace 5 s; kubia exits on SIGTERM) until the kubelet confirmed every deletion: %s.\n\n", b.pods, ms(b.deleteAll))
-	fmt.Fprintf(&sb, "## Kubelet memory\n\n| pods running | kubelet RSS |\n|---|---|\n| 0 | %d MiB |\n| %d | %d MiB |\n\n",
+	fmt.Fprintf(&sb, "### Kubelet memory\n\n| pods running | kubelet RSS |\n|---|---|\n| 0 | %d MiB |\n| %d | %d MiB |\n\n",
 		b.rssIdleKiB/1024, b.memPods, b.rssKiB/1024)
 	sb.WriteString("Notes: the kubelet's latency includes the apiserver round trips (create, watch, status write) and\n" +
 		"the kubelet's own steps (volumes, /etc/hosts, resolv.conf, events). Veth pairs are created with their\n" +

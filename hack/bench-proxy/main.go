@@ -46,7 +46,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "docs/benchmarks-proxy.md", "markdown file to write")
+	out := flag.String("out", "_output/bench/bench-proxy.md", "markdown file to write")
 	sizes := flag.String("sizes", "1000,5000,10000", "service counts for the sync benchmark")
 	baseline := flag.Int("baseline", 1000, "services in the per-rule baseline")
 	changes := flag.Int("changes", 20, "endpoint changes measured per size")

@@ -1,5 +1,5 @@
 // Command bench-scheduler measures the scheduler on a hollow cluster and
-// writes a markdown section (docs/benchmarks-scheduler.md by default):
+// writes a markdown section (_output/bench/bench-scheduler.md by default):
 //
 //  1. the ceiling: raw binding writes issued straight to the apiserver by
 //     as many goroutines over one connection as the scheduler uses for
@@ -56,7 +56,7 @@ type params struct {
 
 func main() {
 	var p params
-	flag.StringVar(&p.out, "out", "docs/benchmarks-scheduler.md", "markdown file to write")
+	flag.StringVar(&p.out, "out", "_output/bench/bench-scheduler.md", "markdown file to write")
 	flag.IntVar(&p.nodes, "nodes", 1000, "hollow Node objects")
 	flag.IntVar(&p.pods, "pods", 10000, "pods per scheduling run")
 	flag.IntVar(&p.groups, "anti-affinity-groups", 10, "groups of the anti-affinity run (pods/groups per group, at most one per node)")

@@ -1,5 +1,5 @@
 // Command bench measures the apiserver against a real 3-member etcd in one
-// run and writes docs/benchmarks.md: raw etcd Txn creates (the baseline),
+// run and writes _output/bench/bench.md: raw etcd Txn creates (the baseline),
 // apiserver pod creates, a list of 10k pods from the watch cache, and
 // watch-event delivery latency to 1000 watchers.
 package main
@@ -101,7 +101,7 @@ func benchPod(ns, name string) *corev1.Pod {
 }
 
 func main() {
-	out := flag.String("out", "docs/benchmarks.md", "markdown file to write")
+	out := flag.String("out", "_output/bench/bench.md", "markdown file to write")
 	n := flag.Int("n", 10000, "creates per create benchmark (and the pods listed)")
 	conc := flag.Int("concurrency", 32, "concurrent clients for creates")
 	watchers := flag.Int("watchers", 1000, "watchers for the delivery benchmark")

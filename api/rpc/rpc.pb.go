@@ -829,6 +829,536 @@ func (x *APIResource) GetVerbs() []string {
 	return nil
 }
 
+type PodLogsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// container may be empty for a pod with one container.
+	Container string `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	Follow    bool   `protobuf:"varint,4,opt,name=follow,proto3" json:"follow,omitempty"`
+	Previous  bool   `protobuf:"varint,5,opt,name=previous,proto3" json:"previous,omitempty"`
+	// tailLines <= 0 means the whole log.
+	TailLines     int64 `protobuf:"varint,6,opt,name=tailLines,proto3" json:"tailLines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodLogsRequest) Reset() {
+	*x = PodLogsRequest{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodLogsRequest) ProtoMessage() {}
+
+func (x *PodLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodLogsRequest.ProtoReflect.Descriptor instead.
+func (*PodLogsRequest) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PodLogsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PodLogsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodLogsRequest) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *PodLogsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+func (x *PodLogsRequest) GetPrevious() bool {
+	if x != nil {
+		return x.Previous
+	}
+	return false
+}
+
+func (x *PodLogsRequest) GetTailLines() int64 {
+	if x != nil {
+		return x.TailLines
+	}
+	return 0
+}
+
+// Chunk is a piece of a byte stream.
+type Chunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Chunk) Reset() {
+	*x = Chunk{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Chunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Chunk) ProtoMessage() {}
+
+func (x *Chunk) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
+func (*Chunk) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Chunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type ExecStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Container     string                 `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	Command       []string               `protobuf:"bytes,4,rep,name=command,proto3" json:"command,omitempty"`
+	Stdin         bool                   `protobuf:"varint,5,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Tty           bool                   `protobuf:"varint,6,opt,name=tty,proto3" json:"tty,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecStart) Reset() {
+	*x = ExecStart{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecStart) ProtoMessage() {}
+
+func (x *ExecStart) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecStart.ProtoReflect.Descriptor instead.
+func (*ExecStart) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ExecStart) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ExecStart) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExecStart) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *ExecStart) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *ExecStart) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *ExecStart) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+type TerminalSize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Width         uint32                 `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalSize) Reset() {
+	*x = TerminalSize{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalSize) ProtoMessage() {}
+
+func (x *TerminalSize) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalSize.ProtoReflect.Descriptor instead.
+func (*TerminalSize) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TerminalSize) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *TerminalSize) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type ExecExit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the command's exit status; error is set instead when the
+	// command could not run.
+	Code          int32  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecExit) Reset() {
+	*x = ExecExit{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecExit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecExit) ProtoMessage() {}
+
+func (x *ExecExit) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecExit.ProtoReflect.Descriptor instead.
+func (*ExecExit) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExecExit) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ExecExit) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ExecMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*ExecMessage_Start
+	//	*ExecMessage_Stdin
+	//	*ExecMessage_StdinClosed
+	//	*ExecMessage_Resize
+	//	*ExecMessage_Stdout
+	//	*ExecMessage_Stderr
+	//	*ExecMessage_Exit
+	Msg           isExecMessage_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecMessage) Reset() {
+	*x = ExecMessage{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecMessage) ProtoMessage() {}
+
+func (x *ExecMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecMessage.ProtoReflect.Descriptor instead.
+func (*ExecMessage) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExecMessage) GetMsg() isExecMessage_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetStart() *ExecStart {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetStdin() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Stdin); ok {
+			return x.Stdin
+		}
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetStdinClosed() bool {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_StdinClosed); ok {
+			return x.StdinClosed
+		}
+	}
+	return false
+}
+
+func (x *ExecMessage) GetResize() *TerminalSize {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Resize); ok {
+			return x.Resize
+		}
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetStdout() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Stdout); ok {
+			return x.Stdout
+		}
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetStderr() []byte {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Stderr); ok {
+			return x.Stderr
+		}
+	}
+	return nil
+}
+
+func (x *ExecMessage) GetExit() *ExecExit {
+	if x != nil {
+		if x, ok := x.Msg.(*ExecMessage_Exit); ok {
+			return x.Exit
+		}
+	}
+	return nil
+}
+
+type isExecMessage_Msg interface {
+	isExecMessage_Msg()
+}
+
+type ExecMessage_Start struct {
+	// client -> server
+	Start *ExecStart `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type ExecMessage_Stdin struct {
+	Stdin []byte `protobuf:"bytes,2,opt,name=stdin,proto3,oneof"`
+}
+
+type ExecMessage_StdinClosed struct {
+	// stdinClosed: no more stdin (EOF).
+	StdinClosed bool `protobuf:"varint,3,opt,name=stdinClosed,proto3,oneof"`
+}
+
+type ExecMessage_Resize struct {
+	Resize *TerminalSize `protobuf:"bytes,4,opt,name=resize,proto3,oneof"`
+}
+
+type ExecMessage_Stdout struct {
+	// server -> client
+	Stdout []byte `protobuf:"bytes,5,opt,name=stdout,proto3,oneof"`
+}
+
+type ExecMessage_Stderr struct {
+	Stderr []byte `protobuf:"bytes,6,opt,name=stderr,proto3,oneof"`
+}
+
+type ExecMessage_Exit struct {
+	Exit *ExecExit `protobuf:"bytes,7,opt,name=exit,proto3,oneof"`
+}
+
+func (*ExecMessage_Start) isExecMessage_Msg() {}
+
+func (*ExecMessage_Stdin) isExecMessage_Msg() {}
+
+func (*ExecMessage_StdinClosed) isExecMessage_Msg() {}
+
+func (*ExecMessage_Resize) isExecMessage_Msg() {}
+
+func (*ExecMessage_Stdout) isExecMessage_Msg() {}
+
+func (*ExecMessage_Stderr) isExecMessage_Msg() {}
+
+func (*ExecMessage_Exit) isExecMessage_Msg() {}
+
+type NodeStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStatsRequest) Reset() {
+	*x = NodeStatsRequest{}
+	mi := &file_api_rpc_rpc_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStatsRequest) ProtoMessage() {}
+
+func (x *NodeStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_rpc_rpc_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStatsRequest.ProtoReflect.Descriptor instead.
+func (*NodeStatsRequest) Descriptor() ([]byte, []int) {
+	return file_api_rpc_rpc_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *NodeStatsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_api_rpc_rpc_proto protoreflect.FileDescriptor
 
 const file_api_rpc_rpc_proto_rawDesc = "" +
@@ -896,7 +1426,40 @@ const file_api_rpc_rpc_proto_rawDesc = "" +
 	"\n" +
 	"namespaced\x18\x06 \x01(\bR\n" +
 	"namespaced\x12\x14\n" +
-	"\x05verbs\x18\a \x03(\tR\x05verbs2\xb3\x03\n" +
+	"\x05verbs\x18\a \x03(\tR\x05verbs\"\xb2\x01\n" +
+	"\x0ePodLogsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x16\n" +
+	"\x06follow\x18\x04 \x01(\bR\x06follow\x12\x1a\n" +
+	"\bprevious\x18\x05 \x01(\bR\bprevious\x12\x1c\n" +
+	"\ttailLines\x18\x06 \x01(\x03R\ttailLines\"\x1b\n" +
+	"\x05Chunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\x9d\x01\n" +
+	"\tExecStart\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x18\n" +
+	"\acommand\x18\x04 \x03(\tR\acommand\x12\x14\n" +
+	"\x05stdin\x18\x05 \x01(\bR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x06 \x01(\bR\x03tty\"<\n" +
+	"\fTerminalSize\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\rR\x06height\"4\n" +
+	"\bExecExit\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x96\x02\n" +
+	"\vExecMessage\x12.\n" +
+	"\x05start\x18\x01 \x01(\v2\x16.minik8s.rpc.ExecStartH\x00R\x05start\x12\x16\n" +
+	"\x05stdin\x18\x02 \x01(\fH\x00R\x05stdin\x12\"\n" +
+	"\vstdinClosed\x18\x03 \x01(\bH\x00R\vstdinClosed\x123\n" +
+	"\x06resize\x18\x04 \x01(\v2\x19.minik8s.rpc.TerminalSizeH\x00R\x06resize\x12\x18\n" +
+	"\x06stdout\x18\x05 \x01(\fH\x00R\x06stdout\x12\x18\n" +
+	"\x06stderr\x18\x06 \x01(\fH\x00R\x06stderr\x12+\n" +
+	"\x04exit\x18\a \x01(\v2\x15.minik8s.rpc.ExecExitH\x00R\x04exitB\x05\n" +
+	"\x03msg\"&\n" +
+	"\x10NodeStatsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name2\xf1\x04\n" +
 	"\x03API\x129\n" +
 	"\x06Create\x12\x1a.minik8s.rpc.CreateRequest\x1a\x13.minik8s.rpc.Object\x123\n" +
 	"\x03Get\x12\x17.minik8s.rpc.GetRequest\x1a\x13.minik8s.rpc.Object\x12;\n" +
@@ -904,7 +1467,10 @@ const file_api_rpc_rpc_proto_rawDesc = "" +
 	"\x06Update\x12\x1a.minik8s.rpc.UpdateRequest\x1a\x13.minik8s.rpc.Object\x129\n" +
 	"\x06Delete\x12\x1a.minik8s.rpc.DeleteRequest\x1a\x13.minik8s.rpc.Object\x12=\n" +
 	"\x05Watch\x12\x19.minik8s.rpc.WatchRequest\x1a\x17.minik8s.rpc.WatchEvent0\x01\x12J\n" +
-	"\tDiscovery\x12\x1d.minik8s.rpc.DiscoveryRequest\x1a\x1e.minik8s.rpc.DiscoveryResponseB\x15Z\x13minik8s/api/rpc;rpcb\x06proto3"
+	"\tDiscovery\x12\x1d.minik8s.rpc.DiscoveryRequest\x1a\x1e.minik8s.rpc.DiscoveryResponse\x12<\n" +
+	"\aPodLogs\x12\x1b.minik8s.rpc.PodLogsRequest\x1a\x12.minik8s.rpc.Chunk0\x01\x12>\n" +
+	"\x04Exec\x12\x18.minik8s.rpc.ExecMessage\x1a\x18.minik8s.rpc.ExecMessage(\x010\x01\x12>\n" +
+	"\tNodeStats\x12\x1d.minik8s.rpc.NodeStatsRequest\x1a\x12.minik8s.rpc.ChunkB\x15Z\x13minik8s/api/rpc;rpcb\x06proto3"
 
 var (
 	file_api_rpc_rpc_proto_rawDescOnce sync.Once
@@ -918,7 +1484,7 @@ func file_api_rpc_rpc_proto_rawDescGZIP() []byte {
 	return file_api_rpc_rpc_proto_rawDescData
 }
 
-var file_api_rpc_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_api_rpc_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_api_rpc_rpc_proto_goTypes = []any{
 	(*Object)(nil),            // 0: minik8s.rpc.Object
 	(*CreateRequest)(nil),     // 1: minik8s.rpc.CreateRequest
@@ -932,38 +1498,54 @@ var file_api_rpc_rpc_proto_goTypes = []any{
 	(*DiscoveryRequest)(nil),  // 9: minik8s.rpc.DiscoveryRequest
 	(*DiscoveryResponse)(nil), // 10: minik8s.rpc.DiscoveryResponse
 	(*APIResource)(nil),       // 11: minik8s.rpc.APIResource
-	(*v1.ListMeta)(nil),       // 12: minik8s.meta.v1.ListMeta
-	(*v1.DeleteOptions)(nil),  // 13: minik8s.meta.v1.DeleteOptions
-	(*v1.Status)(nil),         // 14: minik8s.meta.v1.Status
+	(*PodLogsRequest)(nil),    // 12: minik8s.rpc.PodLogsRequest
+	(*Chunk)(nil),             // 13: minik8s.rpc.Chunk
+	(*ExecStart)(nil),         // 14: minik8s.rpc.ExecStart
+	(*TerminalSize)(nil),      // 15: minik8s.rpc.TerminalSize
+	(*ExecExit)(nil),          // 16: minik8s.rpc.ExecExit
+	(*ExecMessage)(nil),       // 17: minik8s.rpc.ExecMessage
+	(*NodeStatsRequest)(nil),  // 18: minik8s.rpc.NodeStatsRequest
+	(*v1.ListMeta)(nil),       // 19: minik8s.meta.v1.ListMeta
+	(*v1.DeleteOptions)(nil),  // 20: minik8s.meta.v1.DeleteOptions
+	(*v1.Status)(nil),         // 21: minik8s.meta.v1.Status
 }
 var file_api_rpc_rpc_proto_depIdxs = []int32{
 	0,  // 0: minik8s.rpc.CreateRequest.object:type_name -> minik8s.rpc.Object
-	12, // 1: minik8s.rpc.ListResponse.metadata:type_name -> minik8s.meta.v1.ListMeta
+	19, // 1: minik8s.rpc.ListResponse.metadata:type_name -> minik8s.meta.v1.ListMeta
 	0,  // 2: minik8s.rpc.ListResponse.items:type_name -> minik8s.rpc.Object
 	0,  // 3: minik8s.rpc.UpdateRequest.object:type_name -> minik8s.rpc.Object
-	13, // 4: minik8s.rpc.DeleteRequest.options:type_name -> minik8s.meta.v1.DeleteOptions
+	20, // 4: minik8s.rpc.DeleteRequest.options:type_name -> minik8s.meta.v1.DeleteOptions
 	0,  // 5: minik8s.rpc.WatchEvent.object:type_name -> minik8s.rpc.Object
-	14, // 6: minik8s.rpc.WatchEvent.status:type_name -> minik8s.meta.v1.Status
+	21, // 6: minik8s.rpc.WatchEvent.status:type_name -> minik8s.meta.v1.Status
 	11, // 7: minik8s.rpc.DiscoveryResponse.resources:type_name -> minik8s.rpc.APIResource
-	1,  // 8: minik8s.rpc.API.Create:input_type -> minik8s.rpc.CreateRequest
-	2,  // 9: minik8s.rpc.API.Get:input_type -> minik8s.rpc.GetRequest
-	3,  // 10: minik8s.rpc.API.List:input_type -> minik8s.rpc.ListRequest
-	5,  // 11: minik8s.rpc.API.Update:input_type -> minik8s.rpc.UpdateRequest
-	6,  // 12: minik8s.rpc.API.Delete:input_type -> minik8s.rpc.DeleteRequest
-	7,  // 13: minik8s.rpc.API.Watch:input_type -> minik8s.rpc.WatchRequest
-	9,  // 14: minik8s.rpc.API.Discovery:input_type -> minik8s.rpc.DiscoveryRequest
-	0,  // 15: minik8s.rpc.API.Create:output_type -> minik8s.rpc.Object
-	0,  // 16: minik8s.rpc.API.Get:output_type -> minik8s.rpc.Object
-	4,  // 17: minik8s.rpc.API.List:output_type -> minik8s.rpc.ListResponse
-	0,  // 18: minik8s.rpc.API.Update:output_type -> minik8s.rpc.Object
-	0,  // 19: minik8s.rpc.API.Delete:output_type -> minik8s.rpc.Object
-	8,  // 20: minik8s.rpc.API.Watch:output_type -> minik8s.rpc.WatchEvent
-	10, // 21: minik8s.rpc.API.Discovery:output_type -> minik8s.rpc.DiscoveryResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	14, // 8: minik8s.rpc.ExecMessage.start:type_name -> minik8s.rpc.ExecStart
+	15, // 9: minik8s.rpc.ExecMessage.resize:type_name -> minik8s.rpc.TerminalSize
+	16, // 10: minik8s.rpc.ExecMessage.exit:type_name -> minik8s.rpc.ExecExit
+	1,  // 11: minik8s.rpc.API.Create:input_type -> minik8s.rpc.CreateRequest
+	2,  // 12: minik8s.rpc.API.Get:input_type -> minik8s.rpc.GetRequest
+	3,  // 13: minik8s.rpc.API.List:input_type -> minik8s.rpc.ListRequest
+	5,  // 14: minik8s.rpc.API.Update:input_type -> minik8s.rpc.UpdateRequest
+	6,  // 15: minik8s.rpc.API.Delete:input_type -> minik8s.rpc.DeleteRequest
+	7,  // 16: minik8s.rpc.API.Watch:input_type -> minik8s.rpc.WatchRequest
+	9,  // 17: minik8s.rpc.API.Discovery:input_type -> minik8s.rpc.DiscoveryRequest
+	12, // 18: minik8s.rpc.API.PodLogs:input_type -> minik8s.rpc.PodLogsRequest
+	17, // 19: minik8s.rpc.API.Exec:input_type -> minik8s.rpc.ExecMessage
+	18, // 20: minik8s.rpc.API.NodeStats:input_type -> minik8s.rpc.NodeStatsRequest
+	0,  // 21: minik8s.rpc.API.Create:output_type -> minik8s.rpc.Object
+	0,  // 22: minik8s.rpc.API.Get:output_type -> minik8s.rpc.Object
+	4,  // 23: minik8s.rpc.API.List:output_type -> minik8s.rpc.ListResponse
+	0,  // 24: minik8s.rpc.API.Update:output_type -> minik8s.rpc.Object
+	0,  // 25: minik8s.rpc.API.Delete:output_type -> minik8s.rpc.Object
+	8,  // 26: minik8s.rpc.API.Watch:output_type -> minik8s.rpc.WatchEvent
+	10, // 27: minik8s.rpc.API.Discovery:output_type -> minik8s.rpc.DiscoveryResponse
+	13, // 28: minik8s.rpc.API.PodLogs:output_type -> minik8s.rpc.Chunk
+	17, // 29: minik8s.rpc.API.Exec:output_type -> minik8s.rpc.ExecMessage
+	13, // 30: minik8s.rpc.API.NodeStats:output_type -> minik8s.rpc.Chunk
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_api_rpc_rpc_proto_init() }
@@ -971,13 +1553,22 @@ func file_api_rpc_rpc_proto_init() {
 	if File_api_rpc_rpc_proto != nil {
 		return
 	}
+	file_api_rpc_rpc_proto_msgTypes[17].OneofWrappers = []any{
+		(*ExecMessage_Start)(nil),
+		(*ExecMessage_Stdin)(nil),
+		(*ExecMessage_StdinClosed)(nil),
+		(*ExecMessage_Resize)(nil),
+		(*ExecMessage_Stdout)(nil),
+		(*ExecMessage_Stderr)(nil),
+		(*ExecMessage_Exit)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_rpc_rpc_proto_rawDesc), len(file_api_rpc_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,9 @@ const (
 	API_Delete_FullMethodName    = "/minik8s.rpc.API/Delete"
 	API_Watch_FullMethodName     = "/minik8s.rpc.API/Watch"
 	API_Discovery_FullMethodName = "/minik8s.rpc.API/Discovery"
+	API_PodLogs_FullMethodName   = "/minik8s.rpc.API/PodLogs"
+	API_Exec_FullMethodName      = "/minik8s.rpc.API/Exec"
+	API_NodeStats_FullMethodName = "/minik8s.rpc.API/NodeStats"
 )
 
 // APIClient is the client API for API service.
@@ -49,6 +52,14 @@ type APIClient interface {
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 	// Discovery lists the served kinds.
 	Discovery(ctx context.Context, in *DiscoveryRequest, opts ...grpc.CallOption) (*DiscoveryResponse, error)
+	// PodLogs streams a container's log (pods/log).
+	PodLogs(ctx context.Context, in *PodLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Chunk], error)
+	// Exec runs a command in a container (pods/exec). The client's first
+	// message is start; stdin and resize messages follow. The server streams
+	// stdout and stderr and ends with one message carrying exit.
+	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecMessage, ExecMessage], error)
+	// NodeStats returns a node's kubelet stats summary as JSON (nodes/stats).
+	NodeStats(ctx context.Context, in *NodeStatsRequest, opts ...grpc.CallOption) (*Chunk, error)
 }
 
 type aPIClient struct {
@@ -138,6 +149,48 @@ func (c *aPIClient) Discovery(ctx context.Context, in *DiscoveryRequest, opts ..
 	return out, nil
 }
 
+func (c *aPIClient) PodLogs(ctx context.Context, in *PodLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Chunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &API_ServiceDesc.Streams[1], API_PodLogs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PodLogsRequest, Chunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_PodLogsClient = grpc.ServerStreamingClient[Chunk]
+
+func (c *aPIClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecMessage, ExecMessage], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &API_ServiceDesc.Streams[2], API_Exec_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecMessage, ExecMessage]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_ExecClient = grpc.BidiStreamingClient[ExecMessage, ExecMessage]
+
+func (c *aPIClient) NodeStats(ctx context.Context, in *NodeStatsRequest, opts ...grpc.CallOption) (*Chunk, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Chunk)
+	err := c.cc.Invoke(ctx, API_NodeStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // APIServer is the server API for API service.
 // All implementations must embed UnimplementedAPIServer
 // for forward compatibility.
@@ -155,6 +208,14 @@ type APIServer interface {
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	// Discovery lists the served kinds.
 	Discovery(context.Context, *DiscoveryRequest) (*DiscoveryResponse, error)
+	// PodLogs streams a container's log (pods/log).
+	PodLogs(*PodLogsRequest, grpc.ServerStreamingServer[Chunk]) error
+	// Exec runs a command in a container (pods/exec). The client's first
+	// message is start; stdin and resize messages follow. The server streams
+	// stdout and stderr and ends with one message carrying exit.
+	Exec(grpc.BidiStreamingServer[ExecMessage, ExecMessage]) error
+	// NodeStats returns a node's kubelet stats summary as JSON (nodes/stats).
+	NodeStats(context.Context, *NodeStatsRequest) (*Chunk, error)
 	mustEmbedUnimplementedAPIServer()
 }
 
@@ -185,6 +246,15 @@ func (UnimplementedAPIServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Wa
 }
 func (UnimplementedAPIServer) Discovery(context.Context, *DiscoveryRequest) (*DiscoveryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Discovery not implemented")
+}
+func (UnimplementedAPIServer) PodLogs(*PodLogsRequest, grpc.ServerStreamingServer[Chunk]) error {
+	return status.Errorf(codes.Unimplemented, "method PodLogs not implemented")
+}
+func (UnimplementedAPIServer) Exec(grpc.BidiStreamingServer[ExecMessage, ExecMessage]) error {
+	return status.Errorf(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedAPIServer) NodeStats(context.Context, *NodeStatsRequest) (*Chunk, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method NodeStats not implemented")
 }
 func (UnimplementedAPIServer) mustEmbedUnimplementedAPIServer() {}
 func (UnimplementedAPIServer) testEmbeddedByValue()             {}
@@ -326,6 +396,42 @@ func _API_Discovery_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _API_PodLogs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(PodLogsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(APIServer).PodLogs(m, &grpc.GenericServerStream[PodLogsRequest, Chunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_PodLogsServer = grpc.ServerStreamingServer[Chunk]
+
+func _API_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(APIServer).Exec(&grpc.GenericServerStream[ExecMessage, ExecMessage]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type API_ExecServer = grpc.BidiStreamingServer[ExecMessage, ExecMessage]
+
+func _API_NodeStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NodeStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(APIServer).NodeStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: API_NodeStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(APIServer).NodeStats(ctx, req.(*NodeStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // API_ServiceDesc is the grpc.ServiceDesc for API service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -357,12 +463,27 @@ var API_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Discovery",
 			Handler:    _API_Discovery_Handler,
 		},
+		{
+			MethodName: "NodeStats",
+			Handler:    _API_NodeStats_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _API_Watch_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "PodLogs",
+			Handler:       _API_PodLogs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Exec",
+			Handler:       _API_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "api/rpc/rpc.proto",

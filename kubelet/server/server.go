@@ -38,6 +38,7 @@ import (
 	"minik8s/api/codec"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/kubelet/cgroups"
+	"minik8s/kubelet/client"
 	"minik8s/kubelet/runtime"
 )
 
@@ -362,8 +363,8 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no command", http.StatusBadRequest)
 		return
 	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), StreamProtocol) {
-		http.Error(w, "exec needs Upgrade: "+StreamProtocol+" (use /run for a one-shot command)", http.StatusUpgradeRequired)
+	if !strings.EqualFold(r.Header.Get("Upgrade"), client.StreamProtocol) {
+		http.Error(w, "exec needs Upgrade: "+client.StreamProtocol+" (use /run for a one-shot command)", http.StatusUpgradeRequired)
 		return
 	}
 	c, err := s.container(r.Context(), r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"), false)
@@ -385,61 +386,22 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + StreamProtocol + "\r\n\r\n")
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + client.StreamProtocol + "\r\n\r\n")
 	_ = brw.Flush()
 	serveStream(r.Context(), conn, brw.Reader, s.rt, c.ID, cmd, q.Get("stdin") == "true", q.Get("tty") == "true")
 }
 
-// Summary is the /stats/summary document (a subset of Kubernetes').
-type Summary struct {
-	Node NodeStats  `json:"node"`
-	Pods []PodStats `json:"pods"`
-}
-
-// NodeStats is node-level usage.
-type NodeStats struct {
-	NodeName  string    `json:"nodeName"`
-	StartTime time.Time `json:"startTime,omitempty"`
-	CPU       *CPU      `json:"cpu,omitempty"`
-	Memory    *Memory   `json:"memory,omitempty"`
-}
-
-// PodStats is one pod's usage.
-type PodStats struct {
-	PodRef     PodRef           `json:"podRef"`
-	CPU        *CPU             `json:"cpu,omitempty"`
-	Memory     *Memory          `json:"memory,omitempty"`
-	Containers []ContainerStats `json:"containers"`
-}
-
-// PodRef names a pod.
-type PodRef struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	UID       string `json:"uid"`
-}
-
-// ContainerStats is one container's usage.
-type ContainerStats struct {
-	Name      string    `json:"name"`
-	StartTime time.Time `json:"startTime"`
-	CPU       *CPU      `json:"cpu,omitempty"`
-	Memory    *Memory   `json:"memory,omitempty"`
-}
-
-// CPU usage: a rate since the previous sample and the cumulative total.
-type CPU struct {
-	Time                 time.Time `json:"time"`
-	UsageNanoCores       uint64    `json:"usageNanoCores"`
-	UsageCoreNanoSeconds uint64    `json:"usageCoreNanoSeconds"`
-}
-
-// Memory usage.
-type Memory struct {
-	Time            time.Time `json:"time"`
-	UsageBytes      uint64    `json:"usageBytes"`
-	WorkingSetBytes uint64    `json:"workingSetBytes"`
-}
+// The summary document's types live in the client package, which the
+// apiserver's proxy and minictl top read it with.
+type (
+	Summary        = client.Summary
+	NodeStats      = client.NodeStats
+	PodStats       = client.PodStats
+	PodRef         = client.PodRef
+	ContainerStats = client.ContainerStats
+	CPU            = client.CPU
+	Memory         = client.Memory
+)
 
 func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {
 	sum, err := s.Summary(r.Context())

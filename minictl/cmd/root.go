@@ -7,6 +7,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,6 +109,12 @@ func (o *Options) Run(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
+	var exit *exitCodeError
+	if errors.As(err, &exit) {
+		// As kubectl exec: say so, and exit with the command's status.
+		fmt.Fprintln(o.ErrOut, exit.Error())
+		return exit.code
+	}
 	if err != errSilent {
 		fmt.Fprintln(o.ErrOut, FormatError(err, o.servers))
 	}
@@ -149,6 +156,9 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newRolloutCommand(o),
 		newSetCommand(o),
 		newRunCommand(o),
+		newLogsCommand(o),
+		newExecCommand(o),
+		newTopCommand(o),
 	)
 	return root
 }

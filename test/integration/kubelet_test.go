@@ -6,6 +6,7 @@ package integration
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	"minik8s/hack/images"
 	kubeletapp "minik8s/kubelet/app"
 	"minik8s/kubelet/cgroups"
+	kubeletclient "minik8s/kubelet/client"
 	"minik8s/kubelet/server"
 	"minik8s/test/apiservertest"
 	"minik8s/test/etcdtest"
@@ -409,11 +411,14 @@ func TestKubeletPodLifecycle(t *testing.T) {
 	}
 	// Exec stream with stdin.
 	var stdout bytes.Buffer
-	code, err = server.Exec(ctx, "http://"+n.Addr, "default", "client", "main", []string{"sh", "-c", "read x; echo got:$x; echo oops >&2; exit 4"},
-		server.ExecOptions{Stdin: strings.NewReader("hello\n"), Stdout: &stdout, Stderr: &stdout})
+	code, err = kubeletclient.Exec(ctx, "http://"+n.Addr, "default", "client", "main", []string{"sh", "-c", "read x; echo got:$x; echo oops >&2; exit 4"},
+		kubeletclient.ExecOptions{Stdin: strings.NewReader("hello\n"), Stdout: &stdout, Stderr: &stdout})
 	if err != nil || code != 4 || !strings.Contains(stdout.String(), "got:hello") || !strings.Contains(stdout.String(), "oops") {
 		t.Fatalf("exec stream: %d %v %q", code, err, stdout.String())
 	}
+	// The same through the apiserver's node proxy, as a user runs them.
+	klMinictlThroughAPIServer(t, env.api.Addr, n)
+
 	// Logs and stats.
 	if code, body := klHTTP(t, "GET", "http://"+n.Addr+"/containerLogs/default/kubia/main"); code != 200 || !strings.Contains(body, "kubia server starting") {
 		t.Fatalf("logs: %d %s", code, body)
@@ -895,4 +900,54 @@ func TestKubeletPodSpecFeatures(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// klMinictlThroughAPIServer runs minictl logs, exec and top against the
+// apiserver, which finds the kubelet from the pod's node: the pods kubia
+// and client must be running on n.
+func klMinictlThroughAPIServer(t *testing.T, server string, n *klNode) {
+	t.Helper()
+	m := &minictl{t: t, bin: buildMinictl(t), home: t.TempDir(), server: server}
+	if out := m.ok("logs", "kubia"); !strings.Contains(out, "kubia server starting") {
+		t.Errorf("minictl logs kubia: %q", out)
+	}
+	if out := m.ok("logs", "pod/kubia", "-c", "main", "--tail=1"); strings.Count(out, "\n") != 1 {
+		t.Errorf("minictl logs --tail=1: %q", out)
+	}
+	if msg := m.fails("logs", "kubia", "-c", "nope"); !strings.Contains(msg, "container nope is not valid for pod kubia") {
+		t.Errorf("logs of a missing container: %q", msg)
+	}
+	if msg := m.fails("logs", "ghost"); !strings.Contains(msg, `pods "ghost" not found`) {
+		t.Errorf("logs of a missing pod: %q", msg)
+	}
+	if out := m.ok("exec", "client", "--", "hostname"); out != "client\n" {
+		t.Errorf("minictl exec hostname: %q", out)
+	}
+	// stdin goes through, stderr stays apart, and the exit code is minictl's.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := m.command(ctx, "exec", "-i", "client", "--", "sh", "-c", "read x; echo got:$x; echo oops >&2; exit 3")
+	cmd.Stdin = strings.NewReader("hi\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || stdout.String() != "got:hi\n" ||
+		stderr.String() != "oops\ncommand terminated with exit code 3\n" {
+		t.Errorf("minictl exec -i: %v stdout %q stderr %q", err, stdout.String(), stderr.String())
+	}
+	if msg := m.fails("exec", "client", "--", "/no/such/binary"); msg == "" {
+		t.Errorf("exec of a missing binary gave no error")
+	}
+	if msg := m.fails("exec", "client"); !strings.Contains(msg, "at least one command") {
+		t.Errorf("exec without a command: %q", msg)
+	}
+	out := m.ok("top", "nodes")
+	if !strings.HasPrefix(out, "NAME") || !strings.Contains(out, n.Name) || !strings.Contains(out, "Mi") {
+		t.Errorf("minictl top nodes: %q", out)
+	}
+	out = m.ok("top", "pods")
+	if !strings.HasPrefix(out, "NAME") || !strings.Contains(out, "kubia") || !strings.Contains(out, "client") {
+		t.Errorf("minictl top pods: %q", out)
+	}
 }

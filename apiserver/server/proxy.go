@@ -1,0 +1,307 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	"minik8s/api/rpc"
+	"minik8s/api/scheme"
+	"minik8s/apiserver/auth"
+	kubelet "minik8s/kubelet/client"
+)
+
+// The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet
+// of the pod's node. The kubelet publishes where its server listens in the
+// Node annotation below (the harness runs kubelets on loopback, so the
+// Node's InternalIP is not always the address to dial).
+const annotationKubeletServer = "minik8s.io/kubelet-server"
+
+// kubeletHTTP is the client for non-streaming kubelet calls; logs with
+// follow and exec run as long as the caller's context.
+var kubeletHTTP = &http.Client{Transport: &http.Transport{
+	ResponseHeaderTimeout: 30 * time.Second,
+	MaxIdleConnsPerHost:   4,
+}}
+
+// kubeletFor returns the kubelet server URL of a node.
+func (s *Server) kubeletFor(ctx context.Context, nodeName string) (string, error) {
+	nk, _ := scheme.ByResource("nodes")
+	obj, err := s.cfg.Store.Get(ctx, nk, "", nodeName)
+	if err != nil {
+		return "", err
+	}
+	base := obj.GetMetadata().GetAnnotations()[annotationKubeletServer]
+	if base == "" {
+		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, annotationKubeletServer))
+	}
+	return base, nil
+}
+
+// podTarget resolves a pod's container and its kubelet, checking that the
+// caller may use the subresource.
+func (s *Server) podTarget(ctx context.Context, verb, subresource, ns, name, container string) (base, cname string, err error) {
+	pk, _ := scheme.ByResource("pods")
+	if _, err := s.gate(ctx, auth.Attributes{Verb: verb, Namespace: ns, Name: name, Subresource: subresource}, pk); err != nil {
+		return "", "", err
+	}
+	obj, err := s.cfg.Store.Get(ctx, pk, ns, name)
+	if err != nil {
+		return "", "", err
+	}
+	pod := obj.(*corev1.Pod)
+	cname, err = pickContainer(pod, container)
+	if err != nil {
+		return "", "", err
+	}
+	node := pod.GetSpec().GetNodeName()
+	if node == "" {
+		return "", "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
+	}
+	base, err = s.kubeletFor(ctx, node)
+	return base, cname, err
+}
+
+// pickContainer answers as kubectl does: the named container must exist;
+// no name is fine only for a pod with one container.
+func pickContainer(pod *corev1.Pod, name string) (string, error) {
+	var names []string
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		names = append(names, c.GetName())
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
+		names = append(names, c.GetName())
+	}
+	podName := pod.GetMetadata().GetName()
+	if name == "" {
+		if cs := pod.GetSpec().GetContainers(); len(cs) == 1 {
+			return cs[0].GetName(), nil
+		}
+		return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", podName, strings.Join(names, " ")))
+	}
+	for _, n := range names {
+		if n == name {
+			return name, nil
+		}
+	}
+	return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, podName))
+}
+
+// kubeletError turns a kubelet failure into the API's error vocabulary.
+func kubeletError(node string, err error) error {
+	var se *kubelet.StatusError
+	if errors.As(err, &se) {
+		switch se.Code {
+		case http.StatusNotFound:
+			nf := apierrors.NewNotFound("pods", "")
+			nf.Status.Message = se.Message // the kubelet names what it lacks
+			return nf
+		case http.StatusBadRequest:
+			return apierrors.NewBadRequest(se.Message)
+		}
+		return apierrors.NewInternal(fmt.Errorf("kubelet: %s", se.Message))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return apierrors.NewUnavailable(fmt.Sprintf("cannot reach the kubelet of node %s: %v", node, err))
+}
+
+// PodLogs implements rpc.APIServer.
+func (s *Server) PodLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {
+	return apierrors.ToGRPC(s.podLogs(req, stream))
+}
+
+func (s *Server) podLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {
+	ctx := stream.Context()
+	base, cname, err := s.podTarget(ctx, "get", "log", req.Namespace, req.Name, req.Container)
+	if err != nil {
+		return err
+	}
+	body, err := kubelet.Logs(ctx, kubeletHTTP, base, req.Namespace, req.Name, cname,
+		kubelet.LogOptions{Follow: req.Follow, Previous: req.Previous, TailLines: req.TailLines})
+	if err != nil {
+		return kubeletError(base, err)
+	}
+	defer body.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if err := stream.Send(&rpc.Chunk{Data: buf[:n]}); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil // the client went away; nothing to report
+			}
+			return kubeletError(base, rerr)
+		}
+	}
+}
+
+// NodeStats implements rpc.APIServer.
+func (s *Server) NodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc.Chunk, error) {
+	out, err := s.nodeStats(ctx, req)
+	return out, apierrors.ToGRPC(err)
+}
+
+func (s *Server) nodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc.Chunk, error) {
+	nk, _ := scheme.ByResource("nodes")
+	if _, err := s.gate(ctx, auth.Attributes{Verb: "get", Name: req.Name, Subresource: "stats"}, nk); err != nil {
+		return nil, err
+	}
+	base, err := s.kubeletFor(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/stats/summary", nil)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	resp, err := kubeletHTTP.Do(hreq)
+	if err != nil {
+		return nil, kubeletError(req.Name, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, kubeletError(req.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, kubeletError(req.Name, &kubelet.StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))})
+	}
+	return &rpc.Chunk{Data: data}, nil
+}
+
+// Exec implements rpc.APIServer.
+func (s *Server) Exec(stream rpc.API_ExecServer) error {
+	return apierrors.ToGRPC(s.exec(stream))
+}
+
+func (s *Server) exec(stream rpc.API_ExecServer) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return apierrors.NewBadRequest("exec: the first message must be start")
+	}
+	if len(start.Command) == 0 {
+		return apierrors.NewBadRequest("exec: you must specify at least one command for the container")
+	}
+	base, cname, err := s.podTarget(ctx, "create", "exec", start.Namespace, start.Name, start.Container)
+	if err != nil {
+		return err
+	}
+
+	// Relay the client's stdin and resizes to the kubelet stream.
+	var stdin io.Reader
+	var stdinW *io.PipeWriter
+	if start.Stdin {
+		var r *io.PipeReader
+		r, stdinW = io.Pipe()
+		stdin = r
+	}
+	var resize chan kubelet.TermSize
+	if start.Tty {
+		resize = make(chan kubelet.TermSize, 4)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer func() {
+			if stdinW != nil {
+				stdinW.Close()
+			}
+		}()
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				// The client closed its side or went away: that ends the
+				// command's input (the deferred close); a vanished client
+				// also cancels the stream's context, which ends the exec.
+				return
+			}
+			switch {
+			case m.GetStdin() != nil && stdinW != nil:
+				if _, err := stdinW.Write(m.GetStdin()); err != nil {
+					return
+				}
+			case m.GetStdinClosed() && stdinW != nil:
+				stdinW.Close()
+				stdinW = nil
+			case m.GetResize() != nil && resize != nil:
+				sz := kubelet.TermSize{Width: uint16(m.GetResize().Width), Height: uint16(m.GetResize().Height)}
+				select {
+				case resize <- sz:
+				default:
+				}
+			}
+		}
+	}()
+
+	out := &execSender{stream: stream}
+	opts := kubelet.ExecOptions{Stdin: stdin, Tty: start.Tty, Stdout: out.writer(true), Stderr: out.writer(false)}
+	if resize != nil {
+		opts.Resize = resize
+	}
+	code, err := kubelet.Exec(ctx, base, start.Namespace, start.Name, cname, start.Command, opts)
+	exit := &rpc.ExecExit{Code: int32(code)}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ce *kubelet.CommandError
+		if !errors.As(err, &ce) {
+			// The kubelet refused or could not be reached: an API error.
+			return kubeletError(base, err)
+		}
+		exit = &rpc.ExecExit{Error: ce.Message}
+	}
+	return out.send(&rpc.ExecMessage{Msg: &rpc.ExecMessage_Exit{Exit: exit}})
+}
+
+// execSender sends the command's output. The kubelet client writes stdout
+// and stderr from its one reading loop and the exit after it, so sends
+// never overlap (a gRPC stream allows one sender at a time).
+type execSender struct {
+	stream rpc.API_ExecServer
+}
+
+func (e *execSender) send(m *rpc.ExecMessage) error { return e.stream.Send(m) }
+
+type execWriter struct {
+	e      *execSender
+	stdout bool
+}
+
+func (e *execSender) writer(stdout bool) io.Writer { return execWriter{e: e, stdout: stdout} }
+
+func (w execWriter) Write(p []byte) (int, error) {
+	data := append([]byte(nil), p...)
+	var m *rpc.ExecMessage
+	if w.stdout {
+		m = &rpc.ExecMessage{Msg: &rpc.ExecMessage_Stdout{Stdout: data}}
+	} else {
+		m = &rpc.ExecMessage{Msg: &rpc.ExecMessage_Stderr{Stderr: data}}
+	}
+	if err := w.e.send(m); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

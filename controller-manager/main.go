@@ -1,7 +1,8 @@
 // Command controller-manager runs minik8s' controllers - replication,
 // deployment, daemonset, job, statefulset, endpoints, namespace, service
-// account, garbage collection, node lifecycle and node IPAM - in one
-// process, active only while it holds the leader-election Lease.
+// account, garbage collection, node lifecycle, node IPAM and horizontal
+// pod autoscaling - in one process, active only while it holds the
+// leader-election Lease.
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	appsv1 "minik8s/api/apps/v1"
+	autoscalingv2 "minik8s/api/autoscaling/v2"
 	batchv1 "minik8s/api/batch/v1"
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
@@ -17,6 +18,7 @@ import (
 	"minik8s/controller-manager/job"
 	"minik8s/controller-manager/nodeipam"
 	"minik8s/controller-manager/nodelifecycle"
+	"minik8s/controller-manager/podautoscaler"
 	"minik8s/controller-manager/replicaset"
 	"minik8s/controller-manager/serviceaccount"
 	"minik8s/controller-manager/statefulset"
@@ -25,18 +27,19 @@ import (
 // registry maps controller names (as --controllers spells them) to their
 // start functions.
 var registry = map[string]StartFunc{
-	"replicaset":            startReplicaSet,
-	"replicationcontroller": startReplicationController,
-	"daemonset":             startDaemonSet,
-	"deployment":            startDeployment,
-	"endpoint":              startEndpoints,
-	"garbagecollector":      startGarbageCollector,
-	"job":                   startJob,
-	"namespace":             startNamespace,
-	"nodeipam":              startNodeIPAM,
-	"nodelifecycle":         startNodeLifecycle,
-	"serviceaccount":        startServiceAccount,
-	"statefulset":           startStatefulSet,
+	"replicaset":               startReplicaSet,
+	"replicationcontroller":    startReplicationController,
+	"daemonset":                startDaemonSet,
+	"deployment":               startDeployment,
+	"endpoint":                 startEndpoints,
+	"garbagecollector":         startGarbageCollector,
+	"horizontalpodautoscaling": startHorizontalPodAutoscaler,
+	"job":                      startJob,
+	"namespace":                startNamespace,
+	"nodeipam":                 startNodeIPAM,
+	"nodelifecycle":            startNodeLifecycle,
+	"serviceaccount":           startServiceAccount,
+	"statefulset":              startStatefulSet,
 }
 
 // disabledByDefault are controllers "*" does not include.
@@ -166,4 +169,22 @@ func startStatefulSet(_ context.Context, cc *Context) (func(context.Context), er
 		Recorder:    cc.Recorder(statefulset.Component), Metrics: cc.Metrics,
 	})
 	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.Context), error) {
+	o := cc.Options
+	c := podautoscaler.New(podautoscaler.Config{
+		HPAs:        clientFor[*autoscalingv2.HorizontalPodAutoscaler](cc),
+		HPAInformer: informer.For[*autoscalingv2.HorizontalPodAutoscaler](cc.Factory, ""),
+		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
+		Targets: podautoscaler.Targets{Deployments: clientFor[*appsv1.Deployment](cc),
+			ReplicaSets: clientFor[*appsv1.ReplicaSet](cc), StatefulSets: clientFor[*appsv1.StatefulSet](cc)},
+		// Usage comes from the kubelets' stats summaries through the
+		// apiserver's node proxy: this cluster has no metrics-server.
+		Stats:    cc.Client,
+		Recorder: cc.Recorder(podautoscaler.Component), Metrics: cc.Metrics,
+		SyncPeriod: o.HPASyncPeriod, DownscaleStabilization: o.HPADownscaleStabilization, Tolerance: o.HPATolerance,
+		CPUInitializationPeriod: o.HPACPUInitializationPeriod, InitialReadinessDelay: o.HPAInitialReadinessDelay,
+	})
+	return func(ctx context.Context) { c.Run(ctx, o.ConcurrentHPASyncs) }, nil
 }

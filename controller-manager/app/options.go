@@ -39,6 +39,14 @@ type Options struct {
 	TerminatedPodGCLimit int
 	NamespaceSyncPeriod  time.Duration
 	GCIgnoredResources   string
+
+	// The horizontal pod autoscaler's flags.
+	HPASyncPeriod              time.Duration
+	HPADownscaleStabilization  time.Duration
+	HPATolerance               float64
+	HPACPUInitializationPeriod time.Duration
+	HPAInitialReadinessDelay   time.Duration
+	ConcurrentHPASyncs         int
 }
 
 // AddFlags registers the options on fs with their defaults.
@@ -66,6 +74,12 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TerminatedPodGCLimit, "terminated-pod-gc-threshold", 12500, "finished pods kept before the pod garbage collector deletes the oldest (0 disables)")
 	fs.DurationVar(&o.NamespaceSyncPeriod, "namespace-sync-period", 5*time.Minute, "how often namespaces are reconciled without a change")
 	fs.StringVar(&o.GCIgnoredResources, "gc-ignored-resources", "events,bindings,componentstatuses", "resources the garbage collector does not watch")
+	fs.DurationVar(&o.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often every HorizontalPodAutoscaler reads its pods' usage and rescales its target")
+	fs.DurationVar(&o.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "an autoscaler scales down only to the highest size recommended within this window (unless its spec.behavior sets one)")
+	fs.Float64Var(&o.HPATolerance, "horizontal-pod-autoscaler-tolerance", 0.1, "no rescale while usage/target stays within 1 +- this")
+	fs.DurationVar(&o.HPACPUInitializationPeriod, "horizontal-pod-autoscaler-cpu-initialization-period", 5*time.Minute, "after a pod starts, its CPU counts only while it is ready")
+	fs.DurationVar(&o.HPAInitialReadinessDelay, "horizontal-pod-autoscaler-initial-readiness-delay", 30*time.Second, "after a pod starts, readiness changes within this delay count as its initial readiness")
+	fs.IntVar(&o.ConcurrentHPASyncs, "concurrent-horizontal-pod-autoscaler-syncs", 5, "workers of the horizontal pod autoscaler")
 }
 
 // DefaultOptions returns the flag defaults, for callers that do not parse flags.
@@ -108,8 +122,17 @@ func (o *Options) Validate() error {
 	if o.PodEvictionTimeout < 0 {
 		errs = append(errs, errors.New("--pod-eviction-timeout must not be negative"))
 	}
-	if o.ConcurrentSyncs < 1 || o.ConcurrentEndpoints < 1 {
-		errs = append(errs, errors.New("--concurrent-syncs and --concurrent-endpoint-syncs must be at least 1"))
+	if o.ConcurrentSyncs < 1 || o.ConcurrentEndpoints < 1 || o.ConcurrentHPASyncs < 1 {
+		errs = append(errs, errors.New("--concurrent-syncs, --concurrent-endpoint-syncs and --concurrent-horizontal-pod-autoscaler-syncs must be at least 1"))
+	}
+	if o.HPASyncPeriod <= 0 {
+		errs = append(errs, errors.New("--horizontal-pod-autoscaler-sync-period must be positive"))
+	}
+	if o.HPADownscaleStabilization < 0 || o.HPACPUInitializationPeriod < 0 || o.HPAInitialReadinessDelay < 0 {
+		errs = append(errs, errors.New("--horizontal-pod-autoscaler-downscale-stabilization, -cpu-initialization-period and -initial-readiness-delay must not be negative"))
+	}
+	if o.HPATolerance < 0 {
+		errs = append(errs, errors.New("--horizontal-pod-autoscaler-tolerance must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ func TestEnabledControllers(t *testing.T) {
 		{"*,-garbagecollector,-nodeipam", without(all, "garbagecollector", "nodeipam"), ""},
 		{"replicaset,deployment", []string{"deployment", "replicaset"}, ""},
 		{"*,-bogus", nil, `unknown controller "bogus"`},
+		{"*,-horizontalpodautoscaling", without(all, "horizontalpodautoscaling"), ""},
 	} {
 		o := DefaultOptions()
 		o.Controllers = tt.spec
@@ -47,7 +48,8 @@ func without(list []string, drop ...string) []string {
 
 func TestValidate(t *testing.T) {
 	if o := DefaultOptions(); o.Validate() != nil || o.Port != 10257 || o.ClusterCIDR != "10.244.0.0/16" || o.NodeCIDRMaskSize != 24 ||
-		o.PodEvictionTimeout != 300*time.Second || !o.LeaderElect {
+		o.PodEvictionTimeout != 300*time.Second || !o.LeaderElect || o.HPASyncPeriod != 15*time.Second ||
+		o.HPADownscaleStabilization != 5*time.Minute || o.HPATolerance != 0.1 {
 		t.Fatalf("defaults: %+v (%v)", o, o.Validate())
 	}
 	for _, tt := range []struct {
@@ -59,6 +61,8 @@ func TestValidate(t *testing.T) {
 		{func(o *Options) { o.NodeCIDRMaskSize = 8 }, "--node-cidr-mask-size"},
 		{func(o *Options) { o.Server = "" }, "--server"},
 		{func(o *Options) { o.NodeMonitorGrace = 0 }, "node-monitor-grace-period"},
+		{func(o *Options) { o.HPASyncPeriod = 0 }, "horizontal-pod-autoscaler-sync-period"},
+		{func(o *Options) { o.HPATolerance = -1 }, "horizontal-pod-autoscaler-tolerance"},
 	} {
 		o := DefaultOptions()
 		tt.change(&o)

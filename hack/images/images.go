@@ -1,8 +1,8 @@
 // Package images builds the project's own container images - pause, the
-// kubia sample app and a busybox tools image - as OCI images from static
-// binaries, and pushes them to a registry. Nothing is downloaded: the Go
-// binaries are built from this module and busybox comes from Debian's
-// busybox-static (/bin/busybox).
+// kubia sample app, the cluster DNS and a busybox tools image - as OCI
+// images from static binaries, and pushes them to a registry. Nothing is
+// downloaded: the Go binaries are built from this module and busybox comes
+// from Debian's busybox-static (/bin/busybox).
 //
 // Images are reproducible: every file has a fixed timestamp, so building
 // twice gives the same digests and pushing again uploads nothing new.
@@ -38,7 +38,12 @@ const (
 	PauseRepo   = "minik8s/pause"
 	KubiaRepo   = "minik8s/kubia"
 	BusyboxRepo = "minik8s/busybox"
+	DNSRepo     = "minik8s/dns"
 )
+
+// DNSVersion tags the cluster DNS image; deploy/addons/dns.yaml names
+// DNSRepo:DNSVersion (a test there keeps the two in step).
+const DNSVersion = "0.1.0"
 
 // Busybox is the path of Debian's static busybox.
 var Busybox = "/bin/busybox"
@@ -72,13 +77,13 @@ func ModuleRoot(dir string) (string, error) {
 	}
 }
 
-// BuildBinaries compiles the static pause and kubia binaries from the
+// BuildBinaries compiles the static pause, kubia and dns binaries from the
 // module at root into outDir. go build's cache makes a repeat cheap.
 func BuildBinaries(ctx context.Context, root, outDir string) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	for _, pkg := range []string{"pause", "kubia"} {
+	for _, pkg := range []string{"pause", "kubia", "dns"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(outDir, pkg), "./addons/"+pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
@@ -89,7 +94,7 @@ func BuildBinaries(ctx context.Context, root, outDir string) error {
 	return nil
 }
 
-// All returns the three images, made from the binaries in binDir and from
+// All returns the images, made from the binaries in binDir and from
 // Busybox.
 func All(binDir string) ([]Built, error) {
 	pause, err := binaryImage(filepath.Join(binDir, "pause"), "/pause", nil)
@@ -100,6 +105,10 @@ func All(binDir string) ([]Built, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubia image: %w", err)
 	}
+	dnsImg, err := binaryImage(filepath.Join(binDir, "dns"), "/dns", []string{"53/udp", "53/tcp", "8080/tcp"})
+	if err != nil {
+		return nil, fmt.Errorf("dns image: %w", err)
+	}
 	bb, err := busyboxImage(Busybox)
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: %w", err)
@@ -107,6 +116,7 @@ func All(binDir string) ([]Built, error) {
 	return []Built{
 		{Name: "pause", Tags: []string{PauseRepo + ":latest", PauseRepo + ":3.9"}, Image: pause},
 		{Name: "kubia", Tags: []string{KubiaRepo + ":latest", "luksa/kubia:latest"}, Image: kubia},
+		{Name: "dns", Tags: []string{DNSRepo + ":latest", DNSRepo + ":" + DNSVersion}, Image: dnsImg},
 		{Name: "busybox", Tags: []string{BusyboxRepo + ":latest", "library/busybox:latest", "library/busybox:1.36"}, Image: bb},
 	}, nil
 }

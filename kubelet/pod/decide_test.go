@@ -315,6 +315,18 @@ func TestMakeEnv(t *testing.T) {
 	}
 }
 
+func TestExpandCommand(t *testing.T) {
+	env := []string{"PORT=8080", "POD=web", "EMPTY="}
+	got := expandCommand([]string{"--port=$(PORT)", "$(POD)-$(EMPTY)x", "$$(PORT)", "$(MISSING)", "plain"}, env)
+	want := []string{"--port=8080", "web-x", "$(PORT)", "$(MISSING)", "plain"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("expandCommand: got %q, want %q", got, want)
+	}
+	if expandCommand(nil, env) != nil {
+		t.Error("nil command became non-nil: the image's entrypoint would be replaced")
+	}
+}
+
 func TestResolvConfAndHosts(t *testing.T) {
 	pod := testPod("", "app")
 	pod.Metadata.Namespace = "shop"

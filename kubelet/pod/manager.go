@@ -687,7 +687,7 @@ func (m *Manager) startContainer(ctx context.Context, w *worker, pod *corev1.Pod
 	}
 	spec := pod.GetSpec()
 	cfg := runtime.ContainerConfig{
-		Name: name, Attempt: attempt, Image: img.Ref, Command: c.GetCommand(), Args: c.GetArgs(),
+		Name: name, Attempt: attempt, Image: img.Ref, Command: expandCommand(c.GetCommand(), env), Args: expandCommand(c.GetArgs(), env),
 		Env: env, WorkingDir: c.GetWorkingDir(), Mounts: mounts, Resources: res, Security: security(pod, c),
 		Tty: c.GetTty(), Stdin: c.GetStdin(), LogPath: LogPath(m.cfg.RootDir, w.uid, name, attempt),
 		HostPID: spec.GetHostPID(), SharePID: spec.GetShareProcessNamespace(),

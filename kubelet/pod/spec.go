@@ -107,6 +107,25 @@ func makeEnv(c *corev1.Container, ec envContext) ([]string, error) {
 	return out, nil
 }
 
+// expandCommand expands $(VAR) references in a container's command or
+// args with its final environment, as Kubernetes does (so
+// `args: ["--port=$(PORT)"]` works); unknown references stay as written.
+func expandCommand(list []string, env []string) []string {
+	if len(list) == 0 {
+		return list
+	}
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = expand(s, vars)
+	}
+	return out
+}
+
 // expand replaces $(VAR) with earlier variables, as Kubernetes does; $$
 // escapes.
 func expand(s string, vars map[string]string) string {

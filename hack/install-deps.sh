@@ -23,6 +23,7 @@ apt_needs=(
 	runc:runc
 	docker-registry:docker-registry
 	busybox-static:/bin/busybox
+	systemd:systemd-analyze
 )
 need_apt=()
 for entry in "${apt_needs[@]}"; do

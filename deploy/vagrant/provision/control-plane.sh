@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The control plane: etcd and the three control-plane daemons as systemd
+# units, plus a plain-HTTP image registry the workers pull from (there is no
+# other registry in the example layout; the kubelets' --registry-mirror
+# points here). Idempotent.
+#   control-plane.sh STAGE
+set -euo pipefail
+STAGE=$1
+# shellcheck source=deploy/vagrant/provision/lib.sh
+source "$STAGE/provision/lib.sh"
+
+export DEBIAN_FRONTEND=noninteractive
+# Debian's registry listens on :5000 and starts as its own unit on install.
+apt-get install -y -qq docker-registry >/dev/null
+
+install_bin "$STAGE" etcd etcd
+install_bin "$STAGE" etcdctl etcdctl
+install_bin "$STAGE" apiserver kube-apiserver
+install_bin "$STAGE" scheduler kube-scheduler
+install_bin "$STAGE" controller-manager kube-controller-manager
+
+# The example environment files already carry this machine's values
+# (192.168.56.10), so they go in unchanged.
+units=(etcd kube-apiserver kube-scheduler kube-controller-manager)
+for u in "${units[@]}"; do
+	install_unit "$STAGE" "$u"
+done
+
+systemctl daemon-reload
+systemctl enable "${units[@]}"
+# restart, not start: a second provisioning run must pick up new binaries.
+systemctl restart "${units[@]}"

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -45,7 +46,7 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	f := &flags{}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT, comma-separated (required)")
+	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT, comma-separated (default: $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")
 	fs.StringVar(&f.listen, "listen", ":53", "DNS address, served over UDP and TCP")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	fs.StringVar(&f.upstream, "upstream", "", "HOST[:PORT] to forward names outside the cluster domain to; empty refuses them")
@@ -57,7 +58,14 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 // options checks the flags and turns them into server options.
 func (f *flags) options() (server.Options, error) {
 	if strings.TrimSpace(f.server) == "" {
-		return server.Options{}, errors.New("--server HOST:PORT is required")
+		// In a pod, the kubelet tells where the API is, as Kubernetes'
+		// in-cluster config reads it: the default/kubernetes service.
+		if h, p := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"); h != "" && p != "" {
+			f.server = net.JoinHostPort(h, p)
+		}
+	}
+	if strings.TrimSpace(f.server) == "" {
+		return server.Options{}, errors.New("--server HOST:PORT is required (or KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in the environment)")
 	}
 	o := server.Options{
 		Servers:       []string{f.server},

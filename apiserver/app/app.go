@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -46,6 +47,7 @@ type Options struct {
 	HTTPPort              int
 	ServiceClusterIPRange string
 	ServiceNodePortRange  string
+	AdvertiseAddress      string
 	WatchHistory          int
 	ComponentHealth       string
 	GCPercent             int
@@ -58,6 +60,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.SecurePort, "secure-port", 6443, "port of the gRPC API")
 	fs.IntVar(&o.HTTPPort, "http-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", "10.96.0.0/16", "CIDR from which Service cluster IPs are allocated")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", "", "IP published in the endpoints of Service default/kubernetes (default: --bind-address, or the first non-loopback IPv4 address when that is 0.0.0.0)")
 	fs.StringVar(&o.ServiceNodePortRange, "service-node-port-range", allocator.DefaultNodePortRange, "port range (LOW-HIGH) from which Service node ports are allocated")
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
 	fs.IntVar(&o.GCPercent, "gc-percent", 400,
@@ -77,6 +80,11 @@ func (o *Options) Validate() error {
 	}
 	if o.SecurePort < 0 || o.SecurePort > 65535 {
 		return fmt.Errorf("--secure-port %d: must be 0-65535 (0 picks a free port)", o.SecurePort)
+	}
+	if o.AdvertiseAddress != "" {
+		if _, err := netip.ParseAddr(o.AdvertiseAddress); err != nil {
+			return fmt.Errorf("--advertise-address %q: not an IP address", o.AdvertiseAddress)
+		}
 	}
 	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
 		return fmt.Errorf("--service-cluster-ip-range %q: %v", o.ServiceClusterIPRange, err)
@@ -157,6 +165,22 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 			}
 		}()
 	}
+	ks, err := newKubernetesService(st, services, o, lis.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		g.Stop()
+		return err
+	}
+	// The first round before serving: clients that start with this
+	// apiserver find the kubernetes service already there.
+	if err := ks.sync(ctx); err != nil {
+		slog.Warn("kubernetes service", "err", err)
+	}
+	ksDone := make(chan struct{})
+	go func() { ks.Run(ctx); close(ksDone) }()
+	// Runs before the store and etcd client close: a clean stop takes this
+	// apiserver out of the kubernetes endpoints.
+	defer func() { cancel(); <-ksDone }()
+
 	slog.Info("apiserver serving", "grpc", lis.Addr().String(), "etcd", o.EtcdServers)
 	if ready != nil {
 		ready <- lis.Addr().String()

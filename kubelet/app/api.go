@@ -48,7 +48,16 @@ func (a *apiAdapter) Services(ns string) []*corev1.Service {
 	if a.services == nil {
 		return nil
 	}
-	return a.services.ListNamespace(ns, labels.Everything())
+	svcs := a.services.ListNamespace(ns, labels.Everything())
+	if ns != "default" {
+		// Every pod learns where the API is, as in Kubernetes: the
+		// default/kubernetes service's variables are added in every
+		// namespace (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT).
+		if k, err := a.services.Get("default", "kubernetes"); err == nil {
+			svcs = append(svcs, k)
+		}
+	}
+	return svcs
 }
 
 // UpdateStatus writes st to the pod (a static pod's goes to its mirror),

@@ -339,6 +339,7 @@ func TestMinictl(t *testing.T) {
 		mcWantLines(t, m.ok("get", "deploy,svc,ing,hpa", "-o", "name"),
 			"deployment.apps/frontend",
 			"service/frontend",
+			"service/kubernetes", // every cluster has it
 			"ingress.networking.k8s.io/frontend",
 			"horizontalpodautoscaler.autoscaling/frontend")
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -307,7 +308,8 @@ func TestServiceRangeFull(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	svcs := client.For[*corev1.Service](startAPIServer(t, etcd, "10.100.0.0/29", "31000-31001"))
 	ctx := ctxT(t)
-	for i := 0; i < 6; i++ {
+	// A /29 has 6 addresses; default/kubernetes holds the first.
+	for i := 1; i < 6; i++ {
 		if _, err := svcs.Create(ctx, service(fmt.Sprintf("s%d", i), "", "")); err != nil {
 			t.Fatalf("service %d: %v", i, err)
 		}
@@ -333,5 +335,81 @@ func TestServiceRangeFull(t *testing.T) {
 	}
 	if _, err := svcs.Create(ctx, service("s4", "", "")); err != nil {
 		t.Fatalf("the failed create kept its cluster IP: %v", err)
+	}
+}
+
+// TestKubernetesService: every apiserver keeps Service default/kubernetes
+// on the first address of the range and lists itself in its Endpoints
+// while it runs; one that stops cleanly leaves them.
+func TestKubernetesService(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	a := apiservertest.Start(t, etcd, apiservertest.Options{})
+	b := apiservertest.Start(t, etcd, apiservertest.Options{})
+	c := a.Client(t)
+	ctx := ctxT(t)
+	svc := waitService(t, c, "kubernetes")
+	if svc.Spec.ClusterIP != "10.96.0.1" || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 443 || svc.Spec.Ports[0].Name != "https" {
+		t.Fatalf("service default/kubernetes: %v", svc.Spec)
+	}
+	endpoints := func() []string {
+		ep, err := client.For[*corev1.Endpoints](c).Get(ctx, "default", "kubernetes")
+		if err != nil {
+			return []string{err.Error()}
+		}
+		var out []string
+		for _, ss := range ep.Subsets {
+			for _, ad := range ss.Addresses {
+				for _, p := range ss.Ports {
+					out = append(out, fmt.Sprintf("%s:%d", ad.Ip, p.Port))
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{a.Addr, b.Addr}
+	slices.Sort(want)
+	waitUntil(t, 10*time.Second, func() string {
+		if got := endpoints(); !slices.Equal(got, want) {
+			return fmt.Sprintf("endpoints %v, want %v", got, want)
+		}
+		return ""
+	})
+	b.Stop()
+	waitUntil(t, 10*time.Second, func() string {
+		if got := endpoints(); !slices.Equal(got, []string{a.Addr}) {
+			return fmt.Sprintf("endpoints after one apiserver stopped: %v, want [%s]", got, a.Addr)
+		}
+		return ""
+	})
+}
+
+func waitService(t *testing.T, c *client.Client, name string) *corev1.Service {
+	t.Helper()
+	var svc *corev1.Service
+	waitUntil(t, 10*time.Second, func() string {
+		var err error
+		svc, err = client.For[*corev1.Service](c).Get(ctxT(t), "default", name)
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	return svc
+}
+
+// waitUntil polls cond (which says what is still wrong, "" when done).
+func waitUntil(t *testing.T, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -1,85 +1,604 @@
 #!/usr/bin/env bash
-# Brings up a local control plane: a 3-member etcd cluster and an apiserver,
-# all on loopback, state and logs under _output/local. `down` stops exactly
-# the processes this script started (by the PIDs it recorded) and removes
-# their state. Worker nodes join in a later stage of the project.
-set -euo pipefail
+# Brings up a whole multi-node minik8s cluster on this one machine (root):
+#
+#   control plane (root network namespace)
+#     3 etcd members, 2 apiservers (all active), 2 schedulers and
+#     2 controller-managers (active-standby through leader election)
+#   N worker nodes (NODES, default 3), each a network namespace mk8s-nodeI
+#     joined by a veth to the bridge mk8s-br0 (10.250.0.0/24, node I at
+#     10.250.0.(10+I)), with its own containerd, a kubelet (which stays in
+#     the root namespace and does the node's networking in the node's
+#     namespace) and a kube-proxy (run inside the node's namespace)
+#   an "external host" namespace mk8s-ext (10.250.0.250) for egress tests
+#
+#   hack/local-up-cluster.sh up                 (make up) down first, then up
+#   hack/local-up-cluster.sh down               (make down) remove everything
+#   hack/local-up-cluster.sh stop-component N   stop one process by its PID
+#   hack/local-up-cluster.sh start-component N  start it again, same command
+#   hack/local-up-cluster.sh components         list the processes and PIDs
+#
+# Everything lives under _output/local (logs/, pids/, cmds/, per-node
+# state) or is named mk8s-*; `down` removes exactly that, by the recorded
+# PIDs and the fixed names, so it also cleans up after a half-failed `up`.
+#
+# Network safety: the control plane listens on the bridge's gateway address
+# (10.250.0.1, a local address of the root namespace, so pods reach it and
+# nothing binds to eth0); the root namespace keeps ip_forward as it is (0
+# here: nodes talk to each other across the bridge at layer 2, so nothing
+# needs routing through the root namespace); the pod and service ranges are
+# routed to the bridge so they never fall through to the default route;
+# and the chain MK8S-FORWARD drops forwarded traffic from cluster ranges to
+# anything outside them.
+set -Eeuo pipefail
+# fds 8 and 9 are the user's stdout and stderr: progress and failures go
+# there even from steps whose own output goes to a log file.
+exec 8>&1 9>&2
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE="$ROOT/_output/local"
 BIN="$ROOT/bin"
-ETCD_MEMBERS=${ETCD_MEMBERS:-3}
-API_PORT=${API_PORT:-6443}
-API_HTTP_PORT=${API_HTTP_PORT:-8080}
+STATE="$ROOT/_output/local"
+LOGS="$STATE/logs"
+PIDS="$STATE/pids"
+CMDS="$STATE/cmds"
+export PATH="/usr/local/go/bin:$PATH"
 
-step() { printf '==> %s\n' "$*"; }
-fail() { printf 'local-up: %s\n' "$*" >&2; exit 1; }
+NODES=${NODES:-3}
+REGISTRY=127.0.0.1:5000
+BRIDGE=mk8s-br0
+NET_PREFIX=10.250.0           # the harness subnet, a /24 on the bridge
+GATEWAY=$NET_PREFIX.1          # the bridge's address in the root namespace
+HARNESS_CIDR=$NET_PREFIX.0/24
+EXT_NS=mk8s-ext
+EXT_IP=$NET_PREFIX.250
+CLUSTER_CIDR=10.244.0.0/16
+SERVICE_CIDR=10.96.0.0/16
+CLUSTER_DNS=10.96.0.10
+FWD_CHAIN=MK8S-FORWARD
+FWD_COMMENT="mk8s-harness: drop forwarded cluster traffic leaving the cluster"
+API_PORTS=(6443 6444)
+API_HTTP_PORTS=(8080 8081)
+SCHED_PORTS=(10259 10269)
+CM_PORTS=(10257 10267)
+KUBELET_PORT_BASE=10350        # kubelet of node I serves on 127.0.0.1:(base+I)
+ETCD_MEMBERS=3
+DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
 
-stop_all() {
-	[ -d "$STATE" ] || return 0
-	for pidfile in "$STATE"/*.pid; do
-		[ -e "$pidfile" ] || continue
-		pid=$(cat "$pidfile")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid" 2>/dev/null || true
-			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-		rm -f "$pidfile"
+SERVERS="$GATEWAY:${API_PORTS[0]},$GATEWAY:${API_PORTS[1]}"
+ETCD_ENDPOINTS=""
+for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
+	ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://$GATEWAY:$((2379 + 10 * i))"
+done
+
+CURRENT_STEP=""
+CURRENT_LOG=""
+
+step() {
+	CURRENT_STEP=$1
+	CURRENT_LOG=${2:-}
+	printf "==> %s\n" "$1" >&8
+}
+fail() {
+	printf 'local-up: step "%s" failed: %s\n' "$CURRENT_STEP" "$*" >&9
+	if [ -n "$CURRENT_LOG" ]; then printf 'local-up: see %s\n' "$CURRENT_LOG" >&9; fi
+	trap - ERR
+	exit 1
+}
+# on_err names the step that failed and its log, whatever command broke it.
+on_err() {
+	local rc=$?
+	trap - ERR
+	printf 'local-up: step "%s" failed (exit %d at line %d)\n' "$CURRENT_STEP" "$rc" "$1" >&9
+	if [ -n "$CURRENT_LOG" ]; then printf 'local-up: see %s\n' "$CURRENT_LOG" >&9; fi
+	printf 'local-up: all logs are in %s; `make down` cleans up\n' "$LOGS" >&9
+	exit "$rc"
+}
+
+node_ns() { echo "mk8s-node$1"; }
+node_ip() { echo "$NET_PREFIX.$((10 + $1))"; }
+node_dir() { echo "$STATE/node$1"; }
+node_sock() { echo "$STATE/node$1/containerd/containerd.sock"; }
+
+# wait_for TIMEOUT_SECONDS WHAT COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local timeout=$1 what=$2 deadline
+	shift 2
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || fail "$what not ready within ${timeout}s"
+		sleep 0.5
 	done
 }
 
-wait_for() { # what, command...
-	local what=$1; shift
-	for _ in $(seq 100); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
+minictl() { "$BIN/minictl" --server "$SERVERS" "$@"; }
+
+# ---------------------------------------------------------------- processes
+
+# pid_alive NAME: the recorded PID runs and is still one of ours (its
+# command line names this checkout), so a reused PID is never signalled.
+pid_alive() {
+	local f="$PIDS/$1.pid" pid
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f")
+	[ -r "/proc/$pid/cmdline" ] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$ROOT/"
+}
+
+# launch NAME [NETNS] -- COMMAND...: start COMMAND in the background with
+# its output in logs/NAME.log, record its PID and the command (for
+# start-component). With NETNS it runs inside that network namespace.
+launch() {
+	local name=$1 netns=$2
+	shift 3
+	local -a cmd=("$@")
+	mkdir -p "$LOGS" "$PIDS" "$CMDS"
+	declare -p cmd netns >"$CMDS/$name"
+	run_recorded "$name"
+}
+
+run_recorded() {
+	local name=$1 cmd netns
+	# shellcheck disable=SC1090
+	source "$CMDS/$name"
+	if [ -n "$netns" ]; then
+		# ip netns exec execs the command, so $! is the daemon's PID. fds 8
+		# and 9 are closed: a daemon holding a caller's pipe open would make
+		# a test that runs start-component wait for EOF forever.
+		nohup ip netns exec "$netns" "${cmd[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
+	else
+		nohup "${cmd[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
+	fi
+	echo $! >"$PIDS/$name.pid"
+}
+
+# stop_pid NAME: SIGTERM the recorded PID, SIGKILL after 10s.
+stop_pid() {
+	local name=$1 pid
+	if pid_alive "$name"; then
+		pid=$(cat "$PIDS/$name.pid")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	rm -f "$PIDS/$name.pid"
+}
+
+# ---------------------------------------------------------------- up steps
+
+preflight() {
+	step "preflight"
+	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, containerd, iptables)"
+	[[ $NODES =~ ^[1-9][0-9]*$ ]] && [ "$NODES" -le 20 ] || fail "NODES must be 1..20, got $NODES"
+}
+
+install_deps() {
+	step "install dependencies (hack/install-deps.sh)" "$STATE/install-deps.log"
+	"$ROOT/hack/install-deps.sh" >"$STATE/install-deps.log" 2>&1
+}
+
+build() {
+	step "build binaries into bin/" "$STATE/build.log"
+	(cd "$ROOT" && go build -o "$BIN/" ./apiserver ./scheduler ./controller-manager ./kubelet ./kube-proxy ./minictl) >"$STATE/build.log" 2>&1
+}
+
+# copy_tag SRC DST: give the registry's SRC manifest a second name DST
+# (repo:tag), mounting its blobs across repositories, so e.g.
+# library/nginx (what "nginx" resolves to through the docker.io mirror)
+# serves the sample app without another image build.
+copy_tag() {
+	local src=$1 dst=$2 accept ct d
+	local src_repo=${src%:*} src_tag=${src##*:} dst_repo=${dst%:*} dst_tag=${dst##*:}
+	local tmp="$STATE/copy-tag"
+	mkdir -p "$tmp"
+	accept='application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
+	curl -fsS -H "Accept: $accept" -D "$tmp/headers" -o "$tmp/manifest" "http://$REGISTRY/v2/$src_repo/manifests/$src_tag"
+	ct=$(awk -F': *' 'tolower($1)=="content-type"{sub(/\r$/,"",$2); print $2}' "$tmp/headers")
+	for d in $(grep -o 'sha256:[0-9a-f]\{64\}' "$tmp/manifest" | sort -u); do
+		curl -fsS -o /dev/null -X POST "http://$REGISTRY/v2/$dst_repo/blobs/uploads/?mount=$d&from=$src_repo"
 	done
-	fail "$what did not come up; see the logs in $STATE"
+	curl -fsS -o /dev/null -X PUT -H "Content-Type: $ct" --data-binary "@$tmp/manifest" "http://$REGISTRY/v2/$dst_repo/manifests/$dst_tag"
+}
+
+images() {
+	step "registry and images on $REGISTRY (hack/build-images.sh)" "$LOGS/build-images.log"
+	mkdir -p "$LOGS"
+	# Stop the registry on down only if this run started it.
+	if ! curl -fsS -o /dev/null "http://$REGISTRY/v2/" 2>/dev/null; then
+		touch "$STATE/registry.ours"
+	fi
+	"$ROOT/hack/build-images.sh" >"$LOGS/build-images.log" 2>&1
+	copy_tag minik8s/kubia:latest library/nginx:latest >>"$LOGS/build-images.log" 2>&1
+}
+
+network() {
+	step "network: bridge $BRIDGE ($GATEWAY), routes, $FWD_CHAIN, external host $EXT_NS ($EXT_IP)" "$STATE/network.log"
+	network_setup 2>>"$STATE/network.log"
+}
+
+network_setup() {
+	ip link add "$BRIDGE" type bridge
+	ip addr add "$GATEWAY/24" dev "$BRIDGE"
+	ip link set "$BRIDGE" up
+	# Pod and service ranges go to the bridge: a packet nothing claims dies
+	# there instead of following the default route off the machine. Each
+	# node's /24 gets a more specific route once its pod CIDR is known.
+	ip route replace "$CLUSTER_CIDR" dev "$BRIDGE" proto static
+	ip route replace "$SERVICE_CIDR" via "$(node_ip 1)" dev "$BRIDGE" proto static onlink
+	# Drop what the root namespace would forward from cluster ranges to
+	# anything outside them (with br_netfilter, bridged frames between
+	# nodes pass FORWARD too, so the cluster ranges are let through).
+	iptables -w -N "$FWD_CHAIN"
+	iptables -w -A "$FWD_CHAIN" -d "$EXT_IP/32" -j RETURN
+	for dst in "$CLUSTER_CIDR" "$SERVICE_CIDR" "$HARNESS_CIDR"; do
+		iptables -w -A "$FWD_CHAIN" -d "$dst" -j RETURN
+	done
+	for src in "$CLUSTER_CIDR" "$SERVICE_CIDR" "$HARNESS_CIDR"; do
+		iptables -w -A "$FWD_CHAIN" -s "$src" -j DROP
+	done
+	iptables -w -I FORWARD 1 -m comment --comment "$FWD_COMMENT" -j "$FWD_CHAIN"
+	# The external host: a namespace on the bridge outside the cluster's
+	# ranges as far as the nodes' masquerade rule is concerned.
+	add_netns_on_bridge "$EXT_NS" mk8s-vext "$EXT_IP"
+}
+
+# add_netns_on_bridge NS HOST_VETH IP: a namespace whose "mk8s-up" link is
+# plugged into the bridge, with IP/24 and a default route via the gateway.
+add_netns_on_bridge() {
+	local ns=$1 veth=$2 ip=$3
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip link add "$veth" type veth peer name mk8s-up netns "$ns"
+	ip link set "$veth" master "$BRIDGE" up
+	ip -n "$ns" addr add "$ip/24" dev mk8s-up
+	ip -n "$ns" link set mk8s-up up
+	ip -n "$ns" route add default via "$GATEWAY"
+}
+
+etcd() {
+	local initial="" i client peer
+	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
+		initial+="${initial:+,}etcd-$i=http://$GATEWAY:$((2380 + 10 * i))"
+	done
+	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
+		client="http://$GATEWAY:$((2379 + 10 * i))"
+		peer="http://$GATEWAY:$((2380 + 10 * i))"
+		step "etcd-$i ($client)" "$LOGS/etcd-$i.log"
+		launch "etcd-$i" "" -- "$BIN/etcd" --name "etcd-$i" --data-dir "$STATE/etcd-$i" \
+			--listen-client-urls "$client" --advertise-client-urls "$client" \
+			--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+			--initial-cluster "$initial" --initial-cluster-token mk8s-local \
+			--initial-cluster-state new --log-level warn
+	done
+	step "wait for etcd quorum" "$LOGS/etcd-0.log"
+	wait_for 60 "etcd" "$BIN/etcdctl" --endpoints "$ETCD_ENDPOINTS" endpoint health
+}
+
+apiservers() {
+	local i health
+	health="scheduler=http://$GATEWAY:${SCHED_PORTS[0]}/healthz;http://$GATEWAY:${SCHED_PORTS[1]}/healthz"
+	health+=",controller-manager=http://$GATEWAY:${CM_PORTS[0]}/healthz;http://$GATEWAY:${CM_PORTS[1]}/healthz"
+	for i in 0 1; do
+		step "apiserver-$i ($GATEWAY:${API_PORTS[$i]}, health :${API_HTTP_PORTS[$i]})" "$LOGS/apiserver-$i.log"
+		launch "apiserver-$i" "" -- "$BIN/apiserver" --etcd-servers "$ETCD_ENDPOINTS" \
+			--bind-address "$GATEWAY" --secure-port "${API_PORTS[$i]}" --http-port "${API_HTTP_PORTS[$i]}" \
+			--service-cluster-ip-range "$SERVICE_CIDR" --component-health "$health"
+	done
+	for i in 0 1; do
+		CURRENT_LOG="$LOGS/apiserver-$i.log"
+		wait_for 60 "apiserver-$i" curl -fsS "http://$GATEWAY:${API_HTTP_PORTS[$i]}/readyz"
+	done
+}
+
+schedulers() {
+	local i
+	for i in 0 1; do
+		step "scheduler-$i (health $GATEWAY:${SCHED_PORTS[$i]})" "$LOGS/scheduler-$i.log"
+		# Short leases so failover tests take seconds, not a minute.
+		launch "scheduler-$i" "" -- "$BIN/scheduler" --server "$SERVERS" \
+			--bind-address "$GATEWAY" --port "${SCHED_PORTS[$i]}" \
+			--leader-elect-identity "scheduler-$i" --lease-duration 10s --renew-deadline 8s --retry-period 2s
+		wait_for 30 "scheduler-$i" curl -fsS "http://$GATEWAY:${SCHED_PORTS[$i]}/healthz"
+	done
+}
+
+controller_managers() {
+	local i
+	for i in 0 1; do
+		step "controller-manager-$i (health $GATEWAY:${CM_PORTS[$i]})" "$LOGS/controller-manager-$i.log"
+		# Node lifecycle is shortened so a stopped kubelet's pods move
+		# within a minute in the e2e tests.
+		launch "controller-manager-$i" "" -- "$BIN/controller-manager" --server "$SERVERS" \
+			--bind-address "$GATEWAY" --port "${CM_PORTS[$i]}" --cluster-cidr "$CLUSTER_CIDR" \
+			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
+			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
+			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s
+		wait_for 30 "controller-manager-$i" curl -fsS "http://$GATEWAY:${CM_PORTS[$i]}/healthz"
+	done
+}
+
+# containerd_config DIR: as test/nodetest does - every path under DIR and
+# the CRI plugin off (the kubelet makes sandboxes itself).
+containerd_config() {
+	local dir=$1
+	cat <<EOF
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "$dir/containerd.sock"
+
+[ttrpc]
+  address = "$dir/containerd.ttrpc.sock"
+
+[debug]
+  address = ""
+  level = "warn"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+EOF
+}
+
+node() {
+	local i=$1 ns ip dir
+	ns=$(node_ns "$i") ip=$(node_ip "$i") dir=$(node_dir "$i")
+	step "node $i: netns $ns ($ip)" "$STATE/network.log"
+	add_netns_on_bridge "$ns" "mk8s-veth$i" "$ip" 2>>"$STATE/network.log"
+	# Forwarding inside the node's own namespace (the kubelet sets it too).
+	ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+
+	step "node $i: containerd" "$LOGS/containerd-node$i.log"
+	mkdir -p "$dir/containerd" "$dir/kubelet"
+	containerd_config "$dir/containerd" >"$dir/containerd/config.toml"
+	launch "containerd-node$i" "" -- containerd --config "$dir/containerd/config.toml"
+	wait_for 30 "containerd of node $i" ctr -a "$(node_sock "$i")" version
+
+	step "node $i: kubelet (server 127.0.0.1:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" \
+		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
+		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
+		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \
+		--address 127.0.0.1 --port $((KUBELET_PORT_BASE + i)) \
+		--registry-mirror "docker.io=http://$REGISTRY" --cluster-dns "$CLUSTER_DNS" \
+		--cluster-cidr "$CLUSTER_CIDR"
+
+	step "node $i: kube-proxy (in $ns)" "$LOGS/kube-proxy-node$i.log"
+	launch "kube-proxy-node$i" "$ns" -- "$BIN/kube-proxy" --server "$SERVERS" \
+		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR"
+}
+
+node_ready() {
+	[ "$(minictl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+wait_nodes() {
+	local i ns cidr
+	for i in $(seq 1 "$NODES"); do
+		ns=$(node_ns "$i")
+		step "wait for node $ns to be Ready" "$LOGS/kubelet-node$i.log"
+		wait_for 120 "node $ns" node_ready "$ns"
+		cidr=$(minictl get node "$ns" -o 'jsonpath={.spec.podCIDR}')
+		[ -n "$cidr" ] || fail "node $ns has no pod CIDR"
+		# Root namespace -> this node's pods (tests and debugging from the
+		# host); nodes route among themselves through their kubelets.
+		ip route replace "$cidr" via "$(node_ip "$i")" dev "$BRIDGE" proto static
+	done
+}
+
+dns_addon() {
+	if [ ! -f "$DNS_MANIFEST" ]; then
+		step "cluster DNS: skipped ($DNS_MANIFEST does not exist yet)"
+		return 0
+	fi
+	step "cluster DNS: minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
+	minictl apply -f "$DNS_MANIFEST" >"$LOGS/dns-addon.log" 2>&1
+	wait_for 120 "kube-dns" dns_ready
+}
+
+dns_ready() {
+	local ready
+	ready=$(minictl -n kube-system get deployment kube-dns -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
+	[ -n "$ready" ] && [ "$ready" -ge 1 ]
+}
+
+write_env() {
+	# What the e2e tests (and users' scripts) need to reach the cluster.
+	cat >"$STATE/cluster.env" <<EOF
+MINIK8S_SERVER=$SERVERS
+MK8S_ETCD_ENDPOINTS=$ETCD_ENDPOINTS
+MK8S_NODES=$NODES
+MK8S_NODE_IPS=$(for i in $(seq 1 "$NODES"); do printf '%s%s' "$([ "$i" -gt 1 ] && echo ,)" "$(node_ip "$i")"; done)
+MK8S_EXT_NS=$EXT_NS
+MK8S_EXT_IP=$EXT_IP
+MK8S_HARNESS=$ROOT/hack/local-up-cluster.sh
+MK8S_BIN=$BIN
+MK8S_STATE=$STATE
+EOF
+	echo "$NODES" >"$STATE/nodes"
+}
+
+up() {
+	local t0=$SECONDS i
+	preflight
+	down quiet
+	mkdir -p "$STATE" "$LOGS" "$PIDS" "$CMDS"
+	echo "$NODES" >"$STATE/nodes"
+	trap 'on_err $LINENO' ERR
+	install_deps
+	build
+	images
+	network
+	etcd
+	apiservers
+	schedulers
+	controller_managers
+	for i in $(seq 1 "$NODES"); do node "$i"; done
+	wait_nodes
+	dns_addon
+	write_env
+	trap - ERR
+	cat <<EOF
+==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready
+    export MINIK8S_SERVER=$SERVERS
+    bin/minictl --server $SERVERS get nodes
+    bin/minictl get componentstatuses
+    bin/etcdctl --endpoints $ETCD_ENDPOINTS get /registry/pods/default/NAME
+    ip netns exec $(node_ns 1) sh              # a shell on node 1
+    hack/local-up-cluster.sh components       # processes; stop-component/start-component NAME
+    logs: $LOGS    stop: make down
+EOF
+}
+
+# ---------------------------------------------------------------- down
+
+# purge_containerd SOCK: kill every task and delete every container, so no
+# shim or container process outlives the daemon.
+purge_containerd() {
+	local sock=$1 ns id
+	[ -S "$sock" ] || return 0
+	timeout 10 ctr -a "$sock" version >/dev/null 2>&1 || return 0
+	for ns in $(timeout 10 ctr -a "$sock" namespaces ls -q 2>/dev/null); do
+		for id in $(timeout 10 ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
+			timeout 20 ctr -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
+		done
+		for id in $(timeout 10 ctr -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
+			timeout 20 ctr -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
+		done
+	done
+}
+
+# kill_leftovers: processes that survived their containerd - container
+# processes (found in the nodes' cgroups) and shims (whose command line
+# names a socket under $STATE) - are ours; end them by PID.
+kill_leftovers() {
+	local pids="" d p cmd
+	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node*; do
+		[ -d "$d" ] || continue
+		[[ $(basename "$d") =~ ^mk8s-node[0-9]+$ ]] || continue
+		pids+=" $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
+	done
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case "$cmd" in
+		containerd-shim*"$STATE/"* | */containerd-shim*"$STATE/"*) pids+=" ${p#/proc/}" ;;
+		esac
+	done
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	# Remove the nodes' cgroups bottom-up (cgroup directories go with rmdir).
+	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node*; do
+		[ -d "$d" ] || continue
+		[[ $(basename "$d") =~ ^mk8s-node[0-9]+$ ]] || continue
+		for _ in 1 2 3 4 5; do
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+			[ -d "$d" ] || break
+			sleep 0.2
+		done
+	done
+}
+
+down() {
+	local quiet=${1:-} n i name f
+	[ "$(id -u)" -eq 0 ] || { echo "local-up: down needs root" >&2; exit 1; }
+	[ -n "$quiet" ] || step "stopping the local cluster"
+	n=$(cat "$STATE/nodes" 2>/dev/null || echo "$NODES")
+	[ "$n" -ge "$NODES" ] 2>/dev/null || n=$NODES
+	# Node agents first, so nothing restarts containers while they go.
+	for i in $(seq 1 "$n"); do
+		stop_pid "kube-proxy-node$i"
+		stop_pid "kubelet-node$i"
+	done
+	for i in $(seq 1 "$n"); do
+		purge_containerd "$(node_sock "$i")"
+		stop_pid "containerd-node$i"
+	done
+	for name in controller-manager-0 controller-manager-1 scheduler-0 scheduler-1 apiserver-0 apiserver-1; do
+		stop_pid "$name"
+	done
+	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do stop_pid "etcd-$i"; done
+	# Anything else recorded (a future component) goes the same way.
+	for f in "$PIDS"/*.pid; do
+		[ -e "$f" ] || continue
+		name=$(basename "$f" .pid)
+		stop_pid "$name"
+	done
+	kill_leftovers
+	# Network namespaces: the nodes', their pods' and the external host's.
+	for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		if [[ $name =~ ^mk8s-node[0-9]+(-pod-.*)?$ ]] || [ "$name" = "$EXT_NS" ]; then
+			ip netns del "$name" 2>/dev/null || true
+		fi
+	done
+	for i in $(seq 1 "$n"); do ip link del "mk8s-veth$i" 2>/dev/null || true; done
+	ip link del mk8s-vext 2>/dev/null || true
+	ip route del "$CLUSTER_CIDR" dev "$BRIDGE" 2>/dev/null || true
+	ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
+	ip link del "$BRIDGE" 2>/dev/null || true # takes the per-node routes with it
+	while iptables -w -D FORWARD -m comment --comment "$FWD_COMMENT" -j "$FWD_CHAIN" 2>/dev/null; do :; done
+	iptables -w -F "$FWD_CHAIN" 2>/dev/null || true
+	iptables -w -X "$FWD_CHAIN" 2>/dev/null || true
+	if [ -f "$STATE/registry.ours" ]; then
+		"$ROOT/hack/build-images.sh" stop >/dev/null 2>&1 || true
+	fi
+	# Whatever is still mounted below the state directory (containerd
+	# snapshots, kubelet volumes) is unmounted before removal, deepest first.
+	if [ -d "$STATE" ]; then
+		awk -v s="$STATE/" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done
+		rm -rf "$STATE"
+	fi
+	[ -n "$quiet" ] || step "local cluster removed"
+}
+
+# ---------------------------------------------------------------- components
+
+components() {
+	local f name state
+	for f in "$CMDS"/*; do
+		[ -e "$f" ] || continue
+		name=$(basename "$f")
+		if pid_alive "$name"; then state="running pid $(cat "$PIDS/$name.pid")"; else state=stopped; fi
+		printf '%-24s %s\n' "$name" "$state"
+	done
+}
+
+stop_component() {
+	local name=${1:?usage: stop-component NAME}
+	[ -f "$CMDS/$name" ] || { echo "local-up: no component $name (see components)" >&2; exit 2; }
+	stop_pid "$name"
+	echo "stopped $name"
+}
+
+start_component() {
+	local name=${1:?usage: start-component NAME}
+	[ -f "$CMDS/$name" ] || { echo "local-up: no component $name (see components)" >&2; exit 2; }
+	if pid_alive "$name"; then
+		echo "$name already runs (pid $(cat "$PIDS/$name.pid"))"
+		return 0
+	fi
+	run_recorded "$name"
+	echo "started $name (pid $(cat "$PIDS/$name.pid"))"
 }
 
 case "${1:-up}" in
-down)
-	step "stopping the local cluster"
-	stop_all
-	rm -rf "$STATE"
-	exit 0
+up) up ;;
+down) down ;;
+components) components ;;
+stop-component) stop_component "${2:-}" ;;
+start-component) start_component "${2:-}" ;;
+*)
+	echo "usage: $0 [up|down|components|stop-component NAME|start-component NAME]" >&2
+	exit 2
 	;;
-up) ;;
-*) fail "usage: $0 [up|down]" ;;
 esac
-
-stop_all
-rm -rf "$STATE"
-mkdir -p "$STATE"
-
-initial=""
-for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-	initial+="${initial:+,}etcd-$i=http://127.0.0.1:$((2380 + 10 * i))"
-done
-endpoints=""
-for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-	client="http://127.0.0.1:$((2379 + 10 * i))"
-	peer="http://127.0.0.1:$((2380 + 10 * i))"
-	endpoints+="${endpoints:+,}$client"
-	step "starting etcd-$i ($client)"
-	"$BIN/etcd" --name "etcd-$i" --data-dir "$STATE/etcd-$i" \
-		--listen-client-urls "$client" --advertise-client-urls "$client" \
-		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-		--initial-cluster "$initial" --initial-cluster-token minik8s-local \
-		--initial-cluster-state new --log-level warn >"$STATE/etcd-$i.log" 2>&1 &
-	echo $! >"$STATE/etcd-$i.pid"
-done
-wait_for "etcd" "$BIN/etcdctl" --endpoints "$endpoints" endpoint health
-
-step "starting apiserver (:$API_PORT, health on :$API_HTTP_PORT)"
-"$BIN/apiserver" --etcd-servers "$endpoints" --bind-address 127.0.0.1 \
-	--secure-port "$API_PORT" --http-port "$API_HTTP_PORT" >"$STATE/apiserver.log" 2>&1 &
-echo $! >"$STATE/apiserver.pid"
-wait_for "apiserver" curl -fsS "http://127.0.0.1:$API_HTTP_PORT/readyz"
-
-cat <<EOT
-==> cluster is up
-    bin/minictl --server 127.0.0.1:$API_PORT get namespaces
-    bin/etcdctl --endpoints $endpoints get --prefix /registry/namespaces --keys-only
-    logs: $STATE/*.log    stop: make down
-EOT

@@ -61,7 +61,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MinSyncPeriod, "min-sync-period", o.MinSyncPeriod, "least time between two syncs; changes arriving meanwhile are applied together")
 	fs.IntVar(&o.MasqueradeBit, "iptables-masquerade-bit", o.MasqueradeBit, "bit of the packet mark that means \"masquerade\" (0-31)")
 	fs.StringVar(&o.IPTablesBackend, "iptables-backend", o.IPTablesBackend,
-		"iptables backend: empty for whatever `iptables` is (nf_tables here), nft, or legacy (x_tables: full syncs of many services are faster, every change rewrites the whole table)")
+		"iptables backend: empty for whatever the iptables command is (nf_tables here), nft, or legacy (x_tables: full syncs of many services are faster, every change rewrites the whole table)")
 	fs.DurationVar(&o.UDPIdleTimeout, "udp-timeout", o.UDPIdleTimeout, "userspace mode: how long an idle UDP session is kept")
 	fs.StringVar(&o.HealthzBindAddress, "healthz-bind-address", o.HealthzBindAddress, "address of /healthz (empty disables)")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (empty disables)")

@@ -127,6 +127,11 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "how long a standby waits after the last renewal before taking over (whole seconds)")
 	fs.DurationVar(&o.RenewDeadline, "renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it stops scheduling")
 	fs.DurationVar(&o.RetryPeriod, "retry-period", o.RetryPeriod, "time between lease attempts")
+	// Kubernetes' names for the same settings (the controller-manager
+	// uses them too); both spellings set one value.
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "same as --lease-duration")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "same as --renew-deadline")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "same as --retry-period")
 	fs.StringVar(&o.Identity, "leader-elect-identity", o.Identity, "identity in the lease (default hostname_uuid)")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address for /healthz and /metrics")
 	fs.IntVar(&o.Port, "port", o.Port, "port for /healthz and /metrics (0 disables)")
@@ -143,7 +148,14 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 func (o *Options) Complete(fs *flag.FlagSet) error {
 	o.setFlags = map[string]bool{}
 	if fs != nil {
-		fs.Visit(func(f *flag.Flag) { o.setFlags[f.Name] = true })
+		fs.Visit(func(f *flag.Flag) {
+			name := f.Name
+			switch name {
+			case "leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period":
+				name = strings.TrimPrefix(name, "leader-elect-") // the alias sets the same value
+			}
+			o.setFlags[name] = true
+		})
 	}
 	if o.ConfigFile != "" {
 		if err := o.applyFile(o.ConfigFile); err != nil {

@@ -6,13 +6,18 @@
 // not Always as Succeeded (or as Outcome says), and completes graceful
 // deletions by deleting terminating pods with grace period 0. A node can
 // be stopped to simulate its kubelet dying: its heartbeat and pod handling
-// end while its objects stay.
+// end while its objects stay. With Config.ServeStats every node also
+// serves a kubelet stats summary whose per-pod numbers the test sets.
 package fakekubelet
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"sort"
 	"sync"
@@ -29,7 +34,13 @@ import (
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/workqueue"
+	kubeletapi "minik8s/kubelet/client"
 )
+
+// annotationKubeletServer is where a kubelet publishes its server's URL
+// for the apiserver's node proxy (kubelet/node.AnnotationKubeletServer;
+// not imported, so that this helper stays free of the kubelet's runtime).
+const annotationKubeletServer = "minik8s.io/kubelet-server"
 
 // Outcome says how a pod that is not restarted (restartPolicy OnFailure or
 // Never) ends: its phase (Succeeded or Failed; "" keeps it running) after
@@ -52,7 +63,21 @@ type Config struct {
 	DeleteDelay time.Duration
 	// ReadyDelay is how long a started pod stays not ready (default 0).
 	ReadyDelay time.Duration
+	// ServeStats gives every node an HTTP server on 127.0.0.1:0 serving
+	// GET /stats/summary, published in the Node's minik8s.io/kubelet-server
+	// annotation as the real kubelet publishes its own, so that the
+	// apiserver's node proxy (NodeStats, minictl top) reaches it. A running
+	// pod of the node appears in the summary once SetPodUsage gave it numbers.
+	ServeStats bool
 	Log        *slog.Logger
+}
+
+// PodUsage is what a node's stats summary reports for one pod.
+type PodUsage struct {
+	// CPUMilli is the pod's CPU in millicores (usageNanoCores / 1e6).
+	CPUMilli int64
+	// MemoryBytes is the pod's working set.
+	MemoryBytes int64
 }
 
 // Kubelet is the running helper.
@@ -72,6 +97,15 @@ type Kubelet struct {
 	next  int
 	// finishing remembers when a running pod ends (by uid).
 	finishing map[string]time.Time
+	// usage is what stats summaries report, by pod namespace/name.
+	usage map[string]PodUsage
+	// statsServers are the nodes' stats endpoints (ServeStats), by node.
+	statsServers map[string]*statsServer
+}
+
+type statsServer struct {
+	srv *http.Server
+	url string
 }
 
 type node struct {
@@ -103,6 +137,7 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 		inf:   informer.New[*corev1.Pod](pods, "", client.ListOptions{}, 0),
 		queue: workqueue.New[string](), cancel: cancel,
 		alive: map[string]*node{}, finishing: map[string]time.Time{},
+		usage: map[string]PodUsage{}, statsServers: map[string]*statsServer{},
 	}
 	enqueue := func(p *corev1.Pod) { k.queue.Add(informer.KeyOf(p)) }
 	k.inf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{AddFunc: enqueue, UpdateFunc: func(_, p *corev1.Pod) { enqueue(p) }})
@@ -125,6 +160,13 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 func (k *Kubelet) Stop() {
 	k.cancel()
 	k.wg.Wait()
+	k.mu.Lock()
+	servers := k.statsServers
+	k.statsServers = map[string]*statsServer{}
+	k.mu.Unlock()
+	for _, s := range servers {
+		_ = s.srv.Close()
+	}
 }
 
 // AddNode registers a Node (or takes over an existing one) and starts its
@@ -145,9 +187,20 @@ func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[strin
 			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "192.0.2.1"}, {Type: "Hostname", Address: name}},
 		},
 	}
+	statsURL := ""
+	if k.cfg.ServeStats {
+		var err error
+		if statsURL, err = k.serveStats(name); err != nil {
+			return err
+		}
+		n.Metadata.Annotations = map[string]string{annotationKubeletServer: statsURL}
+	}
 	created, err := k.nodes.Create(ctx, n)
 	if apierrors.IsAlreadyExists(err) {
 		created, err = k.nodes.Get(ctx, "", name)
+		if err == nil && statsURL != "" && created.GetMetadata().GetAnnotations()[annotationKubeletServer] != statsURL {
+			created, err = k.publishStats(ctx, name, statsURL)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", name, err)
@@ -201,12 +254,109 @@ func (k *Kubelet) RemoveNode(ctx context.Context, name string) error {
 			break
 		}
 	}
+	srv := k.statsServers[name]
+	delete(k.statsServers, name)
 	k.mu.Unlock()
+	if srv != nil {
+		_ = srv.srv.Close()
+	}
 	_, err := k.nodes.Delete(ctx, "", name, nil)
 	if apierrors.IsNotFound(err) {
 		err = nil
 	}
 	return err
+}
+
+// SetPodUsage sets what the stats summary of the pod's node reports for
+// the pod namespace/name; pods never given numbers are left out of the
+// summary, as a kubelet that has not sampled them yet leaves them out.
+func (k *Kubelet) SetPodUsage(namespace, name string, u PodUsage) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.usage[namespace+"/"+name] = u
+}
+
+// serveStats starts (once) the stats endpoint of node name and returns its URL.
+func (k *Kubelet) serveStats(name string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s, ok := k.statsServers[name]; ok {
+		return s.url, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("stats server of node %s: %w", name, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats/summary", func(w http.ResponseWriter, _ *http.Request) { k.handleSummary(w, name) })
+	s := &statsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, url: "http://" + l.Addr().String()}
+	k.statsServers[name] = s
+	go func() {
+		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			k.cfg.Log.Debug("fake kubelet: stats server failed", "node", name, "err", err)
+		}
+	}()
+	return s.url, nil
+}
+
+// publishStats writes the stats URL into the annotation of an existing Node.
+func (k *Kubelet) publishStats(ctx context.Context, name, url string) (*corev1.Node, error) {
+	var out *corev1.Node
+	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
+		n, err := k.nodes.Get(ctx, "", name)
+		if err != nil {
+			return err
+		}
+		if n.Metadata.Annotations == nil {
+			n.Metadata.Annotations = map[string]string{}
+		}
+		n.Metadata.Annotations[annotationKubeletServer] = url
+		out, err = k.nodes.Update(ctx, n)
+		return err
+	})
+	return out, err
+}
+
+// handleSummary answers like the kubelet's /stats/summary: the running
+// pods of the node that have numbers. A stopped node's kubelet is dead
+// and answers nothing useful.
+func (k *Kubelet) handleSummary(w http.ResponseWriter, nodeName string) {
+	if _, ok := k.running(nodeName); !ok {
+		http.Error(w, "kubelet stopped", http.StatusServiceUnavailable)
+		return
+	}
+	now := time.Now()
+	sum := kubeletapi.Summary{Node: kubeletapi.NodeStats{NodeName: nodeName, CPU: &kubeletapi.CPU{Time: now}, Memory: &kubeletapi.Memory{Time: now}}}
+	var pods []*corev1.Pod
+	for _, p := range k.inf.Lister().List(nil) {
+		if p.GetSpec().GetNodeName() == nodeName && p.GetStatus().GetPhase() == "Running" {
+			pods = append(pods, p)
+		}
+	}
+	sort.Slice(pods, func(i, j int) bool { return informer.KeyOf(pods[i]) < informer.KeyOf(pods[j]) })
+	k.mu.Lock()
+	for _, p := range pods {
+		u, ok := k.usage[informer.KeyOf(p)]
+		if !ok {
+			continue
+		}
+		md := p.GetMetadata()
+		cpu := &kubeletapi.CPU{Time: now, UsageNanoCores: uint64(u.CPUMilli) * 1e6}
+		mem := &kubeletapi.Memory{Time: now, UsageBytes: uint64(u.MemoryBytes), WorkingSetBytes: uint64(u.MemoryBytes)}
+		var containers []kubeletapi.ContainerStats
+		if cs := p.GetSpec().GetContainers(); len(cs) > 0 {
+			// All of the pod's usage goes to its first container.
+			containers = append(containers, kubeletapi.ContainerStats{Name: cs[0].GetName(), StartTime: p.GetStatus().GetStartTime().AsTime(), CPU: cpu, Memory: mem})
+		}
+		sum.Pods = append(sum.Pods, kubeletapi.PodStats{PodRef: kubeletapi.PodRef{Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid()},
+			CPU: cpu, Memory: mem, Containers: containers})
+		sum.Node.CPU.UsageNanoCores += cpu.UsageNanoCores
+		sum.Node.Memory.WorkingSetBytes += mem.WorkingSetBytes
+		sum.Node.Memory.UsageBytes += mem.UsageBytes
+	}
+	k.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(sum)
 }
 
 func (k *Kubelet) resyncAll() {

@@ -66,7 +66,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.GCPercent, "gc-percent", 400,
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
-		"health URLs probed for "get componentstatuses": name=url[;url...] (several URLs for active-standby replicas), comma-separated")
+		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 }
 
 // DefaultComponentHealth are the scheduler's and controller-manager's

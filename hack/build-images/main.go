@@ -1,5 +1,5 @@
-// Command build-images builds the project's images (pause, kubia, busybox)
-// as OCI images and pushes them to a plain-HTTP registry. hack/build-images.sh
+// Command build-images builds the project's images (pause, kubia, busybox,
+// dns; with --control-plane also the control-plane daemons) as OCI images and pushes them to a plain-HTTP registry. hack/build-images.sh
 // starts the registry and runs this.
 package main
 
@@ -17,14 +17,15 @@ import (
 func main() {
 	registry := flag.String("registry", "127.0.0.1:5000", "registry host:port to push to (plain HTTP)")
 	binDir := flag.String("bin", "", "directory for the static binaries (default _output/images/bin)")
+	controlPlane := flag.Bool("control-plane", false, "also build the control-plane images (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kube-proxy) for running the daemons as pods")
 	flag.Parse()
-	if err := run(context.Background(), *registry, *binDir); err != nil {
+	if err := run(context.Background(), *registry, *binDir, *controlPlane); err != nil {
 		slog.Error("build-images failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, registry, binDir string) error {
+func run(ctx context.Context, registry, binDir string, controlPlane bool) error {
 	root, err := images.ModuleRoot("")
 	if err != nil {
 		return err
@@ -38,6 +39,16 @@ func run(ctx context.Context, registry, binDir string) error {
 	built, err := images.All(binDir)
 	if err != nil {
 		return err
+	}
+	if controlPlane {
+		if err := images.BuildControlPlaneBinaries(ctx, root, binDir); err != nil {
+			return err
+		}
+		cp, err := images.ControlPlane(binDir)
+		if err != nil {
+			return err
+		}
+		built = append(built, cp...)
 	}
 	if err := images.Push(ctx, registry, built); err != nil {
 		return err

@@ -153,14 +153,7 @@ func binaryImage(bin, path string, ports []string) (v1.Image, error) {
 		return nil, err
 	}
 	files := append(baseFiles(), file{path: strings.TrimPrefix(path, "/"), mode: 0o755, data: data})
-	cfg := v1.Config{Entrypoint: []string{path}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
-	if len(ports) > 0 {
-		cfg.ExposedPorts = map[string]struct{}{}
-		for _, p := range ports {
-			cfg.ExposedPorts[p] = struct{}{}
-		}
-	}
-	return image(files, cfg)
+	return image(files, imageConfig([]string{path}, ports))
 }
 
 func busyboxImage(bb string) (v1.Image, error) {

@@ -1,0 +1,355 @@
+// Package staticpods renders the manifests that run the control plane as
+// static pods on a master node: etcd (one member), kube-apiserver,
+// kube-scheduler and kube-controller-manager, each a Pod in kube-system on
+// the host network, for the kubelet's --pod-manifest-path. The kubelet runs
+// them before any apiserver exists; once its own static apiserver answers,
+// it registers the Node and mirror pods show them in the API.
+//
+// The manifests are plain Kubernetes YAML, rendered from Config, so a
+// harness (or a user) calls Write once per master and starts the kubelet.
+package staticpods
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"minik8s/hack/images"
+)
+
+// Component names: the pods' names (the kubelet suffixes them with the
+// node name), their "component" label and the manifest file names.
+const (
+	Etcd              = "etcd"
+	APIServer         = "kube-apiserver"
+	Scheduler         = "kube-scheduler"
+	ControllerManager = "kube-controller-manager"
+)
+
+// Components lists the static pods in the order they are rendered.
+var Components = []string{Etcd, APIServer, Scheduler, ControllerManager}
+
+// Ports the control plane uses on the master's host network. The health
+// ports are the daemons' defaults; the liveness probes target them on
+// 127.0.0.1, which the kubelet dials from the node's network namespace.
+const (
+	EtcdClientPort         = 2379
+	EtcdPeerPort           = 2380
+	EtcdMetricsPort        = 2381
+	SchedulerHealthPort    = 10259
+	ControllerManagerPort  = 10257
+	DefaultAPIServerPort   = 6443
+	DefaultAPIServerHealth = 8080
+)
+
+// Config describes one master node.
+type Config struct {
+	// NodeIP is the master's address: etcd's peer and advertised client
+	// URL, the apiserver's advertise address and the address the
+	// scheduler and controller-manager reach it on. Required.
+	NodeIP string
+	// EtcdName is the etcd member name (default "master").
+	EtcdName string
+	// EtcdDataDir is the host directory holding etcd's data, mounted as a
+	// hostPath (default /var/lib/minik8s/etcd). It must outlive the pod:
+	// a restarted etcd finds its member there.
+	EtcdDataDir string
+	// APIServerPort is the gRPC API port (default 6443) and
+	// APIServerHealthPort the port of /livez, /readyz, /metrics (default 8080).
+	APIServerPort       int
+	APIServerHealthPort int
+	// ServiceClusterIPRange and ClusterCIDR default to DESIGN.md's
+	// 10.96.0.0/16 and 10.244.0.0/16.
+	ServiceClusterIPRange string
+	ClusterCIDR           string
+	// ImagePrefix is put before "minik8s/<image>:<tag>", e.g.
+	// "127.0.0.1:5000/". Empty leaves the names short, which resolve to
+	// docker.io and so to the local registry through the kubelet's
+	// docker.io mirror.
+	ImagePrefix string
+	// ImagePullPolicy defaults to IfNotPresent.
+	ImagePullPolicy string
+	// ExtraArgs are appended to one component's flags, keyed by its name
+	// (Etcd, APIServer, ...), e.g. {Scheduler: {"--v"}}.
+	ExtraArgs map[string][]string
+}
+
+// Manifest is one rendered file.
+type Manifest struct {
+	Component string
+	File      string // <component>.yaml
+	Data      []byte
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if net.ParseIP(c.NodeIP).To4() == nil {
+		return c, fmt.Errorf("static pods: node IP %q is not an IPv4 address", c.NodeIP)
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.EtcdName, "master")
+	def(&c.EtcdDataDir, "/var/lib/minik8s/etcd")
+	def(&c.ServiceClusterIPRange, "10.96.0.0/16")
+	def(&c.ClusterCIDR, "10.244.0.0/16")
+	def(&c.ImagePullPolicy, "IfNotPresent")
+	if c.APIServerPort == 0 {
+		c.APIServerPort = DefaultAPIServerPort
+	}
+	if c.APIServerHealthPort == 0 {
+		c.APIServerHealthPort = DefaultAPIServerHealth
+	}
+	if !filepath.IsAbs(c.EtcdDataDir) {
+		return c, fmt.Errorf("static pods: etcd data dir %q is not absolute", c.EtcdDataDir)
+	}
+	for k := range c.ExtraArgs {
+		if !known(k) {
+			return c, fmt.Errorf("static pods: extra args for unknown component %q", k)
+		}
+	}
+	return c, nil
+}
+
+func known(component string) bool {
+	for _, c := range Components {
+		if c == component {
+			return true
+		}
+	}
+	return false
+}
+
+// APIServerAddress is the HOST:PORT every component (and kube-proxy's
+// --server) reaches the apiserver on.
+func (c Config) APIServerAddress() string {
+	port := c.APIServerPort
+	if port == 0 {
+		port = DefaultAPIServerPort
+	}
+	return net.JoinHostPort(c.NodeIP, strconv.Itoa(port))
+}
+
+// Render returns the four manifests, in Components order.
+func Render(cfg Config) ([]Manifest, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var out []Manifest
+	for _, p := range []pod{c.etcd(), c.apiserver(), c.scheduler(), c.controllerManager()} {
+		p.args = append(p.args, c.ExtraArgs[p.name]...)
+		out = append(out, Manifest{Component: p.name, File: p.name + ".yaml", Data: []byte(p.yaml())})
+	}
+	return out, nil
+}
+
+// Write renders the manifests into dir (created if missing). Each file is
+// written under a dot-name and renamed, so a kubelet polling dir never
+// reads half a manifest (it skips dot-files).
+func Write(dir string, cfg Config) error {
+	ms, err := Render(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		tmp := filepath.Join(dir, "."+m.File+".tmp")
+		if err := os.WriteFile(tmp, m.Data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, m.File)); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+	}
+	return nil
+}
+
+// pod is what differs between the four manifests.
+type pod struct {
+	name    string
+	image   string
+	pull    string
+	command string
+	args    []string
+	// probePort and the paths serve the startup and liveness probes
+	// (and readiness when readyPath is set).
+	probePort int
+	livePath  string
+	readyPath string
+	// hostPath volumes: name -> host dir, mounted at mounts[name].
+	volumes map[string]string
+	mounts  map[string]string
+}
+
+func (c Config) image(repo string) string { return c.ImagePrefix + images.Image(repo) }
+
+func (c Config) etcd() pod {
+	ip := c.NodeIP
+	url := func(host string, port int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) }
+	return pod{
+		name: Etcd, image: c.image(images.EtcdRepo), pull: c.ImagePullPolicy, command: images.EtcdPath,
+		args: []string{
+			"--name=" + c.EtcdName,
+			"--data-dir=/var/lib/etcd",
+			"--listen-client-urls=" + url("127.0.0.1", EtcdClientPort) + "," + url(ip, EtcdClientPort),
+			"--advertise-client-urls=" + url(ip, EtcdClientPort),
+			"--listen-peer-urls=" + url(ip, EtcdPeerPort),
+			"--initial-advertise-peer-urls=" + url(ip, EtcdPeerPort),
+			"--initial-cluster=" + c.EtcdName + "=" + url(ip, EtcdPeerPort),
+			"--initial-cluster-state=new",
+			// Health endpoints on loopback only, apart from the client
+			// port, as kubeadm does: probes need no client URL.
+			"--listen-metrics-urls=" + url("127.0.0.1", EtcdMetricsPort),
+		},
+		probePort: EtcdMetricsPort, livePath: "/livez", readyPath: "/readyz",
+		volumes: map[string]string{"etcd-data": c.EtcdDataDir},
+		mounts:  map[string]string{"etcd-data": "/var/lib/etcd"},
+	}
+}
+
+func (c Config) apiserver() pod {
+	health := "scheduler=http://127.0.0.1:" + strconv.Itoa(SchedulerHealthPort) + "/healthz," +
+		"controller-manager=http://127.0.0.1:" + strconv.Itoa(ControllerManagerPort) + "/healthz"
+	return pod{
+		name: APIServer, image: c.image(images.APIServerRepo), pull: c.ImagePullPolicy, command: images.APIServerPath,
+		args: []string{
+			"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(EtcdClientPort),
+			"--bind-address=0.0.0.0",
+			"--advertise-address=" + c.NodeIP,
+			"--secure-port=" + strconv.Itoa(c.APIServerPort),
+			"--http-port=" + strconv.Itoa(c.APIServerHealthPort),
+			"--service-cluster-ip-range=" + c.ServiceClusterIPRange,
+			// The scheduler and controller-manager share the master's
+			// host network, so the apiserver probes them on loopback.
+			"--component-health=" + health,
+		},
+		probePort: c.APIServerHealthPort, livePath: "/livez", readyPath: "/readyz",
+	}
+}
+
+func (c Config) scheduler() pod {
+	return pod{
+		name: Scheduler, image: c.image(images.SchedulerRepo), pull: c.ImagePullPolicy, command: images.SchedulerPath,
+		args: []string{
+			"--server=" + c.APIServerAddress(),
+			"--bind-address=127.0.0.1",
+			"--port=" + strconv.Itoa(SchedulerHealthPort),
+			"--leader-elect=true",
+		},
+		probePort: SchedulerHealthPort, livePath: "/healthz",
+	}
+}
+
+func (c Config) controllerManager() pod {
+	return pod{
+		name: ControllerManager, image: c.image(images.ControllerManagerRepo), pull: c.ImagePullPolicy, command: images.ControllerManagerPath,
+		args: []string{
+			"--server=" + c.APIServerAddress(),
+			"--bind-address=127.0.0.1",
+			"--port=" + strconv.Itoa(ControllerManagerPort),
+			"--cluster-cidr=" + c.ClusterCIDR,
+			"--leader-elect=true",
+		},
+		probePort: ControllerManagerPort, livePath: "/healthz",
+	}
+}
+
+// yaml writes the manifest by hand: the shape is fixed and small, and
+// every string goes through strconv.Quote (a JSON string is a YAML
+// double-quoted scalar), so no value can break the document.
+func (p pod) yaml() string {
+	q := strconv.Quote
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	w("# %s as a static pod of the master (rendered by minik8s/deploy/staticpods).", p.name)
+	w("apiVersion: v1")
+	w("kind: Pod")
+	w("metadata:")
+	w("  name: %s", q(p.name))
+	w("  namespace: kube-system")
+	w("  labels:")
+	w("    component: %s", q(p.name))
+	w("    tier: control-plane")
+	w("spec:")
+	w("  hostNetwork: true")
+	w("  restartPolicy: Always")
+	w("  terminationGracePeriodSeconds: 10")
+	w("  containers:")
+	w("  - name: %s", q(p.name))
+	w("    image: %s", q(p.image))
+	w("    imagePullPolicy: %s", q(p.pull))
+	w("    command:")
+	w("    - %s", q(p.command))
+	for _, a := range p.args {
+		w("    - %s", q(a))
+	}
+	probe := func(kind, path string, extra ...string) {
+		w("    %s:", kind)
+		w("      httpGet:")
+		w("        host: 127.0.0.1")
+		w("        path: %s", q(path))
+		w("        port: %d", p.probePort)
+		for _, e := range extra {
+			w("      %s", e)
+		}
+	}
+	// Startup gives a slow first start (image pull, etcd recovering its
+	// WAL) two minutes before liveness may restart the container; after
+	// that a wedged daemon is restarted within about 80s, as kubeadm's
+	// thresholds do.
+	probe("startupProbe", p.livePath, "periodSeconds: 5", "timeoutSeconds: 5", "failureThreshold: 24")
+	probe("livenessProbe", p.livePath, "periodSeconds: 10", "timeoutSeconds: 5", "failureThreshold: 8")
+	if p.readyPath != "" {
+		probe("readinessProbe", p.readyPath, "periodSeconds: 2", "timeoutSeconds: 5", "failureThreshold: 3")
+	}
+	if len(p.volumes) > 0 {
+		w("    volumeMounts:")
+		for _, n := range sortedKeys(p.mounts) {
+			w("    - name: %s", q(n))
+			w("      mountPath: %s", q(p.mounts[n]))
+		}
+		w("  volumes:")
+		for _, n := range sortedKeys(p.volumes) {
+			w("  - name: %s", q(n))
+			w("    hostPath:")
+			w("      path: %s", q(p.volumes[n]))
+			w("      type: DirectoryOrCreate")
+		}
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// KubeProxyDefaultServer is the apiserver address written in
+// deploy/addons/kube-proxy.yaml (env KUBE_APISERVER): the master of the
+// local cluster. Whoever applies the DaemonSet for another master replaces
+// this string with Config.APIServerAddress(); KubeProxyManifest does that.
+const KubeProxyDefaultServer = "10.250.0.11:6443"
+
+// KubeProxyManifest returns the DaemonSet manifest (the contents of
+// deploy/addons/kube-proxy.yaml) with the apiserver address set to server.
+func KubeProxyManifest(manifest []byte, server string) ([]byte, error) {
+	old := []byte(`"` + KubeProxyDefaultServer + `"`)
+	if !bytes.Contains(manifest, old) {
+		return nil, fmt.Errorf("kube-proxy manifest: no %s to replace", old)
+	}
+	return bytes.ReplaceAll(manifest, old, []byte(strconv.Quote(server))), nil
+}

@@ -1,6 +1,8 @@
 // Command build-images builds the project's images (pause, kubia, busybox,
-// dns; with --control-plane also the control-plane daemons) as OCI images and pushes them to a plain-HTTP registry. hack/build-images.sh
-// starts the registry and runs this.
+// dns; with --control-plane also etcd, kube-apiserver, kube-scheduler,
+// kube-controller-manager and kube-proxy) as OCI images and pushes them to
+// a plain-HTTP registry. hack/build-images.sh starts the registry and runs
+// this.
 package main
 
 import (

@@ -16,6 +16,7 @@ import (
 	appsv1 "minik8s/api/apps/v1"
 	autoscalingv2 "minik8s/api/autoscaling/v2"
 	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/controller-manager/controller"
 	"minik8s/controller-manager/controller/fake"
@@ -356,5 +357,36 @@ func TestStatefulSetPodOfOtherUIDIsMissing(t *testing.T) {
 	f.sync(t)
 	if got := f.replicas(t); got != 1 {
 		t.Fatalf("replicas %d: the numbers of another pod of the same name were used", got)
+	}
+}
+
+func TestScalesStatefulSetRetryingConflicts(t *testing.T) {
+	pods := []*corev1.Pod{webPod("web-0", "n1", "100m")}
+	set := &appsv1.StatefulSet{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &appsv1.StatefulSetSpec{Replicas: proto.Int32(1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}
+	sets := fake.NewAPI(set)
+	conflicts := 0
+	sets.Fail = func(verb string, _ *appsv1.StatefulSet) error {
+		if verb == "update" && conflicts < 2 {
+			conflicts++
+			return apierrors.NewConflict("statefulsets.apps", "web", "the object has been modified")
+		}
+		return nil
+	}
+	hpa := webHPA("StatefulSet", 1, 10, cpuUtilization(50))
+	rec := &controller.FakeRecorder{}
+	stats := &fakeStats{cpu: map[string]int64{"web-0": 150}, uids: map[string]string{"web-0": "uid-web-0"}, nodes: map[string][]string{"n1": {"web-0"}}}
+	c := New(Config{HPAs: fake.NewAPI(hpa), HPAInformer: fake.Informer(t, hpa), PodInformer: fake.Informer(t, pods...),
+		Targets: Targets{StatefulSets: sets}, Stats: stats, Recorder: rec, Tolerance: 0.1, Now: func() time.Time { return start }})
+	t.Cleanup(c.queue.ShutDown)
+	if err := c.sync(context.Background(), "default/web"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := sets.Get(context.Background(), "default", "web")
+	if got.GetSpec().GetReplicas() != 3 || conflicts != 2 {
+		t.Fatalf("replicas %d after %d conflicts, want 3 (150%% of a 50%% target)", got.GetSpec().GetReplicas(), conflicts)
+	}
+	if ev := rec.Events(); !slices.Contains(ev, "Normal SuccessfulRescale New size: 3; reason: cpu resource utilization (percentage of request) above target") {
+		t.Fatalf("events %q", ev)
 	}
 }

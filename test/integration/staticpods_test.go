@@ -8,6 +8,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,6 +213,16 @@ func TestStaticControlPlane(t *testing.T) {
 		}
 		return ""
 	})
+
+	// etcd holds the cluster state as readable JSON: etcdctl in the etcd
+	// pod (through the kubelet's run endpoint) prints the apiserver's
+	// mirror pod from /registry/pods/kube-system/<name>.
+	key := "/registry/pods/kube-system/" + staticpods.APIServer + "-" + n.Name
+	q := url.Values{"command": {images.EtcdctlPath, "get", key, "--print-value-only"}}
+	code, out := klHTTP(t, "POST", fmt.Sprintf("http://%s/run/kube-system/%s-%s/%s?%s", n.Addr, staticpods.Etcd, n.Name, staticpods.Etcd, q.Encode()))
+	if code != 200 || !strings.Contains(out, `"kind":"Pod"`) || !strings.Contains(out, `"nodeName":"`+n.Name+`"`) {
+		t.Errorf("etcdctl get %s in the etcd pod: %d %s", key, code, out)
+	}
 
 	// kube-proxy as a DaemonSet, applied as a user would, with the
 	// apiserver address replaced as the harness does.

@@ -1,8 +1,10 @@
 // Package images builds the project's own container images - pause, the
-// kubia sample app, the cluster DNS and a busybox tools image - as OCI
-// images from static binaries, and pushes them to a registry. Nothing is
-// downloaded: the Go binaries are built from this module and busybox comes
-// from Debian's busybox-static (/bin/busybox).
+// kubia sample app, the cluster DNS and a busybox tools image (All), and on
+// request the control plane's daemons (ControlPlane) - as OCI images from
+// static binaries, and pushes them to a registry. Nothing is downloaded:
+// the Go binaries are built from this module (etcd from hack/tools/etcd),
+// busybox comes from Debian's busybox-static (/bin/busybox) and
+// kube-proxy's iptables from Debian's iptables package.
 //
 // Images are reproducible: every file has a fixed timestamp, so building
 // twice gives the same digests and pushing again uploads nothing new.

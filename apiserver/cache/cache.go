@@ -100,6 +100,11 @@ type Cache struct {
 	oldestRV int64    // events after this revision are all in history
 	ready    bool
 	watchers map[*Watcher]struct{}
+
+	// wantProgress asks the watch loop for an etcd progress notification
+	// now: a consistent list on a quiet kind would otherwise wait for the
+	// next periodic one (up to ProgressInterval).
+	wantProgress chan struct{}
 }
 
 // New makes a cache for kind k; Run fills and maintains it.
@@ -110,6 +115,8 @@ func New(k *scheme.Kind, st *storage.Store, opts Options) *Cache {
 		log:      slog.With("resource", k.Resource),
 		objects:  map[string]*entry{},
 		watchers: map[*Watcher]struct{}{},
+
+		wantProgress: make(chan struct{}, 1),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	return c
@@ -175,6 +182,10 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 			}
 			c.apply(ev)
 		case <-tick.C:
+			if err := c.store.RequestProgress(wctx); err != nil {
+				c.log.Debug("progress request failed", "err", err)
+			}
+		case <-c.wantProgress:
 			if err := c.store.RequestProgress(wctx); err != nil {
 				c.log.Debug("progress request failed", "err", err)
 			}
@@ -305,6 +316,11 @@ func (c *Cache) stopLocked(w *Watcher, err error) {
 func (c *Cache) waitFreshLocked(ctx context.Context, rv int64) error {
 	if c.ready && c.rv >= rv {
 		return nil
+	}
+	// Waiters coalesce into one pending request.
+	select {
+	case c.wantProgress <- struct{}{}:
+	default:
 	}
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()

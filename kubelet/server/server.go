@@ -65,12 +65,12 @@ type Server struct {
 	reg  *prometheus.Registry
 
 	mu      sync.Mutex
-	samples map[string]runtime.Stats // previous sample per container, for CPU rates
+	samples map[string]cpuSamples // per container (and "/"), for CPU rates
 }
 
 // New returns a Server.
 func New(cfg Config, rt runtime.Runtime, pods Pods) *Server {
-	s := &Server{cfg: cfg, rt: rt, pods: pods, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), samples: map[string]runtime.Stats{}}
+	s := &Server{cfg: cfg, rt: rt, pods: pods, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), samples: map[string]cpuSamples{}}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := rt.Version(r.Context()); err != nil {
 			http.Error(w, "container runtime: "+err.Error(), http.StatusServiceUnavailable)
@@ -431,6 +431,8 @@ func (s *Server) Summary(ctx context.Context) (*Summary, error) {
 	}
 	var nodeCPU CPU
 	var nodeMem Memory
+	seen := map[string]bool{"/": true}
+	defer s.prune(seen)
 	for _, p := range s.pods.Pods() {
 		md := p.GetMetadata()
 		ps := PodStats{PodRef: PodRef{Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid()}, Containers: []ContainerStats{}}
@@ -441,7 +443,8 @@ func (s *Server) Summary(ctx context.Context) (*Summary, error) {
 			if err != nil {
 				continue
 			}
-			cpu := s.rate(c.ID, st)
+			seen[c.ID] = true
+			cpu := s.rate(c.ID, st, c.StartedAt)
 			mem := &Memory{Time: st.Time, UsageBytes: st.MemoryUsageBytes, WorkingSetBytes: st.MemoryWorkingSetBytes}
 			ps.Containers = append(ps.Containers, ContainerStats{Name: c.Name, StartTime: c.StartedAt, CPU: cpu, Memory: mem})
 			pc.Time, pm.Time = st.Time, st.Time
@@ -460,7 +463,7 @@ func (s *Server) Summary(ctx context.Context) (*Summary, error) {
 	now := time.Now()
 	if u, err := cgroups.Read("/"); err == nil {
 		// The root cgroup is the whole machine.
-		cpu := s.rate("/", runtime.Stats{Time: u.Time, CPUUsageNanos: u.CPUUsageNanos})
+		cpu := s.rate("/", runtime.Stats{Time: u.Time, CPUUsageNanos: u.CPUUsageNanos}, time.Time{})
 		nodeCPU = *cpu
 		nodeMem.UsageBytes, nodeMem.WorkingSetBytes = memInfoUsed()
 	}
@@ -469,16 +472,53 @@ func (s *Server) Summary(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// rate turns a cumulative CPU sample into usage since the previous one.
-func (s *Server) rate(key string, st runtime.Stats) *CPU {
+// rateWindow is the least span a CPU rate is computed over: callers that
+// ask back to back (minictl top, the HPA) must not get a rate over a few
+// milliseconds, which is mostly noise.
+const rateWindow = time.Second
+
+// cpuSamples are the two samples a rate is measured against: newer moves
+// on only once it is rateWindow old, so older is at least that far back.
+type cpuSamples struct{ older, newer runtime.Stats }
+
+// rate turns a cumulative CPU sample into a usage rate. Until two
+// samples lie a window apart, a container's average since it started
+// (started, when known) stands in, rather than a zero or a rate over a
+// few milliseconds.
+func (s *Server) rate(key string, st runtime.Stats, started time.Time) *CPU {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := &CPU{Time: st.Time, UsageCoreNanoSeconds: st.CPUUsageNanos}
-	if prev, ok := s.samples[key]; ok && st.Time.After(prev.Time) && st.CPUUsageNanos >= prev.CPUUsageNanos {
-		out.UsageNanoCores = uint64(float64(st.CPUUsageNanos-prev.CPUUsageNanos) / st.Time.Sub(prev.Time).Seconds())
+	cs, ok := s.samples[key]
+	if !ok {
+		cs = cpuSamples{newer: st}
+	} else if st.Time.Sub(cs.newer.Time) >= rateWindow {
+		cs.older, cs.newer = cs.newer, st
 	}
-	s.samples[key] = st
+	s.samples[key] = cs
+	perSecond := func(ref runtime.Stats) uint64 {
+		return uint64(float64(st.CPUUsageNanos-ref.CPUUsageNanos) / st.Time.Sub(ref.Time).Seconds())
+	}
+	switch ref := cs.older; {
+	case !ref.Time.IsZero() && st.Time.After(ref.Time) && st.CPUUsageNanos >= ref.CPUUsageNanos:
+		out.UsageNanoCores = perSecond(ref)
+	case !started.IsZero() && st.Time.After(started):
+		out.UsageNanoCores = perSecond(runtime.Stats{Time: started})
+	case st.Time.After(cs.newer.Time) && st.CPUUsageNanos >= cs.newer.CPUUsageNanos:
+		out.UsageNanoCores = perSecond(cs.newer)
+	}
 	return out
+}
+
+// prune forgets the samples of containers that are gone.
+func (s *Server) prune(seen map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.samples {
+		if !seen[k] {
+			delete(s.samples, k)
+		}
+	}
 }
 
 func memInfoUsed() (usage, workingSet uint64) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
@@ -134,5 +135,32 @@ func TestExecStream(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("X-Exit-Code") != "3" || string(b) != "err" {
 		t.Fatalf("run: %s %q", resp.Header.Get("X-Exit-Code"), b)
+	}
+}
+
+func TestCPURate(t *testing.T) {
+	s := New(Config{}, nil, nil)
+	t0 := time.Unix(1000, 0)
+	started := t0.Add(-10 * time.Second)
+	at := func(d time.Duration, cpuMillis uint64) runtime.Stats {
+		return runtime.Stats{Time: t0.Add(d), CPUUsageNanos: cpuMillis * 1e6}
+	}
+	// First sample: the average since start (2 s of CPU in 10 s = 200m).
+	if got := s.rate("c", at(0, 2000), started).UsageNanoCores; got != 200e6 {
+		t.Errorf("first sample: %d, want 200m", got)
+	}
+	// Back to back, inside the window: still no window-long base, so the
+	// average since start (2.05 s in 10.1 s), not 50 ms / 100 ms = 500m.
+	if got := s.rate("c", at(100*time.Millisecond, 2050), started).UsageNanoCores; got < 200e6 || got > 205e6 {
+		t.Errorf("inside the window: %d, want about 203m", got)
+	}
+	// A window later: measured against the first sample (500 ms in 1 s).
+	if got := s.rate("c", at(time.Second, 2500), started).UsageNanoCores; got != 500e6 {
+		t.Errorf("after a window: %d, want 500m", got)
+	}
+	// Forgotten once the container is gone.
+	s.prune(map[string]bool{"/": true})
+	if len(s.samples) != 0 {
+		t.Errorf("samples after prune: %v", s.samples)
 	}
 }

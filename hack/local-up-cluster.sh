@@ -123,6 +123,21 @@ pid_alive() {
 	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$ROOT/"
 }
 
+# only_std_fds COMMAND...: exec COMMAND with no descriptor of ours beyond
+# 0-2. A daemon keeps what it inherits: the caller's pipes (a test running
+# start-component would wait for EOF forever) or a flock(1) lock (held
+# until `down`, so the next `flock ... make down` would wait for itself).
+# It execs, so call it in a subshell: `( only_std_fds ... )` or with `&`
+# (whose $! is then the command's PID).
+only_std_fds() {
+	local fd
+	for fd in /proc/self/fd/*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+	done
+	exec "$@"
+}
+
 # launch NAME [NETNS] -- COMMAND...: start COMMAND in the background with
 # its output in logs/NAME.log, record its PID and the command (for
 # start-component). With NETNS it runs inside that network namespace.
@@ -139,15 +154,15 @@ run_recorded() {
 	local name=$1 cmd netns
 	# shellcheck disable=SC1090
 	source "$CMDS/$name"
+	# Job control gives each daemon its own process group: a ^C to `make
+	# up` or to a test that restarts a component does not reach it.
+	set -m
 	if [ -n "$netns" ]; then
-		# ip netns exec execs the command, so $! is the daemon's PID. fds 8
-		# and 9 are closed: a daemon holding a caller's pipe open would make
-		# a test that runs start-component wait for EOF forever.
-		nohup ip netns exec "$netns" "${cmd[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
-	else
-		nohup "${cmd[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- 9>&- &
+		cmd=(ip netns exec "$netns" "${cmd[@]}") # it execs: same PID
 	fi
+	only_std_fds "${cmd[@]}" </dev/null >>"$LOGS/$name.log" 2>&1 &
 	echo $! >"$PIDS/$name.pid"
+	set +m
 }
 
 # stop_pid NAME: SIGTERM the recorded PID, SIGKILL after 10s.
@@ -212,7 +227,9 @@ images() {
 	if ! curl -fsS -o /dev/null "http://$REGISTRY/v2/" 2>/dev/null; then
 		touch "$STATE/registry.ours"
 	fi
-	"$ROOT/hack/build-images.sh" >"$LOGS/build-images.log" 2>&1
+	# It may start the registry, which keeps every descriptor it inherits:
+	# run it with only 0-2 (see run_recorded).
+	(only_std_fds "$ROOT/hack/build-images.sh") >"$LOGS/build-images.log" 2>&1
 	copy_tag minik8s/kubia:latest library/nginx:latest >>"$LOGS/build-images.log" 2>&1
 }
 
@@ -378,8 +395,10 @@ node() {
 		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR"
 }
 
+# node_ready NAME: the STATUS column says Ready (minictl's jsonpath has no
+# [?()] filters to pick the Ready condition).
 node_ready() {
-	[ "$(minictl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+	[ "$(minictl get node "$1" 2>/dev/null | awk 'NR == 2 {print $2}')" = Ready ]
 }
 
 wait_nodes() {

@@ -1,0 +1,280 @@
+package e2e
+
+// Scenarios that only look at the cluster or use it like a user, in the
+// order of the issue: component statuses, `minictl run` with its events
+// and pod phases, etcd's view of a pod.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"minik8s/api/client"
+	corev1 "minik8s/api/core/v1"
+)
+
+// componentStatuses parses `minictl get componentstatuses` into name ->
+// STATUS column.
+func (c *cluster) componentStatuses() (map[string]string, string, error) {
+	out, err := c.minictl("get", "componentstatuses")
+	if err != nil {
+		return nil, out, err
+	}
+	st := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 2 {
+			continue
+		}
+		st[f[0]] = f[1]
+	}
+	return st, out, nil
+}
+
+// expectStatuses waits until every named component shows want, and the
+// rest of the five show Healthy.
+func (c *cluster) expectStatuses(t *testing.T, want map[string]string) {
+	t.Helper()
+	eventually(t, 60*time.Second, fmt.Sprintf("componentstatuses %v", want), func() string {
+		st, out, err := c.componentStatuses()
+		if err != nil {
+			return err.Error()
+		}
+		for _, name := range []string{"scheduler", "controller-manager", "etcd-0", "etcd-1", "etcd-2"} {
+			w := want[name]
+			if w == "" {
+				w = "Healthy"
+			}
+			if st[name] != w {
+				return fmt.Sprintf("%s is %q, want %s:\n%s", name, st[name], w, out)
+			}
+		}
+		return ""
+	})
+}
+
+// TestComponentStatuses: scheduler, controller-manager and etcd-0..2 are
+// Healthy; a stopped etcd member, and the scheduler with both replicas
+// stopped, show Unhealthy until started again.
+func TestComponentStatuses(t *testing.T) {
+	c := need(t)
+	c.expectStatuses(t, nil)
+	out := c.mc(t, "get", "componentstatuses")
+	t.Logf("minictl get componentstatuses:\n%s", out)
+
+	t.Run("etcd member stopped", func(t *testing.T) {
+		c.stop(t, "etcd-2")
+		c.expectStatuses(t, map[string]string{"etcd-2": "Unhealthy"})
+		c.start(t, "etcd-2")
+		c.expectStatuses(t, nil)
+	})
+	t.Run("scheduler stopped", func(t *testing.T) {
+		// Healthy while any replica answers: stop both.
+		c.stop(t, "scheduler-0")
+		c.stop(t, "scheduler-1")
+		c.expectStatuses(t, map[string]string{"scheduler": "Unhealthy"})
+		c.start(t, "scheduler-0")
+		c.start(t, "scheduler-1")
+		c.expectStatuses(t, nil)
+	})
+}
+
+// watchLog runs `minictl get pods -w` in the background and returns what
+// it printed when stopped.
+type watchLog struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	out    strings.Builder
+}
+
+func (w *watchLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(p)
+}
+
+func (w *watchLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.String()
+}
+
+func (c *cluster) watch(t *testing.T, args ...string) *watchLog {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watchLog{cancel: cancel, done: make(chan struct{})}
+	cmd := exec.CommandContext(ctx, c.bin+"/minictl", append([]string{"--server", c.servers}, args...)...)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(w.done) }()
+	t.Cleanup(w.stop)
+	return w
+}
+
+func (w *watchLog) stop() {
+	w.cancel()
+	<-w.done
+}
+
+// TestRunNginx: `minictl run nginx --image=nginx` makes a Deployment, its
+// ReplicaSet and a Pod; the events tell the story with the right
+// sources; `get pods -w` shows Pending, ContainerCreating, Running, and
+// Terminating after the delete.
+func TestRunNginx(t *testing.T) {
+	c := need(t)
+	ns := c.namespace(t, "mk8s-e2e-run")
+	w := c.watch(t, "-n", ns, "get", "pods", "-w")
+	c.mc(t, "-n", ns, "run", "nginx", "--image=nginx")
+
+	c.mc(t, "-n", ns, "get", "deployment", "nginx")
+	var rsName string
+	eventually(t, 30*time.Second, "replicaset of nginx", func() string {
+		out, err := c.minictl("-n", ns, "get", "replicasets", "-l", "run=nginx", "-o", "jsonpath={.items[*].metadata.name}")
+		if err != nil || strings.TrimSpace(out) == "" {
+			return fmt.Sprintf("%q %v", out, err)
+		}
+		rsName = strings.Fields(out)[0]
+		return ""
+	})
+	if !strings.HasPrefix(rsName, "nginx-") {
+		t.Fatalf("replicaset %q", rsName)
+	}
+	p := c.runningPods(t, ns, "run=nginx", 1, 2*time.Minute)[0]
+	if !strings.HasPrefix(p.name, rsName+"-") {
+		t.Errorf("pod %s is not named after its replicaset %s", p.name, rsName)
+	}
+	owner, _ := c.jsonpath(ns, "pod", p.name, ".metadata.ownerReferences[0].name")
+	if owner != rsName {
+		t.Errorf("pod %s owned by %q, want %s", p.name, owner, rsName)
+	}
+
+	// Events: reason -> the source component that must have reported it.
+	want := map[string]string{
+		"ScalingReplicaSet": "deployment-controller",
+		"SuccessfulCreate":  "replicaset-controller",
+		"Scheduled":         "default-scheduler",
+		"Pulled":            "kubelet",
+		"Created":           "kubelet",
+		"Started":           "kubelet",
+	}
+	events := client.For[*corev1.Event](c.api)
+	eventually(t, 30*time.Second, "events", func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		list, err := events.List(ctx, ns, client.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		seen := map[string]string{}
+		for _, e := range list.Items {
+			src := e.GetSource().GetComponent()
+			if src == "" {
+				src = e.GetReportingComponent()
+			}
+			seen[e.GetReason()] = src
+			if src == "kubelet" && e.GetSource().GetHost() != p.node {
+				return fmt.Sprintf("event %s from kubelet of %q, want %s", e.GetReason(), e.GetSource().GetHost(), p.node)
+			}
+		}
+		for reason, src := range want {
+			if seen[reason] != src {
+				return fmt.Sprintf("event %s: source %q, want %q (seen %v)", reason, seen[reason], src, seen)
+			}
+		}
+		return ""
+	})
+	t.Logf("events:\n%s", c.mc(t, "-n", ns, "get", "events"))
+
+	c.mc(t, "-n", ns, "delete", "deployment", "nginx")
+	eventually(t, 90*time.Second, "nginx pods gone", func() string {
+		if ps := c.pods(t, ns, "run=nginx"); len(ps) > 0 {
+			return fmt.Sprintf("%+v", ps)
+		}
+		return ""
+	})
+	time.Sleep(time.Second)
+	w.stop()
+	out := w.String()
+	t.Logf("minictl get pods -w:\n%s", out)
+	// Each status shows up in order on the pod's lines.
+	pos := 0
+	for _, status := range []string{"Pending", "ContainerCreating", "Running", "Terminating"} {
+		i := strings.Index(out[pos:], status)
+		if i < 0 {
+			t.Errorf("get pods -w never showed %s after offset %d:\n%s", status, pos, out)
+			break
+		}
+		pos += i
+	}
+}
+
+// TestEtcdctlReadsPod: `etcdctl get /registry/pods/NS/NAME` prints the
+// pod as Kubernetes JSON.
+func TestEtcdctlReadsPod(t *testing.T) {
+	c := need(t)
+	ns := c.namespace(t, "mk8s-e2e-etcd")
+	c.apply(t, ns, `apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd-probe
+  labels: {app: etcd-probe}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: ["sleep", "3600"]
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key := "/registry/pods/" + ns + "/etcd-probe"
+	out, err := c.run(ctx, c.bin+"/etcdctl", "--endpoints", c.etcd, "get", key, "--print-value-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+		Spec struct {
+			Containers []struct {
+				Image string `json:"image"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &obj); err != nil {
+		t.Fatalf("etcdctl get %s is not JSON: %v\n%s", key, err, out)
+	}
+	if obj.Kind != "Pod" || obj.APIVersion != "v1" || obj.Metadata.Name != "etcd-probe" || obj.Metadata.Namespace != ns ||
+		len(obj.Spec.Containers) != 1 || obj.Spec.Containers[0].Image != "busybox" {
+		t.Fatalf("etcdctl get %s:\n%s", key, out)
+	}
+	keys, err := c.run(ctx, c.bin+"/etcdctl", "--endpoints", c.etcd, "get", "--prefix", "/registry/pods/"+ns+"/", "--keys-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(keys, key) {
+		t.Fatalf("keys under /registry/pods/%s/: %s", ns, keys)
+	}
+}
+
+// sortedKeys is for stable failure messages.
+func sortedKeys(m map[string]int) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

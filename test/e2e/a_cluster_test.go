@@ -228,6 +228,7 @@ metadata:
   name: etcd-probe
   labels: {app: etcd-probe}
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
   - name: main
     image: busybox

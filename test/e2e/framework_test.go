@@ -153,7 +153,7 @@ func (c *cluster) namespace(t *testing.T, name string) string {
 	t.Helper()
 	c.apply(t, "default", fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", name))
 	t.Cleanup(func() {
-		if _, err := c.minictl("delete", "namespace", name); err != nil {
+		if _, err := c.minictl("delete", "namespace", name, "--wait=false"); err != nil {
 			t.Logf("delete namespace %s: %v", name, err)
 		}
 	})

@@ -43,10 +43,21 @@ clean: ## remove build output
 
 .PHONY: help deps build generate verify-generate lint test bench clean
 
-up: build ## start a local control plane (3-member etcd + apiserver) on loopback
+# The local cluster (hack/local-up-cluster.sh): the script installs the
+# dependencies and builds itself, so a fresh clone needs only `make up`.
+up: ## start a local multi-node cluster (NODES=3): etcd x3, apiserver x2, scheduler x2, controller-manager x2, node netns
 	./hack/local-up-cluster.sh up
 
-down: ## stop what `make up` started and remove its state
+down: ## stop what `make up` started and remove everything it made
 	./hack/local-up-cluster.sh down
 
-.PHONY: up down
+# e2e brings a cluster up, runs test/e2e against it and brings it down,
+# also when up or a test fails or make is interrupted. MINIK8S_NO_SKIP
+# makes a missing cluster a failure instead of a skip.
+E2E_ENV := MK8S_E2E_CLUSTER=$(CURDIR)/_output/local/cluster.env MINIK8S_NO_SKIP=1
+e2e: ## bring a local cluster up, run the end-to-end tests against it, bring it down
+	@trap './hack/local-up-cluster.sh down' EXIT; trap 'exit 130' INT TERM; \
+	./hack/local-up-cluster.sh up && \
+	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m ./test/e2e/...
+
+.PHONY: up down e2e

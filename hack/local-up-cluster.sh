@@ -165,23 +165,27 @@ run_recorded() {
 	set +m
 }
 
-# stop_pid NAME: SIGTERM the recorded PID, SIGKILL after 10s.
-stop_pid() {
-	local name=$1 pid
-	if pid_alive "$name"; then
-		pid=$(cat "$PIDS/$name.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-	fi
-	rm -f "$PIDS/$name.pid"
+# stop_pids GRACE NAME...: SIGTERM every recorded PID at once, SIGKILL
+# what still runs after GRACE seconds.
+stop_pids() {
+	local grace=$1 name pid alive
+	shift
+	local -a pids=()
+	for name in "$@"; do
+		if pid_alive "$name"; then
+			pid=$(cat "$PIDS/$name.pid")
+			kill "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	for _ in $(seq $((grace * 10))); do
+		alive=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[ $alive -eq 1 ] || break
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+	for name in "$@"; do rm -f "$PIDS/$name.pid"; done
 }
 
 # ---------------------------------------------------------------- up steps
@@ -532,25 +536,22 @@ down() {
 	[ -n "$quiet" ] || step "stopping the local cluster"
 	n=$(cat "$STATE/nodes" 2>/dev/null || echo "$NODES")
 	[ "$n" -ge "$NODES" ] 2>/dev/null || n=$NODES
-	# Node agents first, so nothing restarts containers while they go.
+	local -a agents=() ctrds=() rest=()
 	for i in $(seq 1 "$n"); do
-		stop_pid "kube-proxy-node$i"
-		stop_pid "kubelet-node$i"
+		agents+=("kube-proxy-node$i" "kubelet-node$i")
+		ctrds+=("containerd-node$i")
 	done
-	for i in $(seq 1 "$n"); do
-		purge_containerd "$(node_sock "$i")"
-		stop_pid "containerd-node$i"
-	done
-	for name in controller-manager-0 controller-manager-1 scheduler-0 scheduler-1 apiserver-0 apiserver-1; do
-		stop_pid "$name"
-	done
-	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do stop_pid "etcd-$i"; done
-	# Anything else recorded (a future component) goes the same way.
+	# Node agents first, so nothing restarts containers while they go;
+	# then every container, then the rest together (their state goes too,
+	# so a short grace is enough).
+	stop_pids 5 "${agents[@]}"
+	for i in $(seq 1 "$n"); do purge_containerd "$(node_sock "$i")" & done
+	wait
+	stop_pids 5 "${ctrds[@]}"
 	for f in "$PIDS"/*.pid; do
-		[ -e "$f" ] || continue
-		name=$(basename "$f" .pid)
-		stop_pid "$name"
+		[ -e "$f" ] && rest+=("$(basename "$f" .pid)")
 	done
+	[ ${#rest[@]} -eq 0 ] || stop_pids 5 "${rest[@]}"
 	kill_leftovers
 	# Network namespaces: the nodes', their pods' and the external host's.
 	for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
@@ -595,7 +596,7 @@ components() {
 stop_component() {
 	local name=${1:?usage: stop-component NAME}
 	[ -f "$CMDS/$name" ] || { echo "local-up: no component $name (see components)" >&2; exit 2; }
-	stop_pid "$name"
+	stop_pids 10 "$name"
 	echo "stopped $name"
 }
 

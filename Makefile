@@ -52,11 +52,15 @@ down: ## stop what `make up` started and remove everything it made
 	./hack/local-up-cluster.sh down
 
 # e2e brings a cluster up, runs test/e2e against it and brings it down,
-# also when up or a test fails or make is interrupted. MINIK8S_NO_SKIP
-# makes a missing cluster a failure instead of a skip.
+# also when up or a test fails or make is interrupted; after a failure the
+# daemons' logs are kept in _output/e2e-logs (down removes _output/local).
+# MINIK8S_NO_SKIP makes a missing cluster a failure instead of a skip.
 E2E_ENV := MK8S_E2E_CLUSTER=$(CURDIR)/_output/local/cluster.env MINIK8S_NO_SKIP=1
+E2E_DOWN := rc=$$?; if [ $$rc -ne 0 ] && [ -d _output/local/logs ]; then \
+	rm -rf _output/e2e-logs; cp -r _output/local/logs _output/e2e-logs; echo "e2e: daemon logs kept in _output/e2e-logs"; fi; \
+	./hack/local-up-cluster.sh down; exit $$rc
 e2e: ## bring a local cluster up, run the end-to-end tests against it, bring it down
-	@trap './hack/local-up-cluster.sh down' EXIT; trap 'exit 130' INT TERM; \
+	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
 	./hack/local-up-cluster.sh up && \
 	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m ./test/e2e/...
 

@@ -55,6 +55,29 @@ func TestSchedulerFailover(t *testing.T) {
 	c.start(t, holder)
 }
 
+// TestControllerManagerFailover: stopping the controller-manager that
+// holds the lease moves it to the standby, which then runs the
+// controllers (a new Deployment gets its pods).
+func TestControllerManagerFailover(t *testing.T) {
+	c := need(t)
+	ns := c.namespace(t, "mk8s-e2e-cm")
+	holder, err := c.leaseHolder("controller-manager")
+	if err != nil || !strings.HasPrefix(holder, "controller-manager-") {
+		t.Fatalf("lease kube-system/controller-manager held by %q (%v)", holder, err)
+	}
+	c.stop(t, holder)
+	eventually(t, 45*time.Second, "lease moves from "+holder, func() string {
+		h, err := c.leaseHolder("controller-manager")
+		if err != nil || h == holder || h == "" {
+			return fmt.Sprintf("holder %q %v", h, err)
+		}
+		return ""
+	})
+	c.mc(t, "-n", ns, "run", "after-cm-failover", "--image=busybox", "--replicas=2", "--command", "--", "sleep", "3600")
+	c.runningPods(t, ns, "run=after-cm-failover", 2, 2*time.Minute)
+	c.start(t, holder)
+}
+
 // configMaps creates config maps name-0..n-1 in ns, one `minictl create`
 // each (minictl is given both apiservers), and fails on the first error:
 // every one that returns was acknowledged.

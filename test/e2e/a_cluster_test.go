@@ -279,3 +279,50 @@ func sortedKeys(m map[string]int) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// TestNetworkSafety checks the harness's guard rails without sending a
+// packet: in the root namespace the pod and service ranges route to the
+// harness bridge (never the default route), FORWARD jumps to the chain
+// that drops cluster traffic leaving the cluster, and each node's default
+// route leads to the bridge's gateway.
+func TestNetworkSafety(t *testing.T) {
+	c := need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, dst := range []string{"10.244.250.1", "10.96.250.1", "10.244.0.1"} {
+		out, err := c.run(ctx, "ip", "route", "get", dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "dev mk8s-br0") {
+			t.Errorf("root namespace routes %s elsewhere than the harness bridge: %s", dst, out)
+		}
+	}
+	out, err := c.run(ctx, "iptables", "-w", "-S", "FORWARD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The harness inserts the jump first; others may insert rules later,
+	// so only its presence is checked.
+	if !strings.Contains(out, "-j MK8S-FORWARD") {
+		t.Errorf("FORWARD has no jump to MK8S-FORWARD:\n%s", out)
+	}
+	out, err = c.run(ctx, "iptables", "-w", "-S", "MK8S-FORWARD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{"-s 10.244.0.0/16 -j DROP", "-s 10.96.0.0/16 -j DROP", "-d " + c.extIP + "/32 -j RETURN"} {
+		if !strings.Contains(out, rule) {
+			t.Errorf("MK8S-FORWARD lacks %q:\n%s", rule, out)
+		}
+	}
+	for _, n := range c.nodes {
+		out, err := c.run(ctx, "ip", "-n", n, "route", "show", "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "via 10.250.0.1 dev mk8s-up") {
+			t.Errorf("node %s default route: %s", n, out)
+		}
+	}
+}

@@ -326,6 +326,13 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 		host := o.Address
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 			host = o.NodeIP
+			if o.NodeNetns != "" {
+				// The server listens in the kubelet's own (root) namespace,
+				// where the node IP leads into the node's namespace and
+				// nothing answers; loopback reaches the wildcard listener
+				// from the apiservers on this machine.
+				host = "127.0.0.1"
+			}
 		}
 		serverURL := fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
 		agent := node.NewAgent(node.Config{Name: nodeName, NodeIP: o.NodeIP, PodCIDR: o.PodCIDR, Port: ln.Addr().(*net.TCPAddr).Port, ServerURL: serverURL,

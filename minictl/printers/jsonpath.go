@@ -11,7 +11,10 @@ import (
 // Path is a parsed field path into an object's JSON form, in the subset of
 // kubectl's JSONPath that column and sort flags use: `.spec.nodeName`,
 // `{.spec.containers[0].image}`, `spec.containers[*].name`,
-// `.metadata.labels.app\.kubernetes\.io/name`, `.metadata.labels['k8s.io/x']`.
+// `.metadata.labels.app\.kubernetes\.io/name`, `.metadata.labels['k8s.io/x']`,
+// and filters on lists: `.status.conditions[?(@.type=="Ready")].status`
+// (==, !=, <, <=, >, >= against a quoted string, number or true/false; or
+// `[?(@.field)]` for "has the field").
 type Path struct {
 	expr string
 	segs []segment
@@ -23,12 +26,18 @@ const (
 	segField segKind = iota
 	segIndex
 	segAll
+	segFilter
 )
 
 type segment struct {
 	kind  segKind
 	field string
 	index int
+	// filter: elements where some value at sub compares with op to value
+	// (op "" tests that sub exists).
+	sub   *Path
+	op    string
+	value any
 }
 
 // ParsePath parses a field path; surrounding braces and the leading dot are optional.
@@ -70,6 +79,19 @@ func ParsePath(expr string) (*Path, error) {
 				p.segs = append(p.segs, segment{kind: segField, field: f})
 			}
 		case '[':
+			if strings.HasPrefix(s[i:], "[?(") {
+				end := strings.Index(s[i:], ")]")
+				if end < 0 {
+					return bad("unclosed [?(")
+				}
+				seg, err := parseFilter(s[i+3 : i+end])
+				if err != nil {
+					return bad(err.Error())
+				}
+				p.segs = append(p.segs, seg)
+				i += end + 2
+				continue
+			}
 			end := strings.IndexByte(s[i:], ']')
 			if end < 0 {
 				return bad("unclosed [")
@@ -93,6 +115,121 @@ func ParsePath(expr string) (*Path, error) {
 		}
 	}
 	return p, nil
+}
+
+// filterOps are tried longest first so "<=" is not read as "<".
+var filterOps = []string{"==", "!=", "<=", ">=", "<", ">"}
+
+// parseFilter parses the inside of [?( ... )]: @.path OP literal, or @.path.
+func parseFilter(expr string) (segment, error) {
+	expr = strings.TrimSpace(expr)
+	if !strings.HasPrefix(expr, "@") {
+		return segment{}, fmt.Errorf("filter %q must start with @", expr)
+	}
+	lhs, op, rhs := expr, "", ""
+	for _, o := range filterOps {
+		if i := strings.Index(expr, o); i >= 0 {
+			lhs, op, rhs = strings.TrimSpace(expr[:i]), o, strings.TrimSpace(expr[i+len(o):])
+			break
+		}
+	}
+	sub, err := ParsePath(lhs)
+	if err != nil {
+		return segment{}, err
+	}
+	seg := segment{kind: segFilter, sub: sub, op: op}
+	if op == "" {
+		return seg, nil
+	}
+	switch {
+	case len(rhs) >= 2 && (rhs[0] == '"' || rhs[0] == '\'') && rhs[len(rhs)-1] == rhs[0]:
+		seg.value = rhs[1 : len(rhs)-1]
+	case rhs == "true" || rhs == "false":
+		seg.value = rhs == "true"
+	default:
+		n, err := strconv.ParseFloat(rhs, 64)
+		if err != nil {
+			return segment{}, fmt.Errorf("filter value %q is not a quoted string, number or boolean", rhs)
+		}
+		seg.value = n
+	}
+	return seg, nil
+}
+
+// matches reports whether list element e passes the filter.
+func (s segment) matches(e any) bool {
+	for _, v := range s.sub.Find(e) {
+		if s.op == "" {
+			return true
+		}
+		if compare(v, s.op, s.value) {
+			return true
+		}
+	}
+	return false
+}
+
+func compare(v any, op string, want any) bool {
+	var c int
+	switch w := want.(type) {
+	case string:
+		got, ok := v.(string)
+		if !ok {
+			got = FormatValue(v)
+		}
+		c = strings.Compare(got, w)
+	case float64:
+		var got float64
+		switch t := v.(type) {
+		case float64:
+			got = t
+		case int64:
+			got = float64(t)
+		case int:
+			got = float64(t)
+		case json.Number:
+			f, err := t.Float64()
+			if err != nil {
+				return false
+			}
+			got = f
+		case string:
+			f, err := strconv.ParseFloat(t, 64)
+			if err != nil {
+				return false
+			}
+			got = f
+		default:
+			return false
+		}
+		switch {
+		case got < w:
+			c = -1
+		case got > w:
+			c = 1
+		}
+	case bool:
+		got, ok := v.(bool)
+		if !ok || (op != "==" && op != "!=") {
+			return false
+		}
+		return (got == w) == (op == "==")
+	}
+	switch op {
+	case "==":
+		return c == 0
+	case "!=":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	}
+	return false
 }
 
 // String returns the expression the path was parsed from.
@@ -121,6 +258,14 @@ func (p *Path) Find(v any) []any {
 					}
 					if i >= 0 && i < len(l) {
 						next = append(next, l[i])
+					}
+				}
+			case segFilter:
+				if l, ok := c.([]any); ok {
+					for _, e := range l {
+						if s.matches(e) {
+							next = append(next, e)
+						}
 					}
 				}
 			case segAll:

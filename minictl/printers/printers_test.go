@@ -228,8 +228,12 @@ func TestPaths(t *testing.T) {
 	obj := map[string]any{
 		"metadata": map[string]any{"name": "x", "labels": map[string]any{"app.kubernetes.io/name": "web", "k8s.io/x": "y"}},
 		"spec": map[string]any{"containers": []any{
-			map[string]any{"name": "a", "image": "nginx"},
-			map[string]any{"name": "b", "image": "busybox"},
+			map[string]any{"name": "a", "image": "nginx", "ports": []any{map[string]any{"containerPort": int64(80)}}},
+			map[string]any{"name": "b", "image": "busybox", "ports": []any{map[string]any{"containerPort": int64(8080)}}},
+		}},
+		"status": map[string]any{"conditions": []any{
+			map[string]any{"type": "Initialized", "status": "True"},
+			map[string]any{"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
 		}},
 	}
 	for _, tc := range []struct {
@@ -247,6 +251,12 @@ func TestPaths(t *testing.T) {
 		{`.metadata.labels.app\.kubernetes\.io/name`, []string{"web"}},
 		{`.metadata.labels['k8s.io/x']`, []string{"y"}},
 		{".spec.nodeName", nil},
+		{`{.status.conditions[?(@.type=="Ready")].status}`, []string{"False"}},
+		{`.status.conditions[?(@.type!='Ready')].type`, []string{"Initialized"}},
+		{`.status.conditions[?(@.reason)].type`, []string{"Ready"}},
+		{`.spec.containers[?(@.ports[0].containerPort>=1000)].name`, []string{"b"}},
+		{`.spec.containers[?(@.ports[*].containerPort==80)].image`, []string{"nginx"}},
+		{`.status.conditions[?(@.type=="Gone")].status`, nil},
 	} {
 		p, err := ParsePath(tc.expr)
 		if err != nil {
@@ -261,7 +271,7 @@ func TestPaths(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tc.expr, got, tc.want)
 		}
 	}
-	for _, bad := range []string{".spec..x", ".spec[abc]", ".spec[0"} {
+	for _, bad := range []string{".spec..x", ".spec[abc]", ".spec[0", ".x[?(@.a==", ".x[?(type==1)]", ".x[?(@.a==bare)]"} {
 		if _, err := ParsePath(bad); err == nil {
 			t.Errorf("ParsePath(%q) succeeded", bad)
 		}

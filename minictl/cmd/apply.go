@@ -217,6 +217,10 @@ func newCreateCommand(o *Options) *cobra.Command {
 	co.files.addFlags(c, "to create")
 	c.Flags().StringVarP(&co.output, "output", "o", "", "output format: name|yaml|json")
 	c.Flags().BoolVar(&co.saveConfig, "save-config", false, "record the configuration in the last-applied annotation, for later apply")
+	c.AddCommand(newCreateNamespaceCommand(co), newCreateConfigMapCommand(co))
+	for _, sub := range c.Commands() {
+		sub.Flags().StringVarP(&co.output, "output", "o", "", "output format: name|yaml|json")
+	}
 	return c
 }
 

@@ -442,6 +442,27 @@ func TestMinictl(t *testing.T) {
 		}
 	})
 
+	sub("CreateGenerators", func(t *testing.T, m *minictl) {
+		if out := m.ok("create", "namespace", "team-a"); out != "namespace/team-a created\n" {
+			t.Errorf("create namespace: %q", out)
+		}
+		file := filepath.Join(t.TempDir(), "app.conf")
+		if err := os.WriteFile(file, []byte("x=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := m.ok("create", "configmap", "cfg", "-n", "team-a", "--from-literal=mode=fast", "--from-file="+file); out != "configmap/cfg created\n" {
+			t.Errorf("create configmap: %q", out)
+		}
+		if out := m.ok("get", "cm", "cfg", "-n", "team-a", "-o", "jsonpath={.data.mode} {.data.app\\.conf}"); out != "fast x=1\n" {
+			t.Errorf("configmap data: %q", out)
+		}
+		if msg := m.fails("create", "configmap", "bad", "--from-literal=novalue"); !strings.Contains(msg, "want key=value") {
+			t.Errorf("bad literal: %q", msg)
+		}
+		if msg := m.fails("create", "namespace", "team-a"); !strings.Contains(msg, "already exists") {
+			t.Errorf("duplicate namespace: %q", msg)
+		}
+	})
 	sub("Errors", func(t *testing.T, m *minictl) {
 		if got := m.fails("get", "pods", "nope"); got != `Error from server (NotFound): pods "nope" not found` {
 			t.Errorf("get pods nope: %q", got)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -137,18 +138,69 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 		return nil, apierrors.NewInternal(err)
 	}
 	s.remember(key, data, obj)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
-		Commit()
+	rev, written, _, err := s.commitPut(ctx, key, data, 0)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
-	if !resp.Succeeded {
+	if !written {
 		return nil, apierrors.NewAlreadyExists(k.GroupResource(), md.Name)
 	}
-	md.ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	md.ResourceVersion = strconv.FormatInt(rev, 10)
 	return obj, nil
+}
+
+// ambiguous reports an etcd error after which a write may or may not
+// have been applied (a leader change while it was in flight), or was not
+// applied for want of a leader: both are worth another try.
+func ambiguous(err error) bool {
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// commitPut writes data at key if the key's mod revision is rev (0: the
+// key must not exist). While etcd elects a new leader a write can fail
+// ambiguously; it is retried, and a retry that finds the key holding
+// exactly data (which carries the object's uid and timestamps, so no
+// other writer produces it) knows the earlier attempt went through - so a
+// member failover costs a client neither an error nor a false conflict.
+// exists reports whether the key was there when the write was refused.
+func (s *Store) commitPut(ctx context.Context, key string, data []byte, rev int64) (newRev int64, written, exists bool, err error) {
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		resp, err := s.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+			Then(clientv3.OpPut(key, string(data))).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			if !ambiguous(err) || attempt >= 5 || ctx.Err() != nil {
+				return 0, false, false, translate(err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return 0, false, false, translate(ctx.Err())
+			}
+			backoff *= 2
+			continue
+		}
+		if resp.Succeeded {
+			return resp.Header.Revision, true, true, nil
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			return 0, false, false, nil
+		}
+		if attempt > 0 && bytes.Equal(kvs[0].Value, data) {
+			return kvs[0].ModRevision, true, true, nil
+		}
+		return 0, false, true, nil
+	}
 }
 
 // Get reads one object from etcd (a linearizable read).
@@ -178,22 +230,18 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 		return nil, apierrors.NewInternal(err)
 	}
 	s.remember(key, data, obj)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
-		Then(clientv3.OpPut(key, string(data))).
-		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
-		Commit()
+	newRev, written, exists, err := s.commitPut(ctx, key, data, rv)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
-	if !resp.Succeeded {
-		if len(resp.Responses[0].GetResponseRange().Kvs) == 0 {
+	if !written {
+		if !exists {
 			return nil, apierrors.NewNotFound(k.GroupResource(), md.Name)
 		}
 		return nil, apierrors.NewConflict(k.GroupResource(), md.Name,
 			"the object has been modified; please apply your changes to the latest version and try again")
 	}
-	md.ResourceVersion = strconv.FormatInt(resp.Header.Revision, 10)
+	md.ResourceVersion = strconv.FormatInt(newRev, 10)
 	return obj, nil
 }
 

@@ -45,7 +45,12 @@ clean: ## remove build output
 
 # The local cluster (hack/local-up-cluster.sh): the script installs the
 # dependencies and builds itself, so a fresh clone needs only `make up`.
-up: ## start a local multi-node cluster (NODES=3): etcd x3, apiserver x2, scheduler x2, controller-manager x2, node netns
+# CONTROL_PLANE=static-pods runs the control plane as static pods of node 1
+# (the master) and kube-proxy as a DaemonSet; the default is processes.
+CONTROL_PLANE ?= processes
+export CONTROL_PLANE
+
+up: ## start a local multi-node cluster (NODES=3): etcd x3, apiserver x2, scheduler x2, controller-manager x2, node netns (CONTROL_PLANE=static-pods: as static pods on node 1)
 	./hack/local-up-cluster.sh up
 
 down: ## stop what `make up` started and remove everything it made
@@ -59,9 +64,17 @@ E2E_ENV := MK8S_E2E_CLUSTER=$(CURDIR)/_output/local/cluster.env MINIK8S_NO_SKIP=
 E2E_DOWN := rc=$$?; if [ $$rc -ne 0 ] && [ -d _output/local/logs ]; then \
 	rm -rf _output/e2e-logs; cp -r _output/local/logs _output/e2e-logs; echo "e2e: daemon logs kept in _output/e2e-logs"; fi; \
 	./hack/local-up-cluster.sh down; exit $$rc
+# E2E_RUN narrows the tests (go test -run), e.g. make e2e E2E_RUN=TestRunNginx.
+E2E_RUN ?=
 e2e: ## bring a local cluster up, run the end-to-end tests against it, bring it down
 	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
 	./hack/local-up-cluster.sh up && \
-	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m ./test/e2e/...
+	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(if $(E2E_RUN),-run '$(E2E_RUN)') ./test/e2e/...
 
-.PHONY: up down e2e
+# e2e-static: the same tests against a control plane of static pods; those
+# that stop and start control-plane daemons (HA, failover) skip themselves
+# there, and TestStaticControlPlanePods checks the kube-system listing.
+e2e-static: ## make e2e with CONTROL_PLANE=static-pods (control plane as static pods, kube-proxy DaemonSet)
+	$(MAKE) e2e CONTROL_PLANE=static-pods
+
+.PHONY: up down e2e e2e-static

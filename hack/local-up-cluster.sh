@@ -11,6 +11,14 @@
 #     namespace) and a kube-proxy (run inside the node's namespace)
 #   an "external host" namespace mk8s-ext (10.250.0.250) for egress tests
 #
+# CONTROL_PLANE=static-pods (make up CONTROL_PLANE=static-pods) runs the
+# control plane as the seed's kubeadm-style master does instead: node 1
+# (mk8s-node1, 10.250.0.11) is the master, whose kubelet runs etcd,
+# kube-apiserver, kube-scheduler and kube-controller-manager as static pods
+# (deploy/staticpods) on the node's network; kube-proxy is the DaemonSet of
+# deploy/addons/kube-proxy.yaml instead of processes. Nothing of the control
+# plane runs in the root namespace; every client uses 10.250.0.11:6443.
+#
 #   hack/local-up-cluster.sh up                 (make up) down first, then up
 #   hack/local-up-cluster.sh down               (make down) remove everything
 #   hack/local-up-cluster.sh stop-component N   stop one process by its PID
@@ -43,6 +51,8 @@ CMDS="$STATE/cmds"
 export PATH="/usr/local/go/bin:$PATH"
 
 NODES=${NODES:-3}
+# processes (the default: daemons in the root namespace) or static-pods.
+CONTROL_PLANE=${CONTROL_PLANE:-processes}
 REGISTRY=127.0.0.1:5000
 BRIDGE=mk8s-br0
 NET_PREFIX=10.250.0           # the harness subnet, a /24 on the bridge
@@ -62,12 +72,25 @@ CM_PORTS=(10257 10267)
 KUBELET_PORT_BASE=10350        # kubelet of node I serves on 127.0.0.1:(base+I)
 ETCD_MEMBERS=3
 DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
+KUBE_PROXY_MANIFEST="$ROOT/deploy/addons/kube-proxy.yaml"
+# The addresses the add-on manifests name, replaced in static-pods mode.
+DNS_MANIFEST_SERVERS="$GATEWAY:6443,$GATEWAY:6444"
+KUBE_PROXY_MANIFEST_SERVER="10.250.0.11:6443"
+# static-pods mode: the master is node 1; its static pods listen on its IP.
+MASTER=1
+MASTER_IP=$NET_PREFIX.$((10 + MASTER))
+MANIFESTS="$STATE/node$MASTER/manifests"
 
-SERVERS="$GATEWAY:${API_PORTS[0]},$GATEWAY:${API_PORTS[1]}"
-ETCD_ENDPOINTS=""
-for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-	ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://$GATEWAY:$((2379 + 10 * i))"
-done
+if [ "$CONTROL_PLANE" = static-pods ]; then
+	SERVERS="$MASTER_IP:6443"
+	ETCD_ENDPOINTS="http://$MASTER_IP:2379"
+else
+	SERVERS="$GATEWAY:${API_PORTS[0]},$GATEWAY:${API_PORTS[1]}"
+	ETCD_ENDPOINTS=""
+	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
+		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://$GATEWAY:$((2379 + 10 * i))"
+	done
+fi
 
 CURRENT_STEP=""
 CURRENT_LOG=""
@@ -194,6 +217,10 @@ preflight() {
 	step "preflight"
 	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, containerd, iptables)"
 	[[ $NODES =~ ^[1-9][0-9]*$ ]] && [ "$NODES" -le 20 ] || fail "NODES must be 1..20, got $NODES"
+	case "$CONTROL_PLANE" in
+	processes | static-pods) ;;
+	*) fail "CONTROL_PLANE must be processes or static-pods, got $CONTROL_PLANE" ;;
+	esac
 }
 
 install_deps() {
@@ -235,6 +262,14 @@ images() {
 	# run it with only 0-2 (see run_recorded).
 	(only_std_fds "$ROOT/hack/build-images.sh") >"$LOGS/build-images.log" 2>&1
 	copy_tag minik8s/kubia:latest library/nginx:latest >>"$LOGS/build-images.log" 2>&1
+	if [ "$CONTROL_PLANE" = static-pods ]; then
+		step "control-plane images (go run ./hack/build-images --control-plane)" "$LOGS/build-images.log"
+		# The lock the integration tests take on the same binary directory,
+		# so a concurrent build there never sees half-written binaries.
+		mkdir -p "$ROOT/_output/images"
+		(cd "$ROOT" && only_std_fds flock "$ROOT/_output/images/.lock" go run ./hack/build-images \
+			-registry "$REGISTRY" --control-plane) >>"$LOGS/build-images.log" 2>&1
+	fi
 }
 
 network() {
@@ -372,7 +407,8 @@ EOF
 }
 
 node() {
-	local i=$1 ns ip dir
+	local i=$1 ns ip dir address=127.0.0.1
+	local -a master_flags=()
 	ns=$(node_ns "$i") ip=$(node_ip "$i") dir=$(node_dir "$i")
 	step "node $i: netns $ns ($ip)" "$STATE/network.log"
 	add_netns_on_bridge "$ns" "mk8s-veth$i" "$ip" 2>>"$STATE/network.log"
@@ -385,18 +421,77 @@ node() {
 	launch "containerd-node$i" "" -- containerd --config "$dir/containerd/config.toml"
 	wait_for 30 "containerd of node $i" ctr -a "$(node_sock "$i")" version
 
-	step "node $i: kubelet (server 127.0.0.1:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
-	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" \
+	if [ "$CONTROL_PLANE" = static-pods ]; then
+		# The apiserver (in the master's namespace) relays logs and exec
+		# to the kubelets, which run in the root namespace: they listen
+		# on the bridge's gateway address, which every node reaches.
+		address=$GATEWAY
+		if [ "$i" -eq "$MASTER" ]; then
+			master_static_pods "$i"
+			master_flags=(--pod-manifest-path "$MANIFESTS")
+		fi
+	fi
+	step "node $i: kubelet (server $address:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" "${master_flags[@]}" \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
 		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
 		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \
-		--address 127.0.0.1 --port $((KUBELET_PORT_BASE + i)) \
+		--address "$address" --port $((KUBELET_PORT_BASE + i)) \
 		--registry-mirror "docker.io=http://$REGISTRY" --cluster-dns "$CLUSTER_DNS" \
 		--cluster-cidr "$CLUSTER_CIDR"
 
+	# In static-pods mode kube-proxy comes as a DaemonSet (kube_proxy_addon).
+	[ "$CONTROL_PLANE" = processes ] || return 0
 	step "node $i: kube-proxy (in $ns)" "$LOGS/kube-proxy-node$i.log"
 	launch "kube-proxy-node$i" "$ns" -- "$BIN/kube-proxy" --server "$SERVERS" \
 		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR"
+}
+
+# master_static_pods I: render the control plane's manifests for node I's
+# kubelet, on the node's address; etcd keeps its data under the node's
+# state directory, so down removes it with everything else.
+master_static_pods() {
+	local i=$1 dir
+	dir=$(node_dir "$i")
+	step "node $i: master, static pod manifests in $MANIFESTS" "$LOGS/render.log"
+	# Node lifecycle shortened as for the controller-managers processes.
+	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
+		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" \
+		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
+		>"$LOGS/render.log" 2>&1
+}
+
+# wait_static_apiserver: the master's kubelet pulls the images and starts
+# etcd and the apiserver; the other kubelets retry until it answers.
+wait_static_apiserver() {
+	step "wait for the static kube-apiserver on $MASTER_IP (images pulled by node $MASTER's kubelet)" "$LOGS/kubelet-node$MASTER.log"
+	wait_for 300 "kube-apiserver static pod" curl -fsS "http://$MASTER_IP:8080/readyz"
+}
+
+# addon_manifest SRC OLD NEW: SRC with the apiserver address OLD replaced
+# by NEW, in a file under the state directory (whose name it prints);
+# fails if OLD is missing, so a changed manifest is noticed.
+addon_manifest() {
+	local src=$1 old=$2 new=$3 out
+	out="$STATE/$(basename "$src")"
+	grep -qF -- "$old" "$src" || fail "$src does not name $old any more"
+	sed "s|$old|$new|g" "$src" >"$out"
+	echo "$out"
+}
+
+kube_proxy_addon() {
+	local manifest
+	step "kube-proxy DaemonSet: minictl apply -f deploy/addons/kube-proxy.yaml (server $SERVERS)" "$LOGS/kube-proxy-addon.log"
+	manifest=$(addon_manifest "$KUBE_PROXY_MANIFEST" "$KUBE_PROXY_MANIFEST_SERVER" "$SERVERS")
+	minictl apply -f "$manifest" >"$LOGS/kube-proxy-addon.log" 2>&1
+}
+
+# static_pods_ready: the four mirror pods and a kube-proxy pod per node run.
+static_pods_ready() {
+	local out
+	out=$(minictl -n kube-system get pods --no-headers -o 'custom-columns=NAME:metadata.name,PHASE:status.phase' 2>/dev/null)
+	[ "$(grep -cE "^(etcd|kube-apiserver|kube-scheduler|kube-controller-manager)-$(node_ns "$MASTER") +Running" <<<"$out")" -eq 4 ] &&
+		[ "$(grep -cE '^kube-proxy-[^ ]+ +Running' <<<"$out")" -eq "$NODES" ]
 }
 
 # node_ready NAME: the STATUS column says Ready (minictl's jsonpath has no
@@ -424,8 +519,12 @@ dns_addon() {
 		step "cluster DNS: skipped ($DNS_MANIFEST does not exist yet)"
 		return 0
 	fi
+	local manifest=$DNS_MANIFEST
 	step "cluster DNS: minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
-	minictl apply -f "$DNS_MANIFEST" >"$LOGS/dns-addon.log" 2>&1
+	if [ "$CONTROL_PLANE" = static-pods ]; then
+		manifest=$(addon_manifest "$DNS_MANIFEST" "--server=$DNS_MANIFEST_SERVERS" "--server=$SERVERS")
+	fi
+	minictl apply -f "$manifest" >"$LOGS/dns-addon.log" 2>&1
 	wait_for 120 "kube-dns" dns_ready
 }
 
@@ -436,6 +535,8 @@ dns_ready() {
 }
 
 write_env() {
+	local master=""
+	[ "$CONTROL_PLANE" = processes ] || master=$(node_ns "$MASTER")
 	# What the e2e tests (and users' scripts) need to reach the cluster.
 	cat >"$STATE/cluster.env" <<EOF
 MINIK8S_SERVER=$SERVERS
@@ -447,6 +548,8 @@ MK8S_EXT_IP=$EXT_IP
 MK8S_HARNESS=$ROOT/hack/local-up-cluster.sh
 MK8S_BIN=$BIN
 MK8S_STATE=$STATE
+CONTROL_PLANE=$CONTROL_PLANE
+MK8S_MASTER=$master
 EOF
 	echo "$NODES" >"$STATE/nodes"
 }
@@ -457,28 +560,39 @@ up() {
 	down quiet
 	mkdir -p "$STATE" "$LOGS" "$PIDS" "$CMDS"
 	echo "$NODES" >"$STATE/nodes"
+	echo "$CONTROL_PLANE" >"$STATE/control-plane"
 	trap 'on_err $LINENO' ERR
 	install_deps
 	build
 	images
 	network
-	etcd
-	apiservers
-	schedulers
-	controller_managers
-	for i in $(seq 1 "$NODES"); do node "$i"; done
-	wait_nodes
+	if [ "$CONTROL_PLANE" = static-pods ]; then
+		for i in $(seq 1 "$NODES"); do node "$i"; done
+		wait_static_apiserver
+		kube_proxy_addon
+		wait_nodes
+		step "wait for the static pods and a kube-proxy pod per node" "$LOGS/kubelet-node$MASTER.log"
+		wait_for 180 "static pods and kube-proxy" static_pods_ready
+	else
+		etcd
+		apiservers
+		schedulers
+		controller_managers
+		for i in $(seq 1 "$NODES"); do node "$i"; done
+		wait_nodes
+	fi
 	dns_addon
 	write_env
 	trap - ERR
 	cat <<EOF
-==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready
+==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready, control plane: $CONTROL_PLANE
     export MINIK8S_SERVER=$SERVERS
     bin/minictl --server $SERVERS get nodes
     bin/minictl get componentstatuses
     bin/etcdctl --endpoints $ETCD_ENDPOINTS get /registry/pods/default/NAME
     ip netns exec $(node_ns 1) sh              # a shell on node 1
     hack/local-up-cluster.sh components       # processes; stop-component/start-component NAME
+    bin/minictl --server $SERVERS get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName
     logs: $LOGS    stop: make down
 EOF
 }
@@ -593,8 +707,23 @@ components() {
 	done
 }
 
+# static_unsupported VERB NAME: in static-pods mode the control plane and
+# kube-proxy are pods, not harness processes: say so instead of "no
+# component".
+static_unsupported() {
+	local verb=$1 name=$2
+	[ "$(cat "$STATE/control-plane" 2>/dev/null)" = static-pods ] || return 0
+	case "$name" in
+	etcd-* | apiserver-* | scheduler-* | controller-manager-* | kube-proxy-*)
+		echo "local-up: $verb $name is not supported with CONTROL_PLANE=static-pods: the control plane runs as static pods of $(node_ns "$MASTER") (manifests in $MANIFESTS) and kube-proxy as a DaemonSet; only containerd-nodeI and kubelet-nodeI are processes" >&2
+		exit 2
+		;;
+	esac
+}
+
 stop_component() {
 	local name=${1:?usage: stop-component NAME}
+	static_unsupported stop-component "$name"
 	[ -f "$CMDS/$name" ] || { echo "local-up: no component $name (see components)" >&2; exit 2; }
 	stop_pids 10 "$name"
 	echo "stopped $name"
@@ -602,6 +731,7 @@ stop_component() {
 
 start_component() {
 	local name=${1:?usage: start-component NAME}
+	static_unsupported start-component "$name"
 	[ -f "$CMDS/$name" ] || { echo "local-up: no component $name (see components)" >&2; exit 2; }
 	if pid_alive "$name"; then
 		echo "$name already runs (pid $(cat "$PIDS/$name.pid"))"

@@ -37,8 +37,17 @@ func (c *cluster) componentStatuses() (map[string]string, string, error) {
 	return st, out, nil
 }
 
+// statusNames are the components `get componentstatuses` lists: three
+// etcd members in the default mode, the master's one in static-pods mode.
+func (c *cluster) statusNames() []string {
+	if c.staticPods() {
+		return []string{"scheduler", "controller-manager", "etcd-0"}
+	}
+	return []string{"scheduler", "controller-manager", "etcd-0", "etcd-1", "etcd-2"}
+}
+
 // expectStatuses waits until every named component shows want, and the
-// rest of the five show Healthy.
+// rest of statusNames show Healthy.
 func (c *cluster) expectStatuses(t *testing.T, want map[string]string) {
 	t.Helper()
 	eventually(t, 60*time.Second, fmt.Sprintf("componentstatuses %v", want), func() string {
@@ -46,7 +55,10 @@ func (c *cluster) expectStatuses(t *testing.T, want map[string]string) {
 		if err != nil {
 			return err.Error()
 		}
-		for _, name := range []string{"scheduler", "controller-manager", "etcd-0", "etcd-1", "etcd-2"} {
+		if len(st) != len(c.statusNames()) {
+			return fmt.Sprintf("%d components, want %v:\n%s", len(st), c.statusNames(), out)
+		}
+		for _, name := range c.statusNames() {
 			w := want[name]
 			if w == "" {
 				w = "Healthy"
@@ -59,9 +71,10 @@ func (c *cluster) expectStatuses(t *testing.T, want map[string]string) {
 	})
 }
 
-// TestComponentStatuses: scheduler, controller-manager and etcd-0..2 are
-// Healthy; a stopped etcd member, and the scheduler with both replicas
-// stopped, show Unhealthy until started again.
+// TestComponentStatuses: scheduler, controller-manager and etcd-0..2
+// (etcd-0 alone with static pods) are Healthy; a stopped etcd member, and
+// the scheduler with both replicas stopped, show Unhealthy until started
+// again.
 func TestComponentStatuses(t *testing.T) {
 	c := need(t)
 	c.expectStatuses(t, nil)
@@ -69,12 +82,14 @@ func TestComponentStatuses(t *testing.T) {
 	t.Logf("minictl get componentstatuses:\n%s", out)
 
 	t.Run("etcd member stopped", func(t *testing.T) {
+		c.needProcesses(t)
 		c.stop(t, "etcd-2")
 		c.expectStatuses(t, map[string]string{"etcd-2": "Unhealthy"})
 		c.start(t, "etcd-2")
 		c.expectStatuses(t, nil)
 	})
 	t.Run("scheduler stopped", func(t *testing.T) {
+		c.needProcesses(t)
 		// Healthy while any replica answers: stop both.
 		c.stop(t, "scheduler-0")
 		c.stop(t, "scheduler-1")
@@ -325,4 +340,76 @@ func TestNetworkSafety(t *testing.T) {
 			t.Errorf("node %s default route: %s", n, out)
 		}
 	}
+}
+
+// TestStaticControlPlanePods (CONTROL_PLANE=static-pods): the kube-system
+// listing the seed shows for a kubeadm-style master,
+//
+//	minictl get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName
+//
+// has etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+// named after the master and on it, one kube-proxy-xxxxx per node, and
+// the kube-dns pod, sorted by node.
+func TestStaticControlPlanePods(t *testing.T) {
+	c := need(t)
+	if !c.staticPods() {
+		t.Skipf("CONTROL_PLANE=%s: the control plane runs as processes, not static pods (make e2e-static runs this test)", c.controlPlane)
+	}
+	args := []string{"get", "po", "-n", "kube-system", "-o", "custom-columns=POD:metadata.name,NODE:spec.nodeName", "--sort-by", "spec.nodeName"}
+	var out string
+	eventually(t, 60*time.Second, "the kube-system listing", func() string {
+		var err error
+		if out, err = c.minictl(args...); err != nil {
+			return err.Error()
+		}
+		return checkStaticListing(out, c.master, c.nodes)
+	})
+	t.Logf("minictl %s:\n%s", strings.Join(args, " "), out)
+}
+
+// checkStaticListing returns what is wrong with the listing, "" if nothing.
+func checkStaticListing(out, master string, nodes []string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if f := strings.Fields(lines[0]); len(f) != 2 || f[0] != "POD" || f[1] != "NODE" {
+		return "header " + lines[0]
+	}
+	onNode := map[string]string{} // pod -> node
+	proxies := map[string]int{}   // node -> kube-proxy pods
+	dns, prev := 0, ""
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return "line " + line
+		}
+		pod, node := f[0], f[1]
+		if node < prev {
+			return fmt.Sprintf("not sorted by node: %s after %s:\n%s", node, prev, out)
+		}
+		prev = node
+		onNode[pod] = node
+		switch {
+		case strings.HasPrefix(pod, "kube-proxy-"):
+			// A DaemonSet pod: the DaemonSet's name and five random characters.
+			if len(strings.TrimPrefix(pod, "kube-proxy-")) != 5 {
+				return "kube-proxy pod name " + pod
+			}
+			proxies[node]++
+		case strings.HasPrefix(pod, "kube-dns-"):
+			dns++
+		}
+	}
+	for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if n := onNode[comp+"-"+master]; n != master {
+			return fmt.Sprintf("%s-%s on %q, want %s:\n%s", comp, master, n, master, out)
+		}
+	}
+	for _, n := range nodes {
+		if proxies[n] != 1 {
+			return fmt.Sprintf("%d kube-proxy pods on %s, want 1:\n%s", proxies[n], n, out)
+		}
+	}
+	if dns == 0 {
+		return "no kube-dns pod:\n" + out
+	}
+	return ""
 }

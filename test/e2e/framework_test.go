@@ -42,7 +42,27 @@ type cluster struct {
 	extIP   string
 	harness string // hack/local-up-cluster.sh
 	bin     string // bin/ of the checkout
-	api     *client.Client
+	// controlPlane is the harness's CONTROL_PLANE: "processes" (daemons
+	// the harness starts and stops) or "static-pods" (static pods of the
+	// master node, kube-proxy as a DaemonSet).
+	controlPlane string
+	master       string // the master node in static-pods mode
+	api          *client.Client
+}
+
+// StaticPods is the control-plane mode whose daemons are pods.
+const StaticPods = "static-pods"
+
+func (c *cluster) staticPods() bool { return c.controlPlane == StaticPods }
+
+// needProcesses skips a test that stops and starts control-plane daemons
+// through the harness, which only the default mode can do. A skip, not a
+// failure, even under MINIK8S_NO_SKIP: the mode was chosen on purpose.
+func (c *cluster) needProcesses(t *testing.T) {
+	t.Helper()
+	if c.staticPods() {
+		t.Skipf("CONTROL_PLANE=%s: the control plane is one set of static pods on %s, not harness processes to stop and start (run with the default CONTROL_PLANE)", StaticPods, c.master)
+	}
 }
 
 var (
@@ -86,6 +106,13 @@ func load(path string) (*cluster, error) {
 		servers: kv["MINIK8S_SERVER"], etcd: kv["MK8S_ETCD_ENDPOINTS"],
 		extNS: kv["MK8S_EXT_NS"], extIP: kv["MK8S_EXT_IP"],
 		harness: kv["MK8S_HARNESS"], bin: kv["MK8S_BIN"],
+		controlPlane: kv["CONTROL_PLANE"], master: kv["MK8S_MASTER"],
+	}
+	if c.controlPlane == "" {
+		c.controlPlane = "processes" // written before the modes existed
+	}
+	if c.staticPods() && c.master == "" {
+		return nil, fmt.Errorf("%s: CONTROL_PLANE=%s without MK8S_MASTER", path, StaticPods)
 	}
 	n, err := strconv.Atoi(kv["MK8S_NODES"])
 	if err != nil || c.servers == "" || c.bin == "" {

@@ -58,11 +58,15 @@ down: ## stop what `make up` started and remove everything it made
 
 # e2e brings a cluster up, runs test/e2e against it and brings it down,
 # also when up or a test fails or make is interrupted; after a failure the
-# daemons' logs are kept in _output/e2e-logs (down removes _output/local).
+# daemons' logs, and the containers' (static pods included) under
+# nodeI/kubelet/pods/UID/logs, are kept in _output/e2e-logs (down removes
+# _output/local).
 # MINIK8S_NO_SKIP makes a missing cluster a failure instead of a skip.
 E2E_ENV := MK8S_E2E_CLUSTER=$(CURDIR)/_output/local/cluster.env MINIK8S_NO_SKIP=1
 E2E_DOWN := rc=$$?; if [ $$rc -ne 0 ] && [ -d _output/local/logs ]; then \
-	rm -rf _output/e2e-logs; cp -r _output/local/logs _output/e2e-logs; echo "e2e: daemon logs kept in _output/e2e-logs"; fi; \
+	rm -rf _output/e2e-logs; cp -r _output/local/logs _output/e2e-logs; \
+	(cd _output/local && find . -path "./node*/kubelet/pods/*/logs/*" -name "*.log" -exec cp --parents {} ../e2e-logs/ \;); \
+	echo "e2e: daemon and container logs kept in _output/e2e-logs"; fi; \
 	./hack/local-up-cluster.sh down; exit $$rc
 # E2E_RUN narrows the tests (go test -run), e.g. make e2e E2E_RUN=TestRunNginx.
 E2E_RUN ?=

@@ -699,6 +699,10 @@ down() {
 
 components() {
 	local f name state
+	if [ "$(cat "$STATE/control-plane" 2>/dev/null)" = static-pods ]; then
+		# Not processes of the harness: see them with minictl get pods.
+		echo "control plane: static pods of $(node_ns "$MASTER") (manifests in $MANIFESTS); kube-proxy: DaemonSet"
+	fi
 	for f in "$CMDS"/*; do
 		[ -e "$f" ] || continue
 		name=$(basename "$f")

@@ -69,7 +69,7 @@ API_PORTS=(6443 6444)
 API_HTTP_PORTS=(8080 8081)
 SCHED_PORTS=(10259 10269)
 CM_PORTS=(10257 10267)
-KUBELET_PORT_BASE=10350        # kubelet of node I serves on 127.0.0.1:(base+I)
+KUBELET_PORT_BASE=10350        # kubelet of node I serves on 127.0.0.1:(base+I) (static-pods: the gateway)
 ETCD_MEMBERS=3
 DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
 KUBE_PROXY_MANIFEST="$ROOT/deploy/addons/kube-proxy.yaml"
@@ -454,7 +454,8 @@ master_static_pods() {
 	local i=$1 dir
 	dir=$(node_dir "$i")
 	step "node $i: master, static pod manifests in $MANIFESTS" "$LOGS/render.log"
-	# Node lifecycle shortened as for the controller-managers processes.
+	# Node lifecycle shortened as for the controller-manager processes, so
+	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \

@@ -279,6 +279,9 @@ network() {
 
 network_setup() {
 	ip link add "$BRIDGE" type bridge
+	# The bridge's alias names the checkout that owns the cluster, so a
+	# make up or down from another checkout cannot take over its names.
+	ip link set "$BRIDGE" alias "$ROOT"
 	ip addr add "$GATEWAY/24" dev "$BRIDGE"
 	ip link set "$BRIDGE" up
 	# Pod and service ranges go to the bridge: a packet nothing claims dies
@@ -555,9 +558,21 @@ EOF
 	echo "$NODES" >"$STATE/nodes"
 }
 
+# check_owner refuses to touch a cluster another checkout started: the
+# node namespaces, the bridge and the chain have fixed names.
+check_owner() {
+	local owner
+	owner=$(ip -o link show "$BRIDGE" 2>/dev/null | sed -n 's/.* alias \(.*\)$/\1/p')
+	if [ -n "$owner" ] && [ "$owner" != "$ROOT" ]; then
+		echo "local-up: a cluster started from $owner is running on this machine; run 'make down' there first" >&2
+		exit 1
+	fi
+}
+
 up() {
 	local t0=$SECONDS i
 	preflight
+	check_owner
 	down quiet
 	mkdir -p "$STATE" "$LOGS" "$PIDS" "$CMDS"
 	echo "$NODES" >"$STATE/nodes"
@@ -648,6 +663,7 @@ kill_leftovers() {
 down() {
 	local quiet=${1:-} n i name f
 	[ "$(id -u)" -eq 0 ] || { echo "local-up: down needs root" >&2; exit 1; }
+	check_owner
 	[ -n "$quiet" ] || step "stopping the local cluster"
 	n=$(cat "$STATE/nodes" 2>/dev/null || echo "$NODES")
 	[ "$n" -ge "$NODES" ] 2>/dev/null || n=$NODES

@@ -562,7 +562,7 @@ EOF
 # node namespaces, the bridge and the chain have fixed names.
 check_owner() {
 	local owner
-	owner=$(ip -o link show "$BRIDGE" 2>/dev/null | sed -n 's/.* alias \(.*\)$/\1/p')
+	owner=$(ip -o link show "$BRIDGE" 2>/dev/null | sed -n 's/.* alias \(.*\)$/\1/p' || true)
 	if [ -n "$owner" ] && [ "$owner" != "$ROOT" ]; then
 		echo "local-up: a cluster started from $owner is running on this machine; run 'make down' there first" >&2
 		exit 1

@@ -3,6 +3,10 @@ package controller
 import (
 	"sync"
 	"time"
+
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/informer"
+	"minik8s/api/workqueue"
 )
 
 // ExpectationsTimeout is how long unfulfilled expectations block a
@@ -110,4 +114,45 @@ func (e *Expectations) Delete(key string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.items, key)
+}
+
+// OwnedPodEvents routes pod events to the key of the object that controls
+// the pod (owner returns it, or "" for a pod no such object controls),
+// recording what the expectations wait for: a new pod is an observed
+// creation, a pod marked for deletion or gone an observed deletion. Every
+// event about an owned pod enqueues its owner.
+func OwnedPodEvents(exp *Expectations, queue *workqueue.Queue[string], owner func(*corev1.Pod) string) informer.HandlerFuncs[*corev1.Pod] {
+	return informer.HandlerFuncs[*corev1.Pod]{
+		AddFunc: func(p *corev1.Pod) {
+			key := owner(p)
+			if key == "" {
+				return
+			}
+			if p.GetMetadata().GetDeletionTimestamp() != nil {
+				exp.DeletionObserved(key, PodKey(p))
+			} else {
+				exp.CreationObserved(key)
+			}
+			queue.Add(key)
+		},
+		UpdateFunc: func(old, cur *corev1.Pod) {
+			if old.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
+				return // a resync, nothing new
+			}
+			key := owner(cur)
+			if key == "" {
+				return
+			}
+			if cur.GetMetadata().GetDeletionTimestamp() != nil && old.GetMetadata().GetDeletionTimestamp() == nil {
+				exp.DeletionObserved(key, PodKey(cur))
+			}
+			queue.Add(key)
+		},
+		DeleteFunc: func(p *corev1.Pod) {
+			if key := owner(p); key != "" {
+				exp.DeletionObserved(key, PodKey(p))
+				queue.Add(key)
+			}
+		},
+	}
 }

@@ -101,38 +101,12 @@ func New(cfg Config) *Controller {
 		},
 		DeleteFunc: func(*corev1.Node) { all() },
 	})
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: func(p *corev1.Pod) {
-			if ds := c.owner(p); ds != nil {
-				key := informer.KeyOf(ds)
-				if p.GetMetadata().GetDeletionTimestamp() != nil {
-					c.exp.DeletionObserved(key, controller.PodKey(p))
-				} else {
-					c.exp.CreationObserved(key)
-				}
-				c.queue.Add(key)
-			}
-		},
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
-				return
-			}
-			if ds := c.owner(cur); ds != nil {
-				key := informer.KeyOf(ds)
-				if cur.GetMetadata().GetDeletionTimestamp() != nil && old.GetMetadata().GetDeletionTimestamp() == nil {
-					c.exp.DeletionObserved(key, controller.PodKey(cur))
-				}
-				c.queue.Add(key)
-			}
-		},
-		DeleteFunc: func(p *corev1.Pod) {
-			if ds := c.owner(p); ds != nil {
-				key := informer.KeyOf(ds)
-				c.exp.DeletionObserved(key, controller.PodKey(p))
-				c.queue.Add(key)
-			}
-		},
-	})
+	cfg.PodInformer.AddEventHandler(controller.OwnedPodEvents(c.exp, c.queue, func(p *corev1.Pod) string {
+		if ds := c.owner(p); ds != nil {
+			return informer.KeyOf(ds)
+		}
+		return ""
+	}))
 	return c
 }
 

@@ -96,38 +96,12 @@ func New(cfg Config) *Controller {
 		AddFunc: enqueue, UpdateFunc: func(_, j *batchv1.Job) { enqueue(j) },
 		DeleteFunc: func(j *batchv1.Job) { c.exp.Delete(informer.KeyOf(j)) },
 	})
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: func(p *corev1.Pod) {
-			if j := c.owner(p); j != nil {
-				key := informer.KeyOf(j)
-				if p.GetMetadata().GetDeletionTimestamp() != nil {
-					c.exp.DeletionObserved(key, controller.PodKey(p))
-				} else {
-					c.exp.CreationObserved(key)
-				}
-				c.queue.Add(key)
-			}
-		},
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
-				return
-			}
-			if j := c.owner(cur); j != nil {
-				key := informer.KeyOf(j)
-				if cur.GetMetadata().GetDeletionTimestamp() != nil && old.GetMetadata().GetDeletionTimestamp() == nil {
-					c.exp.DeletionObserved(key, controller.PodKey(cur))
-				}
-				c.queue.Add(key)
-			}
-		},
-		DeleteFunc: func(p *corev1.Pod) {
-			if j := c.owner(p); j != nil {
-				key := informer.KeyOf(j)
-				c.exp.DeletionObserved(key, controller.PodKey(p))
-				c.queue.Add(key)
-			}
-		},
-	})
+	cfg.PodInformer.AddEventHandler(controller.OwnedPodEvents(c.exp, c.queue, func(p *corev1.Pod) string {
+		if j := c.owner(p); j != nil {
+			return informer.KeyOf(j)
+		}
+		return ""
+	}))
 	return c
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -805,7 +806,24 @@ func (r *Containerd) Exec(ctx context.Context, id string, opts ExecOptions) (int
 	pspec := *spec.Process
 	pspec.Args = opts.Cmd
 	pspec.Terminal = opts.Tty
-	ioOpts := []cio.Opt{cio.WithStreams(opts.Stdin, opts.Stdout, opts.Stderr), cio.WithFIFODir(r.fifoDir)}
+	// stdin is held back until the process has started: a command that
+	// reads its input and exits at once could otherwise finish before the
+	// shim has recorded it, and containerd 1.6's shim then reports exit
+	// status 0 (seen in tests: `read x; exit 4` came back 0).
+	stdin := opts.Stdin
+	var started chan struct{}
+	if stdin != nil {
+		started = make(chan struct{})
+		stdin = &gatedReader{r: stdin, open: started}
+		defer func() {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+		}()
+	}
+	ioOpts := []cio.Opt{cio.WithStreams(stdin, opts.Stdout, opts.Stderr), cio.WithFIFODir(r.fifoDir)}
 	if opts.Tty {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
@@ -823,6 +841,9 @@ func (r *Containerd) Exec(ctx context.Context, id string, opts ExecOptions) (int
 	}
 	if err := proc.Start(ctx); err != nil {
 		return 0, fmt.Errorf("exec %v in %s: %w", opts.Cmd, id, err)
+	}
+	if started != nil {
+		close(started)
 	}
 	if opts.Resize != nil {
 		go func() {
@@ -962,4 +983,15 @@ func (b *limitedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+// gatedReader reads nothing until open is closed.
+type gatedReader struct {
+	r    io.Reader
+	open <-chan struct{}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	<-g.open
+	return g.r.Read(p)
 }

@@ -148,6 +148,16 @@ func TestRunNginx(t *testing.T) {
 	c := need(t)
 	ns := c.namespace(t, "mk8s-e2e-run")
 	w := c.watch(t, "-n", ns, "get", "pods", "-w")
+	// The watch lists the empty namespace first and then watches from the
+	// list's resourceVersion, so once its "No resources found" is printed
+	// every later change of the pod is delivered, however fast the cluster
+	// moves it through Pending and ContainerCreating.
+	eventually(t, 30*time.Second, "get pods -w listed the namespace", func() string {
+		if out := w.String(); !strings.Contains(out, "No resources found") {
+			return fmt.Sprintf("%q", out)
+		}
+		return ""
+	})
 	c.mc(t, "-n", ns, "run", "nginx", "--image=nginx")
 
 	c.mc(t, "-n", ns, "get", "deployment", "nginx")
@@ -221,6 +231,13 @@ func TestRunNginx(t *testing.T) {
 	out := w.String()
 	t.Logf("minictl get pods -w:\n%s", out)
 	// Each status shows up in order on the pod's lines.
+	var podLines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, p.name+" ") {
+			podLines = append(podLines, line)
+		}
+	}
+	out = strings.Join(podLines, "\n")
 	pos := 0
 	for _, status := range []string{"Pending", "ContainerCreating", "Running", "Terminating"} {
 		i := strings.Index(out[pos:], status)

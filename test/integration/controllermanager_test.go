@@ -1088,7 +1088,11 @@ func TestControllerManagerStatefulSet(t *testing.T) {
 	}
 	// Record when each pod appears and when it becomes ready.
 	pods := client.For[*corev1.Pod](e.c)
-	w, err := pods.Watch(e.ctx, "default", client.ListOptions{LabelSelector: "app=nginx"})
+	before, err := pods.List(e.ctx, "default", client.ListOptions{LabelSelector: "app=nginx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pods.Watch(e.ctx, "default", client.ListOptions{LabelSelector: "app=nginx", ResourceVersion: before.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -337,8 +337,14 @@ func TestKubeletPodLifecycle(t *testing.T) {
 		t.Fatalf("lease: %v %v", lease, err)
 	}
 
-	// Pending -> Running, with the phases seen by a watch.
-	w, err := pods.Watch(ctx, "default", client.ListOptions{})
+	// Pending -> Running, with the phases seen by a watch. The watch starts
+	// from a list's resourceVersion: a watch from "now" may be registered
+	// by the server only after the pod has moved on.
+	before, err := pods.List(ctx, "default", client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pods.Watch(ctx, "default", client.ListOptions{ResourceVersion: before.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,10 +369,16 @@ func TestKubeletPodLifecycle(t *testing.T) {
 	}
 	phases := map[string]bool{}
 	waitReasons := map[string]bool{}
+	// Read until the watch has delivered Running (the Get above may have
+	// seen it before the event reached this end of the stream).
 	func() {
-		for {
+		deadline := time.After(30 * time.Second)
+		for !phases["Running"] {
 			select {
-			case ev := <-w.ResultChan():
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
 				if ev.Object != nil && ev.Object.GetMetadata().GetName() == "kubia" {
 					phases[ev.Object.GetStatus().GetPhase()] = true
 					for _, s := range ev.Object.GetStatus().GetContainerStatuses() {
@@ -375,7 +387,7 @@ func TestKubeletPodLifecycle(t *testing.T) {
 						}
 					}
 				}
-			default:
+			case <-deadline:
 				return
 			}
 		}

@@ -808,3 +808,6 @@ func anyToStruct(v any, m protoreflect.Message, path string) error {
 	}
 	return nil
 }
+
+// YAMLToJSON converts one YAML document to JSON, rejecting duplicate keys.
+func YAMLToJSON(data []byte) ([]byte, error) { return yamlToJSON(data) }

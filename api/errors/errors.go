@@ -34,6 +34,8 @@ const (
 	ReasonInternal        = "InternalError"
 	ReasonUnavailable     = "ServiceUnavailable"
 	ReasonTooManyRequests = "TooManyRequests"
+	// ReasonUnsupportedMediaType: the body's content type is not served.
+	ReasonUnsupportedMediaType = "UnsupportedMediaType"
 )
 
 // StatusError is an API error with a Kubernetes-style Status.
@@ -99,6 +101,12 @@ func NewTooLarge(msg string) *StatusError {
 // NewMethodNotSupported reports a verb a resource does not serve.
 func NewMethodNotSupported(resource, verb string) *StatusError {
 	return newStatus(405, ReasonMethodNotAllow, resource, "", fmt.Sprintf("%s is not supported on resources of kind %q", verb, resource))
+}
+
+// NewUnsupportedMediaType reports a request body of a content type the
+// server does not take (415), listing the ones it does.
+func NewUnsupportedMediaType(contentType string, accepted []string) *StatusError {
+	return newStatus(415, ReasonUnsupportedMediaType, "", "", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s", strings.Join(accepted, ", ")))
 }
 
 // NewInternal wraps an unexpected server failure.

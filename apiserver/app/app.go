@@ -34,9 +34,11 @@ import (
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/restapi"
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"
-	"minik8s/apiserver/store"
+	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/registry/rest"
 )
 
 // Options are the apiserver's flags, named as Kubernetes names them.
@@ -121,7 +123,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	}
 	defer cli.Close()
 
-	st := store.New(storage.New(cli), cache.Options{History: o.WatchHistory})
+	st := generic.New(storage.NewEtcd(cli), cache.Options{History: o.WatchHistory})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	storeDone := make(chan struct{})
@@ -142,14 +144,31 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	metrics := server.NewMetrics(reg)
 	g := grpc.NewServer(server.ServerOptions(metrics)...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
-	server.New(server.Config{Store: st, Components: &componentstatus.Prober{Etcd: cli, HTTP: health}, Services: services}).Register(g)
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, nil, nil, nil)
+	server.New(server.Config{API: api, Store: st}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
 		return fmt.Errorf("listen on API port: %w", err)
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- g.Serve(lis) }()
+	// One port: gRPC for our components, the REST API for everyone else.
+	split := newSplitListener(lis)
+	errc := make(chan error, 3)
+	go func() { errc <- g.Serve(split.grpc) }()
+	extra := healthMux(st, reg)
+	extra.HandleFunc("/version", serveVersion)
+	rs := &http.Server{
+		Handler: restapi.New(restapi.Config{
+			API: api, Extra: extra, Connect: newConnector(st).serve,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		if err := rs.Serve(split.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			errc <- err
+		}
+	}()
+	defer split.Close()
 
 	var hs *http.Server
 	if o.HTTPPort > 0 {
@@ -181,7 +200,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	// apiserver out of the kubernetes endpoints.
 	defer func() { cancel(); <-ksDone }()
 
-	slog.Info("apiserver serving", "grpc", lis.Addr().String(), "etcd", o.EtcdServers)
+	slog.Info("apiserver serving", "grpc+rest", lis.Addr().String(), "etcd", o.EtcdServers)
 	if ready != nil {
 		ready <- lis.Addr().String()
 	}
@@ -192,6 +211,12 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if hs != nil {
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = hs.Shutdown(sctx)
+		c()
+	}
+	split.Close()
+	{
+		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = rs.Shutdown(sctx)
 		c()
 	}
 	stopped := make(chan struct{})
@@ -210,7 +235,7 @@ const repairInterval = 3 * time.Minute
 
 // serviceAllocator builds the cluster IP and node port allocator and starts
 // its repair loop, which stops with ctx.
-func serviceAllocator(ctx context.Context, cli *clientv3.Client, st *store.Store, o Options) (*allocator.Services, error) {
+func serviceAllocator(ctx context.Context, cli *clientv3.Client, st *generic.Store, o Options) (*allocator.Services, error) {
 	svcKind, _ := scheme.ByResource("services")
 	get := func(ctx context.Context, ns, name string) (*corev1.Service, error) {
 		obj, err := st.Get(ctx, svcKind, ns, name)
@@ -224,7 +249,7 @@ func serviceAllocator(ctx context.Context, cli *clientv3.Client, st *store.Store
 		return nil, err
 	}
 	rep := &allocator.Repairer{Services: services, List: func(ctx context.Context) ([]*corev1.Service, error) {
-		objs, _, err := st.Etcd().List(ctx, svcKind, "")
+		objs, _, err := st.Storage().List(ctx, svcKind, "")
 		if err != nil {
 			return nil, err
 		}
@@ -243,13 +268,13 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 
 // bootstrap creates the system namespaces if they are missing. Several
 // apiservers may race here; AlreadyExists is success.
-func bootstrap(ctx context.Context, st *store.Store) error {
+func bootstrap(ctx context.Context, st *generic.Store) error {
 	nsKind, _ := scheme.ByResource("namespaces")
 	for _, name := range SystemNamespaces {
 		ns := &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name}}
 		var err error
 		for attempt := 0; attempt < 30; attempt++ {
-			_, err = st.Create(ctx, nsKind, "", ns)
+			_, err = st.Create(ctx, nsKind, "", ns, rest.WriteOptions{})
 			if err == nil || apierrors.IsAlreadyExists(err) {
 				err = nil
 				break
@@ -268,7 +293,7 @@ func bootstrap(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
-func healthMux(st *store.Store, reg *prometheus.Registry) *http.ServeMux {
+func healthMux(st *generic.Store, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
 	mux.HandleFunc("/livez", ok)

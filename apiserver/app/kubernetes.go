@@ -20,7 +20,8 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/allocator"
-	"minik8s/apiserver/store"
+	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/registry/rest"
 )
 
 // The kubernetes Service: every cluster has Service default/kubernetes on
@@ -40,7 +41,7 @@ const (
 )
 
 type kubernetesService struct {
-	st       *store.Store
+	st       *generic.Store
 	services *allocator.Services
 	// ip and port are what this apiserver advertises.
 	ip   string
@@ -50,7 +51,7 @@ type kubernetesService struct {
 	now       func() time.Time
 }
 
-func newKubernetesService(st *store.Store, services *allocator.Services, o Options, port int) (*kubernetesService, error) {
+func newKubernetesService(st *generic.Store, services *allocator.Services, o Options, port int) (*kubernetesService, error) {
 	p, err := netip.ParsePrefix(o.ServiceClusterIPRange)
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func (k *kubernetesService) renewLease(ctx context.Context) error {
 			Metadata: &metav1.ObjectMeta{Name: k.leaseName(), Namespace: "kube-system", Labels: map[string]string{apiserverLeaseLabel: "kube-apiserver"}},
 			Spec: &coordinationv1.LeaseSpec{HolderIdentity: proto.String(k.endpoint()),
 				LeaseDurationSeconds: proto.Int32(int32(apiserverLeaseTTL / time.Second)), AcquireTime: now, RenewTime: now},
-		})
+		}, rest.WriteOptions{})
 		return err
 	}
 	if err != nil {
@@ -155,7 +156,7 @@ func (k *kubernetesService) renewLease(ctx context.Context) error {
 	l.Spec.HolderIdentity = proto.String(k.endpoint())
 	l.Spec.LeaseDurationSeconds = proto.Int32(int32(apiserverLeaseTTL / time.Second))
 	l.Spec.RenewTime = now
-	_, err = k.st.Update(ctx, lk, "kube-system", l, "")
+	_, err = k.st.Update(ctx, lk, "kube-system", l, "", rest.WriteOptions{})
 	return err
 }
 
@@ -174,7 +175,7 @@ func (k *kubernetesService) ensureService(ctx context.Context) error {
 		},
 	}
 	_, err := k.services.Create(ctx, "default", svc, func(ctx context.Context) (scheme.Object, error) {
-		return k.st.Create(ctx, sk, "default", svc)
+		return k.st.Create(ctx, sk, "default", svc, rest.WriteOptions{})
 	})
 	if apierrors.IsAlreadyExists(err) {
 		return nil // another apiserver made it first
@@ -184,7 +185,7 @@ func (k *kubernetesService) ensureService(ctx context.Context) error {
 
 // liveEndpoints lists the endpoints of apiservers with a fresh lease.
 func (k *kubernetesService) liveEndpoints(ctx context.Context) ([]string, error) {
-	objs, _, err := k.st.Etcd().List(ctx, kind("leases"), "kube-system")
+	objs, _, err := k.st.Storage().List(ctx, kind("leases"), "kube-system")
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func (k *kubernetesService) syncEndpoints(ctx context.Context) error {
 		_, err = k.st.Create(ctx, ek, "default", &corev1.Endpoints{
 			Metadata: &metav1.ObjectMeta{Name: kubernetesServiceName, Namespace: "default"},
 			Subsets:  want,
-		})
+		}, rest.WriteOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil // another apiserver wrote it; the next round compares
 		}
@@ -259,7 +260,7 @@ func (k *kubernetesService) syncEndpoints(ctx context.Context) error {
 		return nil
 	}
 	ep.Subsets = want
-	_, err = k.st.Update(ctx, ek, "default", ep, "")
+	_, err = k.st.Update(ctx, ek, "default", ep, "", rest.WriteOptions{})
 	if apierrors.IsConflict(err) {
 		return nil // a peer updated it; the next round compares again
 	}
@@ -280,7 +281,7 @@ func subsetsEqual(a, b []*corev1.EndpointSubset) bool {
 
 // remove takes this apiserver out of the endpoints when it stops cleanly.
 func (k *kubernetesService) remove(ctx context.Context) {
-	if _, err := k.st.Delete(ctx, kind("leases"), "kube-system", k.leaseName(), nil); err != nil && !apierrors.IsNotFound(err) {
+	if _, err := k.st.Delete(ctx, kind("leases"), "kube-system", k.leaseName(), nil, rest.WriteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		slog.Warn("kubernetes service: delete lease", "err", err)
 		return
 	}

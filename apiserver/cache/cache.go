@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // Cache holds one kind's objects and recent events.
 type Cache struct {
 	kind  *scheme.Kind
-	store *storage.Store
+	store storage.Interface
 	opts  Options
 	log   *slog.Logger
 
@@ -108,7 +108,7 @@ type Cache struct {
 }
 
 // New makes a cache for kind k; Run fills and maintains it.
-func New(k *scheme.Kind, st *storage.Store, opts Options) *Cache {
+func New(k *scheme.Kind, st storage.Interface, opts Options) *Cache {
 	opts.defaults()
 	c := &Cache{
 		kind: k, store: st, opts: opts,
@@ -164,7 +164,7 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	}
 	c.replace(objs, rev)
 
-	wctx, cancel := context.WithCancel(storage.WatchContext(ctx))
+	wctx, cancel := context.WithCancel(c.store.WatchContext(ctx))
 	defer cancel()
 	events, errc := c.store.Watch(wctx, c.kind, rev)
 	tick := time.NewTicker(c.opts.ProgressInterval)
@@ -361,6 +361,9 @@ type Item struct {
 	e      *entry
 }
 
+// NewItem wraps an object that is not in a cache (a computed one).
+func NewItem(obj scheme.Object) Item { return Item{Object: obj, e: &entry{obj: obj}} }
+
 // Raw is the object's protobuf encoding.
 func (i Item) Raw() []byte { return i.e.Raw() }
 
@@ -479,6 +482,10 @@ func selectorFilter(f Filter) func(*Event) (*Event, bool) {
 // for every current object. A revision older than the kept history is
 // Expired ("too old resource version") and the client must relist.
 func (c *Cache) Watch(ctx context.Context, f Filter, rv int64, bookmarks bool) (*Watcher, error) {
+	return c.watch(ctx, f, rv, bookmarks, false)
+}
+
+func (c *Cache) watch(ctx context.Context, f Filter, rv int64, bookmarks, initialEnd bool) (*Watcher, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.waitFreshLocked(ctx, rv); err != nil {
@@ -501,6 +508,11 @@ func (c *Cache) Watch(ctx context.Context, f Filter, rv int64, bookmarks bool) (
 		for _, k := range keys {
 			w.initial = append(w.initial, &Event{Type: Added, Object: c.objects[k].obj, RV: c.rv})
 		}
+		if initialEnd {
+			o := c.bookmarkObject()
+			scheme.Meta(o).Annotations = map[string]string{InitialEventsEnd: "true"}
+			w.initial = append(w.initial, &Event{Type: Bookmark, RV: c.rv, Object: o})
+		}
 	} else {
 		if rv < c.oldestRV {
 			return nil, apierrors.NewExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, c.oldestRV))
@@ -514,6 +526,17 @@ func (c *Cache) Watch(ctx context.Context, f Filter, rv int64, bookmarks bool) (
 	}
 	c.watchers[w] = struct{}{}
 	return w, nil
+}
+
+// InitialEventsEnd is the annotation of the bookmark that ends the
+// initial events of a watch with sendInitialEvents (Kubernetes' name).
+const InitialEventsEnd = "k8s.io/initial-events-end"
+
+// WatchWithInitial is a watch from "now" that first sends an ADDED event
+// for every current object and then a bookmark annotated InitialEventsEnd,
+// as a watch with sendInitialEvents=true does.
+func (c *Cache) WatchWithInitial(ctx context.Context, f Filter, bookmarks bool) (*Watcher, error) {
+	return c.watch(ctx, f, 0, bookmarks, true)
 }
 
 // WatcherCount is the number of open watchers (for metrics).

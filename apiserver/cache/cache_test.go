@@ -24,7 +24,7 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	st := storage.New(cli)
+	st := storage.NewEtcd(cli)
 	k, _ := scheme.ByResource("configmaps")
 	c := cache.New(k, st, cache.Options{WatcherBuffer: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -3,115 +3,34 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/rpc"
-	"minik8s/api/scheme"
-	"minik8s/apiserver/auth"
+	"minik8s/apiserver/endpoints"
+	"minik8s/apiserver/registry/core/pods"
 	kubelet "minik8s/kubelet/client"
 )
 
-// The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet
-// of the pod's node. The kubelet publishes where its server listens in the
-// Node annotation below (the harness runs kubelets on loopback, so the
-// Node's InternalIP is not always the address to dial).
-const annotationKubeletServer = "minik8s.io/kubelet-server"
-
-// kubeletHTTP is the client for non-streaming kubelet calls; logs with
-// follow and exec run as long as the caller's context.
-var kubeletHTTP = &http.Client{Transport: &http.Transport{
-	ResponseHeaderTimeout: 30 * time.Second,
-	MaxIdleConnsPerHost:   4,
-}}
-
-// kubeletFor returns the kubelet server URL of a node.
-func (s *Server) kubeletFor(ctx context.Context, nodeName string) (string, error) {
-	nk, _ := scheme.ByResource("nodes")
-	obj, err := s.cfg.Store.Get(ctx, nk, "", nodeName)
-	if err != nil {
-		return "", err
-	}
-	base := obj.GetMetadata().GetAnnotations()[annotationKubeletServer]
-	if base == "" {
-		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, annotationKubeletServer))
-	}
-	return base, nil
-}
-
-// podTarget resolves a pod's container and its kubelet, checking that the
-// caller may use the subresource.
+// podTarget authorizes a pod subresource and resolves the pod's
+// container and kubelet.
 func (s *Server) podTarget(ctx context.Context, verb, subresource, ns, name, container string) (base, cname string, err error) {
-	pk, _ := scheme.ByResource("pods")
-	if _, err := s.gate(ctx, auth.Attributes{Verb: verb, Namespace: ns, Name: name, Subresource: subresource}, pk); err != nil {
+	if _, err := s.cfg.API.Authorize(ctx, verb, endpoints.Target{Resource: "pods", Subresource: subresource, Namespace: ns, Name: name}); err != nil {
 		return "", "", err
 	}
-	obj, err := s.cfg.Store.Get(ctx, pk, ns, name)
+	t, err := s.proxy().PodTarget(ctx, ns, name, container)
 	if err != nil {
 		return "", "", err
 	}
-	pod := obj.(*corev1.Pod)
-	cname, err = pickContainer(pod, container)
-	if err != nil {
-		return "", "", err
-	}
-	node := pod.GetSpec().GetNodeName()
-	if node == "" {
-		return "", "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
-	}
-	base, err = s.kubeletFor(ctx, node)
-	return base, cname, err
+	return t.Kubelet, t.Container, nil
 }
 
-// pickContainer answers as kubectl does: the named container must exist;
-// no name is fine only for a pod with one container.
-func pickContainer(pod *corev1.Pod, name string) (string, error) {
-	var names []string
-	for _, c := range pod.GetSpec().GetInitContainers() {
-		names = append(names, c.GetName())
-	}
-	for _, c := range pod.GetSpec().GetContainers() {
-		names = append(names, c.GetName())
-	}
-	podName := pod.GetMetadata().GetName()
-	if name == "" {
-		if cs := pod.GetSpec().GetContainers(); len(cs) == 1 {
-			return cs[0].GetName(), nil
-		}
-		return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", podName, strings.Join(names, " ")))
-	}
-	for _, n := range names {
-		if n == name {
-			return name, nil
-		}
-	}
-	return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, podName))
-}
+func (s *Server) proxy() *pods.Proxy { return &pods.Proxy{Store: s.cfg.Store} }
 
-// kubeletError turns a kubelet failure into the API's error vocabulary.
-func kubeletError(node string, err error) error {
-	var se *kubelet.StatusError
-	if errors.As(err, &se) {
-		switch se.Code {
-		case http.StatusNotFound:
-			nf := apierrors.NewNotFound("pods", "")
-			nf.Status.Message = se.Message // the kubelet names what it lacks
-			return nf
-		case http.StatusBadRequest:
-			return apierrors.NewBadRequest(se.Message)
-		}
-		return apierrors.NewInternal(fmt.Errorf("kubelet: %s", se.Message))
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return apierrors.NewUnavailable(fmt.Sprintf("cannot reach the kubelet of node %s: %v", node, err))
-}
+var kubeletError = pods.KubeletError
 
 // PodLogs implements rpc.APIServer.
 func (s *Server) PodLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {
@@ -124,7 +43,7 @@ func (s *Server) podLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) 
 	if err != nil {
 		return err
 	}
-	body, err := kubelet.Logs(ctx, kubeletHTTP, base, req.Namespace, req.Name, cname,
+	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, base, req.Namespace, req.Name, cname,
 		kubelet.LogOptions{Follow: req.Follow, Previous: req.Previous, TailLines: req.TailLines})
 	if err != nil {
 		return kubeletError(base, err)
@@ -157,11 +76,10 @@ func (s *Server) NodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc
 }
 
 func (s *Server) nodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc.Chunk, error) {
-	nk, _ := scheme.ByResource("nodes")
-	if _, err := s.gate(ctx, auth.Attributes{Verb: "get", Name: req.Name, Subresource: "stats"}, nk); err != nil {
+	if _, err := s.cfg.API.Authorize(ctx, "get", endpoints.Target{Resource: "nodes", Subresource: "stats", Name: req.Name}); err != nil {
 		return nil, err
 	}
-	base, err := s.kubeletFor(ctx, req.Name)
+	base, err := s.proxy().KubeletFor(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +89,7 @@ func (s *Server) nodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
-	resp, err := kubeletHTTP.Do(hreq)
+	resp, err := pods.KubeletHTTP.Do(hreq)
 	if err != nil {
 		return nil, kubeletError(req.Name, err)
 	}

@@ -29,8 +29,9 @@ import (
 // Prefix is the root of every key the apiserver writes.
 const Prefix = "/registry"
 
-// Store reads and writes objects of every kind in etcd.
-type Store struct {
+// Etcd is the etcd3 implementation of Interface: it reads and writes objects
+// of every kind in etcd.
+type Etcd struct {
 	cli *clientv3.Client
 
 	// written holds the objects this apiserver is writing, by key with the
@@ -50,11 +51,11 @@ type writtenObject struct {
 // maxWritten bounds the handoff map should a kind's watch not be running.
 const maxWritten = 20000
 
-// New returns a Store over an etcd client it does not own.
-func New(cli *clientv3.Client) *Store { return &Store{cli: cli, written: map[string]writtenObject{}} }
+// NewEtcd returns the etcd3 storage over a client it does not own.
+func NewEtcd(cli *clientv3.Client) *Etcd { return &Etcd{cli: cli, written: map[string]writtenObject{}} }
 
 // remember records that obj, encoded as data, is being written at key.
-func (s *Store) remember(key string, data []byte, obj scheme.Object) {
+func (s *Etcd) remember(key string, data []byte, obj scheme.Object) {
 	c := proto.Clone(obj).(scheme.Object)
 	scheme.Meta(c).ResourceVersion = ""
 	s.mu.Lock()
@@ -65,8 +66,18 @@ func (s *Store) remember(key string, data []byte, obj scheme.Object) {
 	s.mu.Unlock()
 }
 
+// forget drops what remember recorded for a write that did not happen
+// (refused or failed), unless another write has replaced it since.
+func (s *Etcd) forget(key string, data []byte) {
+	s.mu.Lock()
+	if w, ok := s.written[key]; ok && bytes.Equal(w.data, data) {
+		delete(s.written, key)
+	}
+	s.mu.Unlock()
+}
+
 // recall returns the object written at key as data, if this store wrote it.
-func (s *Store) recall(key string, data []byte) scheme.Object {
+func (s *Etcd) recall(key string, data []byte) scheme.Object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.written[key]
@@ -130,7 +141,7 @@ func nameOf(key string) string { return key[strings.LastIndex(key, "/")+1:] }
 
 // Create writes obj if its key does not exist yet and returns the stored
 // object with its resourceVersion.
-func (s *Store) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
+func (s *Etcd) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
 	md := scheme.Meta(obj)
 	key := Key(k, md.Namespace, md.Name)
 	data, err := Encode(obj)
@@ -139,6 +150,9 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 	}
 	s.remember(key, data, obj)
 	rev, written, _, err := s.commitPut(ctx, key, data, 0)
+	if err != nil || !written {
+		s.forget(key, data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +183,7 @@ func ambiguous(err error) bool {
 // other writer produces it) knows the earlier attempt went through - so a
 // member failover costs a client neither an error nor a false conflict.
 // exists reports whether the key was there when the write was refused.
-func (s *Store) commitPut(ctx context.Context, key string, data []byte, rev int64) (newRev int64, written, exists bool, err error) {
+func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64) (newRev int64, written, exists bool, err error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		resp, err := s.cli.Txn(ctx).
@@ -204,7 +218,7 @@ func (s *Store) commitPut(ctx context.Context, key string, data []byte, rev int6
 }
 
 // Get reads one object from etcd (a linearizable read).
-func (s *Store) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
+func (s *Etcd) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
 	resp, err := s.cli.Get(ctx, Key(k, ns, name))
 	if err != nil {
 		return nil, translate(err)
@@ -218,7 +232,7 @@ func (s *Store) Get(ctx context.Context, k *scheme.Kind, ns, name string) (schem
 
 // Update writes obj if the key's mod revision still equals obj's
 // resourceVersion. A mismatch is a Conflict; a missing key is NotFound.
-func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
+func (s *Etcd) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (scheme.Object, error) {
 	md := scheme.Meta(obj)
 	key := Key(k, md.Namespace, md.Name)
 	rv, err := ParseRV(md.ResourceVersion)
@@ -231,6 +245,9 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 	}
 	s.remember(key, data, obj)
 	newRev, written, exists, err := s.commitPut(ctx, key, data, rv)
+	if err != nil || !written {
+		s.forget(key, data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +264,7 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (
 
 // Delete removes the key if its mod revision equals rv and returns the
 // last stored object, with the deletion's revision as resourceVersion.
-func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv int64) (scheme.Object, error) {
+func (s *Etcd) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv int64) (scheme.Object, error) {
 	key := Key(k, ns, name)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", rv)).
@@ -272,7 +289,7 @@ func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv 
 
 // List reads every object of a kind (in ns, or all namespaces when ns is
 // "") and returns them with the etcd revision they were read at.
-func (s *Store) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Object, int64, error) {
+func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Object, int64, error) {
 	resp, err := s.cli.Get(ctx, KeyPrefix(k, ns), clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, translate(err)
@@ -289,7 +306,7 @@ func (s *Store) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.O
 }
 
 // CurrentRevision returns etcd's latest revision with a cheap linearizable read.
-func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+func (s *Etcd) CurrentRevision(ctx context.Context) (int64, error) {
 	resp, err := s.cli.Get(ctx, Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
 	if err != nil {
 		return 0, translate(err)
@@ -318,16 +335,18 @@ type RawEvent struct {
 
 // WatchContext derives the context a Watch and its RequestProgress calls
 // must share: etcd groups watches into one stream per context metadata.
-func WatchContext(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+func (s *Etcd) WatchContext(ctx context.Context) context.Context {
+	return clientv3.WithRequireLeader(ctx)
+}
 
 // RequestProgress asks etcd to send a Progress event on every watch made
 // with ctx (from WatchContext), advancing watchers to its current revision.
-func (s *Store) RequestProgress(ctx context.Context) error { return s.cli.RequestProgress(ctx) }
+func (s *Etcd) RequestProgress(ctx context.Context) error { return s.cli.RequestProgress(ctx) }
 
 // Watch streams changes of a kind after revision rev (exclusive) until ctx
 // ends. It closes the channel on error after sending the error on errc;
 // a compacted rev gives an Expired error. ctx should come from WatchContext.
-func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan RawEvent, <-chan error) {
+func (s *Etcd) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan RawEvent, <-chan error) {
 	out := make(chan RawEvent, 256)
 	errc := make(chan error, 1)
 	wch := s.cli.Watch(ctx, KeyPrefix(k, ""), clientv3.WithPrefix(), clientv3.WithPrevKV(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
@@ -370,7 +389,7 @@ func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan Ra
 	return out, errc
 }
 
-func (s *Store) rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
+func (s *Etcd) rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
 	switch ev.Type {
 	case mvccpb.PUT:
 		obj := s.recall(string(ev.Kv.Key), ev.Kv.Value)

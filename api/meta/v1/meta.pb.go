@@ -843,8 +843,15 @@ type DeleteOptions struct {
 	// propagationPolicy is Orphan, Background or Foreground.
 	PropagationPolicy string         `protobuf:"bytes,2,opt,name=propagationPolicy,proto3" json:"propagationPolicy,omitempty"`
 	Preconditions     *Preconditions `protobuf:"bytes,3,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// dryRun "All" runs every stage of the delete but removes nothing.
+	DryRun []string `protobuf:"bytes,4,rep,name=dryRun,proto3" json:"dryRun,omitempty"`
+	// apiVersion and kind are what kubectl sends with the options.
+	ApiVersion string `protobuf:"bytes,5,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Kind       string `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
+	// orphanDependents is the deprecated form of propagationPolicy Orphan.
+	OrphanDependents *bool `protobuf:"varint,7,opt,name=orphanDependents,proto3,oneof" json:"orphanDependents,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DeleteOptions) Reset() {
@@ -896,6 +903,34 @@ func (x *DeleteOptions) GetPreconditions() *Preconditions {
 		return x.Preconditions
 	}
 	return nil
+}
+
+func (x *DeleteOptions) GetDryRun() []string {
+	if x != nil {
+		return x.DryRun
+	}
+	return nil
+}
+
+func (x *DeleteOptions) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *DeleteOptions) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DeleteOptions) GetOrphanDependents() bool {
+	if x != nil && x.OrphanDependents != nil {
+		return *x.OrphanDependents
+	}
+	return false
 }
 
 // Preconditions must hold for a delete to proceed.
@@ -1065,12 +1100,19 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\vStatusCause\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\x03 \x01(\tR\x05field\"\xcf\x01\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\"\xe1\x02\n" +
 	"\rDeleteOptions\x123\n" +
 	"\x12gracePeriodSeconds\x18\x01 \x01(\x03H\x00R\x12gracePeriodSeconds\x88\x01\x01\x12,\n" +
 	"\x11propagationPolicy\x18\x02 \x01(\tR\x11propagationPolicy\x12D\n" +
-	"\rpreconditions\x18\x03 \x01(\v2\x1e.minik8s.meta.v1.PreconditionsR\rpreconditionsB\x15\n" +
-	"\x13_gracePeriodSeconds\"K\n" +
+	"\rpreconditions\x18\x03 \x01(\v2\x1e.minik8s.meta.v1.PreconditionsR\rpreconditions\x12\x16\n" +
+	"\x06dryRun\x18\x04 \x03(\tR\x06dryRun\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x05 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x06 \x01(\tR\x04kind\x12/\n" +
+	"\x10orphanDependents\x18\a \x01(\bH\x01R\x10orphanDependents\x88\x01\x01B\x15\n" +
+	"\x13_gracePeriodSecondsB\x13\n" +
+	"\x11_orphanDependents\"K\n" +
 	"\rPreconditions\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\tR\x03uid\x12(\n" +
 	"\x0fresourceVersion\x18\x02 \x01(\tR\x0fresourceVersion:;\n" +

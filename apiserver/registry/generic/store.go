@@ -1,10 +1,10 @@
-// Package store is the generic registry every kind goes through: it turns
+// Package generic is the generic registry every kind goes through: it turns
 // create/update/delete requests into etcd transactions, applying what all
 // kinds share (names, uid, timestamps, generation, the status subresource,
 // graceful deletion and finalizers) and the kind's own Strategy (defaults,
 // validation, immutable fields). Lists and watches are served from the
 // per-kind watch cache; gets read etcd.
-package store
+package generic
 
 import (
 	"context"
@@ -22,19 +22,20 @@ import (
 	"minik8s/api/scheme"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry"
+	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/storage"
 	"minik8s/apiserver/validation"
 )
 
-// Store serves every registered kind.
+// Store serves every registered kind over one storage.Interface.
 type Store struct {
-	etcd   *storage.Store
+	etcd   storage.Interface
 	caches map[string]*cache.Cache
 	now    func() time.Time
 }
 
 // New builds a store with one watch cache per kind; Run starts them.
-func New(st *storage.Store, opts cache.Options) *Store {
+func New(st storage.Interface, opts cache.Options) *Store {
 	s := &Store{etcd: st, caches: map[string]*cache.Cache{}, now: time.Now}
 	for _, k := range scheme.All() {
 		s.caches[k.Resource] = cache.New(k, st, opts)
@@ -42,8 +43,8 @@ func New(st *storage.Store, opts cache.Options) *Store {
 	return s
 }
 
-// Etcd returns the storage layer.
-func (s *Store) Etcd() *storage.Store { return s.etcd }
+// Storage returns the storage layer.
+func (s *Store) Storage() storage.Interface { return s.etcd }
 
 // Run starts every watch cache and blocks until ctx ends.
 func (s *Store) Run(ctx context.Context) {
@@ -97,8 +98,9 @@ func (s *Store) validate(k *scheme.Kind, obj scheme.Object) []apierrors.FieldErr
 }
 
 // Create stores a new object. ns is the request's namespace; an object
-// naming another namespace is refused.
-func (s *Store) Create(ctx context.Context, k *scheme.Kind, ns string, obj scheme.Object) (scheme.Object, error) {
+// naming another namespace is refused. With o.DryRun the object is
+// checked and returned as it would be stored, and nothing is written.
+func (s *Store) Create(ctx context.Context, k *scheme.Kind, ns string, obj scheme.Object, o rest.WriteOptions) (scheme.Object, error) {
 	if err := checkType(k, obj); err != nil {
 		return nil, err
 	}
@@ -121,6 +123,9 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	}
 	if err := invalid(k, md.Name, s.validate(k, obj)); err != nil {
 		return nil, err
+	}
+	if o.DryRun {
+		return obj, nil
 	}
 	for attempt := 0; ; attempt++ {
 		out, err := s.etcd.Create(ctx, k, obj)
@@ -211,7 +216,9 @@ const SubresourceBinding = "binding"
 // taken from obj; otherwise the status is kept from the stored object
 // (for kinds with a status subresource). An empty resourceVersion means
 // "whatever is stored now"; any other must equal the stored one.
-func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj scheme.Object, subresource string) (scheme.Object, error) {
+//
+// With o.DryRun the result is computed and returned, and nothing written.
+func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj scheme.Object, subresource string, o rest.WriteOptions) (scheme.Object, error) {
 	if err := checkType(k, obj); err != nil {
 		return nil, err
 	}
@@ -292,6 +299,9 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	if proto.Equal(next, old) {
 		return old, nil // a no-op update does not touch etcd
 	}
+	if o.DryRun {
+		return next, nil
+	}
 	if s.canFinishDelete(k, next) {
 		return s.etcd.Delete(ctx, k, md.Namespace, md.Name, mustRV(oldMD.ResourceVersion))
 	}
@@ -318,12 +328,13 @@ func (s *Store) canFinishDelete(k *scheme.Kind, obj scheme.Object) bool {
 
 // Delete removes an object, or marks it with deletionTimestamp when it has
 // finalizers or a grace period. It returns the removed or marked object.
-func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, opts *metav1.DeleteOptions) (scheme.Object, error) {
+// With o.DryRun it returns what it would remove or mark, and writes nothing.
+func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, opts *metav1.DeleteOptions, o rest.WriteOptions) (scheme.Object, error) {
 	if !k.Namespaced {
 		ns = ""
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := s.deleteOnce(ctx, k, ns, name, opts)
+		out, err := s.deleteOnce(ctx, k, ns, name, opts, o.DryRun)
 		// A concurrent writer changed the object between read and delete;
 		// deletes without a resourceVersion precondition simply retry.
 		if apierrors.IsConflict(err) && opts.GetPreconditions().GetResourceVersion() == "" && attempt < 10 {
@@ -333,7 +344,7 @@ func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, opt
 	}
 }
 
-func (s *Store) deleteOnce(ctx context.Context, k *scheme.Kind, ns, name string, opts *metav1.DeleteOptions) (scheme.Object, error) {
+func (s *Store) deleteOnce(ctx context.Context, k *scheme.Kind, ns, name string, opts *metav1.DeleteOptions, dryRun bool) (scheme.Object, error) {
 	cur, err := s.etcd.Get(ctx, k, ns, name)
 	if err != nil {
 		return nil, err
@@ -367,12 +378,15 @@ func (s *Store) deleteOnce(ctx context.Context, k *scheme.Kind, ns, name string,
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid propagationPolicy %q: must be Orphan, Background or Foreground", opts.GetPropagationPolicy()))
 	}
 	if !keep && len(mmd.Finalizers) == 0 {
+		if dryRun {
+			return cur, nil
+		}
 		return s.etcd.Delete(ctx, k, ns, name, mustRV(md.ResourceVersion))
 	}
 	if md.DeletionTimestamp != nil {
 		// Already being deleted: only a shorter grace period changes anything.
 		if md.DeletionGracePeriodSeconds == nil || grace >= *md.DeletionGracePeriodSeconds {
-			if proto.Equal(marked, cur) {
+			if proto.Equal(marked, cur) || dryRun {
 				return cur, nil
 			}
 			mmd.DeletionTimestamp, mmd.DeletionGracePeriodSeconds = md.DeletionTimestamp, md.DeletionGracePeriodSeconds
@@ -381,6 +395,9 @@ func (s *Store) deleteOnce(ctx context.Context, k *scheme.Kind, ns, name string,
 	}
 	mmd.DeletionTimestamp = timestamppb.New(s.now().Add(time.Duration(grace) * time.Second).Truncate(time.Second))
 	mmd.DeletionGracePeriodSeconds = proto.Int64(grace)
+	if dryRun {
+		return marked, nil
+	}
 	return s.etcd.Update(ctx, k, marked)
 }
 

@@ -1,0 +1,37 @@
+package fields
+
+import (
+	"fmt"
+	"slices"
+)
+
+// selectable are the fields each resource can be selected by besides
+// metadata.name and metadata.namespace, as Kubernetes' field label
+// conversions allow them; anything else is refused rather than matched
+// against a field a client misspelled.
+var selectable = map[string][]string{
+	"pods": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+		"spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},
+	"events": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+		"involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+		"reason", "reportingComponent", "source", "type"},
+	"nodes":                  {"spec.unschedulable"},
+	"namespaces":             {"status.phase"},
+	"secrets":                {"type"},
+	"services":               {"spec.clusterIP", "spec.type"},
+	"replicasets":            {"status.replicas"},
+	"replicationcontrollers": {"status.replicas"},
+	"jobs":                   {"status.successful"},
+}
+
+// Supported returns an error naming the first field of sel that resource
+// cannot be selected by, in Kubernetes' words.
+func Supported(resource string, sel Selector) error {
+	for _, r := range sel.Requirements() {
+		if r.Field == "metadata.name" || r.Field == "metadata.namespace" || slices.Contains(selectable[resource], r.Field) {
+			continue
+		}
+		return fmt.Errorf("field label not supported: %s", r.Field)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/scheme"
+	"minik8s/apiserver/admission"
+	"minik8s/apiserver/allocator"
+	"minik8s/apiserver/auth"
+	"minik8s/apiserver/componentstatus"
+	"minik8s/apiserver/endpoints"
+	"minik8s/apiserver/registry/core/componentstatuses"
+	"minik8s/apiserver/registry/core/pods"
+	"minik8s/apiserver/registry/core/services"
+	"minik8s/apiserver/registry/generic"
+)
+
+// NewAPI serves every kind of the scheme from the generic store, with
+// the status subresource where the kind has one, and the resources that
+// are more than stored objects from their own storage: services
+// (allocation), componentstatuses (probed), bindings and pods/binding.
+// services and prober may be nil (tests): Services are then stored as
+// they come, and componentstatuses list nothing.
+func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus.Prober,
+	authn auth.Authenticator, authz auth.Authorizer, adm admission.Chain) *endpoints.API {
+	if adm == nil {
+		adm = admission.Chain{NamespaceLifecycle(st)}
+	}
+	api := endpoints.New(authn, authz, adm)
+	podsKind, _ := scheme.ByResource("pods")
+	binding := &pods.Binding{Pods: st.For(podsKind)}
+	for _, k := range scheme.All() {
+		switch k.Resource {
+		case "componentstatuses":
+			if prober == nil {
+				prober = &componentstatus.Prober{}
+			}
+			api.Register(k.Resource, &componentstatuses.Storage{Prober: prober})
+			continue
+		case "bindings":
+			api.Register(k.Resource, binding)
+			continue
+		case "services":
+			if svcs != nil {
+				api.Register(k.Resource, &services.Storage{Resource: st.For(k), Alloc: svcs})
+				break
+			}
+			api.Register(k.Resource, st.For(k))
+		default:
+			api.Register(k.Resource, st.For(k))
+		}
+		if k.HasStatus {
+			api.Register(k.Resource+"/status", generic.Status{Resource: st.For(k)})
+		}
+	}
+	api.Register("pods/binding", binding)
+	return api
+}
+
+// NamespaceLifecycle is the admission plugin reading namespaces from the
+// watch cache, and from storage when the cache has not seen one yet (it
+// was created a moment ago).
+func NamespaceLifecycle(st *generic.Store) admission.Plugin {
+	nsKind, _ := scheme.ByResource("namespaces")
+	return admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		if obj, ok := st.Cache(nsKind).Get("", name); ok {
+			return obj.(*corev1.Namespace), nil
+		}
+		obj, err := st.Get(ctx, nsKind, "", name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Namespace), nil
+	}}
+}

@@ -1,0 +1,337 @@
+// Package endpoints is the apiserver's one request path, shared by the gRPC
+// and the HTTP front: find the storage of the resource, authenticate the
+// caller, authorize the verb, run admission on writes, then call the
+// storage. The fronts only decode requests into a Target and an object,
+// and encode what comes back; neither knows any kind.
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "minik8s/api/errors"
+	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/scheme"
+	"minik8s/apiserver/admission"
+	"minik8s/apiserver/auth"
+	"minik8s/apiserver/cache"
+	"minik8s/apiserver/registry/rest"
+)
+
+// Target names what a request acts on.
+type Target struct {
+	Resource    string // "pods"
+	Subresource string // "", "status", "binding", "log", ...
+	Namespace   string
+	Name        string
+}
+
+func (t Target) path() string {
+	if t.Subresource == "" {
+		return t.Resource
+	}
+	return t.Resource + "/" + t.Subresource
+}
+
+// API holds the resources and the stages of the request path.
+type API struct {
+	Authenticator auth.Authenticator
+	Authorizer    auth.Authorizer
+	Admission     admission.Chain
+
+	resources map[string]rest.Storage
+}
+
+// New returns an API with no resources; nil stages default to Anonymous
+// and AlwaysAllow, and an empty admission chain.
+func New(authn auth.Authenticator, authz auth.Authorizer, adm admission.Chain) *API {
+	if authn == nil {
+		authn = auth.Anonymous{}
+	}
+	if authz == nil {
+		authz = auth.AlwaysAllow{}
+	}
+	return &API{Authenticator: authn, Authorizer: authz, Admission: adm, resources: map[string]rest.Storage{}}
+}
+
+// Register serves path ("pods" or "pods/status") with s. The resource
+// part must be a kind of the scheme. Registering a path twice panics.
+func (a *API) Register(path string, s rest.Storage) {
+	res, _, _ := strings.Cut(path, "/")
+	if _, err := scheme.ByResource(res); err != nil {
+		panic("endpoints: register " + path + ": " + err.Error())
+	}
+	if _, dup := a.resources[path]; dup {
+		panic("endpoints: registered twice: " + path)
+	}
+	a.resources[path] = s
+}
+
+// Resource describes one served resource or subresource, for discovery.
+type Resource struct {
+	Path  string       // "pods", "pods/status"
+	Kind  *scheme.Kind // the kind the resource belongs to (Pod for pods/status)
+	Body  *scheme.Kind // the kind the storage takes and returns
+	Verbs []string
+}
+
+// Resources lists everything served, sorted by path.
+func (a *API) Resources() []Resource {
+	out := make([]Resource, 0, len(a.resources))
+	for path, s := range a.resources {
+		res, _, _ := strings.Cut(path, "/")
+		k, _ := scheme.ByResource(res)
+		out = append(out, Resource{Path: path, Kind: k, Body: s.Kind(), Verbs: rest.Verbs(s)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Kind returns the kind a resource belongs to; an unknown one is NotFound.
+func (a *API) Kind(resource string) (*scheme.Kind, error) {
+	k, err := scheme.ByResource(resource)
+	if err != nil {
+		return nil, apierrors.NewNotFound("resource", resource)
+	}
+	return k, nil
+}
+
+// BodyKind is the kind of the object a write to t carries.
+func (a *API) BodyKind(t Target) (*scheme.Kind, error) {
+	s, _, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	return s.Kind(), nil
+}
+
+// storage finds the storage of t and the kind it belongs to.
+func (a *API) storage(t Target) (rest.Storage, *scheme.Kind, error) {
+	k, err := a.Kind(t.Resource)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := a.resources[t.path()]
+	if !ok {
+		if t.Subresource != "" {
+			return nil, nil, apierrors.NewNotFound(k.GroupResource()+"/"+t.Subresource, t.Name)
+		}
+		return nil, nil, apierrors.NewNotFound("resource", t.Resource)
+	}
+	return s, k, nil
+}
+
+func notSupported(k *scheme.Kind, t Target, verb string) error {
+	r := k.GroupResource()
+	if t.Subresource != "" {
+		r += "/" + t.Subresource
+	}
+	return apierrors.NewMethodNotSupported(r, verb)
+}
+
+// Authorize authenticates the caller and checks that it may do verb on t.
+// The fronts call it themselves only for what does not go through a
+// storage (pods/log, pods/exec, nodes/proxy).
+func (a *API) Authorize(ctx context.Context, verb string, t Target) (*auth.User, error) {
+	k, err := a.Kind(t.Resource)
+	if err != nil {
+		return nil, err
+	}
+	return a.gate(ctx, verb, t, k)
+}
+
+func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind) (*auth.User, error) {
+	user, err := a.Authenticator.Authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	attrs := auth.Attributes{User: user, Verb: verb, Group: k.Group, Resource: k.Resource,
+		Subresource: t.Subresource, Namespace: t.Namespace, Name: t.Name}
+	if !k.Namespaced {
+		attrs.Namespace = ""
+	}
+	if err := a.Authorizer.Authorize(ctx, attrs); err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+func (a *API) admit(ctx context.Context, op string, t Target, k *scheme.Kind, obj scheme.Object, user *auth.User) error {
+	return a.Admission.Admit(ctx, &admission.Attributes{
+		Operation: op, Kind: k, Namespace: t.Namespace, Name: t.Name, Subresource: t.Subresource, Object: obj, User: user,
+	})
+}
+
+// Get reads one object.
+func (a *API) Get(ctx context.Context, t Target) (scheme.Object, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	g, ok := s.(rest.Getter)
+	if !ok {
+		return nil, notSupported(k, t, "get")
+	}
+	if _, err := a.gate(ctx, "get", t, k); err != nil {
+		return nil, err
+	}
+	return g.Get(ctx, ns(k, t), t.Name)
+}
+
+func ns(k *scheme.Kind, t Target) string {
+	if !k.Namespaced {
+		return ""
+	}
+	return t.Namespace
+}
+
+// List reads a page of objects.
+func (a *API) List(ctx context.Context, t Target, o rest.ListOptions) (*rest.ListResult, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := s.(rest.Lister)
+	if !ok {
+		return nil, notSupported(k, t, "list")
+	}
+	if _, err := a.gate(ctx, "list", t, k); err != nil {
+		return nil, err
+	}
+	return l.List(ctx, ns(k, t), o)
+}
+
+// Watch opens a watch; the caller stops it.
+func (a *API) Watch(ctx context.Context, t Target, o rest.ListOptions) (*cache.Watcher, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(rest.Watcher)
+	if !ok {
+		return nil, notSupported(k, t, "watch")
+	}
+	if _, err := a.gate(ctx, "watch", t, k); err != nil {
+		return nil, err
+	}
+	return w.Watch(ctx, ns(k, t), o)
+}
+
+// Create stores obj. For a subresource (pods/binding) t.Name is the
+// object the subresource belongs to; otherwise it is obj's name.
+func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.WriteOptions) (scheme.Object, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	if t.Name == "" {
+		t.Name = obj.GetMetadata().GetName()
+	}
+	t.Namespace = ns(k, t)
+	user, err := a.gate(ctx, "create", t, k)
+	if err != nil {
+		return nil, err
+	}
+	switch c := s.(type) {
+	case rest.Creater:
+		if err := a.admit(ctx, admission.Create, t, k, obj, user); err != nil {
+			return nil, err
+		}
+		return c.Create(ctx, t.Namespace, obj, o)
+	case rest.NamedCreater:
+		if err := a.admit(ctx, admission.Create, t, k, obj, user); err != nil {
+			return nil, err
+		}
+		return c.CreateNamed(ctx, t.Namespace, t.Name, obj, o)
+	}
+	return nil, notSupported(k, t, "create")
+}
+
+// Update replaces obj (or its status, for t.Subresource "status").
+func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.WriteOptions) (scheme.Object, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := s.(rest.Updater)
+	if !ok {
+		return nil, notSupported(k, t, "update")
+	}
+	if t.Name == "" {
+		t.Name = obj.GetMetadata().GetName()
+	}
+	if n := obj.GetMetadata().GetName(); n != "" && n != t.Name {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", n, t.Name))
+	}
+	t.Namespace = ns(k, t)
+	user, err := a.gate(ctx, "update", t, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.admit(ctx, admission.Update, t, k, obj, user); err != nil {
+		return nil, err
+	}
+	return u.Update(ctx, t.Namespace, obj, o)
+}
+
+// Delete removes the named object.
+func (a *API) Delete(ctx context.Context, t Target, opts *metav1.DeleteOptions, o rest.WriteOptions) (scheme.Object, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := s.(rest.Deleter)
+	if !ok {
+		return nil, notSupported(k, t, "delete")
+	}
+	t.Namespace = ns(k, t)
+	user, err := a.gate(ctx, "delete", t, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.admit(ctx, admission.Delete, t, k, nil, user); err != nil {
+		return nil, err
+	}
+	return d.Delete(ctx, t.Namespace, t.Name, opts, o)
+}
+
+// DeleteCollection deletes every object a list selects and returns them.
+func (a *API) DeleteCollection(ctx context.Context, t Target, lo rest.ListOptions, opts *metav1.DeleteOptions, o rest.WriteOptions) ([]scheme.Object, error) {
+	s, k, err := a.storage(t)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := s.(rest.Deleter)
+	l, lok := s.(rest.Lister)
+	if !ok || !lok {
+		return nil, notSupported(k, t, "deletecollection")
+	}
+	t.Namespace = ns(k, t)
+	user, err := a.gate(ctx, "deletecollection", t, k)
+	if err != nil {
+		return nil, err
+	}
+	list, err := l.List(ctx, t.Namespace, lo)
+	if err != nil {
+		return nil, err
+	}
+	var out []scheme.Object
+	for _, it := range list.Items {
+		md := it.Object.GetMetadata()
+		one := Target{Resource: t.Resource, Namespace: md.GetNamespace(), Name: md.GetName()}
+		if err := a.admit(ctx, admission.Delete, one, k, nil, user); err != nil {
+			return out, err
+		}
+		obj, err := d.Delete(ctx, one.Namespace, one.Name, opts, o)
+		if apierrors.IsNotFound(err) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}

@@ -1,0 +1,126 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	"minik8s/api/scheme"
+	"minik8s/apiserver/registry/generic"
+	kubelet "minik8s/kubelet/client"
+)
+
+// The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet
+// of the pod's node. The kubelet publishes where its server listens in the
+// Node annotation below (the harness runs kubelets on loopback, so the
+// Node's InternalIP is not always the address to dial).
+const annotationKubeletServer = "minik8s.io/kubelet-server"
+
+// KubeletHTTP is the client for non-streaming kubelet calls; logs with
+// follow and exec run as long as the caller's context.
+var KubeletHTTP = &http.Client{Transport: &http.Transport{
+	ResponseHeaderTimeout: 30 * time.Second,
+	MaxIdleConnsPerHost:   4,
+}}
+
+// Proxy resolves where a pod's streams come from. Both fronts use it after
+// the request path has authorized the subresource.
+type Proxy struct {
+	Store *generic.Store
+}
+
+// KubeletFor returns the kubelet server URL of a node.
+func (p *Proxy) KubeletFor(ctx context.Context, nodeName string) (string, error) {
+	nk, _ := scheme.ByResource("nodes")
+	obj, err := p.Store.Get(ctx, nk, "", nodeName)
+	if err != nil {
+		return "", err
+	}
+	base := obj.GetMetadata().GetAnnotations()[annotationKubeletServer]
+	if base == "" {
+		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, annotationKubeletServer))
+	}
+	return base, nil
+}
+
+// Target is a pod's container and the kubelet that runs it.
+type Target struct {
+	Pod       *corev1.Pod
+	Node      string
+	Kubelet   string // base URL
+	Container string
+}
+
+// PodTarget resolves a pod's container and its kubelet.
+func (p *Proxy) PodTarget(ctx context.Context, ns, name, container string) (*Target, error) {
+	pk, _ := scheme.ByResource("pods")
+	obj, err := p.Store.Get(ctx, pk, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	pod := obj.(*corev1.Pod)
+	cname, err := pickContainer(pod, container)
+	if err != nil {
+		return nil, err
+	}
+	node := pod.GetSpec().GetNodeName()
+	if node == "" {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
+	}
+	base, err := p.KubeletFor(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Pod: pod, Node: node, Kubelet: base, Container: cname}, nil
+}
+
+// pickContainer answers as kubectl does: the named container must exist;
+// no name is fine only for a pod with one container.
+func pickContainer(pod *corev1.Pod, name string) (string, error) {
+	var names []string
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		names = append(names, c.GetName())
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
+		names = append(names, c.GetName())
+	}
+	podName := pod.GetMetadata().GetName()
+	if name == "" {
+		if cs := pod.GetSpec().GetContainers(); len(cs) == 1 {
+			return cs[0].GetName(), nil
+		}
+		return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", podName, strings.Join(names, " ")))
+	}
+	for _, n := range names {
+		if n == name {
+			return name, nil
+		}
+	}
+	return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, podName))
+}
+
+// KubeletError turns a kubelet failure into the API's error vocabulary;
+// node names the node whose kubelet failed.
+func KubeletError(node string, err error) error {
+	var se *kubelet.StatusError
+	if errors.As(err, &se) {
+		switch se.Code {
+		case http.StatusNotFound:
+			nf := apierrors.NewNotFound("pods", "")
+			nf.Status.Message = se.Message // the kubelet names what it lacks
+			return nf
+		case http.StatusBadRequest:
+			return apierrors.NewBadRequest(se.Message)
+		}
+		return apierrors.NewInternal(fmt.Errorf("kubelet: %s", se.Message))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return apierrors.NewUnavailable(fmt.Sprintf("cannot reach the kubelet of node %s: %v", node, err))
+}

@@ -1,0 +1,10 @@
+package restapi
+
+import (
+	"context"
+	"time"
+)
+
+func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}

@@ -34,11 +34,11 @@ import (
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/restapi"
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"
-	"minik8s/apiserver/registry/generic"
-	"minik8s/apiserver/registry/rest"
 )
 
 // Options are the apiserver's flags, named as Kubernetes names them.

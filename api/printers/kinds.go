@@ -84,7 +84,7 @@ var kindPrinters = map[string]printer{
 			d, _ := o.(*appsv1.Deployment)
 			st := d.GetStatus()
 			c, i := containersAndImages(d.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), fmt.Sprintf("%d/%d", st.GetReadyReplicas(), replicas(d.GetSpec().Replicas, d.GetSpec() != nil)),
+			return []any{name(o), fmt.Sprintf("%d/%d", st.GetReadyReplicas(), desiredReplicas(d.GetSpec())),
 				int64(st.GetUpdatedReplicas()), int64(st.GetAvailableReplicas()), age(o, now),
 				c, i, FormatLabelSelector(d.GetSpec().GetSelector())}
 		},
@@ -94,7 +94,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			r, _ := o.(*appsv1.ReplicaSet)
 			c, i := containersAndImages(r.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), int64(replicas(r.GetSpec().Replicas, r.GetSpec() != nil)), int64(r.GetStatus().GetReplicas()),
+			return []any{name(o), int64(desiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
 				int64(r.GetStatus().GetReadyReplicas()), age(o, now), c, i, FormatLabelSelector(r.GetSpec().GetSelector())}
 		},
 	},
@@ -103,7 +103,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			r, _ := o.(*corev1.ReplicationController)
 			c, i := containersAndImages(r.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), int64(replicas(r.GetSpec().Replicas, r.GetSpec() != nil)), int64(r.GetStatus().GetReplicas()),
+			return []any{name(o), int64(desiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
 				int64(r.GetStatus().GetReadyReplicas()), age(o, now), c, i, FormatLabels(r.GetSpec().GetSelector())}
 		},
 	},
@@ -137,7 +137,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			s, _ := o.(*appsv1.StatefulSet)
 			c, i := containersAndImages(s.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), fmt.Sprintf("%d/%d", s.GetStatus().GetReadyReplicas(), replicas(s.GetSpec().Replicas, s.GetSpec() != nil)),
+			return []any{name(o), fmt.Sprintf("%d/%d", s.GetStatus().GetReadyReplicas(), desiredReplicas(s.GetSpec())),
 				age(o, now), c, i}
 		},
 	},
@@ -416,15 +416,36 @@ func orUnknown(s string) string {
 	return s
 }
 
-// replicas reads an optional spec.replicas; the API defaults it to 1.
-func replicas(p *int32, hasSpec bool) int32 {
-	switch {
-	case p != nil:
-		return *p
-	case !hasSpec:
-		return 0
+// desiredReplicas reads a workload's optional spec.replicas, which the API
+// defaults to 1; a workload without a spec wants none.
+func desiredReplicas(spec any) int32 {
+	var p *int32
+	switch s := spec.(type) {
+	case *appsv1.DeploymentSpec:
+		if s == nil {
+			return 0
+		}
+		p = s.Replicas
+	case *appsv1.ReplicaSetSpec:
+		if s == nil {
+			return 0
+		}
+		p = s.Replicas
+	case *appsv1.StatefulSetSpec:
+		if s == nil {
+			return 0
+		}
+		p = s.Replicas
+	case *corev1.ReplicationControllerSpec:
+		if s == nil {
+			return 0
+		}
+		p = s.Replicas
 	}
-	return 1
+	if p == nil {
+		return 1
+	}
+	return *p
 }
 
 func containersAndImages(spec *corev1.PodSpec) (string, string) {

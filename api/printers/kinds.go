@@ -251,7 +251,7 @@ var kindPrinters = map[string]printer{
 		},
 		cells: func(o scheme.Object, now time.Time) []any {
 			e, _ := o.(*corev1.Event)
-			first, last, count := eventTimes(e, now)
+			first, last, count := EventTimes(e, now)
 			io := e.GetInvolvedObject()
 			target := strings.ToLower(io.GetKind())
 			if io.GetName() != "" {
@@ -624,9 +624,10 @@ func nodeAddress(n *corev1.Node, typ string) string {
 
 // ---- events ----
 
-// eventTimes returns an event's FIRST SEEN and LAST SEEN cells and its
-// count; an event of the newer API counts once when it has no series.
-func eventTimes(e *corev1.Event, now time.Time) (first, last string, count int32) {
+// EventTimes returns an event's FIRST SEEN and LAST SEEN cells (ages at
+// now) and how many times it happened; an event of the newer API without
+// a series counts once.
+func EventTimes(e *corev1.Event, now time.Time) (first, last string, count int32) {
 	firstTS := e.GetFirstTimestamp()
 	if isUnset(firstTS) {
 		firstTS = e.GetEventTime()

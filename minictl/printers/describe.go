@@ -910,11 +910,9 @@ func describeEvents(d *describer, events []*corev1.Event) {
 	d.w(1, "Type\tReason\tAge\tFrom\tMessage")
 	d.w(1, "----\t------\t----\t----\t-------")
 	for _, e := range sorted {
-		first, last, count := EventTimes(e, d.now)
+		first, last, count := apiprinters.EventTimes(e, d.now)
 		interval := first
-		if count > 1 && e.GetSeries() == nil {
-			interval = fmt.Sprintf("%s (x%d over %s)", strings.SplitN(last, " ", 2)[0], count, first)
-		} else if e.GetSeries() != nil {
+		if count > 1 || e.GetSeries() != nil {
 			interval = fmt.Sprintf("%s (x%d over %s)", last, count, first)
 		}
 		d.w(1, "%s\t%s\t%s\t%s\t%s", e.GetType(), e.GetReason(), interval, apiprinters.EventSource(e), strings.TrimSpace(e.GetMessage()))

@@ -124,30 +124,7 @@ func ResourceName(k *scheme.Kind) string {
 // FormatLabels prints a label map as sorted k=v pairs, or "<none>".
 func FormatLabels(m map[string]string) string { return apiprinters.FormatLabels(m) }
 
-// ---- events, for describe and sorting ----
-
-// EventTimes returns an event's FIRST SEEN and LAST SEEN as describe shows
-// them, and its count; LAST SEEN reads "5m (x3 over 10m)" for a repeated
-// event.
-func EventTimes(e *corev1.Event, now time.Time) (first, last string, count int32) {
-	firstTS := e.GetFirstTimestamp()
-	if isZero(firstTS.GetSeconds(), firstTS.GetNanos()) {
-		firstTS = e.GetEventTime()
-	}
-	first = apiprinters.Age(firstTS, now)
-	last = first
-	if ts := e.GetLastTimestamp(); !isZero(ts.GetSeconds(), ts.GetNanos()) {
-		last = apiprinters.Age(ts, now)
-	}
-	count = e.GetCount()
-	if s := e.GetSeries(); s != nil {
-		return first, apiprinters.Age(s.GetLastObservedTime(), now), s.GetCount()
-	}
-	if count > 1 {
-		last = last + " (x" + strconv.Itoa(int(count)) + " over " + first + ")"
-	}
-	return first, last, count
-}
+// ---- events ----
 
 // EventLastSeen is the time an event last happened, for sorting.
 func EventLastSeen(e *corev1.Event) time.Time {

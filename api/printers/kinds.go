@@ -84,7 +84,7 @@ var kindPrinters = map[string]printer{
 			d, _ := o.(*appsv1.Deployment)
 			st := d.GetStatus()
 			c, i := containersAndImages(d.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), fmt.Sprintf("%d/%d", st.GetReadyReplicas(), desiredReplicas(d.GetSpec())),
+			return []any{name(o), fmt.Sprintf("%d/%d", st.GetReadyReplicas(), DesiredReplicas(d.GetSpec())),
 				int64(st.GetUpdatedReplicas()), int64(st.GetAvailableReplicas()), age(o, now),
 				c, i, FormatLabelSelector(d.GetSpec().GetSelector())}
 		},
@@ -94,7 +94,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			r, _ := o.(*appsv1.ReplicaSet)
 			c, i := containersAndImages(r.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), int64(desiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
+			return []any{name(o), int64(DesiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
 				int64(r.GetStatus().GetReadyReplicas()), age(o, now), c, i, FormatLabelSelector(r.GetSpec().GetSelector())}
 		},
 	},
@@ -103,7 +103,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			r, _ := o.(*corev1.ReplicationController)
 			c, i := containersAndImages(r.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), int64(desiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
+			return []any{name(o), int64(DesiredReplicas(r.GetSpec())), int64(r.GetStatus().GetReplicas()),
 				int64(r.GetStatus().GetReadyReplicas()), age(o, now), c, i, FormatLabels(r.GetSpec().GetSelector())}
 		},
 	},
@@ -137,7 +137,7 @@ var kindPrinters = map[string]printer{
 		cells: func(o scheme.Object, now time.Time) []any {
 			s, _ := o.(*appsv1.StatefulSet)
 			c, i := containersAndImages(s.GetSpec().GetTemplate().GetSpec())
-			return []any{name(o), fmt.Sprintf("%d/%d", s.GetStatus().GetReadyReplicas(), desiredReplicas(s.GetSpec())),
+			return []any{name(o), fmt.Sprintf("%d/%d", s.GetStatus().GetReadyReplicas(), DesiredReplicas(s.GetSpec())),
 				age(o, now), c, i}
 		},
 	},
@@ -416,9 +416,10 @@ func orUnknown(s string) string {
 	return s
 }
 
-// desiredReplicas reads a workload's optional spec.replicas, which the API
-// defaults to 1; a workload without a spec wants none.
-func desiredReplicas(spec any) int32 {
+// DesiredReplicas reads the optional spec.replicas of a Deployment,
+// ReplicaSet, StatefulSet or ReplicationController spec, which the API
+// defaults to 1; a nil spec (or another type) wants none.
+func DesiredReplicas(spec any) int32 {
 	var p *int32
 	switch s := spec.(type) {
 	case *appsv1.DeploymentSpec:
@@ -441,6 +442,8 @@ func desiredReplicas(spec any) int32 {
 			return 0
 		}
 		p = s.Replicas
+	default:
+		return 0
 	}
 	if p == nil {
 		return 1

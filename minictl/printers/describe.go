@@ -125,15 +125,15 @@ func Describe(in DescribeInput) string {
 	case *appsv1.ReplicaSet:
 		s := o.GetSpec()
 		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(s.GetSelector()),
-			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), replicas(s.Replicas, s != nil)), s.GetTemplate())
+			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), apiprinters.DesiredReplicas(s)), s.GetTemplate())
 	case *corev1.ReplicationController:
 		s := o.GetSpec()
 		describeWorkload(d, o.GetMetadata(), FormatLabels(s.GetSelector()),
-			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), replicas(s.Replicas, s != nil)), s.GetTemplate())
+			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), apiprinters.DesiredReplicas(s)), s.GetTemplate())
 	case *appsv1.StatefulSet:
 		s := o.GetSpec()
 		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(s.GetSelector()),
-			fmt.Sprintf("%d desired | %d total", replicas(s.Replicas, s != nil), o.GetStatus().GetReplicas()), s.GetTemplate())
+			fmt.Sprintf("%d desired | %d total", apiprinters.DesiredReplicas(s), o.GetStatus().GetReplicas()), s.GetTemplate())
 	case *appsv1.DaemonSet:
 		st := o.GetStatus()
 		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(o.GetSpec().GetSelector()),
@@ -558,7 +558,7 @@ func describeDeployment(d *describer, dep *appsv1.Deployment) {
 	d.labels(md)
 	d.w(0, "Selector:\t%s", apiprinters.FormatLabelSelector(s.GetSelector()))
 	d.w(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable",
-		replicas(s.Replicas, s != nil), st.GetUpdatedReplicas(), st.GetReplicas(), st.GetAvailableReplicas(), st.GetUnavailableReplicas())
+		apiprinters.DesiredReplicas(s), st.GetUpdatedReplicas(), st.GetReplicas(), st.GetAvailableReplicas(), st.GetUnavailableReplicas())
 	d.w(0, "StrategyType:\t%s", s.GetStrategy().GetType())
 	d.w(0, "MinReadySeconds:\t%d", s.GetMinReadySeconds())
 	if ru := s.GetStrategy().GetRollingUpdate(); ru != nil {
@@ -924,14 +924,3 @@ func itoa(n int32) string { return strconv.Itoa(int(n)) }
 func orNone(s string) string { return orDefault(s, "<none>") }
 
 func orUnknown(s string) string { return orDefault(s, "<unknown>") }
-
-// replicas reads an optional spec.replicas; the API defaults it to 1.
-func replicas(p *int32, hasSpec bool) int32 {
-	switch {
-	case p != nil:
-		return *p
-	case !hasSpec:
-		return 0
-	}
-	return 1
-}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	apiprinters "minik8s/api/printers"
 	"minik8s/api/scheme"
 )
 
@@ -122,19 +124,19 @@ func Describe(in DescribeInput) string {
 		describeDeployment(d, o)
 	case *appsv1.ReplicaSet:
 		s := o.GetSpec()
-		describeWorkload(d, o.GetMetadata(), FormatLabelSelector(s.GetSelector()),
-			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), replicas(s.Replicas, s != nil)), s.GetTemplate())
+		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(s.GetSelector()),
+			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), apiprinters.DesiredReplicas(s)), s.GetTemplate())
 	case *corev1.ReplicationController:
 		s := o.GetSpec()
 		describeWorkload(d, o.GetMetadata(), FormatLabels(s.GetSelector()),
-			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), replicas(s.Replicas, s != nil)), s.GetTemplate())
+			fmt.Sprintf("%d current / %d desired", o.GetStatus().GetReplicas(), apiprinters.DesiredReplicas(s)), s.GetTemplate())
 	case *appsv1.StatefulSet:
 		s := o.GetSpec()
-		describeWorkload(d, o.GetMetadata(), FormatLabelSelector(s.GetSelector()),
-			fmt.Sprintf("%d desired | %d total", replicas(s.Replicas, s != nil), o.GetStatus().GetReplicas()), s.GetTemplate())
+		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(s.GetSelector()),
+			fmt.Sprintf("%d desired | %d total", apiprinters.DesiredReplicas(s), o.GetStatus().GetReplicas()), s.GetTemplate())
 	case *appsv1.DaemonSet:
 		st := o.GetStatus()
-		describeWorkload(d, o.GetMetadata(), FormatLabelSelector(o.GetSpec().GetSelector()),
+		describeWorkload(d, o.GetMetadata(), apiprinters.FormatLabelSelector(o.GetSpec().GetSelector()),
 			"", o.GetSpec().GetTemplate())
 		d.w(0, "Desired Number of Nodes Scheduled:\t%d", st.GetDesiredNumberScheduled())
 		d.w(0, "Current Number of Nodes Scheduled:\t%d", st.GetCurrentNumberScheduled())
@@ -223,7 +225,7 @@ func describePod(d *describer, p *corev1.Pod) {
 	}
 	d.labels(md)
 	if md.GetDeletionTimestamp() != nil {
-		d.w(0, "Status:\tTerminating (lasts %s)", HumanDuration(d.now.Sub(md.GetDeletionTimestamp().AsTime())))
+		d.w(0, "Status:\tTerminating (lasts %s)", apiprinters.HumanDuration(d.now.Sub(md.GetDeletionTimestamp().AsTime())))
 		if md.DeletionGracePeriodSeconds != nil {
 			d.w(0, "Termination Grace Period:\t%ds", md.GetDeletionGracePeriodSeconds())
 		}
@@ -554,9 +556,9 @@ func describeDeployment(d *describer, dep *appsv1.Deployment) {
 	d.meta(md, true)
 	d.w(0, "CreationTimestamp:\t%s", d.time(md.GetCreationTimestamp()))
 	d.labels(md)
-	d.w(0, "Selector:\t%s", FormatLabelSelector(s.GetSelector()))
+	d.w(0, "Selector:\t%s", apiprinters.FormatLabelSelector(s.GetSelector()))
 	d.w(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable",
-		replicas(s.Replicas, s != nil), st.GetUpdatedReplicas(), st.GetReplicas(), st.GetAvailableReplicas(), st.GetUnavailableReplicas())
+		apiprinters.DesiredReplicas(s), st.GetUpdatedReplicas(), st.GetReplicas(), st.GetAvailableReplicas(), st.GetUnavailableReplicas())
 	d.w(0, "StrategyType:\t%s", s.GetStrategy().GetType())
 	d.w(0, "MinReadySeconds:\t%d", s.GetMinReadySeconds())
 	if ru := s.GetStrategy().GetRollingUpdate(); ru != nil {
@@ -650,7 +652,7 @@ func templateContainers(d *describer, cs []*corev1.Container) {
 func describeJob(d *describer, j *batchv1.Job) {
 	md, s, st := j.GetMetadata(), j.GetSpec(), j.GetStatus()
 	d.meta(md, true)
-	d.w(0, "Selector:\t%s", FormatLabelSelector(s.GetSelector()))
+	d.w(0, "Selector:\t%s", apiprinters.FormatLabelSelector(s.GetSelector()))
 	d.labels(md)
 	d.controlledBy(md)
 	par := "<unset>"
@@ -668,7 +670,7 @@ func describeJob(d *describer, j *batchv1.Job) {
 	}
 	if st.GetCompletionTime() != nil {
 		d.w(0, "Completed At:\t%s", d.time(st.GetCompletionTime()))
-		d.w(0, "Duration:\t%s", jobDuration(j, d.now))
+		d.w(0, "Duration:\t%s", apiprinters.JobDuration(j, d.now))
 	}
 	d.w(0, "Pods Statuses:\t%d Active / %d Succeeded / %d Failed", st.GetActive(), st.GetSucceeded(), st.GetFailed())
 	describeTemplate(d, s.GetTemplate())
@@ -681,7 +683,7 @@ func describeService(d *describer, s *corev1.Service, ep *corev1.Endpoints) {
 	d.meta(md, true)
 	d.labels(md)
 	d.w(0, "Selector:\t%s", FormatLabels(spec.GetSelector()))
-	d.w(0, "Type:\t%s", serviceType(s))
+	d.w(0, "Type:\t%s", apiprinters.ServiceType(s))
 	if spec.GetClusterIP() != "" {
 		d.w(0, "IP:\t%s", spec.GetClusterIP())
 		ips := spec.GetClusterIPs()
@@ -696,7 +698,7 @@ func describeService(d *describer, s *corev1.Service, ep *corev1.Endpoints) {
 	if spec.GetExternalName() != "" {
 		d.w(0, "External Name:\t%s", spec.GetExternalName())
 	}
-	if lb := loadBalancerAddresses(s, true); lb != "" {
+	if lb := apiprinters.LoadBalancerAddresses(s); lb != "" {
 		d.w(0, "LoadBalancer Ingress:\t%s", lb)
 	}
 	for _, p := range spec.GetPorts() {
@@ -740,7 +742,7 @@ func endpointsForPort(ep *corev1.Endpoints, portName string) string {
 func describeNode(d *describer, n *corev1.Node) {
 	md, spec, st := n.GetMetadata(), n.GetSpec(), n.GetStatus()
 	d.w(0, "Name:\t%s", md.GetName())
-	d.w(0, "Roles:\t%s", nodeRoles(n))
+	d.w(0, "Roles:\t%s", apiprinters.NodeRoles(n))
 	d.labels(md)
 	d.w(0, "CreationTimestamp:\t%s", d.time(md.GetCreationTimestamp()))
 	if len(spec.GetTaints()) == 0 {
@@ -908,13 +910,17 @@ func describeEvents(d *describer, events []*corev1.Event) {
 	d.w(1, "Type\tReason\tAge\tFrom\tMessage")
 	d.w(1, "----\t------\t----\t----\t-------")
 	for _, e := range sorted {
-		first, last, count := EventTimes(e, d.now)
+		first, last, count := apiprinters.EventTimes(e, d.now)
 		interval := first
-		if count > 1 && e.GetSeries() == nil {
-			interval = fmt.Sprintf("%s (x%d over %s)", strings.SplitN(last, " ", 2)[0], count, first)
-		} else if e.GetSeries() != nil {
+		if count > 1 || e.GetSeries() != nil {
 			interval = fmt.Sprintf("%s (x%d over %s)", last, count, first)
 		}
-		d.w(1, "%s\t%s\t%s\t%s\t%s", e.GetType(), e.GetReason(), interval, EventSource(e), strings.TrimSpace(e.GetMessage()))
+		d.w(1, "%s\t%s\t%s\t%s\t%s", e.GetType(), e.GetReason(), interval, apiprinters.EventSource(e), strings.TrimSpace(e.GetMessage()))
 	}
 }
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+func orNone(s string) string { return orDefault(s, "<none>") }
+
+func orUnknown(s string) string { return orDefault(s, "<unknown>") }

@@ -1,3 +1,9 @@
+// Package printers turns API objects into what minictl prints: the
+// kubectl-style table of each kind laid out for a terminal (its columns and
+// cells come from minik8s/api/printers, shared with the apiserver's
+// Tables), custom columns, JSONPath-ish field lookups and templates,
+// sorting, and describe. Everything here is a pure function of its inputs
+// (the current time is passed in), so it is tested with golden files.
 package printers
 
 import (

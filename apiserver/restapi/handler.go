@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
@@ -39,23 +38,9 @@ type Config struct {
 	// (pods/log, pods/exec, pods/attach, pods/portforward, nodes/proxy),
 	// after the request path has authorized them; nil refuses them.
 	Connect func(w http.ResponseWriter, r *http.Request, t endpoints.Target, rest string)
-	// Tables renders objects as a meta.k8s.io/v1 Table; nil answers
-	// Table requests with the plain list.
-	Tables TableFunc
 	// Patch applies a patch of the given content type to an object's JSON.
 	Patch PatchFunc
 	Log   *slog.Logger
-}
-
-// TableFunc renders objs of kind k as a Table's JSON (rows without their
-// objects filled; the handler adds them as asked).
-type TableFunc func(k *scheme.Kind, objs []scheme.Object, now time.Time) (Table, error)
-
-// Table is what a TableFunc returns: the column definitions and one row of
-// cells per object, ready for JSON.
-type Table struct {
-	Columns any
-	Cells   [][]any
 }
 
 // PatchFunc applies patch (of content type patchType) to the JSON of the
@@ -233,7 +218,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, k *scheme.Kind, data []b
 	if len(data) == 0 {
 		return nil, apierrors.NewBadRequest("the request has no body: a " + k.Kind + " is required")
 	}
-	if ct := r.Header.Get("Content-Type"); strings.Contains(ct, "yaml") {
+	ct := r.Header.Get("Content-Type")
+	if strings.Contains(ct, "protobuf") {
+		return nil, apierrors.NewUnsupportedMediaType(ct, []string{"application/json", "application/yaml"})
+	}
+	if strings.Contains(ct, "yaml") {
 		j, err := codec.YAMLToJSON(data)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
@@ -385,7 +374,7 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, 
 		writeError(w, err)
 		return
 	}
-	if wantsTable(r) && h.cfg.Tables != nil {
+	if wantsTable(r) {
 		k, kerr := scheme.KindOf(obj)
 		if kerr == nil {
 			h.writeTable(w, r, k, []scheme.Object{obj}, obj.GetMetadata().GetResourceVersion(), "")
@@ -448,7 +437,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, rt route) {
 }
 
 func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, rt route, res *rest.ListResult) {
-	if wantsTable(r) && h.cfg.Tables != nil {
+	if wantsTable(r) {
 		objs := make([]scheme.Object, len(res.Items))
 		for i, it := range res.Items {
 			objs[i] = it.Object

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"minik8s/api/codec"
+	"minik8s/api/printers"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 )
@@ -22,33 +23,19 @@ func wantsTable(r *http.Request) bool {
 	return false
 }
 
-type tableRow struct {
-	Cells  []any           `json:"cells"`
-	Object json.RawMessage `json:"object,omitempty"`
-}
-
-type tableJSON struct {
-	Kind       string     `json:"kind"`
-	APIVersion string     `json:"apiVersion"`
-	Metadata   listMeta   `json:"metadata"`
-	Columns    any        `json:"columnDefinitions"`
-	Rows       []tableRow `json:"rows"`
-}
-
-// tableJSON renders objs as a Table; each row carries the object as the
-// request's includeObject asks: None, Metadata (the default: a
-// PartialObjectMetadata, which kubectl needs for names, labels and
-// sorting) or Object.
+// tableJSON renders objs as a Table (api/printers, the columns minictl
+// prints too); each row carries the object as the request's includeObject
+// asks: None, Object, or Metadata (the default, a PartialObjectMetadata,
+// which kubectl needs for names, namespaces and labels).
 func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) ([]byte, error) {
-	t, err := h.cfg.Tables(k, objs, time.Now())
-	if err != nil {
-		return nil, err
+	t := printers.NewTable(k, objs, time.Now())
+	t.Metadata = printers.ListMeta{ResourceVersion: rv, Continue: cont}
+	q := r.URL.Query()
+	if boolParam(q, "noHeaders") {
+		t.ColumnDefinitions = nil
 	}
-	include := r.URL.Query().Get("includeObject")
-	out := tableJSON{Kind: "Table", APIVersion: "meta.k8s.io/v1", Metadata: listMeta{ResourceVersion: rv, Continue: cont},
-		Columns: t.Columns, Rows: make([]tableRow, len(objs))}
+	include := q.Get("includeObject")
 	for i, o := range objs {
-		row := tableRow{Cells: t.Cells[i]}
 		switch include {
 		case "None":
 		case "Object":
@@ -56,17 +43,16 @@ func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Objec
 			if err != nil {
 				return nil, err
 			}
-			row.Object = data
+			t.Rows[i].Object = data
 		default:
 			md, err := codec.MarshalJSON(o.GetMetadata())
 			if err != nil {
 				return nil, err
 			}
-			row.Object = partialMetadata(k, md)
+			t.Rows[i].Object = partialMetadata(k, md)
 		}
-		out.Rows[i] = row
 	}
-	return json.Marshal(out)
+	return json.Marshal(t)
 }
 
 // partialMetadata is a meta.k8s.io/v1 PartialObjectMetadata of an object.

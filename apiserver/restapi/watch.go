@@ -33,7 +33,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, rt route) {
 			defer cancel()
 		}
 	}
-	table := wantsTable(r) && h.cfg.Tables != nil
+	table := wantsTable(r)
 	wt, err := h.cfg.API.Watch(ctx, rt.target, o)
 	if err != nil && !apierrors.IsExpired(err) {
 		writeError(w, err)

@@ -19,23 +19,22 @@ import (
 
 // Reasons, as Kubernetes names them.
 const (
-	ReasonNotFound        = "NotFound"
-	ReasonAlreadyExists   = "AlreadyExists"
-	ReasonConflict        = "Conflict"
-	ReasonInvalid         = "Invalid"
-	ReasonBadRequest      = "BadRequest"
-	ReasonForbidden       = "Forbidden"
-	ReasonUnauthorized    = "Unauthorized"
-	ReasonExpired         = "Expired"
-	ReasonGone            = "Gone"
-	ReasonTimeout         = "Timeout"
-	ReasonTooLarge        = "RequestEntityTooLarge"
-	ReasonMethodNotAllow  = "MethodNotAllowed"
-	ReasonInternal        = "InternalError"
-	ReasonUnavailable     = "ServiceUnavailable"
-	ReasonTooManyRequests = "TooManyRequests"
-	// ReasonUnsupportedMediaType: the body's content type is not served.
-	ReasonUnsupportedMediaType = "UnsupportedMediaType"
+	ReasonNotFound         = "NotFound"
+	ReasonAlreadyExists    = "AlreadyExists"
+	ReasonConflict         = "Conflict"
+	ReasonInvalid          = "Invalid"
+	ReasonBadRequest       = "BadRequest"
+	ReasonForbidden        = "Forbidden"
+	ReasonUnauthorized     = "Unauthorized"
+	ReasonExpired          = "Expired"
+	ReasonGone             = "Gone"
+	ReasonTimeout          = "Timeout"
+	ReasonTooLarge         = "RequestEntityTooLarge"
+	ReasonMethodNotAllow   = "MethodNotAllowed"
+	ReasonInternal         = "InternalError"
+	ReasonUnavailable      = "ServiceUnavailable"
+	ReasonTooManyRequests  = "TooManyRequests"
+	ReasonUnsupportedMedia = "UnsupportedMediaType"
 )
 
 // StatusError is an API error with a Kubernetes-style Status.
@@ -103,10 +102,12 @@ func NewMethodNotSupported(resource, verb string) *StatusError {
 	return newStatus(405, ReasonMethodNotAllow, resource, "", fmt.Sprintf("%s is not supported on resources of kind %q", verb, resource))
 }
 
-// NewUnsupportedMediaType reports a request body of a content type the
-// server does not take (415), listing the ones it does.
-func NewUnsupportedMediaType(contentType string, accepted []string) *StatusError {
-	return newStatus(415, ReasonUnsupportedMediaType, "", "", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s", strings.Join(accepted, ", ")))
+// NewUnsupportedMediaType reports a request body in a media type the
+// endpoint does not take (a PATCH with an unknown Content-Type), listing the
+// accepted ones as Kubernetes does.
+func NewUnsupportedMediaType(accepted []string) *StatusError {
+	return newStatus(415, ReasonUnsupportedMedia, "", "",
+		"the body of the request was in an unknown format - accepted media types include: "+strings.Join(accepted, ", "))
 }
 
 // NewInternal wraps an unexpected server failure.
@@ -229,21 +230,22 @@ func IsExpired(err error) bool {
 }
 
 var reasonCodes = map[string]codes.Code{
-	ReasonNotFound:        codes.NotFound,
-	ReasonAlreadyExists:   codes.AlreadyExists,
-	ReasonConflict:        codes.Aborted,
-	ReasonInvalid:         codes.InvalidArgument,
-	ReasonBadRequest:      codes.InvalidArgument,
-	ReasonForbidden:       codes.PermissionDenied,
-	ReasonUnauthorized:    codes.Unauthenticated,
-	ReasonExpired:         codes.OutOfRange,
-	ReasonGone:            codes.OutOfRange,
-	ReasonTimeout:         codes.DeadlineExceeded,
-	ReasonTooLarge:        codes.ResourceExhausted,
-	ReasonTooManyRequests: codes.ResourceExhausted,
-	ReasonMethodNotAllow:  codes.Unimplemented,
-	ReasonUnavailable:     codes.Unavailable,
-	ReasonInternal:        codes.Internal,
+	ReasonNotFound:         codes.NotFound,
+	ReasonAlreadyExists:    codes.AlreadyExists,
+	ReasonConflict:         codes.Aborted,
+	ReasonInvalid:          codes.InvalidArgument,
+	ReasonBadRequest:       codes.InvalidArgument,
+	ReasonForbidden:        codes.PermissionDenied,
+	ReasonUnauthorized:     codes.Unauthenticated,
+	ReasonExpired:          codes.OutOfRange,
+	ReasonGone:             codes.OutOfRange,
+	ReasonTimeout:          codes.DeadlineExceeded,
+	ReasonTooLarge:         codes.ResourceExhausted,
+	ReasonTooManyRequests:  codes.ResourceExhausted,
+	ReasonUnsupportedMedia: codes.InvalidArgument,
+	ReasonMethodNotAllow:   codes.Unimplemented,
+	ReasonUnavailable:      codes.Unavailable,
+	ReasonInternal:         codes.Internal,
 }
 
 // ToGRPC converts any error into a gRPC status error carrying the

@@ -220,7 +220,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, k *scheme.Kind, data []b
 	}
 	ct := r.Header.Get("Content-Type")
 	if strings.Contains(ct, "protobuf") {
-		return nil, apierrors.NewUnsupportedMediaType(ct, []string{"application/json", "application/yaml"})
+		return nil, apierrors.NewUnsupportedMediaType([]string{"application/json", "application/yaml"})
 	}
 	if strings.Contains(ct, "yaml") {
 		j, err := codec.YAMLToJSON(data)

@@ -30,7 +30,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		known = known || p == ct
 	}
 	if !known || h.cfg.Patch == nil {
-		writeError(w, apierrors.NewUnsupportedMediaType(ct, patchTypes))
+		writeError(w, apierrors.NewUnsupportedMediaType(patchTypes))
 		return
 	}
 	data, err := readBody(r)

@@ -15,6 +15,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -45,8 +46,11 @@ type ObjectMeta struct {
 	OwnerReferences            []*OwnerReference      `protobuf:"bytes,12,rep,name=ownerReferences,proto3" json:"ownerReferences,omitempty"`
 	Finalizers                 []string               `protobuf:"bytes,13,rep,name=finalizers,proto3" json:"finalizers,omitempty"`
 	SelfLink                   string                 `protobuf:"bytes,14,opt,name=selfLink,proto3" json:"selfLink,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// managedFields records which field manager owns which fields
+	// (server-side apply); apiserver/patch maintains it.
+	ManagedFields []*ManagedFieldsEntry `protobuf:"bytes,15,rep,name=managedFields,proto3" json:"managedFields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectMeta) Reset() {
@@ -177,6 +181,115 @@ func (x *ObjectMeta) GetSelfLink() string {
 	return ""
 }
 
+func (x *ObjectMeta) GetManagedFields() []*ManagedFieldsEntry {
+	if x != nil {
+		return x.ManagedFields
+	}
+	return nil
+}
+
+// ManagedFieldsEntry is the set of fields one manager owns through one kind
+// of operation, shaped like Kubernetes' metav1.ManagedFieldsEntry.
+type ManagedFieldsEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// manager names the field manager (kubectl, kube-controller-manager, ...).
+	Manager string `protobuf:"bytes,1,opt,name=manager,proto3" json:"manager,omitempty"`
+	// operation is "Apply" or "Update".
+	Operation string `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	// apiVersion is the version of the object the field set is written in.
+	ApiVersion string `protobuf:"bytes,3,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	// time is when the fields were last changed by this manager.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// fieldsType is always "FieldsV1".
+	FieldsType string `protobuf:"bytes,5,opt,name=fieldsType,proto3" json:"fieldsType,omitempty"`
+	// fieldsV1 is the field set in Kubernetes' notation ({"f:spec":{"f:replicas":{}}},
+	// "k:{...}" for list items by key, "v:..." for set values, "." for the item itself).
+	FieldsV1 *structpb.Struct `protobuf:"bytes,6,opt,name=fieldsV1,proto3" json:"fieldsV1,omitempty"`
+	// subresource is "" for the main resource, or "status", "scale", ...
+	Subresource   string `protobuf:"bytes,7,opt,name=subresource,proto3" json:"subresource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManagedFieldsEntry) Reset() {
+	*x = ManagedFieldsEntry{}
+	mi := &file_api_meta_v1_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManagedFieldsEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManagedFieldsEntry) ProtoMessage() {}
+
+func (x *ManagedFieldsEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_api_meta_v1_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManagedFieldsEntry.ProtoReflect.Descriptor instead.
+func (*ManagedFieldsEntry) Descriptor() ([]byte, []int) {
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ManagedFieldsEntry) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetFieldsType() string {
+	if x != nil {
+		return x.FieldsType
+	}
+	return ""
+}
+
+func (x *ManagedFieldsEntry) GetFieldsV1() *structpb.Struct {
+	if x != nil {
+		return x.FieldsV1
+	}
+	return nil
+}
+
+func (x *ManagedFieldsEntry) GetSubresource() string {
+	if x != nil {
+		return x.Subresource
+	}
+	return ""
+}
+
 // OwnerReference points at the object that owns this one.
 type OwnerReference struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -192,7 +305,7 @@ type OwnerReference struct {
 
 func (x *OwnerReference) Reset() {
 	*x = OwnerReference{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +317,7 @@ func (x *OwnerReference) String() string {
 func (*OwnerReference) ProtoMessage() {}
 
 func (x *OwnerReference) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[1]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +330,7 @@ func (x *OwnerReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerReference.ProtoReflect.Descriptor instead.
 func (*OwnerReference) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{1}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *OwnerReference) GetApiVersion() string {
@@ -274,7 +387,7 @@ type ListMeta struct {
 
 func (x *ListMeta) Reset() {
 	*x = ListMeta{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +399,7 @@ func (x *ListMeta) String() string {
 func (*ListMeta) ProtoMessage() {}
 
 func (x *ListMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[2]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +412,7 @@ func (x *ListMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeta.ProtoReflect.Descriptor instead.
 func (*ListMeta) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{2}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListMeta) GetResourceVersion() string {
@@ -337,7 +450,7 @@ type IntOrString struct {
 
 func (x *IntOrString) Reset() {
 	*x = IntOrString{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +462,7 @@ func (x *IntOrString) String() string {
 func (*IntOrString) ProtoMessage() {}
 
 func (x *IntOrString) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[3]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +475,7 @@ func (x *IntOrString) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntOrString.ProtoReflect.Descriptor instead.
 func (*IntOrString) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{3}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IntOrString) GetType() int32 {
@@ -397,7 +510,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +522,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[4]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +535,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{4}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LabelSelector) GetMatchLabels() map[string]string {
@@ -452,7 +565,7 @@ type LabelSelectorRequirement struct {
 
 func (x *LabelSelectorRequirement) Reset() {
 	*x = LabelSelectorRequirement{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +577,7 @@ func (x *LabelSelectorRequirement) String() string {
 func (*LabelSelectorRequirement) ProtoMessage() {}
 
 func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[5]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +590,7 @@ func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{5}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LabelSelectorRequirement) GetKey() string {
@@ -516,7 +629,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +641,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[6]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +654,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{6}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Condition) GetType() string {
@@ -606,7 +719,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +731,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[7]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +744,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{7}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Status) GetApiVersion() string {
@@ -705,7 +818,7 @@ type StatusDetails struct {
 
 func (x *StatusDetails) Reset() {
 	*x = StatusDetails{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +830,7 @@ func (x *StatusDetails) String() string {
 func (*StatusDetails) ProtoMessage() {}
 
 func (x *StatusDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[8]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +843,7 @@ func (x *StatusDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusDetails.ProtoReflect.Descriptor instead.
 func (*StatusDetails) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{8}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusDetails) GetName() string {
@@ -787,7 +900,7 @@ type StatusCause struct {
 
 func (x *StatusCause) Reset() {
 	*x = StatusCause{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +912,7 @@ func (x *StatusCause) String() string {
 func (*StatusCause) ProtoMessage() {}
 
 func (x *StatusCause) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[9]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +925,7 @@ func (x *StatusCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusCause.ProtoReflect.Descriptor instead.
 func (*StatusCause) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{9}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StatusCause) GetReason() string {
@@ -856,7 +969,7 @@ type DeleteOptions struct {
 
 func (x *DeleteOptions) Reset() {
 	*x = DeleteOptions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +981,7 @@ func (x *DeleteOptions) String() string {
 func (*DeleteOptions) ProtoMessage() {}
 
 func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[10]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +994,7 @@ func (x *DeleteOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteOptions.ProtoReflect.Descriptor instead.
 func (*DeleteOptions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{10}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteOptions) GetGracePeriodSeconds() int64 {
@@ -944,7 +1057,7 @@ type Preconditions struct {
 
 func (x *Preconditions) Reset() {
 	*x = Preconditions{}
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1069,7 @@ func (x *Preconditions) String() string {
 func (*Preconditions) ProtoMessage() {}
 
 func (x *Preconditions) ProtoReflect() protoreflect.Message {
-	mi := &file_api_meta_v1_meta_proto_msgTypes[11]
+	mi := &file_api_meta_v1_meta_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1082,7 @@ func (x *Preconditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preconditions.ProtoReflect.Descriptor instead.
 func (*Preconditions) Descriptor() ([]byte, []int) {
-	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{11}
+	return file_api_meta_v1_meta_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Preconditions) GetUid() string {
@@ -1011,7 +1124,7 @@ var File_api_meta_v1_meta_proto protoreflect.FileDescriptor
 
 const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x16api/meta/v1/meta.proto\x12\x0fminik8s.meta.v1\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x06\n" +
+	"\x16api/meta/v1/meta.proto\x12\x0fminik8s.meta.v1\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\a\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
@@ -1032,14 +1145,27 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\n" +
 	"finalizers\x18\r \x03(\tR\n" +
 	"finalizers\x12\x1a\n" +
-	"\bselfLink\x18\x0e \x01(\tR\bselfLink\x1a9\n" +
+	"\bselfLink\x18\x0e \x01(\tR\bselfLink\x12I\n" +
+	"\rmanagedFields\x18\x0f \x03(\v2#.minik8s.meta.v1.ManagedFieldsEntryR\rmanagedFields\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
 	"\x10AnnotationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x1d\n" +
-	"\x1b_deletionGracePeriodSeconds\"\xea\x01\n" +
+	"\x1b_deletionGracePeriodSeconds\"\x93\x02\n" +
+	"\x12ManagedFieldsEntry\x12\x18\n" +
+	"\amanager\x18\x01 \x01(\tR\amanager\x12\x1c\n" +
+	"\toperation\x18\x02 \x01(\tR\toperation\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x03 \x01(\tR\n" +
+	"apiVersion\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1e\n" +
+	"\n" +
+	"fieldsType\x18\x05 \x01(\tR\n" +
+	"fieldsType\x123\n" +
+	"\bfieldsV1\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bfieldsV1\x12 \n" +
+	"\vsubresource\x18\a \x01(\tR\vsubresource\"\xea\x01\n" +
 	"\x0eOwnerReference\x12\x1e\n" +
 	"\n" +
 	"apiVersion\x18\x01 \x01(\tR\n" +
@@ -1130,45 +1256,50 @@ func file_api_meta_v1_meta_proto_rawDescGZIP() []byte {
 	return file_api_meta_v1_meta_proto_rawDescData
 }
 
-var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_meta_v1_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_api_meta_v1_meta_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                // 0: minik8s.meta.v1.ObjectMeta
-	(*OwnerReference)(nil),            // 1: minik8s.meta.v1.OwnerReference
-	(*ListMeta)(nil),                  // 2: minik8s.meta.v1.ListMeta
-	(*IntOrString)(nil),               // 3: minik8s.meta.v1.IntOrString
-	(*LabelSelector)(nil),             // 4: minik8s.meta.v1.LabelSelector
-	(*LabelSelectorRequirement)(nil),  // 5: minik8s.meta.v1.LabelSelectorRequirement
-	(*Condition)(nil),                 // 6: minik8s.meta.v1.Condition
-	(*Status)(nil),                    // 7: minik8s.meta.v1.Status
-	(*StatusDetails)(nil),             // 8: minik8s.meta.v1.StatusDetails
-	(*StatusCause)(nil),               // 9: minik8s.meta.v1.StatusCause
-	(*DeleteOptions)(nil),             // 10: minik8s.meta.v1.DeleteOptions
-	(*Preconditions)(nil),             // 11: minik8s.meta.v1.Preconditions
-	nil,                               // 12: minik8s.meta.v1.ObjectMeta.LabelsEntry
-	nil,                               // 13: minik8s.meta.v1.ObjectMeta.AnnotationsEntry
-	nil,                               // 14: minik8s.meta.v1.LabelSelector.MatchLabelsEntry
-	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
-	(*descriptorpb.FieldOptions)(nil), // 16: google.protobuf.FieldOptions
+	(*ManagedFieldsEntry)(nil),        // 1: minik8s.meta.v1.ManagedFieldsEntry
+	(*OwnerReference)(nil),            // 2: minik8s.meta.v1.OwnerReference
+	(*ListMeta)(nil),                  // 3: minik8s.meta.v1.ListMeta
+	(*IntOrString)(nil),               // 4: minik8s.meta.v1.IntOrString
+	(*LabelSelector)(nil),             // 5: minik8s.meta.v1.LabelSelector
+	(*LabelSelectorRequirement)(nil),  // 6: minik8s.meta.v1.LabelSelectorRequirement
+	(*Condition)(nil),                 // 7: minik8s.meta.v1.Condition
+	(*Status)(nil),                    // 8: minik8s.meta.v1.Status
+	(*StatusDetails)(nil),             // 9: minik8s.meta.v1.StatusDetails
+	(*StatusCause)(nil),               // 10: minik8s.meta.v1.StatusCause
+	(*DeleteOptions)(nil),             // 11: minik8s.meta.v1.DeleteOptions
+	(*Preconditions)(nil),             // 12: minik8s.meta.v1.Preconditions
+	nil,                               // 13: minik8s.meta.v1.ObjectMeta.LabelsEntry
+	nil,                               // 14: minik8s.meta.v1.ObjectMeta.AnnotationsEntry
+	nil,                               // 15: minik8s.meta.v1.LabelSelector.MatchLabelsEntry
+	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 17: google.protobuf.Struct
+	(*descriptorpb.FieldOptions)(nil), // 18: google.protobuf.FieldOptions
 }
 var file_api_meta_v1_meta_proto_depIdxs = []int32{
-	15, // 0: minik8s.meta.v1.ObjectMeta.creationTimestamp:type_name -> google.protobuf.Timestamp
-	15, // 1: minik8s.meta.v1.ObjectMeta.deletionTimestamp:type_name -> google.protobuf.Timestamp
-	12, // 2: minik8s.meta.v1.ObjectMeta.labels:type_name -> minik8s.meta.v1.ObjectMeta.LabelsEntry
-	13, // 3: minik8s.meta.v1.ObjectMeta.annotations:type_name -> minik8s.meta.v1.ObjectMeta.AnnotationsEntry
-	1,  // 4: minik8s.meta.v1.ObjectMeta.ownerReferences:type_name -> minik8s.meta.v1.OwnerReference
-	14, // 5: minik8s.meta.v1.LabelSelector.matchLabels:type_name -> minik8s.meta.v1.LabelSelector.MatchLabelsEntry
-	5,  // 6: minik8s.meta.v1.LabelSelector.matchExpressions:type_name -> minik8s.meta.v1.LabelSelectorRequirement
-	15, // 7: minik8s.meta.v1.Condition.lastTransitionTime:type_name -> google.protobuf.Timestamp
-	2,  // 8: minik8s.meta.v1.Status.metadata:type_name -> minik8s.meta.v1.ListMeta
-	8,  // 9: minik8s.meta.v1.Status.details:type_name -> minik8s.meta.v1.StatusDetails
-	9,  // 10: minik8s.meta.v1.StatusDetails.causes:type_name -> minik8s.meta.v1.StatusCause
-	11, // 11: minik8s.meta.v1.DeleteOptions.preconditions:type_name -> minik8s.meta.v1.Preconditions
-	16, // 12: minik8s.meta.v1.quantity:extendee -> google.protobuf.FieldOptions
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	12, // [12:13] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	16, // 0: minik8s.meta.v1.ObjectMeta.creationTimestamp:type_name -> google.protobuf.Timestamp
+	16, // 1: minik8s.meta.v1.ObjectMeta.deletionTimestamp:type_name -> google.protobuf.Timestamp
+	13, // 2: minik8s.meta.v1.ObjectMeta.labels:type_name -> minik8s.meta.v1.ObjectMeta.LabelsEntry
+	14, // 3: minik8s.meta.v1.ObjectMeta.annotations:type_name -> minik8s.meta.v1.ObjectMeta.AnnotationsEntry
+	2,  // 4: minik8s.meta.v1.ObjectMeta.ownerReferences:type_name -> minik8s.meta.v1.OwnerReference
+	1,  // 5: minik8s.meta.v1.ObjectMeta.managedFields:type_name -> minik8s.meta.v1.ManagedFieldsEntry
+	16, // 6: minik8s.meta.v1.ManagedFieldsEntry.time:type_name -> google.protobuf.Timestamp
+	17, // 7: minik8s.meta.v1.ManagedFieldsEntry.fieldsV1:type_name -> google.protobuf.Struct
+	15, // 8: minik8s.meta.v1.LabelSelector.matchLabels:type_name -> minik8s.meta.v1.LabelSelector.MatchLabelsEntry
+	6,  // 9: minik8s.meta.v1.LabelSelector.matchExpressions:type_name -> minik8s.meta.v1.LabelSelectorRequirement
+	16, // 10: minik8s.meta.v1.Condition.lastTransitionTime:type_name -> google.protobuf.Timestamp
+	3,  // 11: minik8s.meta.v1.Status.metadata:type_name -> minik8s.meta.v1.ListMeta
+	9,  // 12: minik8s.meta.v1.Status.details:type_name -> minik8s.meta.v1.StatusDetails
+	10, // 13: minik8s.meta.v1.StatusDetails.causes:type_name -> minik8s.meta.v1.StatusCause
+	12, // 14: minik8s.meta.v1.DeleteOptions.preconditions:type_name -> minik8s.meta.v1.Preconditions
+	18, // 15: minik8s.meta.v1.quantity:extendee -> google.protobuf.FieldOptions
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	15, // [15:16] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_api_meta_v1_meta_proto_init() }
@@ -1177,16 +1308,16 @@ func file_api_meta_v1_meta_proto_init() {
 		return
 	}
 	file_api_meta_v1_meta_proto_msgTypes[0].OneofWrappers = []any{}
-	file_api_meta_v1_meta_proto_msgTypes[1].OneofWrappers = []any{}
 	file_api_meta_v1_meta_proto_msgTypes[2].OneofWrappers = []any{}
-	file_api_meta_v1_meta_proto_msgTypes[10].OneofWrappers = []any{}
+	file_api_meta_v1_meta_proto_msgTypes[3].OneofWrappers = []any{}
+	file_api_meta_v1_meta_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_meta_v1_meta_proto_rawDesc), len(file_api_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 1,
 			NumServices:   0,
 		},

@@ -4,11 +4,15 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	apierrors "minik8s/api/errors"
+	"minik8s/api/scheme"
 	"minik8s/apiserver/endpoints"
+	"minik8s/apiserver/patch"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/restapi"
 	kubelet "minik8s/kubelet/client"
 )
 
@@ -83,4 +87,19 @@ func (c *connector) logs(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 			return
 		}
 	}
+}
+
+// applyPatch is the REST front's PatchFunc: server-side apply through
+// apiserver/patch's field manager, the other patch types by their RFCs
+// and Kubernetes' strategic merge, recording the writer in managedFields.
+func applyPatch(k *scheme.Kind, current []byte, patchType string, body []byte, o restapi.PatchOptions) ([]byte, error) {
+	now := time.Now()
+	if patchType == "application/apply-patch+yaml" {
+		return patch.ServerSideApply(k, current, body, o.FieldManager, o.Force, now)
+	}
+	next, err := patch.Apply(k, current, patchType, body)
+	if err != nil || o.FieldManager == "" {
+		return next, err
+	}
+	return patch.TrackUpdate(k, current, next, o.FieldManager, "Update", now)
 }

@@ -219,10 +219,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, k *scheme.Kind, data []b
 		return nil, apierrors.NewBadRequest("the request has no body: a " + k.Kind + " is required")
 	}
 	ct := r.Header.Get("Content-Type")
-	if strings.Contains(ct, "protobuf") {
-		return nil, apierrors.NewUnsupportedMediaType([]string{"application/json", "application/yaml"})
-	}
-	if strings.Contains(ct, "yaml") {
+	if isProtobuf(r) {
+		j, err := protobufToJSON(data)
+		if err != nil {
+			return nil, err
+		}
+		data = j
+	} else if strings.Contains(ct, "yaml") {
 		j, err := codec.YAMLToJSON(data)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
@@ -323,8 +326,13 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(data) > 0 && isProtobuf(r) {
+		if data, err = protobufToJSON(data); err != nil {
+			return nil, err
+		}
+	}
 	if len(strings.TrimSpace(string(data))) > 0 {
-		if err := codec.UnmarshalJSON(data, opts); err != nil {
+		if _, err := codec.UnmarshalJSONLenient(data, opts); err != nil {
 			return nil, apierrors.NewBadRequest("invalid DeleteOptions: " + err.Error())
 		}
 	}

@@ -45,6 +45,9 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	po := PatchOptions{FieldManager: q.Get("fieldManager"), Force: boolParam(q, "force")}
+	if po.FieldManager == "" {
+		po.FieldManager = managerFromUserAgent(r.UserAgent())
+	}
 	ctx := r.Context()
 	t := rt.target
 	bk, err := h.cfg.API.BodyKind(t)
@@ -104,4 +107,14 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		h.writeObject(w, r, http.StatusOK, out, err)
 		return
 	}
+}
+
+// managerFromUserAgent is Kubernetes' default field manager: the user
+// agent up to its first "/" ("kubectl" for kubectl/v1.37.2 ...).
+func managerFromUserAgent(ua string) string {
+	name, _, _ := strings.Cut(ua, "/")
+	if len(name) > 128 {
+		name = name[:128]
+	}
+	return name
 }

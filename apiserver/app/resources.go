@@ -53,6 +53,9 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 		if k.HasStatus {
 			api.Register(k.Resource+"/status", generic.Status{Resource: st.For(k)})
 		}
+		if generic.HasScale(k) {
+			api.Register(k.Resource+"/scale", generic.Scale{Resource: st.For(k)})
+		}
 	}
 	api.Register("pods/binding", binding)
 	return api

@@ -1,0 +1,80 @@
+package openapi
+
+// The definitions that are no message of ours: the JSON shapes api/codec
+// gives Timestamp, IntOrString, Struct and quantity strings, and the meta
+// types of the REST front (patches, watch events, the scale subresource).
+
+// wellKnown builds the definitions of the messages that api/codec does not
+// encode as objects.
+var wellKnown = map[string]func() *Schema{
+	defTime: func() *Schema {
+		return &Schema{Type: "string", Format: "date-time",
+			Description: "Time is a timestamp in RFC 3339 form (2006-01-02T15:04:05Z), with second precision."}
+	},
+	defIntOrString: func() *Schema {
+		return &Schema{Type: "string", Format: "int-or-string",
+			OneOfV3:     []*Schema{{Type: "integer"}, {Type: "string"}},
+			Description: "IntOrString holds either a bare JSON number or a string (a port 8080 or \"http\"; maxSurge 1 or \"25%\")."}
+	},
+	defRawExtension: func() *Schema {
+		return &Schema{Type: "object",
+			Description: "RawExtension is an arbitrary JSON object embedded in another object."}
+	},
+}
+
+// extraDefinitions are the hand-written definitions every document may
+// refer to.
+func extraDefinitions() map[string]*Schema {
+	return map[string]*Schema{
+		defMicroTime: {Type: "string", Format: "date-time",
+			Description: "MicroTime is a timestamp in RFC 3339 form with microsecond precision (2006-01-02T15:04:05.000000Z)."},
+		defQuantity: {Type: "string", OneOfV3: []*Schema{{Type: "string"}, {Type: "number"}},
+			Description: "Quantity is an amount of a resource: a decimal number with an optional suffix, binary (Ki, Mi, Gi, Ti, Pi, Ei), decimal SI (m, k, M, G, T, P, E) or an exponent (1e3). In JSON it is a string; a bare number is accepted on input.\n\nExamples: cpu 100m (a tenth of a core), memory 128Mi."},
+		defPatch: {Type: "object",
+			Description: "Patch is the body of a PATCH request; its form is given by the Content-Type: a JSON patch, a JSON merge patch or a strategic merge patch."},
+		defWatchEvent: {Type: "object",
+			Description: "WatchEvent is one event of a watch stream.",
+			Required:    []string{"type", "object"},
+			Properties: map[string]*Schema{
+				"type": {Type: "string",
+					Description: "type is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR."},
+				"object": {Ref: defRawExtension,
+					Description: "object is the object after the change (the last state before deletion for DELETED); for ERROR a Status; for BOOKMARK an object of the watched kind carrying only metadata.resourceVersion."},
+			}},
+		defScale: {Type: "object",
+			Description: "Scale is the scale subresource of a workload: its desired and observed replica counts.",
+			Properties: map[string]*Schema{
+				"apiVersion": {Type: "string", Description: topLevelFields["apiVersion"]},
+				"kind":       {Type: "string", Description: topLevelFields["kind"]},
+				"metadata":   {Ref: defObjectMeta, Description: "Metadata of the scaled object."},
+				"spec":       {Ref: defScaleSpec, Description: "Desired number of replicas."},
+				"status":     {Ref: defScaleStatus, Description: "Observed number of replicas. Read-only."},
+			}},
+		defScaleSpec: {Type: "object",
+			Description: "ScaleSpec is the desired scale of a workload.",
+			Properties: map[string]*Schema{
+				"replicas": {Type: "integer", Format: "int32", Description: "replicas is the desired number of instances."},
+			}},
+		defScaleStatus: {Type: "object",
+			Description: "ScaleStatus is the observed scale of a workload.",
+			Required:    []string{"replicas"},
+			Properties: map[string]*Schema{
+				"replicas": {Type: "integer", Format: "int32", Description: "replicas is the observed number of instances."},
+				"selector": {Type: "string", Description: "selector is the label selector of the workload's pods, in the string form of a label query (app=web,tier in (a,b))."},
+			}},
+	}
+}
+
+// deleteOptionsExtras are fields of Kubernetes' DeleteOptions that the
+// REST front accepts in a DELETE body but the gRPC message does not carry:
+// kubectl sends apiVersion and kind, and dryRun travels in the query too.
+func deleteOptionsExtras() map[string]*Schema {
+	return map[string]*Schema{
+		"apiVersion": {Type: "string", Description: topLevelFields["apiVersion"]},
+		"kind":       {Type: "string", Description: topLevelFields["kind"]},
+		"dryRun": {Type: "array", Items: &Schema{Type: "string"},
+			Description: "dryRun [\"All\"] runs every stage of the delete without persisting it."},
+		"orphanDependents": {Type: "boolean",
+			Description: "Deprecated: use propagationPolicy. true orphans the dependents (propagationPolicy Orphan)."},
+	}
+}

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,11 +15,13 @@ import (
 
 // Media types of the documents. client-go's discovery client asks for the
 // protobuf form of v2 (gnostic's openapi_v2.Document) and nothing else.
+// Clients ask with the "@v1.0" spelling, which is no valid media type, so
+// the response names the dotted one, as Kubernetes' does.
 const (
-	mimeV2Proto    = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-	mimeV2ProtoOld = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
-	mimeV3Proto    = "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"
-	mimeProtobuf   = "application/octet-stream"
+	mimeV2Proto    = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+	mimeV2ProtoOld = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+	mimeV3Proto    = "application/com.github.proto-openapi.spec.v3.v1.0+protobuf"
+	mimeV3ProtoOld = "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"
 )
 
 func v2Protobuf(j []byte) ([]byte, error) {
@@ -98,10 +101,7 @@ func (d *Documents) serveV2(w http.ResponseWriter, r *http.Request) {
 func (d *Documents) serveDocument(w http.ResponseWriter, r *http.Request, j []byte, sum string, encoded func() ([]byte, error), protoMime string) {
 	offers := []string{mimeJSON}
 	if encoded != nil {
-		offers = append(offers, protoMime)
-		if protoMime == mimeV2Proto {
-			offers = append(offers, mimeV2ProtoOld, mimeProtobuf)
-		}
+		offers = append(offers, protoMime, protoAliases[protoMime])
 	}
 	chosen := negotiate(r.Header.Get("Accept"), offers...)
 	if chosen == "" {
@@ -128,12 +128,52 @@ func (d *Documents) serveDocument(w http.ResponseWriter, r *http.Request, j []by
 		return
 	}
 	h.Set("Content-Type", contentType)
+	if acceptsGzip(r) {
+		if gz, err := d.gzipped(etag, body); err == nil {
+			body = gz
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = bytes.NewReader(body).WriteTo(w)
 	}
 }
+
+// acceptsGzip reports whether the client takes a gzip-compressed body (Go's
+// HTTP client asks for one by default and unpacks it itself).
+func acceptsGzip(r *http.Request) bool {
+	for _, e := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
+		if strings.TrimSpace(name) == "gzip" && strings.ReplaceAll(params, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// gzipped returns body compressed, once per document form (keyed by its
+// ETag): the documents never change, and kubectl fetches them often.
+func (d *Documents) gzipped(etag string, body []byte) ([]byte, error) {
+	if gz, ok := d.gz.Load(etag); ok {
+		return gz.([]byte), nil
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	d.gz.Store(etag, buf.Bytes())
+	return buf.Bytes(), nil
+}
+
+// protoAliases are the "@v1.0" spellings clients send for each protobuf
+// media type.
+var protoAliases = map[string]string{mimeV2Proto: mimeV2ProtoOld, mimeV3Proto: mimeV3ProtoOld}
 
 func etagMatches(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
@@ -151,27 +191,36 @@ func notAcceptable(w http.ResponseWriter, offers ...string) {
 
 // negotiate picks the offer the Accept header prefers: the highest q,
 // then the most specific match (type/subtype over type/* over */*), then
-// the first offer. An empty Accept takes the first offer; "" means none is
-// acceptable.
+// the one the header names first, then the first offer. An empty Accept
+// takes the first offer; "" means none is acceptable.
 func negotiate(accept string, offers ...string) string {
 	if strings.TrimSpace(accept) == "" {
 		return offers[0]
 	}
-	best, bestQ, bestSpec := "", 0.0, -1
+	type match struct {
+		q         float64
+		spec, pos int
+	}
+	better := func(a, b match) bool {
+		if a.q != b.q {
+			return a.q > b.q
+		}
+		if a.spec != b.spec {
+			return a.spec > b.spec
+		}
+		return a.pos < b.pos
+	}
+	best, bestM := "", match{spec: -1}
 	for _, offer := range offers {
-		q, spec := 0.0, -1
-		for _, part := range strings.Split(accept, ",") {
-			mt, pq := parseAccept(part)
-			s := specificity(mt, offer)
-			if s < 0 {
-				continue
-			}
-			if s > spec {
-				q, spec = pq, s
+		m := match{spec: -1}
+		for pos, part := range strings.Split(accept, ",") {
+			mt, q := parseAccept(part)
+			if s := specificity(mt, offer); s > m.spec {
+				m = match{q: q, spec: s, pos: pos}
 			}
 		}
-		if q > 0 && (q > bestQ || q == bestQ && spec > bestSpec) {
-			best, bestQ, bestSpec = offer, q, spec
+		if m.spec >= 0 && m.q > 0 && (best == "" || better(m, bestM)) {
+			best, bestM = offer, m
 		}
 	}
 	return best

@@ -39,6 +39,8 @@ type Documents struct {
 
 	v3Index []byte
 	v3      map[string]v3Doc // by group-version path: "api/v1", "apis/apps/v1"
+
+	gz sync.Map // ETag -> the gzip-compressed body
 }
 
 type v3Doc struct {

@@ -115,7 +115,7 @@ func (b *builder) message(m protoreflect.MessageDescriptor) string {
 			p.Description = b.descriptions[string(fd.FullName())]
 		}
 		if p.Description == "" {
-			p.Description = b.fallbackDescription(fd, p)
+			p.Description = b.fallbackDescription(fd)
 		}
 		if e := r.fields[string(fd.Name())]; e != nil {
 			p.Extensions = e
@@ -186,20 +186,15 @@ func isQuantity(fd protoreflect.FieldDescriptor) bool {
 }
 
 // fallbackDescription describes a field without a comment: the fields
-// every kind shares have Kubernetes' meanings; a field holding a message
-// is described by that message's comment.
-func (b *builder) fallbackDescription(fd protoreflect.FieldDescriptor, p *Schema) string {
+// every kind shares have Kubernetes' meanings. (A field holding a message
+// is left without one: kubectl explain prints the message's description
+// after the field's, and would print it twice.)
+func (b *builder) fallbackDescription(fd protoreflect.FieldDescriptor) string {
 	owner := fd.ContainingMessage()
-	topLevel := owner.Fields().ByName("apiVersion") != nil && owner.Fields().ByName("kind") != nil
-	if topLevel {
-		if d, ok := topLevelFields[string(fd.Name())]; ok {
-			return d
-		}
+	if owner.Fields().ByName("apiVersion") == nil || owner.Fields().ByName("kind") == nil {
+		return ""
 	}
-	if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() {
-		return b.descriptions[string(fd.Message().FullName())]
-	}
-	return ""
+	return topLevelFields[string(fd.Name())]
 }
 
 // topLevelFields describe the fields every kind has, in Kubernetes' sense.

@@ -50,6 +50,18 @@ func newModel(kinds []*scheme.Kind, descriptions map[string]string) *model {
 		setGVK(m.defs[defWatchEvent], GVK{Group: g.Group, Version: g.Version, Kind: "WatchEvent"})
 	}
 
+	// Discovery: each group-version lists its resources.
+	for _, gv := range m.groupVersions {
+		g := gvSet[gv]
+		idGroup, tag := opGroup(g.Group, g.Version)
+		m.paths["/"+gv+"/"] = &PathItem{Ops: []*Operation{{
+			Method: "get", ID: "get" + idGroup + "APIResources", Tag: tag,
+			Description: "get available resources",
+			Consumes:    []string{mimeJSON, mimeYAML}, Produces: produceObject,
+			Responses: []Response{{200, "OK", &Schema{Ref: defAPIResourceList}}, unauthorized},
+		}}}
+	}
+
 	for _, k := range kinds {
 		def := b.message(k.New().ProtoReflect().Descriptor())
 		setGVK(m.defs[def], GVK{Group: k.Group, Version: k.Version, Kind: k.Kind})

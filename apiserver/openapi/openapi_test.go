@@ -189,7 +189,7 @@ func TestEveryKindHasADefinitionWithItsGVK(t *testing.T) {
 			}
 		})
 	}
-	for _, def := range []string{defStatus, defDeleteOptions, defWatchEvent, defListMeta, defObjectMeta, defPatch, defTime, defIntOrString, defQuantity, defScale} {
+	for _, def := range []string{defStatus, defDeleteOptions, defWatchEvent, defListMeta, defObjectMeta, defPatch, defTime, defIntOrString, defQuantity, defScale, defAPIResourceList} {
 		if m.LookupModel(def) == nil {
 			t.Errorf("no definition %s", def)
 		}

@@ -111,8 +111,12 @@ func operationCommon(op *Operation, o obj, params []any) obj {
 	o["operationId"] = op.ID
 	o["description"] = op.Description
 	o["tags"] = []string{op.Tag}
-	o[actionExtension] = op.Action
-	o[gvkExtension] = op.GVK.ext()
+	if op.Action != "" {
+		o[actionExtension] = op.Action
+	}
+	if op.GVK != (GVK{}) {
+		o[gvkExtension] = op.GVK.ext()
+	}
 	if len(params) > 0 {
 		o["parameters"] = params
 	}

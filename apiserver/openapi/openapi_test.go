@@ -371,6 +371,24 @@ func TestDescriptionsAreCurrent(t *testing.T) {
 			t.Errorf("%s: %v (run make generate)", name, err)
 		}
 	}
+	for name := range metaDescriptions {
+		if _, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name)); err != nil {
+			t.Errorf("metaDescriptions: %s: %v", name, err)
+		}
+	}
+	for name, r := range conventions {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			t.Errorf("conventions: %s: %v", name, err)
+			continue
+		}
+		fields := d.(protoreflect.MessageDescriptor).Fields()
+		for _, f := range append(sortedKeys(r.fields), r.required...) {
+			if fields.ByName(protoreflect.Name(f)) == nil {
+				t.Errorf("conventions: %s has no field %s", name, f)
+			}
+		}
+	}
 }
 
 func TestDeterministic(t *testing.T) {

@@ -117,6 +117,9 @@ func (b *builder) message(m protoreflect.MessageDescriptor) string {
 			p.Description = b.descriptions[string(fd.FullName())]
 		}
 		if p.Description == "" {
+			p.Description = metaDescriptions[string(fd.FullName())]
+		}
+		if p.Description == "" {
 			p.Description = b.fallbackDescription(fd)
 		}
 		if e := r.fields[string(fd.Name())]; e != nil {

@@ -68,9 +68,9 @@ func (d *Documents) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	switch {
 	case path == "/openapi/v2":
-		d.serveV2(w, r)
+		d.serveDocument(w, r, d.v2)
 	case path == "/openapi/v3":
-		d.serveDocument(w, r, d.v3Index, hash(d.v3Index), nil, "")
+		d.serveDocument(w, r, d.v3Index)
 	case strings.HasPrefix(path, "/openapi/v3/"):
 		gv := strings.TrimPrefix(path, "/openapi/v3/")
 		doc, ok := d.v3[gv]
@@ -86,39 +86,35 @@ func (d *Documents) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "public, immutable")
 			w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
 		}
-		d.serveDocument(w, r, doc.json, doc.hash, doc.encoded, mimeV3Proto)
+		d.serveDocument(w, r, doc)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
-func (d *Documents) serveV2(w http.ResponseWriter, r *http.Request) {
-	d.serveDocument(w, r, d.v2, d.v2Hash, d.v2Proto, mimeV2Proto)
-}
-
-// serveDocument answers with j (JSON) or, when the client prefers
-// protoMime, its protobuf form made by encoded.
-func (d *Documents) serveDocument(w http.ResponseWriter, r *http.Request, j []byte, sum string, encoded func() ([]byte, error), protoMime string) {
+// serveDocument answers with doc as JSON or, when the client prefers it,
+// as protobuf.
+func (d *Documents) serveDocument(w http.ResponseWriter, r *http.Request, doc document) {
 	offers := []string{mimeJSON}
-	if encoded != nil {
-		offers = append(offers, protoMime, protoAliases[protoMime])
+	if doc.proto != nil {
+		offers = append(offers, doc.protoMime, protoAliases[doc.protoMime])
 	}
 	chosen := negotiate(r.Header.Get("Accept"), offers...)
 	if chosen == "" {
 		notAcceptable(w, offers...)
 		return
 	}
-	body, contentType, etag := j, mimeJSON, `"`+sum+`"`
+	body, contentType, etag := doc.json, mimeJSON, `"`+doc.hash+`"`
 	if chosen != mimeJSON {
-		b, err := encoded()
+		b, err := doc.proto()
 		if err != nil {
 			http.Error(w, "encode OpenAPI document: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		body, contentType, etag = b, protoMime, `"`+sum+`-pb"`
+		body, contentType, etag = b, doc.protoMime, `"`+doc.hash+`-pb"`
 	}
 	h := w.Header()
-	h.Set("Vary", "Accept")
+	h.Set("Vary", "Accept, Accept-Encoding")
 	h.Set("ETag", etag)
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", "no-cache, private")

@@ -63,7 +63,7 @@ func TestHandler(t *testing.T) {
 					t.Error("the uncompressed body is not V2")
 				}
 			}},
-		{name: "v2 unchanged", target: "/openapi/v2", header: map[string]string{"If-None-Match": `"` + docs.v2Hash + `"`}, code: 304},
+		{name: "v2 unchanged", target: "/openapi/v2", header: map[string]string{"If-None-Match": `"` + docs.v2.hash + `"`}, code: 304},
 		{name: "v2 HEAD", method: "HEAD", target: "/openapi/v2", code: 200, contentType: mimeJSON, body: []byte{}},
 		{name: "v2 POST", method: "POST", target: "/openapi/v2", code: 405},
 		{name: "v3 index", target: "/openapi/v3", code: 200, contentType: mimeJSON, body: docs.V3Index()},

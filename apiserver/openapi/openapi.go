@@ -32,21 +32,30 @@ var descriptionsJSON []byte
 // Documents are the rendered OpenAPI documents of a set of kinds. They are
 // immutable once built; every method is safe for concurrent use.
 type Documents struct {
-	v2     []byte
-	v2Hash string
-	// v2Proto is the protobuf form of v2, made on first request.
-	v2Proto func() ([]byte, error)
-
-	v3Index []byte
-	v3      map[string]v3Doc // by group-version path: "api/v1", "apis/apps/v1"
+	v2      document
+	v3Index document
+	v3      map[string]document // by group-version path: "api/v1", "apis/apps/v1"
 
 	gz sync.Map // ETag -> the gzip-compressed body
 }
 
-type v3Doc struct {
-	json    []byte
-	hash    string
-	encoded func() ([]byte, error) // the protobuf form, made on first request
+// document is one served document.
+type document struct {
+	json []byte
+	hash string
+	// proto makes the protobuf form on first request; nil for a document
+	// served only as JSON (the v3 index).
+	proto     func() ([]byte, error)
+	protoMime string
+}
+
+func newDocument(j []byte, protoMime string, encode func([]byte) ([]byte, error)) document {
+	d := document{json: j, hash: hash(j)}
+	if encode != nil {
+		d.protoMime = protoMime
+		d.proto = sync.OnceValues(func() ([]byte, error) { return encode(j) })
+	}
+	return d
 }
 
 // Build renders the documents that describe kinds.
@@ -57,13 +66,12 @@ func Build(kinds []*scheme.Kind) (*Documents, error) {
 	}
 	m := newModel(kinds, descriptions)
 
-	d := &Documents{v3: map[string]v3Doc{}}
-	var err error
-	if d.v2, err = json.Marshal(m.swagger()); err != nil {
+	d := &Documents{v3: map[string]document{}}
+	v2, err := json.Marshal(m.swagger())
+	if err != nil {
 		return nil, fmt.Errorf("render OpenAPI v2: %w", err)
 	}
-	d.v2Hash = hash(d.v2)
-	d.v2Proto = sync.OnceValues(func() ([]byte, error) { return v2Protobuf(d.v2) })
+	d.v2 = newDocument(v2, mimeV2Proto, v2Protobuf)
 
 	index := map[string]any{}
 	for _, gv := range m.groupVersions {
@@ -71,14 +79,15 @@ func Build(kinds []*scheme.Kind) (*Documents, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render OpenAPI v3 of %s: %w", gv, err)
 		}
-		doc := v3Doc{json: b, hash: hash(b)}
-		doc.encoded = sync.OnceValues(func() ([]byte, error) { return v3Protobuf(b) })
+		doc := newDocument(b, mimeV3Proto, v3Protobuf)
 		d.v3[gv] = doc
 		index[gv] = map[string]string{"serverRelativeURL": "/openapi/v3/" + gv + "?hash=" + doc.hash}
 	}
-	if d.v3Index, err = json.Marshal(map[string]any{"paths": index}); err != nil {
+	idx, err := json.Marshal(map[string]any{"paths": index})
+	if err != nil {
 		return nil, err
 	}
+	d.v3Index = newDocument(idx, "", nil)
 	return d, nil
 }
 
@@ -89,11 +98,11 @@ func hash(b []byte) string {
 }
 
 // V2 returns the Swagger 2.0 document as JSON. The caller must not modify it.
-func (d *Documents) V2() []byte { return d.v2 }
+func (d *Documents) V2() []byte { return d.v2.json }
 
 // V3Index returns the /openapi/v3 document: every group-version with the
 // URL of its document, whose hash parameter changes with its content.
-func (d *Documents) V3Index() []byte { return d.v3Index }
+func (d *Documents) V3Index() []byte { return d.v3Index.json }
 
 // V3 returns the OpenAPI 3.0 document of a group-version ("api/v1",
 // "apis/apps/v1") as JSON, and false for a group-version not served. The

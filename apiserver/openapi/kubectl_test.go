@@ -26,11 +26,14 @@ func TestKubectl(t *testing.T) {
 		t.Skip("kubectl not installed")
 	}
 	var mu sync.Mutex
-	var queries []string
-	srv := httptest.NewServer(fakeFront(t, Handler(), func(r *http.Request) {
+	var queries, patches []string
+	srv := httptest.NewServer(fakeFront(t, Handler(), func(r *http.Request, body []byte) {
 		mu.Lock()
 		defer mu.Unlock()
 		queries = append(queries, r.Method+" "+r.URL.String())
+		if r.Method == http.MethodPatch {
+			patches = append(patches, r.Header.Get("Content-Type")+" "+string(body))
+		}
 	}))
 	defer srv.Close()
 	cache := t.TempDir()
@@ -83,19 +86,43 @@ func TestKubectl(t *testing.T) {
 		}
 		t.Errorf("no POST with fieldValidation=Strict; requests: %v", queries)
 	})
+
+	// kubectl apply builds a strategic merge patch from the OpenAPI's
+	// merge keys: containers and env are merged by name.
+	t.Run("apply merges lists by their keys", func(t *testing.T) {
+		pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},"spec":{"containers":[{"name":"c","image":"nginx","env":[{"name":"A","value":"%s"}]}]}}`
+		run(t, strings.Replace(pod, "%s", "1", 1), "apply", "-f", "-")
+		run(t, strings.Replace(pod, "%s", "2", 1), "apply", "-f", "-")
+		mu.Lock()
+		defer mu.Unlock()
+		if len(patches) == 0 {
+			t.Fatalf("no PATCH; requests: %v", queries)
+		}
+		last := patches[len(patches)-1]
+		for _, want := range []string{"application/strategic-merge-patch+json ", `"$setElementOrder/containers":[{"name":"c"}]`, `"$setElementOrder/env":[{"name":"A"}]`} {
+			if !strings.Contains(last, want) {
+				t.Errorf("patch lacks %s:\n%s", want, last)
+			}
+		}
+	})
 }
 
 // fakeFront serves legacy discovery for every registered kind, the OpenAPI
-// handler, and answers a create by echoing the object.
-func fakeFront(t *testing.T, openapi http.Handler, record func(*http.Request)) http.Handler {
+// handler, and a store of the objects created: POST keeps one, GET returns
+// it, PATCH returns it unchanged; record sees every resource request.
+func fakeFront(t *testing.T, openapi http.Handler, record func(r *http.Request, body []byte)) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/openapi/", openapi)
-	reply := func(w http.ResponseWriter, v any) {
+	reply := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
 		if err := json.NewEncoder(w).Encode(v); err != nil {
 			t.Error(err)
 		}
 	}
+	notFound := map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+	var mu sync.Mutex
+	store := map[string]json.RawMessage{} // by item path
 	byGV := map[string][]map[string]any{}
 	for _, k := range scheme.All() {
 		byGV[k.APIVersion()] = append(byGV[k.APIVersion()], map[string]any{
@@ -112,26 +139,40 @@ func fakeFront(t *testing.T, openapi http.Handler, record func(*http.Request)) h
 			groups = append(groups, map[string]any{"name": g, "versions": []any{ver}, "preferredVersion": ver})
 		}
 		list := map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
-		mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) { reply(w, list) })
+		mux.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, list) })
 		mux.HandleFunc(prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-			record(r)
 			body, _ := io.ReadAll(r.Body)
-			if r.Method != http.MethodPost {
-				w.WriteHeader(http.StatusNotFound)
-				reply(w, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
-				return
+			record(r, body)
+			mu.Lock()
+			defer mu.Unlock()
+			switch r.Method {
+			case http.MethodPost:
+				var o struct {
+					Metadata struct{ Name string } `json:"metadata"`
+				}
+				if err := json.Unmarshal(body, &o); err != nil {
+					reply(w, 400, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "message": err.Error()})
+					return
+				}
+				store[r.URL.Path+"/"+o.Metadata.Name] = body
+				reply(w, 201, json.RawMessage(body))
+			case http.MethodGet, http.MethodPatch:
+				if o, ok := store[r.URL.Path]; ok {
+					reply(w, 200, o)
+					return
+				}
+				reply(w, 404, notFound)
+			default:
+				reply(w, 404, notFound)
 			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusCreated)
-			_, _ = w.Write(body)
 		})
 	}
 	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"kind": "APIVersions", "versions": []string{"v1"},
+		reply(w, 200, map[string]any{"kind": "APIVersions", "versions": []string{"v1"},
 			"serverAddressByClientCIDRs": []any{map[string]string{"clientCIDR": "0.0.0.0/0", "serverAddress": r.Host}}})
 	})
 	mux.HandleFunc("/apis", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+		reply(w, 200, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 	})
 	return mux
 }

@@ -152,9 +152,9 @@ func TestV2ParsesAsKubectlDoes(t *testing.T) {
 
 // gvks reads x-kubernetes-group-version-kind as kubectl's
 // pkg/util/openapi does: a list of maps with group, version and kind.
-func gvks(s proto.Schema) []GVK {
+func gvks(s proto.Schema) []groupVersionKind {
 	list, _ := s.GetExtensions()[gvkExtension].([]any)
-	var out []GVK
+	var out []groupVersionKind
 	for _, e := range list {
 		m, ok := e.(map[any]any)
 		if !ok {
@@ -163,7 +163,7 @@ func gvks(s proto.Schema) []GVK {
 		g, _ := m["group"].(string)
 		v, _ := m["version"].(string)
 		k, _ := m["kind"].(string)
-		out = append(out, GVK{g, v, k})
+		out = append(out, groupVersionKind{g, v, k})
 	}
 	return out
 }
@@ -182,7 +182,7 @@ func TestEveryKindHasADefinitionWithItsGVK(t *testing.T) {
 				if s == nil {
 					t.Fatalf("no definition %s", c.def)
 				}
-				want := GVK{k.Group, k.Version, c.kind}
+				want := groupVersionKind{k.Group, k.Version, c.kind}
 				if got := gvks(s); len(got) != 1 || got[0] != want {
 					t.Errorf("%s: group-version-kinds %v, want [%v]", c.def, got, want)
 				}

@@ -6,8 +6,8 @@ import (
 	"minik8s/api/scheme"
 )
 
-// Param is one parameter of an operation (query or path).
-type Param struct {
+// param is one parameter of an operation (query or path).
+type param struct {
 	Name        string
 	In          string // "query" or "path"
 	Type        string // "string", "integer", "boolean"
@@ -15,43 +15,43 @@ type Param struct {
 	Required    bool
 }
 
-// Response is one response of an operation.
-type Response struct {
+// response is one response of an operation.
+type response struct {
 	Code        int
 	Description string
-	Schema      *Schema // nil: no body
+	Schema      *schema // nil: no body
 }
 
-// Operation is one HTTP method on one path, as Kubernetes documents it.
-type Operation struct {
+// operation is one HTTP method on one path, as Kubernetes documents it.
+type operation struct {
 	Method      string // "get", "post", "put", "patch", "delete"
 	ID          string // "listCoreV1NamespacedPod"
 	Description string
 	Action      string // x-kubernetes-action: get, list, post, put, patch, delete, deletecollection, connect
-	GVK         GVK
+	GVK         groupVersionKind
 	Tag         string // "core_v1"
-	Params      []Param
+	Params      []param
 	// Body is the definition of the request body ("" for none).
 	Body         string
 	BodyRequired bool
 	Consumes     []string
 	Produces     []string
-	Responses    []Response
+	Responses    []response
 }
 
-// PathItem is one path: the parameters all its operations share, and the
+// pathItem is one path: the parameters all its operations share, and the
 // operations.
-type PathItem struct {
-	Params []Param
-	Ops    []*Operation
+type pathItem struct {
+	Params []param
+	Ops    []*operation
 }
 
-// GVK is a group, version and kind (x-kubernetes-group-version-kind).
-type GVK struct {
+// groupVersionKind is a group, version and kind (x-kubernetes-group-version-kind).
+type groupVersionKind struct {
 	Group, Version, Kind string
 }
 
-func (g GVK) ext() map[string]any {
+func (g groupVersionKind) ext() map[string]any {
 	return map[string]any{"group": g.Group, "version": g.Version, "kind": g.Kind}
 }
 
@@ -78,59 +78,59 @@ var (
 
 // The query parameters Kubernetes documents, in our words.
 var (
-	paramPretty = Param{Name: "pretty", In: "query", Type: "string",
+	paramPretty = param{Name: "pretty", In: "query", Type: "string",
 		Description: "If 'true', the response is indented."}
-	paramName = Param{In: "path", Name: "name", Type: "string", Required: true}
-	paramNS   = Param{Name: "namespace", In: "path", Type: "string", Required: true,
+	paramName = param{In: "path", Name: "name", Type: "string", Required: true}
+	paramNS   = param{Name: "namespace", In: "path", Type: "string", Required: true,
 		Description: "object name and auth scope, such as for teams and projects"}
 
-	paramDryRun = Param{Name: "dryRun", In: "query", Type: "string",
+	paramDryRun = param{Name: "dryRun", In: "query", Type: "string",
 		Description: "When present, the request is processed through every stage (admission, validation) but nothing is persisted. The only valid value is All."}
-	paramFieldManager = Param{Name: "fieldManager", In: "query", Type: "string",
+	paramFieldManager = param{Name: "fieldManager", In: "query", Type: "string",
 		Description: "fieldManager names the actor making the change (at most 128 printable characters)."}
 	// paramFieldValidation is what `kubectl --validate=strict` looks for
 	// on a kind's PATCH to learn that the server checks fields itself.
-	paramFieldValidation = Param{Name: "fieldValidation", In: "query", Type: "string",
+	paramFieldValidation = param{Name: "fieldValidation", In: "query", Type: "string",
 		Description: "fieldValidation says what the server does with unknown or duplicate fields in the body of a POST, PUT or PATCH: Ignore drops them silently, Warn drops them with a Warning header per field, Strict rejects the request with a BadRequest naming every such field."}
-	paramForce = Param{Name: "force", In: "query", Type: "boolean",
+	paramForce = param{Name: "force", In: "query", Type: "boolean",
 		Description: "force re-acquires conflicting fields of an apply patch; it must be unset for other patches."}
 
-	paramGracePeriod = Param{Name: "gracePeriodSeconds", In: "query", Type: "integer",
+	paramGracePeriod = param{Name: "gracePeriodSeconds", In: "query", Type: "integer",
 		Description: "Seconds the object has before it is deleted; 0 deletes at once. Unset uses the kind's default."}
-	paramOrphan = Param{Name: "orphanDependents", In: "query", Type: "boolean",
+	paramOrphan = param{Name: "orphanDependents", In: "query", Type: "boolean",
 		Description: "Deprecated: use propagationPolicy. true orphans the dependents."}
-	paramPropagation = Param{Name: "propagationPolicy", In: "query", Type: "string",
+	paramPropagation = param{Name: "propagationPolicy", In: "query", Type: "string",
 		Description: "How dependents are garbage-collected: Orphan leaves them, Background deletes them after the owner, Foreground before it."}
 
-	paramAllowBookmarks = Param{Name: "allowWatchBookmarks", In: "query", Type: "boolean",
+	paramAllowBookmarks = param{Name: "allowWatchBookmarks", In: "query", Type: "boolean",
 		Description: "allowWatchBookmarks asks a watch for BOOKMARK events, which carry only a newer resourceVersion."}
-	paramContinue = Param{Name: "continue", In: "query", Type: "string",
+	paramContinue = param{Name: "continue", In: "query", Type: "string",
 		Description: "continue is the token of the previous page of a paginated list (metadata.continue)."}
-	paramFieldSelector = Param{Name: "fieldSelector", In: "query", Type: "string",
+	paramFieldSelector = param{Name: "fieldSelector", In: "query", Type: "string",
 		Description: "A selector on fields (metadata.name=web,spec.nodeName!=); everything when unset."}
-	paramLabelSelector = Param{Name: "labelSelector", In: "query", Type: "string",
+	paramLabelSelector = param{Name: "labelSelector", In: "query", Type: "string",
 		Description: "A selector on labels (app=web,tier in (a,b)); everything when unset."}
-	paramLimit = Param{Name: "limit", In: "query", Type: "integer",
+	paramLimit = param{Name: "limit", In: "query", Type: "integer",
 		Description: "limit is the largest number of items of one page; metadata.continue then fetches the next one."}
-	paramResourceVersion = Param{Name: "resourceVersion", In: "query", Type: "string",
+	paramResourceVersion = param{Name: "resourceVersion", In: "query", Type: "string",
 		Description: "resourceVersion bounds how old the data served may be: unset is the latest, 0 any cached state; a watch starts after this version."}
-	paramResourceVersionMatch = Param{Name: "resourceVersionMatch", In: "query", Type: "string",
+	paramResourceVersionMatch = param{Name: "resourceVersionMatch", In: "query", Type: "string",
 		Description: "resourceVersionMatch says how resourceVersion applies to a list: NotOlderThan or Exact."}
-	paramSendInitialEvents = Param{Name: "sendInitialEvents", In: "query", Type: "boolean",
+	paramSendInitialEvents = param{Name: "sendInitialEvents", In: "query", Type: "boolean",
 		Description: "sendInitialEvents starts a watch with an ADDED event for every existing object, then a bookmark."}
-	paramTimeoutSeconds = Param{Name: "timeoutSeconds", In: "query", Type: "integer",
+	paramTimeoutSeconds = param{Name: "timeoutSeconds", In: "query", Type: "integer",
 		Description: "timeoutSeconds limits the duration of a list or watch call."}
-	paramWatch = Param{Name: "watch", In: "query", Type: "boolean",
+	paramWatch = param{Name: "watch", In: "query", Type: "boolean",
 		Description: "watch streams the changes (ADDED, MODIFIED, DELETED) to the listed objects instead of listing them; see resourceVersion."}
 )
 
 var (
-	listParams   = []Param{paramAllowBookmarks, paramContinue, paramFieldSelector, paramLabelSelector, paramLimit, paramResourceVersion, paramResourceVersionMatch, paramSendInitialEvents, paramTimeoutSeconds, paramWatch}
-	writeParams  = []Param{paramDryRun, paramFieldManager, paramFieldValidation}
-	patchParams  = []Param{paramDryRun, paramFieldManager, paramFieldValidation, paramForce}
-	deleteParams = []Param{paramDryRun, paramGracePeriod, paramOrphan, paramPropagation}
+	listParams   = []param{paramAllowBookmarks, paramContinue, paramFieldSelector, paramLabelSelector, paramLimit, paramResourceVersion, paramResourceVersionMatch, paramSendInitialEvents, paramTimeoutSeconds, paramWatch}
+	writeParams  = []param{paramDryRun, paramFieldManager, paramFieldValidation}
+	patchParams  = []param{paramDryRun, paramFieldManager, paramFieldValidation, paramForce}
+	deleteParams = []param{paramDryRun, paramGracePeriod, paramOrphan, paramPropagation}
 	// deletecollection takes the delete options and selects like a list.
-	deleteCollectionParams = []Param{paramContinue, paramDryRun, paramFieldSelector, paramGracePeriod, paramLabelSelector, paramLimit, paramOrphan, paramPropagation, paramResourceVersion, paramResourceVersionMatch, paramSendInitialEvents, paramTimeoutSeconds}
+	deleteCollectionParams = []param{paramContinue, paramDryRun, paramFieldSelector, paramGracePeriod, paramLabelSelector, paramLimit, paramOrphan, paramPropagation, paramResourceVersion, paramResourceVersionMatch, paramSendInitialEvents, paramTimeoutSeconds}
 )
 
 // verbs a kind's REST endpoints offer; every kind has all of them except
@@ -184,41 +184,41 @@ func upperFirst(s string) string {
 }
 
 // kindPaths adds the paths of one kind to paths.
-func kindPaths(paths map[string]*PathItem, k *scheme.Kind, def, listDef string) {
+func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) {
 	v, limited := limitedVerbs[k.Resource]
 	if !limited {
 		v = allVerbs
 	}
-	gvk := GVK{Group: k.Group, Version: k.Version, Kind: k.Kind}
+	gvk := groupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 	idGroup, tag := opGroup(k.Group, k.Version)
 	prefix := "/" + groupVersionPath(k.Group, k.Version)
 	ns, scope := "", ""
-	var scopeParams []Param
+	var scopeParams []param
 	if k.Namespaced {
 		ns, scope = "/namespaces/{namespace}", "Namespaced"
-		scopeParams = []Param{paramNS}
+		scopeParams = []param{paramNS}
 	}
 	collection := prefix + ns + "/" + k.Resource
 	item := collection + "/{name}"
 	name := paramName
 	name.Description = "name of the " + k.Kind
 
-	op := func(method, action, verb, what string) *Operation {
-		return &Operation{
+	op := func(method, action, verb, what string) *operation {
+		return &operation{
 			Method: method, Action: action, GVK: gvk, Tag: tag,
 			ID:          verb + idGroup + what,
 			Description: descriptionOf(action, k.Kind),
 		}
 	}
-	obj := &Schema{Ref: def}
+	obj := &schema{Ref: def}
 	// Collection: list (and watch), create, deletecollection.
-	var cops []*Operation
+	var cops []*operation
 	if v.list {
 		o := op("get", "list", "list", scope+k.Kind)
 		o.Params = listParams
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceList
-		o.Responses = []Response{{Code: 200, Description: "OK", Schema: &Schema{Ref: listDef}}, unauthorized}
+		o.Responses = []response{{Code: 200, Description: "OK", Schema: &schema{Ref: listDef}}, unauthorized}
 		cops = append(cops, o)
 	}
 	if v.create {
@@ -227,7 +227,7 @@ func kindPaths(paths map[string]*PathItem, k *scheme.Kind, def, listDef string) 
 		o.Body, o.BodyRequired = def, true
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []Response{{200, "OK", obj}, {201, "Created", obj}, {202, "Accepted", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, {202, "Accepted", obj}, unauthorized}
 		cops = append(cops, o)
 	}
 	if v.deleteCollection {
@@ -236,29 +236,29 @@ func kindPaths(paths map[string]*PathItem, k *scheme.Kind, def, listDef string) 
 		o.Body = defDeleteOptions
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []Response{{200, "OK", &Schema{Ref: defStatus}}, unauthorized}
+		o.Responses = []response{{200, "OK", &schema{Ref: defStatus}}, unauthorized}
 		cops = append(cops, o)
 	}
 	if len(cops) > 0 {
-		paths[collection] = &PathItem{Params: append(append([]Param(nil), scopeParams...), paramPretty), Ops: cops}
+		paths[collection] = &pathItem{Params: append(append([]param(nil), scopeParams...), paramPretty), Ops: cops}
 	}
 	// All namespaces: a list (and watch) across namespaces.
 	if k.Namespaced && v.list {
 		o := op("get", "list", "list", k.Kind+"ForAllNamespaces")
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceList
-		o.Responses = []Response{{Code: 200, Description: "OK", Schema: &Schema{Ref: listDef}}, unauthorized}
-		paths[prefix+"/"+k.Resource] = &PathItem{Params: append(append([]Param(nil), listParams...), paramPretty), Ops: []*Operation{o}}
+		o.Responses = []response{{Code: 200, Description: "OK", Schema: &schema{Ref: listDef}}, unauthorized}
+		paths[prefix+"/"+k.Resource] = &pathItem{Params: append(append([]param(nil), listParams...), paramPretty), Ops: []*operation{o}}
 	}
 	// Item: read, replace, patch, delete.
-	itemParams := append([]Param{name}, scopeParams...)
+	itemParams := append([]param{name}, scopeParams...)
 	itemParams = append(itemParams, paramPretty)
-	var iops []*Operation
+	var iops []*operation
 	if v.get {
 		o := op("get", "get", "read", scope+k.Kind)
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []Response{{200, "OK", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", obj}, unauthorized}
 		iops = append(iops, o)
 	}
 	if v.update {
@@ -273,19 +273,19 @@ func kindPaths(paths map[string]*PathItem, k *scheme.Kind, def, listDef string) 
 		o.Body = defDeleteOptions
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []Response{{200, "OK", obj}, {202, "Accepted", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", obj}, {202, "Accepted", obj}, unauthorized}
 		iops = append(iops, o)
 	}
 	if len(iops) > 0 {
-		paths[item] = &PathItem{Params: itemParams, Ops: iops}
+		paths[item] = &pathItem{Params: itemParams, Ops: iops}
 	}
 	if k.HasStatus {
 		what := scope + k.Kind + "Status"
 		get := op("get", "get", "read", what)
 		get.Consumes = []string{mimeAny}
 		get.Produces = produceObject
-		get.Responses = []Response{{200, "OK", obj}, unauthorized}
-		paths[item+"/status"] = &PathItem{Params: itemParams, Ops: []*Operation{
+		get.Responses = []response{{200, "OK", obj}, unauthorized}
+		paths[item+"/status"] = &pathItem{Params: itemParams, Ops: []*operation{
 			get,
 			replaceOp(op("put", "put", "replace", what), def),
 			patchOp(op("patch", "patch", "patch", what), def),
@@ -293,51 +293,51 @@ func kindPaths(paths map[string]*PathItem, k *scheme.Kind, def, listDef string) 
 	}
 	if scaleResources[k.Resource] {
 		what := scope + k.Kind + "Scale"
-		scaleGVK := GVK{Group: "autoscaling", Version: "v1", Kind: "Scale"}
-		scale := &Schema{Ref: defScale}
+		scaleGVK := groupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+		scale := &schema{Ref: defScale}
 		get := op("get", "get", "read", what)
 		get.GVK = scaleGVK
 		get.Consumes = []string{mimeAny}
 		get.Produces = produceObject
-		get.Responses = []Response{{200, "OK", scale}, unauthorized}
+		get.Responses = []response{{200, "OK", scale}, unauthorized}
 		put := replaceOp(op("put", "put", "replace", what), defScale)
 		put.GVK = scaleGVK
 		patch := patchOp(op("patch", "patch", "patch", what), defScale)
 		patch.GVK = scaleGVK
-		paths[item+"/scale"] = &PathItem{Params: itemParams, Ops: []*Operation{get, put, patch}}
+		paths[item+"/scale"] = &pathItem{Params: itemParams, Ops: []*operation{get, put, patch}}
 	}
 	if k.Resource == "pods" {
 		podSubresources(paths, item, itemParams, idGroup, tag)
 	}
 }
 
-var unauthorized = Response{Code: 401, Description: "Unauthorized"}
+var unauthorized = response{Code: 401, Description: "Unauthorized"}
 
-func replaceOp(o *Operation, def string) *Operation {
-	obj := &Schema{Ref: def}
+func replaceOp(o *operation, def string) *operation {
+	obj := &schema{Ref: def}
 	o.Params = writeParams
 	o.Body, o.BodyRequired = def, true
 	o.Consumes = []string{mimeAny}
 	o.Produces = produceObject
-	o.Responses = []Response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
+	o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
 	return o
 }
 
-func patchOp(o *Operation, def string) *Operation {
-	obj := &Schema{Ref: def}
+func patchOp(o *operation, def string) *operation {
+	obj := &schema{Ref: def}
 	o.Params = patchParams
 	o.Body, o.BodyRequired = defPatch, true
 	o.Consumes = consumePatch
 	o.Produces = produceObject
-	o.Responses = []Response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
+	o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
 	return o
 }
 
 // podSubresources adds pods/log, pods/exec and pods/binding, which the REST
 // front relays to the kubelet (log, exec) or the registry (binding).
-func podSubresources(paths map[string]*PathItem, item string, itemParams []Param, idGroup, tag string) {
-	str := &Schema{Type: "string"}
-	logParams := []Param{
+func podSubresources(paths map[string]*pathItem, item string, itemParams []param, idGroup, tag string) {
+	str := &schema{Type: "string"}
+	logParams := []param{
 		{Name: "container", In: "query", Type: "string", Description: "The container to read the log of; may be omitted for a pod with one container."},
 		{Name: "follow", In: "query", Type: "boolean", Description: "follow streams the log as it grows."},
 		{Name: "limitBytes", In: "query", Type: "integer", Description: "limitBytes stops the log after this many bytes."},
@@ -346,13 +346,13 @@ func podSubresources(paths map[string]*PathItem, item string, itemParams []Param
 		{Name: "tailLines", In: "query", Type: "integer", Description: "tailLines starts the log this many lines before its end."},
 		{Name: "timestamps", In: "query", Type: "boolean", Description: "timestamps prefixes every line with its RFC 3339 time."},
 	}
-	paths[item+"/log"] = &PathItem{Params: append(append([]Param(nil), itemParams...), logParams...), Ops: []*Operation{{
-		Method: "get", Action: "get", GVK: GVK{Version: "v1", Kind: "Pod"}, Tag: tag,
+	paths[item+"/log"] = &pathItem{Params: append(append([]param(nil), itemParams...), logParams...), Ops: []*operation{{
+		Method: "get", Action: "get", GVK: groupVersionKind{Version: "v1", Kind: "Pod"}, Tag: tag,
 		ID: "read" + idGroup + "NamespacedPodLog", Description: "read the log of the specified Pod",
 		Consumes: []string{mimeAny}, Produces: []string{mimeText, mimeJSON, mimeYAML},
-		Responses: []Response{{200, "OK", str}, unauthorized},
+		Responses: []response{{200, "OK", str}, unauthorized},
 	}}}
-	execParams := []Param{
+	execParams := []param{
 		{Name: "command", In: "query", Type: "string", Description: "The command to run, one parameter per argument."},
 		{Name: "container", In: "query", Type: "string", Description: "The container to run the command in; may be omitted for a pod with one container."},
 		{Name: "stderr", In: "query", Type: "boolean", Description: "stderr streams the command's standard error."},
@@ -360,23 +360,23 @@ func podSubresources(paths map[string]*PathItem, item string, itemParams []Param
 		{Name: "stdout", In: "query", Type: "boolean", Description: "stdout streams the command's standard output."},
 		{Name: "tty", In: "query", Type: "boolean", Description: "tty runs the command on a terminal."},
 	}
-	var execOps []*Operation
+	var execOps []*operation
 	for _, m := range []string{"get", "post"} {
-		execOps = append(execOps, &Operation{
-			Method: m, Action: "connect", GVK: GVK{Version: "v1", Kind: "PodExecOptions"}, Tag: tag,
+		execOps = append(execOps, &operation{
+			Method: m, Action: "connect", GVK: groupVersionKind{Version: "v1", Kind: "PodExecOptions"}, Tag: tag,
 			ID: "connect" + idGroup + upperFirst(m) + "NamespacedPodExec", Description: "connect " + strings.ToUpper(m) + " requests to exec of Pod",
 			Consumes: []string{mimeAny}, Produces: []string{mimeAny},
-			Responses: []Response{{200, "OK", str}, unauthorized},
+			Responses: []response{{200, "OK", str}, unauthorized},
 		})
 	}
-	paths[item+"/exec"] = &PathItem{Params: append(append([]Param(nil), itemParams[:2]...), execParams...), Ops: execOps}
-	binding := &Schema{Ref: "io.k8s.api.core.v1.Binding"}
-	paths[item+"/binding"] = &PathItem{Params: append(append([]Param(nil), itemParams...), writeParams...), Ops: []*Operation{{
-		Method: "post", Action: "post", GVK: GVK{Version: "v1", Kind: "Binding"}, Tag: tag,
+	paths[item+"/exec"] = &pathItem{Params: append(append([]param(nil), itemParams[:2]...), execParams...), Ops: execOps}
+	binding := &schema{Ref: "io.k8s.api.core.v1.Binding"}
+	paths[item+"/binding"] = &pathItem{Params: append(append([]param(nil), itemParams...), writeParams...), Ops: []*operation{{
+		Method: "post", Action: "post", GVK: groupVersionKind{Version: "v1", Kind: "Binding"}, Tag: tag,
 		ID: "create" + idGroup + "NamespacedPodBinding", Description: "create binding of a Pod",
 		Body: "io.k8s.api.core.v1.Binding", BodyRequired: true,
 		Consumes: []string{mimeAny}, Produces: produceObject,
-		Responses: []Response{{200, "OK", binding}, {201, "Created", binding}, {202, "Accepted", binding}, unauthorized},
+		Responses: []response{{200, "OK", binding}, {201, "Created", binding}, {202, "Accepted", binding}, unauthorized},
 	}}}
 }
 

@@ -11,9 +11,9 @@ import (
 	metav1 "minik8s/api/meta/v1"
 )
 
-// Schema is one OpenAPI schema, the common ground of Swagger 2.0 and
+// schema is one OpenAPI schema, the common ground of Swagger 2.0 and
 // OpenAPI 3.0; v2.go and v3.go render it in each dialect.
-type Schema struct {
+type schema struct {
 	// Ref names a definition ("io.k8s.api.core.v1.PodSpec"). A property
 	// with a Ref may still carry a Description and Extensions of its own,
 	// as Kubernetes' documents do.
@@ -21,13 +21,13 @@ type Schema struct {
 	Description          string
 	Type                 string
 	Format               string
-	Items                *Schema
-	AdditionalProperties *Schema
-	Properties           map[string]*Schema
+	Items                *schema
+	AdditionalProperties *schema
+	Properties           map[string]*schema
 	Required             []string
 	// OneOfV3 replaces Type in OpenAPI 3 (IntOrString, Quantity), where
 	// Kubernetes spells out the alternatives that Swagger 2.0 cannot.
-	OneOfV3    []*Schema
+	OneOfV3    []*schema
 	Extensions ext
 }
 
@@ -58,7 +58,6 @@ const (
 	protoStruct        = "google.protobuf.Struct"
 	protoValue         = "google.protobuf.Value"
 	protoListValue     = "google.protobuf.ListValue"
-	protoObjectMeta    = "minik8s.meta.v1.ObjectMeta"
 	protoMetaPackage   = "minik8s.meta.v1"
 	protoPackageStart  = "minik8s."
 )
@@ -85,7 +84,7 @@ func definitionName(m protoreflect.MessageDescriptor) string {
 // builder turns message descriptors into definitions.
 type builder struct {
 	descriptions map[string]string
-	defs         map[string]*Schema
+	defs         map[string]*schema
 }
 
 // message adds the definition of m and of every message it reaches, and
@@ -100,10 +99,10 @@ func (b *builder) message(m protoreflect.MessageDescriptor) string {
 		b.defs[name] = wellKnown[name]()
 		return name
 	}
-	s := &Schema{
+	s := &schema{
 		Type:        "object",
 		Description: b.descriptions[string(m.FullName())],
-		Properties:  map[string]*Schema{},
+		Properties:  map[string]*schema{},
 	}
 	b.defs[name] = s // before the fields: messages may refer to themselves
 	r := conventions[string(m.FullName())]
@@ -131,53 +130,53 @@ func (b *builder) message(m protoreflect.MessageDescriptor) string {
 }
 
 // field is the schema of one field's value.
-func (b *builder) field(fd protoreflect.FieldDescriptor) *Schema {
+func (b *builder) field(fd protoreflect.FieldDescriptor) *schema {
 	if fd.IsMap() {
-		return &Schema{Type: "object", AdditionalProperties: b.value(fd.MapValue(), isQuantity(fd), false)}
+		return &schema{Type: "object", AdditionalProperties: b.value(fd.MapValue(), isQuantity(fd), false)}
 	}
 	v := b.value(fd, isQuantity(fd), microTimeFields[string(fd.FullName())])
 	if fd.IsList() {
-		return &Schema{Type: "array", Items: v}
+		return &schema{Type: "array", Items: v}
 	}
 	return v
 }
 
 // value is the schema of one (non-repeated) value of fd's type.
-func (b *builder) value(fd protoreflect.FieldDescriptor, quantity, microTime bool) *Schema {
+func (b *builder) value(fd protoreflect.FieldDescriptor, quantity, microTime bool) *schema {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		switch fd.Message().FullName() {
 		case protoValue:
-			return &Schema{Extensions: ext{"x-kubernetes-preserve-unknown-fields": true}}
+			return &schema{Extensions: ext{"x-kubernetes-preserve-unknown-fields": true}}
 		case protoListValue:
-			return &Schema{Type: "array", Items: &Schema{}}
+			return &schema{Type: "array", Items: &schema{}}
 		case protoTimestamp:
 			if microTime {
-				return &Schema{Ref: defMicroTime}
+				return &schema{Ref: defMicroTime}
 			}
 		}
-		return &Schema{Ref: b.message(fd.Message())}
+		return &schema{Ref: b.message(fd.Message())}
 	case protoreflect.StringKind:
 		if quantity {
-			return &Schema{Ref: defQuantity}
+			return &schema{Ref: defQuantity}
 		}
-		return &Schema{Type: "string"}
+		return &schema{Type: "string"}
 	case protoreflect.EnumKind:
-		return &Schema{Type: "string"}
+		return &schema{Type: "string"}
 	case protoreflect.BytesKind:
-		return &Schema{Type: "string", Format: "byte"}
+		return &schema{Type: "string", Format: "byte"}
 	case protoreflect.BoolKind:
-		return &Schema{Type: "boolean"}
+		return &schema{Type: "boolean"}
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
 		protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return &Schema{Type: "integer", Format: "int32"}
+		return &schema{Type: "integer", Format: "int32"}
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind,
 		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return &Schema{Type: "integer", Format: "int64"}
+		return &schema{Type: "integer", Format: "int64"}
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
-		return &Schema{Type: "number", Format: "double"}
+		return &schema{Type: "number", Format: "double"}
 	}
-	return &Schema{}
+	return &schema{}
 }
 
 // isQuantity reports the (minik8s.meta.v1.quantity) option, as api/codec does.

@@ -33,7 +33,7 @@ func (m *model) swagger() obj {
 	}
 }
 
-func schemaV2(s *Schema) obj {
+func schemaV2(s *schema) obj {
 	o := obj{}
 	if s.Ref != "" {
 		o["$ref"] = "#/definitions/" + s.Ref
@@ -47,7 +47,7 @@ func schemaV2(s *Schema) obj {
 
 // schemaCommon fills what both dialects write alike; sub renders nested
 // schemas in the caller's dialect.
-func schemaCommon(o obj, s *Schema, sub func(*Schema) obj) {
+func schemaCommon(o obj, s *schema, sub func(*schema) obj) {
 	if s.Description != "" {
 		o["description"] = s.Description
 	}
@@ -75,7 +75,7 @@ func schemaCommon(o obj, s *Schema, sub func(*Schema) obj) {
 	}
 }
 
-func pathItemV2(item *PathItem) obj {
+func pathItemV2(item *pathItem) obj {
 	o := obj{}
 	if len(item.Params) > 0 {
 		o["parameters"] = paramsV2(item.Params)
@@ -107,14 +107,14 @@ func pathItemV2(item *PathItem) obj {
 	return o
 }
 
-func operationCommon(op *Operation, o obj, params []any) obj {
+func operationCommon(op *operation, o obj, params []any) obj {
 	o["operationId"] = op.ID
 	o["description"] = op.Description
 	o["tags"] = []string{op.Tag}
 	if op.Action != "" {
 		o[actionExtension] = op.Action
 	}
-	if op.GVK != (GVK{}) {
+	if op.GVK != (groupVersionKind{}) {
 		o[gvkExtension] = op.GVK.ext()
 	}
 	if len(params) > 0 {
@@ -123,7 +123,7 @@ func operationCommon(op *Operation, o obj, params []any) obj {
 	return o
 }
 
-func paramsV2(ps []Param) []any {
+func paramsV2(ps []param) []any {
 	out := make([]any, 0, len(ps))
 	for _, p := range ps {
 		o := obj{"name": p.Name, "in": p.In, "type": p.Type, "uniqueItems": true}

@@ -42,7 +42,7 @@ func (m *model) openAPI3(gv string) obj {
 	}
 }
 
-func schemaV3(s *Schema) obj {
+func schemaV3(s *schema) obj {
 	o := obj{}
 	if s.Ref != "" {
 		ref := obj{"$ref": "#/components/schemas/" + s.Ref}
@@ -67,7 +67,7 @@ func schemaV3(s *Schema) obj {
 	return o
 }
 
-func pathItemV3(item *PathItem) obj {
+func pathItemV3(item *pathItem) obj {
 	o := obj{}
 	if len(item.Params) > 0 {
 		o["parameters"] = paramsV3(item.Params)
@@ -102,7 +102,7 @@ func pathItemV3(item *PathItem) obj {
 	return o
 }
 
-func paramsV3(ps []Param) []any {
+func paramsV3(ps []param) []any {
 	out := make([]any, 0, len(ps))
 	for _, p := range ps {
 		o := obj{"name": p.Name, "in": p.In, "schema": obj{"type": p.Type, "uniqueItems": true}}

@@ -210,7 +210,7 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 			Description: descriptionOf(action, k.Kind),
 		}
 	}
-	obj := &schema{Ref: def}
+	object := &schema{Ref: def}
 	// Collection: list (and watch), create, deletecollection.
 	var cops []*operation
 	if v.list {
@@ -227,7 +227,7 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 		o.Body, o.BodyRequired = def, true
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, {202, "Accepted", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", object}, {201, "Created", object}, {202, "Accepted", object}, unauthorized}
 		cops = append(cops, o)
 	}
 	if v.deleteCollection {
@@ -258,7 +258,7 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 		o := op("get", "get", "read", scope+k.Kind)
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []response{{200, "OK", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", object}, unauthorized}
 		iops = append(iops, o)
 	}
 	if v.update {
@@ -273,7 +273,7 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 		o.Body = defDeleteOptions
 		o.Consumes = []string{mimeAny}
 		o.Produces = produceObject
-		o.Responses = []response{{200, "OK", obj}, {202, "Accepted", obj}, unauthorized}
+		o.Responses = []response{{200, "OK", object}, {202, "Accepted", object}, unauthorized}
 		iops = append(iops, o)
 	}
 	if len(iops) > 0 {
@@ -284,11 +284,11 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 		get := op("get", "get", "read", what)
 		get.Consumes = []string{mimeAny}
 		get.Produces = produceObject
-		get.Responses = []response{{200, "OK", obj}, unauthorized}
+		get.Responses = []response{{200, "OK", object}, unauthorized}
 		paths[item+"/status"] = &pathItem{Params: itemParams, Ops: []*operation{
-			get,
-			replaceOp(op("put", "put", "replace", what), def),
-			patchOp(op("patch", "patch", "patch", what), def),
+			ofSubresource("status", get),
+			ofSubresource("status", replaceOp(op("put", "put", "replace", what), def)),
+			ofSubresource("status", patchOp(op("patch", "patch", "patch", what), def)),
 		}}
 	}
 	if scaleResources[k.Resource] {
@@ -304,32 +304,41 @@ func kindPaths(paths map[string]*pathItem, k *scheme.Kind, def, listDef string) 
 		put.GVK = scaleGVK
 		patch := patchOp(op("patch", "patch", "patch", what), defScale)
 		patch.GVK = scaleGVK
-		paths[item+"/scale"] = &pathItem{Params: itemParams, Ops: []*operation{get, put, patch}}
+		paths[item+"/scale"] = &pathItem{Params: itemParams, Ops: []*operation{
+			ofSubresource("scale", get), ofSubresource("scale", put), ofSubresource("scale", patch),
+		}}
 	}
 	if k.Resource == "pods" {
 		podSubresources(paths, item, itemParams, idGroup, tag)
 	}
 }
 
+// ofSubresource words an operation's description for a subresource:
+// "read status of the specified Pod".
+func ofSubresource(sub string, o *operation) *operation {
+	o.Description = strings.Replace(o.Description, "the specified", sub+" of the specified", 1)
+	return o
+}
+
 var unauthorized = response{Code: 401, Description: "Unauthorized"}
 
 func replaceOp(o *operation, def string) *operation {
-	obj := &schema{Ref: def}
+	object := &schema{Ref: def}
 	o.Params = writeParams
 	o.Body, o.BodyRequired = def, true
 	o.Consumes = []string{mimeAny}
 	o.Produces = produceObject
-	o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
+	o.Responses = []response{{200, "OK", object}, {201, "Created", object}, unauthorized}
 	return o
 }
 
 func patchOp(o *operation, def string) *operation {
-	obj := &schema{Ref: def}
+	object := &schema{Ref: def}
 	o.Params = patchParams
 	o.Body, o.BodyRequired = defPatch, true
 	o.Consumes = consumePatch
 	o.Produces = produceObject
-	o.Responses = []response{{200, "OK", obj}, {201, "Created", obj}, unauthorized}
+	o.Responses = []response{{200, "OK", object}, {201, "Created", object}, unauthorized}
 	return o
 }
 

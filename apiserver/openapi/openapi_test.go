@@ -246,6 +246,9 @@ func TestV3(t *testing.T) {
 			}
 			// Every schema referred to is in the document.
 			b, _ := V3(gv)
+			if _, err := v3Protobuf(b); err != nil {
+				t.Errorf("gnostic cannot encode the document as protobuf: %v", err)
+			}
 			for _, ref := range strings.Split(string(b), `"$ref":"#/components/schemas/`)[1:] {
 				name := ref[:strings.IndexByte(ref, '"')]
 				if doc.Components.Schemas[name] == nil {

@@ -12,6 +12,13 @@
 // rules - comes from conventions.go; descriptions come from the comments of
 // the .proto files, extracted at build time into
 // zz_generated.descriptions.json (make generate, hack/gen-openapi).
+//
+// The REST front mounts Handler under /openapi/:
+//
+//	mux.Handle("/openapi/", openapi.Handler())
+//
+// The documents are built on first use (about 0.1 s); call Default at start
+// to build them before the first request.
 package openapi
 
 import (

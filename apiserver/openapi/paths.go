@@ -142,10 +142,12 @@ type verbs struct {
 var allVerbs = verbs{true, true, true, true, true, true, true}
 
 // limitedVerbs are the kinds whose endpoints Kubernetes restricts:
-// bindings can only be created; component statuses are computed on read.
+// bindings can only be created; component statuses are computed on read;
+// namespaces are not deleted as a collection.
 var limitedVerbs = map[string]verbs{
 	"bindings":          {create: true},
 	"componentstatuses": {get: true, list: true},
+	"namespaces":        {get: true, list: true, create: true, update: true, patch: true, delete: true},
 }
 
 // scaleResources have the scale subresource (autoscaling/v1 Scale), as in

@@ -17,11 +17,15 @@ build: deps ## build every binary into bin/ (with etcd and etcdctl)
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(addprefix ./,$(COMPONENTS))
 
-generate: ## regenerate the protobuf Go code (committed)
+generate: ## regenerate the protobuf Go code and the OpenAPI descriptions (committed)
 	./hack/update-codegen.sh
 
+# The generated files: protobuf Go code and the protos' comments for the
+# OpenAPI documents.
+GENERATED := '*.pb.go' 'apiserver/openapi/zz_generated.*'
+
 verify-generate: generate ## fail if the generated code is not current
-	@if [ -n "$$(git status --porcelain -- '*.pb.go')" ]; then git status --short -- '*.pb.go'; echo "generated code is stale: run make generate and commit"; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then git status --short -- $(GENERATED); echo "generated code is stale: run make generate and commit"; exit 1; fi
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

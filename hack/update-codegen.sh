@@ -13,3 +13,12 @@ protoc -I . -I /usr/include \
 	--go_out=. --go_opt=paths=source_relative \
 	--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 	"${protos[@]}"
+# The OpenAPI documents' descriptions are the protos' comments, which the Go
+# descriptors lack at run time: extract them from a descriptor set with
+# source info (see hack/gen-openapi).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+protoc -I . -I /usr/include --include_source_info \
+	--descriptor_set_out="$tmp/api.pb" "${protos[@]}"
+go run ./hack/gen-openapi -descriptors "$tmp/api.pb" \
+	-out apiserver/openapi/zz_generated.descriptions.json

@@ -36,6 +36,7 @@ import (
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
+	"minik8s/apiserver/openapi"
 	"minik8s/apiserver/restapi"
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"
@@ -157,6 +158,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	go func() { errc <- g.Serve(split.grpc) }()
 	extra := healthMux(st, reg)
 	extra.HandleFunc("/version", serveVersion)
+	extra.Handle("/openapi/", openapi.Handler())
 	rs := &http.Server{
 		Handler: restapi.New(restapi.Config{
 			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: applyPatch,

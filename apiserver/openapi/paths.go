@@ -73,6 +73,7 @@ var (
 		"application/json-patch+json",
 		"application/merge-patch+json",
 		"application/strategic-merge-patch+json",
+		"application/apply-patch+yaml",
 	}
 )
 

@@ -33,10 +33,10 @@ import (
 	"minik8s/apiserver/allocator"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
+	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
-	"minik8s/apiserver/openapi"
 	"minik8s/apiserver/restapi"
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"

@@ -1,14 +1,17 @@
 package remotecommand
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
@@ -66,7 +69,7 @@ const (
 // upgrade): it runs run with the session's streams and reports its exit
 // code to the client, so kubectl exits with it. It returns when the
 // session is over. A request that is not an upgrade gets a 400 Status.
-// The ResponseWriter must support http.Hijacker.
+// The ResponseWriter must support hijacking (directly or through Unwrap).
 func ServeExec(w http.ResponseWriter, r *http.Request, opts Options, run RunFunc) {
 	serve(w, r, opts, run)
 }
@@ -79,6 +82,7 @@ func ServeAttach(w http.ResponseWriter, r *http.Request, opts Options, run RunFu
 }
 
 func serve(w http.ResponseWriter, r *http.Request, opts Options, run RunFunc) {
+	w = hijackable{w}
 	if opts.Tty {
 		opts.Stderr = false
 	}
@@ -231,3 +235,19 @@ func sendResize(ch chan TermSize, sz TermSize) {
 		}
 	}
 }
+
+// hijackable lets the upgraders take over the connection through
+// middleware that wraps the ResponseWriter (http.ResponseController finds
+// the Hijacker through Unwrap), and clears the deadlines the HTTP server
+// set for ordinary requests, which would cut a long session.
+type hijackable struct{ http.ResponseWriter }
+
+func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		_ = c.SetDeadline(time.Time{})
+	}
+	return c, brw, err
+}
+
+func (h hijackable) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -29,6 +29,7 @@ import (
 //	echo:     copy stdin upper-cased to stdout, "err" to stderr, exit 0
 //	exit N:   write "bye" to stdout and exit N
 //	fail MSG: return an error with MSG
+//	slow:     print "late" after the server's request timeouts
 //	size:     print each terminal size until the resize channel closes
 //	          or two sizes arrived
 func fakeRun(cmd []string) RunFunc {
@@ -50,6 +51,10 @@ func fakeRun(cmd []string) RunFunc {
 			return n, nil
 		case "fail":
 			return 0, errors.New(cmd[1])
+		case "slow":
+			time.Sleep(700 * time.Millisecond)
+			_, _ = s.Stdout.Write([]byte("late"))
+			return 0, nil
 		case "size":
 			n := 0
 			for sz := range s.Resize {
@@ -66,17 +71,27 @@ func fakeRun(cmd []string) RunFunc {
 
 func execServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		opts, err := ParseOptions(r.URL.Query())
 		if err != nil {
 			WriteStatus(w, err)
 			return
 		}
-		ServeExec(w, r, opts, fakeRun(opts.Command))
+		ServeExec(middleware{w}, r, opts, fakeRun(opts.Command))
 	}))
+	// Timeouts for ordinary requests must not cut a session short (see
+	// the "slow" command).
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// middleware wraps a ResponseWriter as logging or metrics middleware
+// does: without Hijack of its own, only Unwrap.
+type middleware struct{ http.ResponseWriter }
+
+func (m middleware) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 func execURL(base string, cmd []string, stdin, stdout, stderr, tty bool) *url.URL {
 	q := url.Values{"command": cmd}
@@ -154,6 +169,7 @@ func TestExecWithClientGo(t *testing.T) {
 		{name: "large stdin", cmd: []string{"echo"}, stdin: strings.Repeat("abcdefgh", 50000), useStdin: true, wantOut: strings.Repeat("ABCDEFGH", 50000), wantErr: "err"},
 		{name: "exit code 3", cmd: []string{"exit", "3"}, wantOut: "bye", wantCode: 3},
 		{name: "exit code 0", cmd: []string{"exit", "0"}, wantOut: "bye"},
+		{name: "slow", cmd: []string{"slow"}, wantOut: "late"},
 		{name: "run error", cmd: []string{"fail", `exec: "nope": executable file not found in $PATH`}, wantErrMsg: `exec: "nope": executable file not found in $PATH`},
 		{name: "tty resize", cmd: []string{"size"}, tty: true, sizes: []remotecommand.TerminalSize{{Width: 80, Height: 24}, {Width: 132, Height: 50}}, wantOut: "80x24\n132x50\n"},
 	}

@@ -32,8 +32,10 @@ type DialFunc func(ctx context.Context, port int32) (net.Conn, error)
 // fallback, and older clients). Every connection the client forwards
 // becomes a dial and a byte copy both ways; a failed dial is reported on
 // the connection's error stream, which kubectl prints. It returns when the
-// client hangs up. The ResponseWriter must support http.Hijacker.
+// client hangs up. The ResponseWriter must support hijacking (directly or
+// through Unwrap).
 func ServePortForward(w http.ResponseWriter, r *http.Request, dial DialFunc) {
+	w = hijackable{w}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	pf := &portForwarder{ctx: ctx, dial: dial, pairs: map[string]*streamPair{}}

@@ -338,3 +338,39 @@ func TestExecBase64WebSocket(t *testing.T) {
 		t.Errorf("messages %q, want %q", got, want)
 	}
 }
+
+// Attach uses exec's framing; a runtime that cannot attach says so and
+// kubectl prints it.
+func TestAttach(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		opts, err := ParseAttachOptions(r.URL.Query())
+		if err != nil {
+			WriteStatus(w, err)
+			return
+		}
+		ServeAttach(w, r, opts, func(ctx context.Context, s Streams) (int, error) {
+			if r.URL.Query().Get("container") == "none" {
+				return 0, errors.New("attach is not supported by this kubelet")
+			}
+			_, _ = s.Stdout.Write([]byte("attached"))
+			return 0, nil
+		})
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ container, wantOut, wantErr string }{
+		{"app", "attached", ""},
+		{"none", "", "attach is not supported by this kubelet"},
+	} {
+		t.Run(tc.container, func(t *testing.T) {
+			e, err := remotecommand.NewWebSocketExecutor(&rest.Config{Host: srv.URL}, "GET", srv.URL+"/attach?stdout=true&container="+tc.container)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = e.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdout: &out})
+			if (err == nil && tc.wantErr != "") || (err != nil && err.Error() != tc.wantErr) || out.String() != tc.wantOut {
+				t.Errorf("got %q, %v; want %q, %q", out.String(), err, tc.wantOut, tc.wantErr)
+			}
+		})
+	}
+}

@@ -109,13 +109,14 @@ func serveSPDY(w http.ResponseWriter, r *http.Request, opts Options, run RunFunc
 		}
 	}()
 
+	// Writes are locked per stream: Streams promises writers safe for
+	// concurrent use, and a SPDY stream write is not atomic under that.
 	s := Streams{Stdout: io.Discard, Stderr: io.Discard, Tty: opts.Tty}
-	var mu sync.Mutex // spdystream frames are written whole, but be safe for concurrent callers of one stream
 	if a, ok := streams[streamTypeStdin]; ok {
 		s.Stdin = a.s
 	}
 	if a, ok := streams[streamTypeStdout]; ok {
-		s.Stdout = lockedWriter{&mu, a.s}
+		s.Stdout = lockedWriter{&sync.Mutex{}, a.s}
 	}
 	if a, ok := streams[streamTypeStderr]; ok {
 		s.Stderr = lockedWriter{&sync.Mutex{}, a.s}

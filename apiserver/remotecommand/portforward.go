@@ -83,6 +83,10 @@ func ServePortForward(w http.ResponseWriter, r *http.Request, dial DialFunc) {
 
 	<-conn.CloseChan()
 	cancel()
+	// handleStream starts no forward once the context has ended; taking
+	// the lock orders its last wg.Add before the Wait.
+	pf.mu.Lock()
+	pf.mu.Unlock() //nolint:staticcheck // an empty critical section on purpose
 	pf.wg.Wait()
 }
 
@@ -117,6 +121,9 @@ func (pf *portForwarder) handleStream(s httpstream.Stream, replySent <-chan stru
 	}
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
+	if pf.ctx.Err() != nil {
+		return fmt.Errorf("the connection is closing")
+	}
 	p, ok := pf.pairs[id]
 	if !ok {
 		p = &streamPair{id: id}

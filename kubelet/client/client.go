@@ -323,3 +323,78 @@ func (e *StatusError) Error() string { return e.Message }
 type CommandError struct{ Message string }
 
 func (e *CommandError) Error() string { return e.Message }
+
+// PortForwardProtocol is the Upgrade token of the kubelet's port-forward
+// endpoint: after the 101 answer the connection is a plain TCP stream to
+// the pod's port.
+const PortForwardProtocol = "minik8s-portforward/1"
+
+// PortForward connects to port of a pod through the kubelet server at base
+// ("http://10.0.0.1:10250"), which dials the pod's IP from the node's
+// network. ctx bounds the setup only; the connection lives until closed.
+// It supports CloseWrite, passed on to the pod as a half-close. A refusal
+// is a *StatusError: 404 for a pod the kubelet does not run, 502 when the
+// port does not answer.
+func PortForward(ctx context.Context, base, ns, pod string, port int32) (net.Conn, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("port-forward: kubelet URL %s: only http is supported", base)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	nc, err := portForwardHandshake(conn, u.Host, ns, pod, port)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return nc, nil
+}
+
+func portForwardHandshake(conn net.Conn, host, ns, pod string, port int32) (net.Conn, error) {
+	path := fmt.Sprintf("/portForward/%s/%s?port=%d", url.PathEscape(ns), url.PathEscape(pod), port)
+	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\nContent-Length: 0\r\n\r\n", path, host, PortForwardProtocol)
+	if _, err := io.WriteString(conn, req); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, &StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(body))}
+	}
+	return &upgradedConn{Conn: conn, r: br}, nil
+}
+
+// upgradedConn reads what the handshake's reader buffered before the
+// connection itself.
+type upgradedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *upgradedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// CloseWrite half-closes the connection: the pod's port reads EOF.
+func (c *upgradedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}

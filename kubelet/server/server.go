@@ -11,6 +11,8 @@
 //	                                                  interactive; HTTP upgrade to the
 //	                                                  framed stream protocol (see stream.go)
 //	GET  /stats/summary                               cpu and memory of node, pods, containers
+//	POST /portForward/{ns}/{pod}?port=N               HTTP upgrade to a TCP stream to the
+//	                                                  pod's IP:N (see portforward.go)
 package server
 
 import (
@@ -54,6 +56,13 @@ type Config struct {
 	RootDir  string
 	// TLSConfig, when set, serves HTTPS.
 	TLSConfig *tls.Config
+	// Dial connects port forwards to pod IPs from where those are
+	// reachable (the network manager's DialContext, which enters the
+	// node's network namespace); nil dials from the kubelet's own.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PodIP, when set, replaces the lookup of a pod's IP among the pods
+	// the kubelet runs (tests).
+	PodIP func(ns, name string) (string, error)
 }
 
 // Server serves the kubelet API.
@@ -83,6 +92,7 @@ func New(cfg Config, rt runtime.Runtime, pods Pods) *Server {
 	s.mux.HandleFunc("POST /run/{ns}/{pod}/{container}", s.handleRun)
 	s.mux.HandleFunc("/exec/{ns}/{pod}/{container}", s.handleExec)
 	s.mux.HandleFunc("GET /stats/summary", s.handleSummary)
+	s.mux.HandleFunc("POST /portForward/{ns}/{pod}", s.handlePortForward)
 	s.registerMetrics()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	return s

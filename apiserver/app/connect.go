@@ -1,23 +1,29 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/patch"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/remotecommand"
 	"minik8s/apiserver/restapi"
 	kubelet "minik8s/kubelet/client"
 )
 
 // connector serves the stream subresources of the REST front, after the
-// request path has authorized them: pods/log today.
+// request path has authorized them: pods/log, pods/exec, pods/attach and
+// pods/portforward, relayed to the kubelet of the pod's node.
 type connector struct {
 	proxy *pods.Proxy
 }
@@ -39,6 +45,10 @@ func (c *connector) serve(w http.ResponseWriter, r *http.Request, t endpoints.Ta
 	switch {
 	case t.Resource == "pods" && t.Subresource == "log":
 		c.logs(w, r, t)
+	case t.Resource == "pods" && (t.Subresource == "exec" || t.Subresource == "attach"):
+		c.exec(w, r, t)
+	case t.Resource == "pods" && t.Subresource == "portforward":
+		c.portForward(w, r, t)
 	default:
 		writeStatus(w, apierrors.NewNotFound(t.Resource+"/"+t.Subresource, t.Name))
 	}
@@ -102,4 +112,89 @@ func applyPatch(k *scheme.Kind, current []byte, patchType string, body []byte, o
 		return next, err
 	}
 	return patch.TrackUpdate(k, current, next, o.FieldManager, "Update", now)
+}
+
+// exec runs a command in a container (or attaches to it) for kubectl's
+// WebSocket or SPDY stream, through the kubelet's exec stream.
+func (c *connector) exec(w http.ResponseWriter, r *http.Request, t endpoints.Target) {
+	parse, serve := remotecommand.ParseOptions, remotecommand.ServeExec
+	if t.Subresource == "attach" {
+		parse, serve = remotecommand.ParseAttachOptions, remotecommand.ServeAttach
+	}
+	opts, err := parse(r.URL.Query())
+	if err != nil {
+		remotecommand.WriteStatus(w, err)
+		return
+	}
+	pt, err := c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, opts.Container)
+	if err != nil {
+		remotecommand.WriteStatus(w, err)
+		return
+	}
+	if t.Subresource == "attach" {
+		remotecommand.WriteStatus(w, apierrors.NewBadRequest("attach is not supported by the kubelets of this cluster: use kubectl exec"))
+		return
+	}
+	serve(w, r, opts, func(ctx context.Context, s remotecommand.Streams) (int, error) {
+		var resize chan kubelet.TermSize
+		if s.Resize != nil {
+			resize = make(chan kubelet.TermSize, 4)
+			go func() {
+				defer close(resize)
+				for sz := range s.Resize {
+					select {
+					case resize <- kubelet.TermSize{Width: sz.Width, Height: sz.Height}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+		}
+		eo := kubelet.ExecOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.Tty}
+		if resize != nil {
+			eo.Resize = resize
+		}
+		code, err := kubelet.Exec(ctx, pt.Kubelet, t.Namespace, t.Name, pt.Container, opts.Command, eo)
+		var ce *kubelet.CommandError
+		if err != nil && !errors.As(err, &ce) && ctx.Err() == nil {
+			err = pods.KubeletError(pt.Node, err)
+		}
+		return code, err
+	})
+}
+
+// portForward forwards kubectl's port-forward streams to the pod's ports
+// through its kubelet.
+func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoints.Target) {
+	pt, err := c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, "")
+	if err != nil && !apierrors.IsBadRequest(err) {
+		remotecommand.WriteStatus(w, err)
+		return
+	}
+	if pt == nil {
+		// A pod of several containers: any container will do for ports.
+		if pt, err = c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, firstContainer(r, c, t)); err != nil {
+			remotecommand.WriteStatus(w, err)
+			return
+		}
+	}
+	remotecommand.ServePortForward(w, r, func(ctx context.Context, port int32) (net.Conn, error) {
+		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port)
+		if err != nil {
+			return nil, pods.KubeletError(pt.Node, err)
+		}
+		return conn, nil
+	})
+}
+
+func firstContainer(r *http.Request, c *connector, t endpoints.Target) string {
+	pk, _ := scheme.ByResource("pods")
+	obj, err := c.proxy.Store.Get(r.Context(), pk, t.Namespace, t.Name)
+	if err != nil {
+		return ""
+	}
+	if cs := obj.(*corev1.Pod).GetSpec().GetContainers(); len(cs) > 0 {
+		return cs[0].GetName()
+	}
+	return ""
 }

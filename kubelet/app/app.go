@@ -297,7 +297,7 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	}
 	goRun(func() { mgr.Run(ctx) })
 
-	scfg := server.Config{NodeName: nodeName, RootDir: o.RootDir}
+	scfg := server.Config{NodeName: nodeName, RootDir: o.RootDir, Dial: netw.DialContext}
 	if o.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 		if err != nil {

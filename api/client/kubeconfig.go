@@ -112,19 +112,34 @@ func LoadKubeconfig(o KubeconfigOptions) (*Config, error) {
 	return c, nil
 }
 
+// DefaultServer is the apiserver a component talks to when neither
+// --server nor --kubeconfig names one.
+const DefaultServer = "127.0.0.1:6443"
+
 // ConfigFromFlags builds a daemon's Config from its --server and
 // --kubeconfig flags, as Kubernetes components treat --master and
-// --kubeconfig: with a kubeconfig (only that file; $KUBECONFIG is not
-// read by daemons) its current context names the apiserver and the
+// --kubeconfig: with a kubeconfig (only that file; daemons do not read
+// $KUBECONFIG) its current context names the apiserver and the
 // credentials, and a non-empty server replaces the address. Without one,
-// server alone is the Config; with neither, the Config has no Servers.
+// server alone is the Config; with neither, DefaultServer. A kubeconfig
+// that names no server is an error: a daemon must not guess.
 func ConfigFromFlags(server, kubeconfig string) (*Config, error) {
 	if kubeconfig != "" {
-		return LoadKubeconfig(KubeconfigOptions{Kubeconfig: kubeconfig, Server: server, Getenv: func(string) string { return "" }})
+		c, err := LoadKubeconfig(KubeconfigOptions{Kubeconfig: kubeconfig, Server: server, Getenv: func(string) string { return "" }})
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Servers) == 0 {
+			return nil, fmt.Errorf("kubeconfig %s: no server: its current-context %q names no cluster with a server", kubeconfig, c.Context)
+		}
+		return c, nil
 	}
 	servers, tls, err := parseServers(server)
 	if err != nil {
 		return nil, fmt.Errorf("--server: %w", err)
+	}
+	if len(servers) == 0 {
+		servers = []string{DefaultServer}
 	}
 	return &Config{Servers: servers, TLS: tls}, nil
 }

@@ -214,7 +214,7 @@ func TestConfigFromFlags(t *testing.T) {
 		name, server, kubeconfig string
 		want                     []string
 	}{
-		{"neither", "", "", nil},
+		{"neither", "", "", []string{DefaultServer}},
 		{"server", "10.0.0.1:6443", "", []string{"10.0.0.1:6443"}},
 		{"kubeconfig", "", kc, []string{"10.0.0.2:6443"}},
 		{"server over kubeconfig", "10.0.0.1:6443", kc, []string{"10.0.0.1:6443"}},
@@ -228,5 +228,13 @@ func TestConfigFromFlags(t *testing.T) {
 	}
 	if _, err := ConfigFromFlags("", filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing --kubeconfig was accepted")
+	}
+	empty := writeFile(t, dir, "empty", "")
+	if _, err := ConfigFromFlags("", empty); err == nil || !strings.Contains(err.Error(), "no server") {
+		t.Errorf("a kubeconfig without a server: %v", err)
+	}
+	// --server supplies what the kubeconfig lacks.
+	if c, err := ConfigFromFlags("10.0.0.1:6443", empty); err != nil || c.Servers[0] != "10.0.0.1:6443" {
+		t.Errorf("--server with an empty kubeconfig: %+v %v", c, err)
 	}
 }

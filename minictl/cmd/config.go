@@ -13,7 +13,7 @@ const (
 	// across several apiservers); like --server it overrides the
 	// kubeconfig's server.
 	EnvServer     = "MINIK8S_SERVER"
-	DefaultServer = "127.0.0.1:6443"
+	DefaultServer = client.DefaultServer
 )
 
 // ResolveConfig builds the client configuration as kubectl does -

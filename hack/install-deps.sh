@@ -66,4 +66,33 @@ if [ ! -x "$ROOT/bin/etcd" ] || [ ! -x "$ROOT/bin/etcdctl" ] || [ "$(cat "$etcd_
 		GOFLAGS=-mod=mod go build -o "$ROOT/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 	echo "$ETCD_VERSION" >"$etcd_stamp"
 fi
-step "dependencies ready (etcd $ETCD_VERSION in bin/)"
+# kubectl is built from hack/tools/kubectl (the upstream command behind a
+# tiny main), pinned the same way. The version is stamped through ldflags as
+# Kubernetes' release build does, so `kubectl version --client` reports the
+# release instead of a placeholder.
+kubectl_stamp="$ROOT/bin/.kubectl.version"
+if [ ! -x "$ROOT/bin/kubectl" ] || [ "$(cat "$kubectl_stamp" 2>/dev/null)" != "$KUBECTL_VERSION" ]; then
+	kubectl_lib="v0.${KUBECTL_VERSION#v1.}"
+	if ! grep -q "^[[:space:]]*k8s.io/kubectl $kubectl_lib\$" "$ROOT/hack/tools/kubectl/go.mod"; then
+		echo "install-deps: hack/tools/kubectl/go.mod does not pin k8s.io/kubectl $kubectl_lib (KUBECTL_VERSION=$KUBECTL_VERSION)" >&2
+		exit 1
+	fi
+	step "build kubectl $KUBECTL_VERSION"
+	major=${KUBECTL_VERSION#v}
+	major=${major%%.*}
+	minor=${KUBECTL_VERSION#v*.}
+	minor=${minor%%.*}
+	# component-base's copy is what `kubectl version` prints; client-go's is
+	# what kubectl sends in its User-Agent. Kubernetes' release build stamps
+	# both, and so do we.
+	build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	ldflags=
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $pkg.gitVersion=$KUBECTL_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+		ldflags+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+	done
+	(cd "$ROOT/hack/tools/kubectl" &&
+		GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$ROOT/bin/kubectl" .)
+	echo "$KUBECTL_VERSION" >"$kubectl_stamp"
+fi
+step "dependencies ready (etcd $ETCD_VERSION, kubectl $KUBECTL_VERSION in bin/)"

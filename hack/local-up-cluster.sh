@@ -81,11 +81,17 @@ MASTER=1
 MASTER_IP=$NET_PREFIX.$((10 + MASTER))
 MANIFESTS="$STATE/node$MASTER/manifests"
 
+# SERVERS is every apiserver (minictl --server, MINIK8S_SERVER: failover);
+# KUBECONFIG_SERVER the one the kubeconfig names (a kubeconfig cluster has
+# a single server URL).
+KUBECONFIG_FILE="$STATE/kubeconfig"
 if [ "$CONTROL_PLANE" = static-pods ]; then
 	SERVERS="$MASTER_IP:6443"
+	KUBECONFIG_SERVER="http://$MASTER_IP:6443"
 	ETCD_ENDPOINTS="http://$MASTER_IP:2379"
 else
 	SERVERS="$GATEWAY:${API_PORTS[0]},$GATEWAY:${API_PORTS[1]}"
+	KUBECONFIG_SERVER="http://$GATEWAY:${API_PORTS[0]}"
 	ETCD_ENDPOINTS=""
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
 		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://$GATEWAY:$((2379 + 10 * i))"
@@ -554,8 +560,25 @@ MK8S_BIN=$BIN
 MK8S_STATE=$STATE
 CONTROL_PLANE=$CONTROL_PLANE
 MK8S_MASTER=$master
+MK8S_KUBECONFIG=$KUBECONFIG_FILE
 EOF
 	echo "$NODES" >"$STATE/nodes"
+}
+
+# write_kubeconfig writes the cluster's kubeconfig with minictl's config
+# commands (client-go's own types, so any Kubernetes client reads it):
+# cluster and context "minik8s", user "admin" (no credentials until the
+# security work lands).
+write_kubeconfig() {
+	local kc=$KUBECONFIG_FILE
+	step "write $kc (server $KUBECONFIG_SERVER)" "$LOGS/kubeconfig.log"
+	rm -f "$kc"
+	{
+		"$BIN/minictl" --kubeconfig "$kc" config set-cluster minik8s --server "$KUBECONFIG_SERVER"
+		"$BIN/minictl" --kubeconfig "$kc" config set-credentials admin
+		"$BIN/minictl" --kubeconfig "$kc" config set-context minik8s --cluster minik8s --user admin
+		"$BIN/minictl" --kubeconfig "$kc" config use-context minik8s
+	} >>"$LOGS/kubeconfig.log" 2>&1
 }
 
 # check_owner refuses to touch a cluster another checkout started: the
@@ -598,17 +621,18 @@ up() {
 		wait_nodes
 	fi
 	dns_addon
+	write_kubeconfig
 	write_env
 	trap - ERR
 	cat <<EOF
 ==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready, control plane: $CONTROL_PLANE
-    export MINIK8S_SERVER=$SERVERS
-    bin/minictl --server $SERVERS get nodes
+    export KUBECONFIG=$KUBECONFIG_FILE
+    bin/minictl get nodes                     # or MINIK8S_SERVER=$SERVERS: failover across the apiservers
     bin/minictl get componentstatuses
     bin/etcdctl --endpoints $ETCD_ENDPOINTS get /registry/pods/default/NAME
     ip netns exec $(node_ns 1) sh              # a shell on node 1
     hack/local-up-cluster.sh components       # processes; stop-component/start-component NAME
-    bin/minictl --server $SERVERS get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName
+    bin/minictl get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName
     logs: $LOGS    stop: make down
 EOF
 }

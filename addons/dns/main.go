@@ -37,16 +37,17 @@ func main() {
 // flags holds the command line; newFlags also serves the manifest test,
 // which checks that deploy/addons/dns.yaml passes only flags that exist.
 type flags struct {
-	server, listen, domain, upstream string
-	healthPort                       int
-	verbose                          bool
+	server, kubeconfig, listen, domain, upstream string
+	healthPort                                   int
+	verbose                                      bool
 }
 
 func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	f := &flags{}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT, comma-separated (default: $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")
+	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server (default: $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT without --kubeconfig)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&f.listen, "listen", ":53", "DNS address, served over UDP and TCP")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	fs.StringVar(&f.upstream, "upstream", "", "HOST[:PORT] to forward names outside the cluster domain to; empty refuses them")
@@ -57,18 +58,19 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 
 // options checks the flags and turns them into server options.
 func (f *flags) options() (server.Options, error) {
-	if strings.TrimSpace(f.server) == "" {
+	if strings.TrimSpace(f.server) == "" && f.kubeconfig == "" {
 		// In a pod, the kubelet tells where the API is, as Kubernetes'
 		// in-cluster config reads it: the default/kubernetes service.
 		if h, p := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"); h != "" && p != "" {
 			f.server = net.JoinHostPort(h, p)
 		}
 	}
-	if strings.TrimSpace(f.server) == "" {
-		return server.Options{}, errors.New("--server HOST:PORT is required (or KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in the environment)")
+	if strings.TrimSpace(f.server) == "" && f.kubeconfig == "" {
+		return server.Options{}, errors.New("--server HOST:PORT or --kubeconfig is required (or KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in the environment)")
 	}
 	o := server.Options{
 		Servers:       []string{f.server},
+		Kubeconfig:    f.kubeconfig,
 		Listen:        f.listen,
 		ClusterDomain: f.domain,
 		Upstream:      f.upstream,

@@ -63,7 +63,11 @@ func Run(ctx context.Context, o Options, ready chan<- Ready) error {
 		return err
 	}
 	enabled, _ := o.EnabledControllers()
-	c, err := client.New([]string{o.Server}, client.WithUserAgent("controller-manager"))
+	cfg, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := client.NewForConfig(cfg, client.WithUserAgent("controller-manager"))
 	if err != nil {
 		return err
 	}
@@ -123,7 +127,7 @@ func Run(ctx context.Context, o Options, ready chan<- Ready) error {
 			_ = hs.Shutdown(sctx)
 		}()
 	}
-	slog.Info("controller-manager starting", "server", o.Server, "controllers", enabled, "leaderElect", o.LeaderElect, "identity", identity, "health", healthAddr)
+	slog.Info("controller-manager starting", "servers", cfg.Servers, "controllers", enabled, "leaderElect", o.LeaderElect, "identity", identity, "health", healthAddr)
 	if ready != nil {
 		ready <- Ready{HealthAddr: healthAddr}
 	}

@@ -9,11 +9,18 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"minik8s/api/client"
 )
 
 // Options are the controller-manager's flags, named as Kubernetes names them.
 type Options struct {
+	// Server is the apiserver address list; it replaces the kubeconfig's
+	// server when both are set.
 	Server string
+	// Kubeconfig is a kubeconfig file naming the apiserver and the
+	// credentials (its current context).
+	Kubeconfig string
 	// Controllers is the --controllers list: "*" (every controller enabled
 	// by default), "name" (enable), "-name" (disable).
 	Controllers string
@@ -51,7 +58,8 @@ type Options struct {
 
 // AddFlags registers the options on fs with their defaults.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Server, "server", "127.0.0.1:6443", "apiserver HOST:PORT, or a comma-separated list of several")
+	fs.StringVar(&o.Server, "server", "", "apiserver HOST:PORT or http://HOST:PORT, or a comma-separated list of several; replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&o.Controllers, "controllers", "*", "controllers to run: '*' runs all enabled by default, 'foo' enables foo, '-foo' disables foo; known: "+strings.Join(KnownControllers(), ", "))
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "run only while holding the Lease kube-system/controller-manager (active-standby replicas)")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a standby waits after the last renewal before taking over")
@@ -93,9 +101,6 @@ func DefaultOptions() Options {
 // Validate checks the flags.
 func (o *Options) Validate() error {
 	var errs []error
-	if strings.TrimSpace(o.Server) == "" {
-		errs = append(errs, errors.New("--server is required"))
-	}
 	if _, err := o.EnabledControllers(); err != nil {
 		errs = append(errs, err)
 	}

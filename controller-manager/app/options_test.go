@@ -1,6 +1,10 @@
 package app
 
 import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,7 +63,6 @@ func TestValidate(t *testing.T) {
 		{func(o *Options) { o.RenewDeadline = o.LeaseDuration }, "renew-deadline"},
 		{func(o *Options) { o.ClusterCIDR = "nope" }, "--cluster-cidr"},
 		{func(o *Options) { o.NodeCIDRMaskSize = 8 }, "--node-cidr-mask-size"},
-		{func(o *Options) { o.Server = "" }, "--server"},
 		{func(o *Options) { o.NodeMonitorGrace = 0 }, "node-monitor-grace-period"},
 		{func(o *Options) { o.HPASyncPeriod = 0 }, "horizontal-pod-autoscaler-sync-period"},
 		{func(o *Options) { o.HPATolerance = -1 }, "horizontal-pod-autoscaler-tolerance"},
@@ -68,6 +71,34 @@ func TestValidate(t *testing.T) {
 		tt.change(&o)
 		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("want an error naming %s, got %v", tt.err, err)
+		}
+	}
+}
+
+// TestRunKubeconfig: --kubeconfig is read before anything starts, and its
+// errors say which file and what is wrong.
+func TestRunKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	tls := filepath.Join(dir, "tls.conf")
+	if err := os.WriteFile(tls, []byte("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\ncontexts:\n- name: c\n  context: {cluster: c}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.conf")
+	for _, tt := range []struct {
+		kubeconfig, want string
+	}{
+		{missing, "kubeconfig " + missing + ": no such file"},
+		{tls, "https is not supported yet"},
+	} {
+		o := DefaultOptions()
+		o.Kubeconfig = tt.kubeconfig
+		fs := flag.NewFlagSet("cm", flag.ContinueOnError)
+		(&Options{}).AddFlags(fs)
+		if fs.Lookup("kubeconfig") == nil {
+			t.Fatal("no --kubeconfig flag")
+		}
+		if err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("--kubeconfig %s: %v, want %q", tt.kubeconfig, err, tt.want)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"minik8s/api/client"
 )
 
 // Proxy modes.
@@ -22,7 +24,12 @@ const (
 
 // Options are kube-proxy's flags, named as Kubernetes names them.
 type Options struct {
-	Server             string
+	// Server is the apiserver address list; it replaces the kubeconfig's
+	// server when both are set.
+	Server string
+	// Kubeconfig is a kubeconfig file naming the apiserver and the
+	// credentials (its current context).
+	Kubeconfig         string
 	HostnameOverride   string
 	ProxyMode          string
 	ClusterCIDR        string
@@ -39,7 +46,6 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		Server:             "127.0.0.1:6443",
 		ProxyMode:          ModeIPTables,
 		ClusterCIDR:        "10.244.0.0/16",
 		SyncPeriod:         30 * time.Second,
@@ -53,7 +59,8 @@ func NewOptions() *Options {
 
 // AddFlags registers the options on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Server, "server", o.Server, "apiserver address HOST:PORT (a comma-separated list for several apiservers)")
+	fs.StringVar(&o.Server, "server", o.Server, "apiserver address HOST:PORT or http://HOST:PORT (a comma-separated list for several apiservers); replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", o.HostnameOverride, "this node's name, matched against endpoints' nodeName (default: the hostname)")
 	fs.StringVar(&o.ProxyMode, "proxy-mode", o.ProxyMode, "iptables (DNAT in the kernel) or userspace (connections spliced by this process)")
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "the pod network; traffic to a service from outside it is masqueraded (empty: none is)")
@@ -99,9 +106,6 @@ func (o *Options) Validate() error {
 				errs = append(errs, fmt.Errorf("%s %q: %v", flagName, a, err))
 			}
 		}
-	}
-	if !o.Cleanup && strings.TrimSpace(o.Server) == "" {
-		errs = append(errs, errors.New("--server is required"))
 	}
 	if o.HostnameOverride == "" {
 		h, err := os.Hostname()

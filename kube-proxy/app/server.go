@@ -83,7 +83,11 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 		}
 		s.ipt = r
 	}
-	c, err := client.New([]string{o.Server}, client.WithUserAgent("kube-proxy/"+o.HostnameOverride), client.WithKeepalive(30*time.Second, 10*time.Second))
+	cfg, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewForConfig(cfg, client.WithUserAgent("kube-proxy/"+o.HostnameOverride), client.WithKeepalive(30*time.Second, 10*time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +201,7 @@ func (s *ProxyServer) Run(ctx context.Context) error {
 	if !s.factory.WaitForCacheSync(ctx) {
 		return ctx.Err()
 	}
-	s.log.Info("kube-proxy running", "mode", s.opts.ProxyMode, "server", s.opts.Server,
+	s.log.Info("kube-proxy running", "mode", s.opts.ProxyMode, "server", s.opts.Server, "kubeconfig", s.opts.Kubeconfig,
 		"healthz", s.HealthzAddr(), "metrics", s.MetricsAddr(), "clusterCIDR", s.opts.ClusterCIDR)
 	s.proxier.SyncLoop(ctx)
 	return nil

@@ -32,7 +32,13 @@ import (
 
 // Options are the kubelet's flags.
 type Options struct {
-	Server              string
+	// Server is the apiserver address list; it replaces the kubeconfig's
+	// server when both are set. With neither the kubelet runs static
+	// pods only.
+	Server string
+	// Kubeconfig is a kubeconfig file naming the apiserver and the
+	// credentials (its current context).
+	Kubeconfig          string
 	HostnameOverride    string
 	NodeIP              string
 	PodCIDR             string
@@ -71,7 +77,8 @@ type Options struct {
 // AddFlags registers the kubelet's flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	host, _ := os.Hostname()
-	fs.StringVar(&o.Server, "server", "", "apiserver address(es) HOST:PORT, comma-separated; empty runs static pods only")
+	fs.StringVar(&o.Server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server; with neither, only static pods run")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", host, "node name")
 	fs.StringVar(&o.NodeIP, "node-ip", "", "the node's InternalIP (default: first non-loopback IPv4 address)")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", "", "the node's pod CIDR when node.spec.podCIDR is not set")
@@ -128,6 +135,16 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	nodeName := o.HostnameOverride
 	if nodeName == "" {
 		return errors.New("no node name (--hostname-override)")
+	}
+	// Read --kubeconfig before touching containerd or the network, so a
+	// bad file fails the start instead of leaving a half-set-up node.
+	var apiConfig *client.Config
+	if o.Server != "" || o.Kubeconfig != "" {
+		c, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
+		if err != nil {
+			return err
+		}
+		apiConfig = c
 	}
 	if o.NodeIP == "" {
 		o.NodeIP = firstIPv4()
@@ -199,8 +216,8 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 		podInf     *informer.Informer[*corev1.Pod]
 		mirrorSync *mirrors
 	)
-	if o.Server != "" {
-		c, err := client.New([]string{o.Server}, client.WithUserAgent("kubelet/"+node.KubeletVersion), client.WithLogger(log))
+	if apiConfig != nil {
+		c, err := client.NewForConfig(apiConfig, client.WithUserAgent("kubelet/"+node.KubeletVersion), client.WithLogger(log))
 		if err != nil {
 			return err
 		}
@@ -347,7 +364,7 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 			agent.Run(ctx)
 		})
 	}
-	log.Info("kubelet started", "server", o.Server, "containerd", o.Containerd, "nodeIP", o.NodeIP, "port", ln.Addr().String())
+	log.Info("kubelet started", "server", o.Server, "kubeconfig", o.Kubeconfig, "containerd", o.Containerd, "nodeIP", o.NodeIP, "port", ln.Addr().String())
 	if ready != nil {
 		ready <- k
 	}

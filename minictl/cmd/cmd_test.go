@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/minictl/printers"
@@ -42,7 +43,7 @@ func (h *harness) run(stdin string, args ...string) (stdout, stderr string, code
 		In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut,
 		Getenv: func(string) string { return "" },
 		Now:    func() time.Time { return testNow },
-		Connect: func([]string, *Config) (Cluster, error) {
+		Connect: func(*client.Config) (Cluster, error) {
 			return h.cluster, nil
 		},
 	}
@@ -281,43 +282,6 @@ func TestDescribeAndAPIResources(t *testing.T) {
 	out, _, code = h.run("", "version")
 	if code != 0 || !strings.HasPrefix(out, "Client Version: ") || !strings.Contains(out, "reachable") {
 		t.Errorf("version: %d %q", code, out)
-	}
-}
-
-func TestResolveServers(t *testing.T) {
-	env := func(v string) func(string) string { return func(string) string { return v } }
-	cfg := &Config{Servers: []string{"a:1", "b:2"}}
-	for _, tc := range []struct {
-		flag string
-		cfg  *Config
-		env  string
-		want string
-	}{
-		{"x:1,y:2", cfg, "e:1", "x:1,y:2"},
-		{"", cfg, "e:1", "a:1,b:2"},
-		{"", &Config{}, "e:1, f:2", "e:1,f:2"},
-		{"", nil, "", DefaultServer},
-	} {
-		if got := strings.Join(ResolveServers(tc.flag, tc.cfg, env(tc.env)), ","); got != tc.want {
-			t.Errorf("ResolveServers(%q, %v, %q) = %s, want %s", tc.flag, tc.cfg, tc.env, got, tc.want)
-		}
-	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "config")
-	_ = os.WriteFile(p, []byte("servers: [10.0.0.1:6443, 10.0.0.2:6443]\nnamespace: dev\n"), 0o644)
-	c, err := LoadConfig(p, true)
-	if err != nil || len(c.Servers) != 2 || c.Namespace != "dev" {
-		t.Errorf("LoadConfig: %+v, %v", c, err)
-	}
-	if _, err := LoadConfig(filepath.Join(dir, "missing"), true); err == nil {
-		t.Error("a missing --kubeconfig file did not fail")
-	}
-	if c, err := LoadConfig(filepath.Join(dir, "missing"), false); err != nil || len(c.Servers) != 0 {
-		t.Errorf("a missing default config: %+v, %v", c, err)
-	}
-	_ = os.WriteFile(p, []byte("servers: [a]\nbogus: 1\n"), 0o644)
-	if _, err := LoadConfig(p, true); err == nil {
-		t.Error("an unknown config field was accepted")
 	}
 }
 

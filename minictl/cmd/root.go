@@ -56,9 +56,9 @@ func (g grpcCluster) Discovery(ctx context.Context) ([]*rpc.APIResource, error) 
 }
 func (g grpcCluster) Close() error { return g.c.Close() }
 
-// Connect opens a Cluster over gRPC to the given servers.
-func Connect(servers []string, _ *Config) (Cluster, error) {
-	c, err := client.New(servers, client.WithUserAgent("minictl/"+Version))
+// Connect opens a Cluster over gRPC to cfg's servers.
+func Connect(cfg *client.Config) (Cluster, error) {
+	c, err := client.NewForConfig(cfg, client.WithUserAgent("minictl/"+Version))
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +69,7 @@ func Connect(servers []string, _ *Config) (Cluster, error) {
 type Options struct {
 	Server         string
 	Kubeconfig     string
+	Context        string
 	Namespace      string
 	RequestTimeout string
 
@@ -78,10 +79,10 @@ type Options struct {
 	Getenv func(string) string
 	Now    func() time.Time
 	// Connect opens the cluster; tests may substitute a test cluster.
-	Connect func(servers []string, cfg *Config) (Cluster, error)
+	Connect func(cfg *client.Config) (Cluster, error)
 
 	cmd     *cobra.Command
-	cfg     *Config
+	cfg     *client.Config
 	servers []string
 	cluster Cluster
 }
@@ -136,8 +137,9 @@ func NewRootCommand(o *Options) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	f := root.PersistentFlags()
-	f.StringVarP(&o.Server, "server", "s", "", "apiserver HOST:PORT, or a comma-separated list of several")
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "config file to use instead of ~/.minik8s/config")
+	f.StringVarP(&o.Server, "server", "s", "", "apiserver HOST:PORT or http://HOST:PORT, or a comma-separated list of several (overrides the kubeconfig's server, as does $"+EnvServer+")")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config)")
+	f.StringVar(&o.Context, "context", "", "the kubeconfig context to use (default: its current-context)")
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "the namespace of this request (default \"default\")")
 	f.StringVar(&o.RequestTimeout, "request-timeout", "0", "how long to wait for one server request (e.g. 1s, 2m); 0 waits forever")
 
@@ -159,22 +161,19 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newLogsCommand(o),
 		newExecCommand(o),
 		newTopCommand(o),
+		newConfigCommand(o),
 	)
 	return root
 }
 
-// complete loads the config file and settles the namespace and servers.
+// complete loads the kubeconfig and settles the namespace and servers.
 func (o *Options) complete(c *cobra.Command) error {
-	path, required := o.Kubeconfig, o.Kubeconfig != ""
-	if path == "" {
-		path = DefaultConfigPath()
-	}
-	cfg, err := LoadConfig(path, required)
+	cfg, err := ResolveConfig(o.Kubeconfig, o.Context, o.Server, o.getenv)
 	if err != nil {
 		return err
 	}
 	o.cfg = cfg
-	o.servers = ResolveServers(o.Server, cfg, o.getenv)
+	o.servers = cfg.Servers
 	if o.Namespace == "" {
 		o.Namespace = cfg.Namespace
 	}
@@ -242,7 +241,7 @@ func (o *Options) Cluster() (Cluster, error) {
 	if connect == nil {
 		connect = Connect
 	}
-	c, err := connect(o.servers, o.cfg)
+	c, err := connect(o.cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,20 @@ leaderElection:
 	}
 }
 
+func TestKubeconfigFlagAndFile(t *testing.T) {
+	o, err := parse(t, "--kubeconfig", "/etc/a.conf")
+	if err != nil || o.Kubeconfig != "/etc/a.conf" || o.Servers != "" {
+		t.Fatalf("--kubeconfig: %+v %v", o, err)
+	}
+	cfg := writeConfig(t, "clientConnection:\n  kubeconfig: /etc/from-file.conf\n")
+	if o, err = parse(t, "--config", cfg); err != nil || o.Kubeconfig != "/etc/from-file.conf" {
+		t.Fatalf("clientConnection.kubeconfig: %q %v", o.Kubeconfig, err)
+	}
+	if o, err = parse(t, "--config", cfg, "--kubeconfig", "/etc/flag.conf"); err != nil || o.Kubeconfig != "/etc/flag.conf" {
+		t.Fatalf("--kubeconfig over the file: %q %v", o.Kubeconfig, err)
+	}
+}
+
 func TestOptionsRejected(t *testing.T) {
 	cases := []struct {
 		args []string

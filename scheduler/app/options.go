@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"sigs.k8s.io/yaml"
 
+	"minik8s/api/client"
 	"minik8s/scheduler/framework"
 )
 
@@ -21,8 +22,12 @@ const DefaultSchedulerName = "default-scheduler"
 // file. Precedence: built-in defaults, then the config file, then flags
 // given on the command line.
 type Options struct {
-	// Servers is the apiserver address list ("host:port,host:port").
+	// Servers is the apiserver address list ("host:port,host:port"); it
+	// replaces the kubeconfig's server when both are set.
 	Servers string
+	// Kubeconfig is a kubeconfig file naming the apiserver and the
+	// credentials (its current context).
+	Kubeconfig string
 	// SchedulerName is the spec.schedulerName this scheduler serves; also
 	// the source.component of its events.
 	SchedulerName string
@@ -81,6 +86,8 @@ type Options struct {
 //	  retryPeriod: 2s
 //	  resourceName: scheduler
 //	  resourceNamespace: kube-system
+//	clientConnection:
+//	  kubeconfig: /etc/kubernetes/scheduler.conf
 type FileConfig struct {
 	SchedulerName            *string          `json:"schedulerName,omitempty"`
 	PercentageOfNodesToScore *int             `json:"percentageOfNodesToScore,omitempty"`
@@ -96,12 +103,16 @@ type FileConfig struct {
 		ResourceName      *string `json:"resourceName,omitempty"`
 		ResourceNamespace *string `json:"resourceNamespace,omitempty"`
 	} `json:"leaderElection,omitempty"`
+	// ClientConnection is Kubernetes' KubeSchedulerConfiguration field of
+	// the same name; only its kubeconfig is read.
+	ClientConnection *struct {
+		Kubeconfig *string `json:"kubeconfig,omitempty"`
+	} `json:"clientConnection,omitempty"`
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		Servers:           "127.0.0.1:6443",
 		SchedulerName:     DefaultSchedulerName,
 		LeaderElect:       true,
 		LeaseNamespace:    "kube-system",
@@ -119,7 +130,8 @@ func NewOptions() *Options {
 
 // AddFlags registers the flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Servers, "server", o.Servers, "apiserver address(es), host:port, comma separated for HA")
+	fs.StringVar(&o.Servers, "server", o.Servers, "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated for HA; replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&o.SchedulerName, "scheduler-name", o.SchedulerName, "schedule only pods whose spec.schedulerName is this; also the source of events")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "run active-standby: schedule only while holding the lease")
 	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, `lease name; default "scheduler" for the default scheduler, else the scheduler name`)
@@ -189,9 +201,6 @@ func (o *Options) LeaseNameOrDefault() string {
 // Validate checks the settings.
 func (o *Options) Validate() error {
 	var errs []error
-	if strings.TrimSpace(o.Servers) == "" {
-		errs = append(errs, errors.New("--server is required"))
-	}
 	if o.SchedulerName == "" {
 		errs = append(errs, errors.New("--scheduler-name must not be empty"))
 	}
@@ -280,6 +289,9 @@ func (o *Options) applyFile(path string) error {
 		setDur("retry-period", &o.RetryPeriod, le.RetryPeriod)
 		setStr("leader-elect-resource-name", &o.LeaseName, le.ResourceName)
 		setStr("leader-elect-resource-namespace", &o.LeaseNamespace, le.ResourceNamespace)
+	}
+	if cc := fc.ClientConnection; cc != nil {
+		setStr("kubeconfig", &o.Kubeconfig, cc.Kubeconfig)
 	}
 	return errors.Join(errs...)
 }

@@ -38,7 +38,11 @@ type Hooks struct {
 // until leadership is lost (ErrLostLeadership).
 func Run(ctx context.Context, o *Options, hooks Hooks) error {
 	log := slog.Default().With("scheduler", o.SchedulerName)
-	c, err := client.New([]string{o.Servers}, client.WithUserAgent("scheduler/"+o.SchedulerName))
+	cfg, err := client.ConfigFromFlags(o.Servers, o.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := client.NewForConfig(cfg, client.WithUserAgent("scheduler/"+o.SchedulerName))
 	if err != nil {
 		return err
 	}

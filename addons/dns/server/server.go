@@ -32,8 +32,12 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// Servers are the apiserver addresses (HOST:PORT; comma lists allowed).
+	// Servers are the apiserver addresses (HOST:PORT or http://HOST:PORT;
+	// comma lists allowed). They replace Kubeconfig's server if both are set.
 	Servers []string
+	// Kubeconfig is a kubeconfig file naming the apiserver and the
+	// credentials (its current context).
+	Kubeconfig string
 	// Listen is the DNS address, served over both UDP and TCP. Port 0
 	// picks a port free for both.
 	Listen string
@@ -87,8 +91,13 @@ func New(o Options) (*Server, error) {
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = 2 * time.Second
 	}
-	if len(o.Servers) == 0 || strings.TrimSpace(strings.Join(o.Servers, "")) == "" {
-		return nil, errors.New("no apiserver given: set --server HOST:PORT")
+	servers := strings.TrimSpace(strings.Join(o.Servers, ","))
+	if servers == "" && o.Kubeconfig == "" {
+		return nil, errors.New("no apiserver given: set --server HOST:PORT or --kubeconfig")
+	}
+	apiConfig, err := client.ConfigFromFlags(servers, o.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		opts:     o,
@@ -104,7 +113,7 @@ func New(o Options) (*Server, error) {
 		s.forward = NewUpstream(addr, o.ForwardTimeout)
 	}
 	s.initMetrics()
-	c, err := client.New(o.Servers, client.WithUserAgent("dns/"+zone.SchemaVersion), client.WithLogger(s.log))
+	c, err := client.NewForConfig(apiConfig, client.WithUserAgent("dns/"+zone.SchemaVersion), client.WithLogger(s.log))
 	if err != nil {
 		return nil, err
 	}

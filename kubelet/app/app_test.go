@@ -1,0 +1,31 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestKubeconfigReadFirst: a bad --kubeconfig fails the start before the
+// kubelet touches containerd, the network or its root directory.
+func TestKubeconfigReadFirst(t *testing.T) {
+	var o Options
+	fs := flag.NewFlagSet("kubelet", flag.ContinueOnError)
+	o.AddFlags(fs)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "kubelet.conf")
+	root := filepath.Join(dir, "root")
+	if err := fs.Parse([]string{"--kubeconfig", missing, "--root-dir", root, "--containerd", filepath.Join(dir, "none.sock")}); err != nil {
+		t.Fatal(err)
+	}
+	err := Run(context.Background(), o, nil)
+	if err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing+": no such file") {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Errorf("the root dir was created before the kubeconfig was read (%v)", err)
+	}
+}

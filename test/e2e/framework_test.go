@@ -139,8 +139,14 @@ func (c *cluster) minictl(args ...string) (string, error) {
 
 func (c *cluster) run(ctx context.Context, bin string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	// A private HOME: no ~/.minik8s/config of the user interferes.
-	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
+	// A private HOME and no KUBECONFIG: no kubeconfig of the user interferes.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "HOME="+os.TempDir())
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -27,7 +27,7 @@ import (
 )
 
 // minictl runs the real minictl binary against one apiserver, with a
-// private HOME so that no ~/.minik8s/config of the user interferes.
+// private HOME and no KUBECONFIG so that no kubeconfig of the user interferes.
 type minictl struct {
 	t      *testing.T
 	bin    string
@@ -67,7 +67,7 @@ func buildMinictl(t *testing.T) string {
 func (m *minictl) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "MINIK8S_SERVER=") {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "MINIK8S_SERVER=") || strings.HasPrefix(kv, "KUBECONFIG=") {
 			continue
 		}
 		env = append(env, kv)

@@ -812,9 +812,19 @@ func (r *Containerd) Exec(ctx context.Context, id string, opts ExecOptions) (int
 	// status 0 (seen in tests: `read x; exit 4` came back 0).
 	stdin := opts.Stdin
 	var started chan struct{}
+	// The shim keeps the stdin FIFO open for writing itself, so closing our
+	// end is not an EOF for the process: at the end of the caller's input
+	// the shim is told to close the process's stdin (what `cat` waits for).
+	var proc containerd.Process
+	procSet := make(chan struct{})
 	if stdin != nil {
 		started = make(chan struct{})
-		stdin = &gatedReader{r: stdin, open: started}
+		stdin = &gatedReader{r: stdin, open: started, onEOF: func() {
+			<-procSet
+			if proc != nil {
+				_ = proc.CloseIO(r.ctx(context.Background()), containerd.WithStdinCloser)
+			}
+		}}
 		defer func() {
 			select {
 			case <-started:
@@ -830,7 +840,8 @@ func (r *Containerd) Exec(ctx context.Context, id string, opts ExecOptions) (int
 	// The process must outlive a cancelled ctx long enough to be killed
 	// and deleted, so those calls use a fresh context.
 	bg := r.ctx(context.Background())
-	proc, err := task.Exec(ctx, "exec-"+newID()[:12], &pspec, cio.NewCreator(ioOpts...))
+	proc, err = task.Exec(ctx, "exec-"+newID()[:12], &pspec, cio.NewCreator(ioOpts...))
+	close(procSet)
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", id, err)
 	}
@@ -987,11 +998,19 @@ func (b *limitedBuffer) Bytes() []byte {
 
 // gatedReader reads nothing until open is closed.
 type gatedReader struct {
-	r    io.Reader
-	open <-chan struct{}
+	r     io.Reader
+	open  <-chan struct{}
+	onEOF func()
+	once  sync.Once
 }
 
 func (g *gatedReader) Read(p []byte) (int, error) {
 	<-g.open
-	return g.r.Read(p)
+	n, err := g.r.Read(p)
+	if err != nil && g.onEOF != nil {
+		// After our end of the FIFO is closed (cio does that when Read
+		// fails), the process sees the rest of the data, then EOF.
+		g.once.Do(func() { go g.onEOF() })
+	}
+	return n, err
 }

@@ -427,6 +427,13 @@ func TestKubeletPodLifecycle(t *testing.T) {
 	if err != nil || code != 4 || !strings.Contains(stdout.String(), "got:hello") || !strings.Contains(stdout.String(), "oops") {
 		t.Fatalf("exec stream: %d %v %q", code, err, stdout.String())
 	}
+	// The end of the input is an EOF for the command (cat waits for it).
+	stdout.Reset()
+	code, err = kubeletclient.Exec(ctx, "http://"+n.Addr, "default", "client", "main", []string{"cat"},
+		kubeletclient.ExecOptions{Stdin: strings.NewReader("line 1\nline 2\n"), Stdout: &stdout, Stderr: &stdout})
+	if err != nil || code != 0 || stdout.String() != "line 1\nline 2\n" {
+		t.Fatalf("exec cat: %d %v %q", code, err, stdout.String())
+	}
 	// The same through the apiserver's node proxy, as a user runs them.
 	klMinictlThroughAPIServer(t, env.api.Addr, n)
 

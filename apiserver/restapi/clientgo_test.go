@@ -111,10 +111,25 @@ func TestClientGoPods(t *testing.T) {
 				t.Fatalf("patch: %v %+v", err, patched)
 			}
 
+			if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+				Target: corev1.ObjectReference{Kind: "Node", Name: "node-1"}}, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("bind: %v", err)
+			}
+			if bound, err := pods.Get(ctx, "web", metav1.GetOptions{}); err != nil || bound.Spec.NodeName != "node-1" {
+				t.Fatalf("after bind: %v nodeName %q", err, bound.Spec.NodeName)
+			}
 			if err := pods.Delete(ctx, "web", metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions("other")}); !k8serrors.IsConflict(err) {
 				t.Fatalf("delete with a wrong uid: %v, want Conflict", err)
 			}
+			// A bound pod is only marked; the kubelet's delete with grace 0 removes it.
 			if err := pods.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if marked, err := pods.Get(ctx, "web", metav1.GetOptions{}); err != nil || marked.DeletionTimestamp == nil {
+				t.Fatalf("after a graceful delete: %v %+v", err, marked)
+			}
+			zero := int64(0)
+			if err := pods.Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := pods.Get(ctx, "web", metav1.GetOptions{}); !k8serrors.IsNotFound(err) {
@@ -177,10 +192,15 @@ func TestClientGoDeployments(t *testing.T) {
 // TestClientGoInformer: a SharedInformer lists and watches pods through
 // the REST front and sees an update and a delete.
 func TestClientGoInformer(t *testing.T) {
+	t.Run("json", func(t *testing.T) { testInformer(t, false) })
+	t.Run("protobuf", func(t *testing.T) { testInformer(t, true) })
+}
+
+func testInformer(t *testing.T, protobuf bool) {
 	s := newServer(t, cache.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs := clientset(t, s, false)
+	cs := clientset(t, s, protobuf)
 	pods := cs.CoreV1().Pods("default")
 	if _, err := pods.Create(ctx, k8sPod("before"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

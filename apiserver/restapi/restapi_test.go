@@ -212,6 +212,20 @@ func TestPatch(t *testing.T) {
 					t.Fatalf("applied configmap %v", o)
 				}
 			}},
+		{"status subresource takes only the status", pods + "/p/status", "application/merge-patch+json", "",
+			`{"metadata":{"labels":{"via":"status"}},"spec":{"nodeName":"node-9"},"status":{"phase":"Running"}}`, 200,
+			func(t *testing.T, o obj) {
+				if o.str("status.phase") != "Running" || o.str("spec.nodeName") != "" || o.str("metadata.labels.via") != "" {
+					t.Fatalf("phase %q nodeName %q labels %v", o.str("status.phase"), o.str("spec.nodeName"), o.get("metadata.labels"))
+				}
+			}},
+		{"main resource ignores the status", pods + "/p", "application/merge-patch+json", "",
+			`{"status":{"phase":"Failed"}}`, 200,
+			func(t *testing.T, o obj) {
+				if o.str("status.phase") != "Running" {
+					t.Fatalf("phase %q, want Running kept", o.str("status.phase"))
+				}
+			}},
 		{"apply without fieldManager", deploy + "/web", "application/apply-patch+yaml", "",
 			"spec:\n  replicas: 2\n", 400, nil},
 		{"unsupported patch type", pods + "/p", "text/plain", "", `x`, 415, nil},

@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	extra.Handle("/openapi/", openapi.Handler())
 	rs := &http.Server{
 		Handler: restapi.New(restapi.Config{
-			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: applyPatch,
+			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

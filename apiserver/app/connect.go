@@ -99,10 +99,11 @@ func (c *connector) logs(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 	}
 }
 
-// applyPatch is the REST front's PatchFunc: server-side apply through
+// ApplyPatch is the REST front's PatchFunc: server-side apply through
 // apiserver/patch's field manager, the other patch types by their RFCs
 // and Kubernetes' strategic merge, recording the writer in managedFields.
-func applyPatch(k *scheme.Kind, current []byte, patchType string, body []byte, o restapi.PatchOptions) ([]byte, error) {
+// Exported so tests serve the REST front exactly as Run wires it.
+func ApplyPatch(k *scheme.Kind, current []byte, patchType string, body []byte, o restapi.PatchOptions) ([]byte, error) {
 	now := time.Now()
 	if patchType == "application/apply-patch+yaml" {
 		return patch.ServerSideApply(k, current, body, o.FieldManager, o.Force, now)

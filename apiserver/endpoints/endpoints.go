@@ -203,7 +203,8 @@ func (a *API) List(ctx context.Context, t Target, o rest.ListOptions) (*rest.Lis
 	return l.List(ctx, ns(k, t), o)
 }
 
-// Watch opens a watch; the caller stops it.
+// Watch opens a watch; the caller stops it. A target with a name watches
+// only that object.
 func (a *API) Watch(ctx context.Context, t Target, o rest.ListOptions) (*cache.Watcher, error) {
 	s, k, err := a.storage(t)
 	if err != nil {
@@ -215,6 +216,15 @@ func (a *API) Watch(ctx context.Context, t Target, o rest.ListOptions) (*cache.W
 	}
 	if _, err := a.gate(ctx, "watch", t, k); err != nil {
 		return nil, err
+	}
+	if t.Name != "" {
+		// A watch of one object (GET .../pods/NAME?watch=1, still served
+		// by Kubernetes) is the collection's watch narrowed to the name.
+		sel := "metadata.name=" + t.Name
+		if o.FieldSelector != "" {
+			sel = o.FieldSelector + "," + sel
+		}
+		o.FieldSelector = sel
 	}
 	return w.Watch(ctx, ns(k, t), o)
 }

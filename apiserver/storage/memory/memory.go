@@ -206,12 +206,14 @@ func (s *Store) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan st
 	out := make(chan storage.RawEvent, 256)
 	errc := make(chan error, 1)
 	prefix := storage.KeyPrefix(k, "")
+	// Read before returning: a RequestProgress made after Watch returns
+	// must reach this watch, however late its goroutine starts.
+	s.mu.Lock()
+	seenProgress := s.progress
+	s.mu.Unlock()
 	go func() {
 		defer close(out)
 		next := rev // the last revision delivered
-		s.mu.Lock()
-		seenProgress := s.progress
-		s.mu.Unlock()
 		for {
 			s.mu.Lock()
 			if next < s.compact {

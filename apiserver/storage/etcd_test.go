@@ -1,0 +1,38 @@
+package storage_test
+
+import (
+	"context"
+	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"minik8s/apiserver/storage"
+	"minik8s/apiserver/storage/storagetest"
+	"minik8s/test/etcdtest"
+)
+
+// TestEtcdContract runs the storage contract against a real etcd, the one
+// storage/memory is held to.
+func TestEtcdContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs an etcd binary (-short)")
+	}
+	cluster := etcdtest.Start(t, 1)
+	cli, err := cluster.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	storagetest.Run(t, func(t *testing.T) (storage.Interface, func(int64)) {
+		ctx := context.Background()
+		// One etcd for every subtest: each starts from an empty keyspace.
+		if _, err := cli.Delete(ctx, storage.Prefix+"/", clientv3.WithPrefix()); err != nil {
+			t.Fatal(err)
+		}
+		return storage.NewEtcd(cli), func(rev int64) {
+			if _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
+				t.Fatalf("compact at %d: %v", rev, err)
+			}
+		}
+	})
+}

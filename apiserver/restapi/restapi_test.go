@@ -516,6 +516,9 @@ func TestWatchExpired(t *testing.T) {
 	for _, name := range []string{"b", "c", "d", "e"} {
 		s.mustDo(201, "POST", pods, podJSON(name, "web", ""))
 	}
+	// A consistent list waits until the watch cache has every create, so
+	// its short history no longer reaches back to the first.
+	s.mustDo(200, "GET", pods, "")
 	s.mem.Compact(s.revision())
 	w := s.watch(pods + "?watch=1&resourceVersion=" + first.str("metadata.resourceVersion"))
 	ev, ok := w.next()

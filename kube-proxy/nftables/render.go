@@ -265,11 +265,15 @@ func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, cha
 		return r.rs
 	}
 	t := newTouched()
+	// Every old fragment goes before any new one comes: two ports may
+	// swap a map key (a port renamed keeps its address and number).
 	for n := range changed {
 		if old := r.frags[n]; old != nil {
 			r.remove(old, t)
 			delete(r.frags, n)
 		}
+	}
+	for n := range changed {
 		if sp := svcs[n]; sp != nil {
 			if f := r.renderPort(sp, eps[n]); f != nil {
 				r.frags[n] = f
@@ -319,7 +323,7 @@ func (r *Renderer) remove(f *fragment, t *Touched) {
 	}
 }
 
-func proto(sp *proxy.ServicePort) string { return strings.ToLower(sp.Protocol) }
+func l4proto(sp *proxy.ServicePort) string { return strings.ToLower(sp.Protocol) }
 
 // renderPort renders one service port; nil when it has nothing to render
 // (not IPv4).
@@ -334,7 +338,7 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 			eps = append(eps, e)
 		}
 	}
-	p := proto(sp)
+	p := l4proto(sp)
 	port := strconv.Itoa(sp.Port)
 	f := &fragment{}
 	elem := func(m string, v string, key ...string) {

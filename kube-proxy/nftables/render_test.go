@@ -19,7 +19,6 @@ import (
 	"minik8s/kube-proxy/proxy"
 )
 
-
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const hostname = "node-a"

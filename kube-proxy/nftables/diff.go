@@ -10,6 +10,78 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
+// Writer receives the operations of one transaction, in order. The
+// knftables adapter (TxWriter) turns them into nft input; the netlink
+// backend into netlink messages. Rules and map elements are nft syntax
+// as rendered here.
+type Writer interface {
+	AddTable()
+	AddMap(name, typ string)
+	FlushMap(name string)
+	// AddSet declares an affinity set: ipv4_addr, dynamic, timeout.
+	AddSet(name string, timeout time.Duration)
+	// AddChain declares a chain; base is nil for a regular chain.
+	AddChain(name string, base *BaseChain)
+	FlushChain(name string)
+	AddRule(chain, rule string)
+	AddElement(m string, e Element)
+	DeleteElement(m string, e Element)
+	DeleteChain(name string)
+	DeleteSet(name string)
+}
+
+// BaseChain is where a base chain hooks in.
+type BaseChain struct {
+	Type     knftables.BaseChainType
+	Hook     knftables.BaseChainHook
+	Priority int
+}
+
+func (c fixedChain) base() *BaseChain {
+	if c.hook == "" {
+		return nil
+	}
+	p, err := knftables.ParsePriority(knftables.IPv4Family, string(c.priority))
+	if err != nil {
+		panic(err) // the fixed chains' priorities are constants
+	}
+	return &BaseChain{Type: c.typ, Hook: c.hook, Priority: p}
+}
+
+// TxWriter writes the operations into a knftables transaction (nft
+// syntax: the golden files, knftables.Fake, and the nft CLI).
+type TxWriter struct{ Tx *knftables.Transaction }
+
+var _ Writer = TxWriter{}
+
+func (w TxWriter) AddTable() {
+	w.Tx.Add(&knftables.Table{Comment: knftables.PtrTo("kube-proxy rules")})
+}
+func (w TxWriter) AddMap(name, typ string) { w.Tx.Add(&knftables.Map{Name: name, Type: typ}) }
+func (w TxWriter) FlushMap(name string)    { w.Tx.Flush(&knftables.Map{Name: name}) }
+func (w TxWriter) AddSet(name string, timeout time.Duration) {
+	w.Tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+		Timeout: knftables.PtrTo(timeout)})
+}
+func (w TxWriter) AddChain(name string, base *BaseChain) {
+	ch := &knftables.Chain{Name: name}
+	if base != nil {
+		ch.Type, ch.Hook = knftables.PtrTo(base.Type), knftables.PtrTo(base.Hook)
+		ch.Priority = knftables.PtrTo(knftables.BaseChainPriority(strconv.Itoa(base.Priority)))
+	}
+	w.Tx.Add(ch)
+}
+func (w TxWriter) FlushChain(name string)     { w.Tx.Flush(&knftables.Chain{Name: name}) }
+func (w TxWriter) AddRule(chain, rule string) { w.Tx.Add(&knftables.Rule{Chain: chain, Rule: rule}) }
+func (w TxWriter) AddElement(m string, e Element) {
+	w.Tx.Add(&knftables.Element{Map: m, Key: e.Key, Value: []string{e.Value}})
+}
+func (w TxWriter) DeleteElement(m string, e Element) {
+	w.Tx.Delete(&knftables.Element{Map: m, Key: e.Key})
+}
+func (w TxWriter) DeleteChain(name string) { w.Tx.Delete(&knftables.Chain{Name: name}) }
+func (w TxWriter) DeleteSet(name string)   { w.Tx.Delete(&knftables.Set{Name: name}) }
+
 // fixedChain is one of the table's fixed chains; hook is "" for a
 // regular chain.
 type fixedChain struct {
@@ -142,7 +214,7 @@ func (s Stats) String() string {
 	return b.String()
 }
 
-// Diff adds to tx the operations that turn kube-proxy's table from applied
+// Diff writes to w the operations that turn kube-proxy's table from applied
 // (the zero Applied when unknown) into desired.
 //
 // A full update (re)declares the table and its fixed chains and maps,
@@ -154,7 +226,7 @@ func (s Stats) String() string {
 // last removes the chains and sets that went (after the elements and rules
 // that referred to them) - all in the one transaction, which the kernel
 // applies atomically.
-func Diff(tx *knftables.Transaction, cfg Config, desired *Ruleset, applied *Applied, full bool, existing *Existing) Stats {
+func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, existing *Existing) Stats {
 	var st Stats
 	t := desired.Touched
 	if t == nil {
@@ -237,39 +309,34 @@ func Diff(tx *knftables.Transaction, cfg Config, desired *Ruleset, applied *Appl
 	}
 
 	if full {
-		tx.Add(&knftables.Table{Comment: knftables.PtrTo("kube-proxy rules")})
+		w.AddTable()
 		for _, m := range Maps {
-			tx.Add(&knftables.Map{Name: m.Name, Type: m.Type})
-			tx.Flush(&knftables.Map{Name: m.Name})
+			w.AddMap(m.Name, m.Type)
+			w.FlushMap(m.Name)
 		}
 	}
 	for _, s := range newSets {
-		tx.Add(&knftables.Set{Name: s, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
-			Timeout: knftables.PtrTo(desired.Sets[s])})
+		w.AddSet(s, desired.Sets[s])
 		st.SetsAdded++
 	}
 	var fixed []fixedChain
 	if full {
 		fixed = fixedChains(cfg)
 		for _, c := range fixed {
-			ch := &knftables.Chain{Name: c.name}
-			if c.hook != "" {
-				ch.Type, ch.Hook, ch.Priority = knftables.PtrTo(c.typ), knftables.PtrTo(c.hook), knftables.PtrTo(c.priority)
-			}
-			tx.Add(ch)
+			w.AddChain(c.name, c.base())
 		}
 		// Every desired chain is declared: add is a no-op for one that
 		// exists, and a full sync does not trust what it thinks exists.
 		newChains = writeChains
 	}
 	for _, c := range newChains {
-		tx.Add(&knftables.Chain{Name: c})
+		w.AddChain(c, nil)
 	}
 	if full {
 		for _, c := range fixed {
-			tx.Flush(&knftables.Chain{Name: c.name})
+			w.FlushChain(c.name)
 			for _, r := range c.rules {
-				tx.Add(&knftables.Rule{Chain: c.name, Rule: r})
+				w.AddRule(c.name, r)
 			}
 		}
 	}
@@ -281,35 +348,38 @@ func Diff(tx *knftables.Transaction, cfg Config, desired *Ruleset, applied *Appl
 	}
 	for _, c := range writeChains {
 		if !isNew[c] {
-			tx.Flush(&knftables.Chain{Name: c})
+			w.FlushChain(c)
 		}
 		for _, r := range desired.Chains[c] {
-			tx.Add(&knftables.Rule{Chain: c, Rule: r})
+			w.AddRule(c, r)
 		}
 		st.Rules += len(desired.Chains[c])
 	}
 	st.ChainsWritten = len(writeChains)
 	for _, e := range delElems {
-		tx.Delete(&knftables.Element{Map: e.m, Key: e.e.Key})
+		w.DeleteElement(e.m, e.e)
 	}
 	for _, e := range addElems {
-		tx.Add(&knftables.Element{Map: e.m, Key: e.e.Key, Value: []string{e.e.Value}})
+		w.AddElement(e.m, e.e)
 	}
 	st.ElementsDeleted, st.ElementsAdded = len(delElems), len(addElems)
 	// Stale chains are flushed before any is deleted: they jump to each
 	// other (service -> endpoint), and a chain can go only once nothing
 	// refers to it.
 	for _, c := range staleChains {
-		tx.Flush(&knftables.Chain{Name: c})
+		w.FlushChain(c)
 	}
 	for _, c := range staleChains {
-		tx.Delete(&knftables.Chain{Name: c})
+		w.DeleteChain(c)
 	}
 	for _, s := range staleSets {
-		tx.Delete(&knftables.Set{Name: s})
+		w.DeleteSet(s)
 	}
 	st.ChainsDeleted, st.SetsDeleted = len(staleChains), len(staleSets)
-	st.Operations = tx.NumOperations()
+	st.Operations = st.ChainsWritten + st.ChainsDeleted + st.ElementsAdded + st.ElementsDeleted + st.SetsAdded + st.SetsDeleted
+	if full {
+		st.Operations++
+	}
 	return st
 }
 

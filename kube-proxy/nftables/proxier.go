@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -17,36 +16,77 @@ import (
 	"minik8s/kube-proxy/runner"
 )
 
-// New returns the nft-backed interface to kube-proxy's table, for the
-// network namespace of the calling thread (every transaction is an `nft`
-// process forked from the thread that runs it). It fails when nft is
-// missing or not usable.
-func New() (knftables.Interface, error) {
-	return knftables.New(knftables.IPv4Family, TableName)
+// Backend applies transactions to kube-proxy's table, in the network
+// namespace of the calling thread.
+type Backend interface {
+	// NewTx starts a transaction.
+	NewTx() Tx
+	// Run applies tx atomically: all of it or, on error, nothing.
+	Run(ctx context.Context, tx Tx) error
+	// List names the chains and sets the table has (none when there is
+	// no table).
+	List(ctx context.Context) (Existing, error)
+	// DeleteTable removes the table; a missing table is no error.
+	DeleteTable(ctx context.Context) error
 }
 
-// Cleanup deletes kube-proxy's table (everything the nftables mode made);
-// a missing table is no error.
-func Cleanup(ctx context.Context, nft knftables.Interface) error {
-	tx := nft.NewTransaction()
+// Tx is a transaction being written.
+type Tx interface {
+	Writer
+}
+
+// NFT is the Backend over knftables: the nft CLI (nft -f, one process
+// per transaction) or knftables.Fake in tests. The nft CLI reads the
+// whole table back before every transaction, so its cost grows with the
+// number of services even for a one-element change (measured in
+// docs/benchmarks.md); the default backend is Netlink.
+type NFT struct{ NFT knftables.Interface }
+
+// NewNFT returns the knftables backend over the nft binary.
+func NewNFT() (*NFT, error) {
+	nft, err := knftables.New(knftables.IPv4Family, TableName)
+	if err != nil {
+		return nil, err
+	}
+	return &NFT{nft}, nil
+}
+
+type nftTx struct {
+	TxWriter
+}
+
+// NewTx implements Backend.
+func (b *NFT) NewTx() Tx { return nftTx{TxWriter{b.NFT.NewTransaction()}} }
+
+// Run implements Backend.
+func (b *NFT) Run(ctx context.Context, tx Tx) error { return b.NFT.Run(ctx, tx.(nftTx).Tx) }
+
+// List implements Backend.
+func (b *NFT) List(ctx context.Context) (Existing, error) {
+	all, err := b.NFT.ListAll(ctx)
+	if err != nil && !knftables.IsNotFound(err) {
+		return Existing{}, err
+	}
+	return Existing{Chains: all["chain"], Sets: all["set"]}, nil
+}
+
+// DeleteTable implements Backend.
+func (b *NFT) DeleteTable(ctx context.Context) error {
+	tx := b.NFT.NewTransaction()
 	tx.Delete(&knftables.Table{})
-	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
-		return fmt.Errorf("delete nftables table ip %s: %w", TableName, err)
+	if err := b.NFT.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+		return err
 	}
 	return nil
 }
 
-// CleanupIfInstalled is Cleanup through nft when nft is installed, and
-// nothing otherwise (a node without nft has no table of ours).
-func CleanupIfInstalled(ctx context.Context) error {
-	if _, err := exec.LookPath("nft"); err != nil {
-		return nil
+// Cleanup deletes kube-proxy's table (everything the nftables mode made);
+// a missing table is no error.
+func Cleanup(ctx context.Context, b Backend) error {
+	if err := b.DeleteTable(ctx); err != nil {
+		return fmt.Errorf("delete nftables table ip %s: %w", TableName, err)
 	}
-	nft, err := New()
-	if err != nil {
-		return err
-	}
-	return Cleanup(ctx, nft)
+	return nil
 }
 
 // ProxierConfig configures a Proxier.
@@ -65,7 +105,7 @@ type ProxierConfig struct {
 // Endpoints. Informer handlers feed State(); SyncLoop applies changes.
 type Proxier struct {
 	cfg      ProxierConfig
-	nft      knftables.Interface
+	nft      Backend
 	ct       conntrack.Interface
 	metrics  *metrics.Metrics
 	log      *slog.Logger
@@ -103,7 +143,7 @@ type SyncResult struct {
 
 // NewProxier returns a proxier over nft and ct (nil: no conntrack
 // cleanup).
-func NewProxier(cfg ProxierConfig, nft knftables.Interface, ct conntrack.Interface, m *metrics.Metrics, log *slog.Logger) *Proxier {
+func NewProxier(cfg ProxierConfig, nft Backend, ct conntrack.Interface, m *metrics.Metrics, log *slog.Logger) *Proxier {
 	if m == nil {
 		m = metrics.New(nil)
 	}
@@ -171,19 +211,19 @@ func (p *Proxier) sync() error {
 	}
 	var existing *Existing
 	if full && p.needList {
-		all, err := p.nft.ListAll(ctx)
-		if err != nil && !knftables.IsNotFound(err) {
+		ex, err := p.nft.List(ctx)
+		if err != nil {
 			return fail(fmt.Errorf("list nftables table ip %s: %w", TableName, err))
 		}
-		existing = &Existing{Chains: all["chain"], Sets: all["set"]}
+		existing = &ex
 	}
 	d0 := time.Now()
-	tx := p.nft.NewTransaction()
+	tx := p.nft.NewTx()
 	res.Stats = Diff(tx, p.cfg.Render, rs, &p.applied, full, existing)
 	res.Render = rendered.Sub(start) + time.Since(d0)
 	if res.Stats.Operations > 0 {
 		if err := p.nft.Run(ctx, tx); err != nil {
-			return fail(fmt.Errorf("nft transaction (%d operations): %w", res.Stats.Operations, err))
+			return fail(fmt.Errorf("nft transaction (%d changes): %w", res.Stats.Operations, err))
 		}
 	}
 	p.applied.Remember(rs, full)

@@ -18,7 +18,7 @@ import (
 )
 
 func newTestProxier(nft knftables.Interface, ct conntrack.Interface) *Proxier {
-	return NewProxier(ProxierConfig{Render: testConfig, Hostname: hostname, SyncPeriod: time.Hour}, nft, ct, nil, nil)
+	return NewProxier(ProxierConfig{Render: testConfig, Hostname: hostname, SyncPeriod: time.Hour}, &NFT{nft}, ct, nil, nil)
 }
 
 func feed(p *Proxier, objs ...any) {
@@ -205,7 +205,7 @@ func TestCleanupRemovesTheTable(t *testing.T) {
 		t.Fatal("sync wrote nothing")
 	}
 	for i := 0; i < 2; i++ {
-		if err := Cleanup(context.Background(), f); err != nil {
+		if err := Cleanup(context.Background(), &NFT{f}); err != nil {
 			t.Fatalf("cleanup %d: %v", i+1, err)
 		}
 		if d := f.Dump(); d != "" || f.Table != nil {

@@ -159,7 +159,7 @@ func render(t *testing.T, s *proxy.State) (string, *knftables.Fake) {
 	rs := NewRenderer(testConfig).Render(s.Services(), s.Endpoints(), nil)
 	f := newFake()
 	tx := f.NewTransaction()
-	Diff(tx, testConfig, rs, &Applied{}, true, nil)
+	Diff(TxWriter{tx}, testConfig, rs, &Applied{}, true, nil)
 	if err := f.Run(context.Background(), tx); err != nil {
 		t.Fatalf("the fake refused the transaction: %v\n%s", err, tx)
 	}
@@ -416,5 +416,24 @@ func TestProbabilitiesAreEven(t *testing.T) {
 				t.Errorf("n=%d: P(%s) = %f", n, k, p)
 			}
 		}
+	}
+}
+
+// TestRulesCompile: every rule and element the renderer writes, in every
+// scenario, compiles to netlink expressions (the default backend's path).
+func TestRulesCompile(t *testing.T) {
+	for name, objs := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			s := state(objs...)
+			rs := NewRenderer(testConfig).Render(s.Services(), s.Endpoints(), nil)
+			tx := (&Netlink{}).NewTx().(*netlinkTx)
+			Diff(tx, testConfig, rs, &Applied{}, true, nil)
+			if tx.err != nil {
+				t.Fatal(tx.err)
+			}
+			if len(tx.ops) == 0 {
+				t.Fatal("no operations")
+			}
+		})
 	}
 }

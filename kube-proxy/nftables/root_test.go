@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/knftables"
-
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/kube-proxy/conntrack"
@@ -34,7 +32,7 @@ type rootEnv struct {
 	t    *testing.T
 	topo *nettest.Topology
 	p    *nftables.Proxier
-	nft  knftables.Interface
+	nft  nftables.Backend
 	node *http.Client
 	ext  *http.Client
 	// before is the node's whole ruleset (nft list ruleset) before

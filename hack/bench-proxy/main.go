@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/knftables"
+
 	_ "minik8s/api/all"
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
@@ -41,6 +43,7 @@ import (
 	"minik8s/kube-proxy/iptables"
 	"minik8s/kube-proxy/iptablestest"
 	"minik8s/kube-proxy/nettest"
+	"minik8s/kube-proxy/nftables"
 	"minik8s/kube-proxy/proxy"
 	"minik8s/test/etcdtest"
 )
@@ -52,10 +55,12 @@ func main() {
 	changes := flag.Int("changes", 20, "endpoint changes measured per size")
 	requests := flag.Int("requests", 2000, "requests per latency measurement")
 	e2eServices := flag.Int("e2e-services", 1000, "services in the end-to-end programming latency run")
+	backends := flag.String("backends", "nft,legacy,nftables", "rows of the sync table: the iptables backends (nft, legacy) and the nftables mode (nftables)")
+	syncOnly := flag.Bool("sync-only", false, "measure only the rule sync table")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	var b strings.Builder
-	err := run(&b, *sizes, *baseline, *changes, *requests, *e2eServices)
+	err := run(&b, *sizes, strings.Split(*backends, ","), *syncOnly, *baseline, *changes, *requests, *e2eServices)
 	if err != nil {
 		fmt.Fprintf(&b, "\n**The run failed:** %v\n", err)
 	}
@@ -89,7 +94,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	return s[int(float64(len(s)-1)*p)]
 }
 
-func run(b *strings.Builder, sizesFlag string, baselineN, changes, requests, e2eN int) error {
+func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool, baselineN, changes, requests, e2eN int) error {
 	ver, _ := exec.Command("iptables", "--version").Output()
 	fmt.Fprintf(b, "## kube-proxy\n\nProduced by `go run ./hack/bench-proxy` (part of `make bench`) on %s, %s/%s, %d CPUs, %s, %s.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), strings.TrimSpace(string(ver)))
@@ -112,20 +117,34 @@ func run(b *strings.Builder, sizesFlag string, baselineN, changes, requests, e2e
 	b.WriteString("| backend | services | rule lines (nat + filter) | chains | full sync from empty (of it rendering) | restart: full sync with iptables-save | periodic full resync | restore input | one endpoint change p50 (of it rendering) | p99 / max | chains rewritten by the change |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	full := map[int]time.Duration{}
 	var worstChange time.Duration
-	for _, backend := range []string{ipt.BackendNFT, ipt.BackendLegacy} {
+	nftFull, nftChange := map[int]time.Duration{}, map[int]time.Duration{}
+	for _, backend := range backends {
 		for _, n := range sizes {
 			fmt.Fprintf(os.Stderr, "sync benchmark, %s, %d services\n", backend, n)
-			r, err := syncBench(n, changes, backend)
+			var r *syncResult
+			var err error
+			if backend == backendNFTables || backend == backendNFTablesCLI {
+				r, err = nftSyncBench(n, changes, backend)
+			} else {
+				r, err = syncBench(n, changes, backend)
+			}
 			if err != nil {
 				return err
 			}
-			if backend == ipt.BackendNFT {
+			switch backend {
+			case ipt.BackendNFT:
 				full[n] = r.full
 				worstChange = max(worstChange, pct(r.changes, .5))
+			case backendNFTables:
+				nftFull[n], nftChange[n] = r.full, pct(r.changes, .5)
 			}
 			fmt.Fprintf(b, "| %s | %d | %d | %d | %s (%s) | %s | %s | %.1f MB | %s (%s) | %s / %s | %s |\n", backend, n, r.rules, r.chains, ms(r.full), ms(r.fullRender), ms(r.resync), ms(r.periodic),
 				float64(r.bytes)/1e6, ms(pct(r.changes, .5)), ms(pct(r.changeRender, .5)), ms(pct(r.changes, .99)), ms(pct(r.changes, 1)), r.written)
 		}
+	}
+
+	if syncOnly {
+		return nil
 	}
 
 	// 2. The naive baseline.
@@ -563,4 +582,112 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 		}
 	}
 	return out, nil
+}
+
+// The nftables mode's rows in the sync table: the default netlink
+// backend, and the nft CLI (through knftables) it was measured against.
+const (
+	backendNFTables    = "nftables"
+	backendNFTablesCLI = "nftables-cli"
+)
+
+func newNFTBackend(backend string) (nftables.Backend, error) {
+	if backend == backendNFTablesCLI {
+		return nftables.NewNFT()
+	}
+	return nftables.New()
+}
+
+var nftCfg = nftables.Config{ClusterCIDR: netip.MustParsePrefix(nettest.PodCIDR), MasqueradeBit: 14}
+
+func newNFTProxier(nft nftables.Backend, period time.Duration) *nftables.Proxier {
+	return nftables.NewProxier(nftables.ProxierConfig{Render: nftCfg, Hostname: "bench", SyncPeriod: period}, nft, nil, nil, slog.Default())
+}
+
+// nftInputBytes is the size of the full sync's nft input for svcs/eps.
+func nftInputBytes(svcs []*corev1.Service, eps []*corev1.Endpoints) int {
+	s := proxy.NewState("bench", nil)
+	for i := range svcs {
+		s.UpdateService(nil, svcs[i])
+		s.UpdateEndpoints(nil, eps[i])
+	}
+	s.Apply()
+	rs := nftables.NewRenderer(nftCfg).Render(s.Services(), s.Endpoints(), nil)
+	tx := knftables.NewFake(knftables.IPv4Family, nftables.TableName).NewTransaction()
+	nftables.Diff(nftables.TxWriter{Tx: tx}, nftCfg, rs, &nftables.Applied{}, true, nil)
+	return len(tx.String())
+}
+
+// nftSyncBench is syncBench for the nftables mode: one nft transaction
+// per sync, in a throwaway namespace.
+func nftSyncBench(n, changes int, backend string) (*syncResult, error) {
+	res := &syncResult{}
+	svcs, eps := serviceObjects(n)
+	res.bytes = nftInputBytes(svcs, eps)
+	err := inNS(fmt.Sprintf("nft%d", n), func(*nettest.NS) error {
+		nft, err := newNFTBackend(backend)
+		if err != nil {
+			return err
+		}
+		feed := func(p *nftables.Proxier) {
+			for i := range svcs {
+				p.State().UpdateService(nil, svcs[i])
+				p.State().UpdateEndpoints(nil, eps[i])
+			}
+		}
+		p := newNFTProxier(nft, time.Hour)
+		feed(p)
+		t0 := time.Now()
+		if err := p.Sync(); err != nil {
+			return err
+		}
+		res.full = time.Since(t0)
+		lr := p.LastResult()
+		res.fullRender = lr.Render
+		res.rules, res.chains = lr.Rules, lr.Chains+12 // the fixed chains
+
+		// A restart: a new proxier lists the table and rewrites it.
+		q := newNFTProxier(nft, time.Hour)
+		feed(q)
+		t0 = time.Now()
+		if err := q.Sync(); err != nil {
+			return err
+		}
+		res.resync = time.Since(t0)
+
+		// A periodic full resync: everything rewritten, nothing listed.
+		z := newNFTProxier(nft, time.Nanosecond)
+		feed(z)
+		if err := z.Sync(); err != nil {
+			return err
+		}
+		t0 = time.Now()
+		if err := z.Sync(); err != nil {
+			return err
+		}
+		res.periodic = time.Since(t0)
+		if !z.LastResult().Full {
+			return errors.New("the periodic resync was not full")
+		}
+
+		for c := 0; c < changes; c++ {
+			i := (c * 7919) % n
+			prev := eps[i]
+			eps[i] = endpointsOf("bench", svcs[i].Metadata.Name, strconv.Itoa(c+2), i, c+1)
+			q.State().UpdateEndpoints(prev, eps[i])
+			t0 = time.Now()
+			if err := q.Sync(); err != nil {
+				return err
+			}
+			res.changes = append(res.changes, time.Since(t0))
+			lr := q.LastResult()
+			res.changeRender = append(res.changeRender, lr.Render)
+			if lr.Full {
+				return errors.New("an endpoint change caused a full sync")
+			}
+			res.written = lr.Stats.String()
+		}
+		return nil
+	})
+	return res, err
 }

@@ -12,6 +12,7 @@ import (
 	gnft "github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/knftables"
 )
@@ -50,7 +51,7 @@ func (*Netlink) Run(_ context.Context, t Tx) error {
 	if tx.err != nil {
 		return tx.err
 	}
-	c, err := gnft.New()
+	c, err := gnft.New(gnft.WithSockOptions(bigBuffers))
 	if err != nil {
 		return err
 	}
@@ -60,6 +61,32 @@ func (*Netlink) Run(_ context.Context, t Tx) error {
 		}
 	}
 	return c.Flush()
+}
+
+// bigBuffers lets one transaction of any size go down the socket: the
+// kernel takes a netlink batch only whole, in one sendmsg, which must fit
+// the socket's send buffer (a full sync of 10,000 services is tens of
+// megabytes), and it acknowledges every message of the batch at once, so
+// the receive buffer must hold all the acknowledgements. The buffers are
+// limits, not allocations; the FORCE options (CAP_NET_ADMIN, which
+// kube-proxy has anyway) pass net.core.[rw]mem_max, as nft does.
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 1<<30); e != nil {
+			serr = e
+			return
+		}
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 1<<28)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // List implements Backend.
@@ -118,6 +145,7 @@ type netlinkTx struct {
 	ops    []func(*gnft.Conn) error
 	sets   map[string]*gnft.Set
 	chains map[string]*gnft.Chain
+	batch  *elemOp
 	err    error
 }
 
@@ -263,12 +291,26 @@ func (tx *netlinkTx) AddRule(chain, rule string) {
 	})
 }
 
-func (tx *netlinkTx) element(m string, e Element, withValue bool) (gnft.SetElement, error) {
+// AddElement implements Writer. Consecutive elements of one map go in
+// one message (a full sync adds 10,000 at once), up to elemBatch each.
+func (tx *netlinkTx) AddElement(m string, e Element) {
+	tx.element(m, e, true, false)
+}
+
+// DeleteElement implements Writer, batched like AddElement.
+func (tx *netlinkTx) DeleteElement(m string, e Element) {
+	tx.element(m, e, false, true)
+}
+
+const elemBatch = 512
+
+func (tx *netlinkTx) element(m string, e Element, withValue, del bool) {
 	var key []byte
 	for _, k := range e.Key {
 		b, err := keyPart(k)
 		if err != nil {
-			return gnft.SetElement{}, err
+			tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
+			return
 		}
 		key = append(key, b...)
 	}
@@ -276,31 +318,33 @@ func (tx *netlinkTx) element(m string, e Element, withValue bool) (gnft.SetEleme
 	if withValue {
 		v, err := verdict(strings.Fields(e.Value))
 		if err != nil {
-			return el, err
+			tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
+			return
 		}
 		el.VerdictData = v
 	}
-	return el, nil
-}
-
-func (tx *netlinkTx) AddElement(m string, e Element) {
-	s := tx.set(m)
-	el, err := tx.element(m, e, true)
-	if err != nil {
-		tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
+	if b := tx.batch; b != nil && len(tx.ops) == b.at && b.m == m && b.del == del && len(b.elems) < elemBatch {
+		b.elems = append(b.elems, el)
 		return
 	}
-	tx.do(func(c *gnft.Conn) error { return c.SetAddElements(s, []gnft.SetElement{el}) })
+	b := &elemOp{m: m, del: del, elems: []gnft.SetElement{el}, at: len(tx.ops) + 1}
+	tx.batch = b
+	s := tx.set(m)
+	tx.do(func(c *gnft.Conn) error {
+		if b.del {
+			return c.SetDeleteElements(s, b.elems)
+		}
+		return c.SetAddElements(s, b.elems)
+	})
 }
 
-func (tx *netlinkTx) DeleteElement(m string, e Element) {
-	s := tx.set(m)
-	el, err := tx.element(m, e, false)
-	if err != nil {
-		tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
-		return
-	}
-	tx.do(func(c *gnft.Conn) error { return c.SetDeleteElements(s, []gnft.SetElement{el}) })
+// elemOp is a batch of element additions or deletions for one map; at is
+// len(ops) just after its op, so only the latest op can grow.
+type elemOp struct {
+	m     string
+	del   bool
+	elems []gnft.SetElement
+	at    int
 }
 
 // keyPart is one field of a concatenated key, padded to 4 bytes as the
@@ -436,7 +480,7 @@ func value(sel, v string, size int) ([]byte, []byte, error) {
 		}
 		// A bit test: state & new != 0.
 		return binaryutil.NativeEndian.PutUint32(0), binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), nil
-	case "meta mark":
+	case "meta mark", "numgen random":
 		n, err := strconv.ParseUint(v, 0, 32)
 		if err != nil {
 			return nil, nil, err
@@ -623,8 +667,11 @@ func compileRule(rule string) ([]expr.Any, []anonSet, error) {
 				return nil, nil, fmt.Errorf("comparison of a concatenation")
 			}
 			cmpOp, at := expr.CmpOpEq, j
-			if op == "!=" {
+			switch op {
+			case "!=":
 				cmpOp, at = expr.CmpOpNeq, j+1
+			case "==":
+				at = j + 1
 			}
 			if at >= len(toks) {
 				return nil, nil, fmt.Errorf("%s without a value", op)

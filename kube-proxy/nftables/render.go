@@ -28,7 +28,8 @@
 //	    service-*, the rest to a local endpoint, keeping its source)
 //	service-*: marks off-cluster sources for masquerade; ClientIP
 //	    affinity (one dynamic set with a timeout per endpoint); then
-//	    numgen random mod N vmap { 0 : goto endpoint-*, ... }
+//	    numgen random mod N vmap { 0 : goto endpoint-*, ... } (up to
+//	    MaxCascade endpoints: "numgen random mod N-i == 0 goto" rules)
 //	endpoint-*: marks hairpin traffic, records the client in the affinity
 //	    set, dnat to the endpoint
 //	nat-postrouting (nat, postrouting, srcnat) -> masquerading: masquerade
@@ -425,14 +426,36 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 	return f
 }
 
+// MaxCascade is the most endpoints a service chain chooses among with a
+// cascade of numgen rules; above it the choice is one numgen lookup in an
+// inline verdict map, as Kubernetes writes it for every service. The
+// cascade exists because the kernel walks the whole transaction for every
+// inline (anonymous) map it binds, so a full sync of 10,000 services each
+// with its own inline map costs O(n^2) in the kernel (measured: 2,000
+// services 8 s, against 1.6 s with cascades; see docs/benchmarks.md). A
+// cascade of k rules costs a packet at most k numgen draws, the price
+// iptables' statistic chains pay too.
+const MaxCascade = 8
+
 // chooseEndpoint appends the endpoint choice: with ClientIP affinity, a
 // lookup per endpoint first (a client seen within the timeout goes where
-// it went before), then an even random choice.
+// it went before), then an even random choice - rule i of a cascade takes
+// 1/(n-i) of what reaches it, so each endpoint gets 1/n.
 func (r *Renderer) chooseEndpoint(rules []string, sp *proxy.ServicePort, eps []proxy.Endpoint) []string {
 	if sp.StickyMaxAge > 0 {
 		for _, e := range eps {
 			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", AffinitySet(sp.Name, e, sp.StickyMaxAge), EndpointChain(sp.Name, e)))
 		}
+	}
+	if len(eps) <= MaxCascade {
+		for i, e := range eps {
+			if i < len(eps)-1 {
+				rules = append(rules, fmt.Sprintf("numgen random mod %d == 0 goto %s", len(eps)-i, EndpointChain(sp.Name, e)))
+			} else {
+				rules = append(rules, "goto "+EndpointChain(sp.Name, e))
+			}
+		}
+		return rules
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "numgen random mod %d vmap {", len(eps))

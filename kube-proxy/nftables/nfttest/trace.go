@@ -401,6 +401,21 @@ func (tr *tracer) rule(st *state, text string) ([]ruleResult, error) {
 				return nomatch(st, cur, mutated), nil
 			}
 			i = j + 1
+		case len(vals) == 1 && strings.HasPrefix(vals[0], "numgen/") && op == "==":
+			// numgen random mod K == v: true for 1/K of the packets.
+			mod, _ := strconv.Atoi(strings.TrimPrefix(vals[0], "numgen/"))
+			v, err := strconv.Atoi(toks[j+1])
+			if err != nil || v < 0 || v >= mod {
+				return nil, fmt.Errorf("numgen mod %d == %q", mod, toks[j+1])
+			}
+			hit, miss := cur.clone(), cur.clone()
+			hit.prob /= float64(mod)
+			miss.prob *= float64(mod-1) / float64(mod)
+			rs, err := tr.rule(hit, strings.Join(toks[j+2:], " "))
+			if err != nil {
+				return nil, err
+			}
+			return append(rs, ruleResult{r: result{miss, endNone}, st: miss}), nil
 		case op == "!=" || op == "&" || op == "==":
 			ok, n, err := compare(vals, toks[j:])
 			if err != nil {

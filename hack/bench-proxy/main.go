@@ -55,12 +55,14 @@ func main() {
 	changes := flag.Int("changes", 20, "endpoint changes measured per size")
 	requests := flag.Int("requests", 2000, "requests per latency measurement")
 	e2eServices := flag.Int("e2e-services", 1000, "services in the end-to-end programming latency run")
-	backends := flag.String("backends", "nft,legacy,nftables", "rows of the sync table: the iptables backends (nft, legacy) and the nftables mode (nftables)")
+	backends := flag.String("backends", "nft,legacy,nftables,nftables-cli,nftables-netlink",
+		"rows of the sync table: the iptables backends (nft, legacy), the nftables mode (nftables: its default backend, full syncs by nft -f, changes by netlink) and each of its paths alone (nftables-cli, nftables-netlink)")
 	syncOnly := flag.Bool("sync-only", false, "measure only the rule sync table")
+	compareMax := flag.Int("compare-max", 2000, "largest service count for the nftables-cli and nftables-netlink comparison rows (each path alone)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	var b strings.Builder
-	err := run(&b, *sizes, strings.Split(*backends, ","), *syncOnly, *baseline, *changes, *requests, *e2eServices)
+	err := run(&b, *sizes, strings.Split(*backends, ","), *syncOnly, *compareMax, *baseline, *changes, *requests, *e2eServices)
 	if err != nil {
 		fmt.Fprintf(&b, "\n**The run failed:** %v\n", err)
 	}
@@ -94,7 +96,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	return s[int(float64(len(s)-1)*p)]
 }
 
-func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool, baselineN, changes, requests, e2eN int) error {
+func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool, compareMax, baselineN, changes, requests, e2eN int) error {
 	ver, _ := exec.Command("iptables", "--version").Output()
 	fmt.Fprintf(b, "## kube-proxy\n\nProduced by `go run ./hack/bench-proxy` (part of `make bench`) on %s, %s/%s, %d CPUs, %s, %s.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), strings.TrimSpace(string(ver)))
@@ -113,17 +115,20 @@ func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool,
 	}
 
 	// 1. Rule sync.
-	b.WriteString("\n### Rule sync (iptables mode, 2 endpoints per service)\n\n")
+	b.WriteString("\n### Rule sync (iptables and nftables modes, 2 endpoints per service)\n\n")
 	b.WriteString("| backend | services | rule lines (nat + filter) | chains | full sync from empty (of it rendering) | restart: full sync with iptables-save | periodic full resync | restore input | one endpoint change p50 (of it rendering) | p99 / max | chains rewritten by the change |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	full := map[int]time.Duration{}
 	var worstChange time.Duration
 	nftFull, nftChange := map[int]time.Duration{}, map[int]time.Duration{}
 	for _, backend := range backends {
 		for _, n := range sizes {
+			if (backend == backendNFTablesCLI || backend == backendNFTablesNetlink) && n > compareMax {
+				continue
+			}
 			fmt.Fprintf(os.Stderr, "sync benchmark, %s, %d services\n", backend, n)
 			var r *syncResult
 			var err error
-			if backend == backendNFTables || backend == backendNFTablesCLI {
+			if isNFTables(backend) {
 				r, err = nftSyncBench(n, changes, backend)
 			} else {
 				r, err = syncBench(n, changes, backend)
@@ -165,13 +170,18 @@ func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool,
 		baselineN, calls, ms(naive), ms(restore), float64(naive)/float64(restore))
 
 	// 3. End to end.
-	fmt.Fprintf(os.Stderr, "end-to-end programming latency, %d services\n", e2eN)
-	lat, err := e2eBench(e2eN, changes)
-	if err != nil {
-		return err
+	b.WriteString("\n### Network programming latency\n\nAn Endpoints update sent to the apiserver (real etcd) until kube-proxy (default --min-sync-period 1s) has applied the rules, with " + strconv.Itoa(e2eN) + " services programmed, one update every 1.5 s:\n\n| mode | updates | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	e2e := map[string][]time.Duration{}
+	for _, mode := range []string{app.ModeIPTables, app.ModeNFTables} {
+		fmt.Fprintf(os.Stderr, "end-to-end programming latency, %s mode, %d services\n", mode, e2eN)
+		lat, err := e2eBench(e2eN, changes, mode)
+		if err != nil {
+			return err
+		}
+		e2e[mode] = lat
+		fmt.Fprintf(b, "| %s | %d | **%s** | %s | %s |\n", mode, len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat, 1)))
 	}
-	fmt.Fprintf(b, "\n### Network programming latency\n\nAn Endpoints update sent to the apiserver (real etcd) until kube-proxy (iptables mode, default --min-sync-period 1s) has applied the rules, with %d services programmed, one update every 1.5 s (%d updates): p50 **%s**, p99 %s, max %s.\n",
-		e2eN, len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat, 1)))
+	lat := e2e[app.ModeIPTables]
 
 	// 4. Request latency.
 	fmt.Fprintf(os.Stderr, "request latency, %d requests per path\n", requests)
@@ -181,7 +191,7 @@ func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool,
 	}
 	b.WriteString("\n### Request latency\n\nOne HTTP GET per new TCP connection from the node's namespace to a pod on its bridge, sequential; the paths are measured in alternating rounds so drift hits them alike.\n\n| path | requests | p50 | p90 | p99 | p50 vs pod IP |\n|---|---|---|---|---|---|\n")
 	base := pct(rl["pod IP directly"], .5)
-	for _, name := range []string{"pod IP directly", "service IP, iptables mode", "service IP, userspace mode"} {
+	for _, name := range []string{"pod IP directly", "service IP, iptables mode", "service IP, nftables mode", "service IP, userspace mode"} {
 		l := rl[name]
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %+.1f%% |\n", name, len(l), us(pct(l, .5)), us(pct(l, .9)), us(pct(l, .99)), 100*(float64(pct(l, .5))/float64(base)-1))
 	}
@@ -194,6 +204,21 @@ func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool,
 	fmt.Fprintf(b, "one endpoint change < 100 ms (worst p50 %s); >= 50x faster than per-rule at %d services (%.0fx); end-to-end < 1 s (p99 %s); iptables mode adds < 5%% to request latency (%+.1f%% at p50).\n",
 		ms(worstChange), baselineN, float64(naive)/float64(restore), ms(pct(lat, .99)),
 		100*(float64(pct(rl["service IP, iptables mode"], .5))/float64(base)-1))
+	if len(nftFull) > 0 {
+		b.WriteString("\nTargets for the nftables mode: ")
+		if d, ok := nftFull[10000]; ok {
+			fmt.Fprintf(b, "full sync of 10,000 services < 1 s (%s); ", ms(d))
+		}
+		if c10, ok := nftChange[10000]; ok {
+			fmt.Fprintf(b, "one endpoint change p50 < 20 ms at 10,000 services (%s)", ms(c10))
+			if c1, ok := nftChange[1000]; ok {
+				fmt.Fprintf(b, " and within 2x of 1,000 services (%s: %.1fx)", ms(c1), float64(c10)/float64(c1))
+			}
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(b, "end-to-end p99 < 100 ms (%s); request latency within 5%% of the pod IP at p50 (%+.1f%%).\n",
+			ms(pct(e2e[app.ModeNFTables], .99)), 100*(float64(pct(rl["service IP, nftables mode"], .5))/float64(base)-1))
+	}
 	b.WriteString(`
 Notes:
 - A full sync renders every chain and applies it with one ` + "`iptables-restore --noflush`" + ` per table: "from empty" is the first sync on a fresh node; a restart also lists the kernel's chains with iptables-save to sweep stale ones; the periodic resync (every --sync-period) flushes and rewrites every chain and checks the jumps with go-iptables.
@@ -440,7 +465,7 @@ func runProxy(ns *nettest.NS, server, mode string) (*app.ProxyServer, func(), er
 }
 
 // e2eBench: Endpoints updates through the apiserver until rules applied.
-func e2eBench(n, changes int) ([]time.Duration, error) {
+func e2eBench(n, changes int, mode string) ([]time.Duration, error) {
 	addr, stopAPI, err := startAPIServer()
 	if err != nil {
 		return nil, err
@@ -473,7 +498,7 @@ func e2eBench(n, changes int) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, stop, err := runProxy(ns, addr, app.ModeIPTables)
+	s, stop, err := runProxy(ns, addr, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +587,7 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 		}
 		return nil
 	}
-	for _, mode := range []struct{ mode, name string }{{app.ModeIPTables, "service IP, iptables mode"}, {app.ModeUserspace, "service IP, userspace mode"}} {
+	for _, mode := range []struct{ mode, name string }{{app.ModeIPTables, "service IP, iptables mode"}, {app.ModeNFTables, "service IP, nftables mode"}, {app.ModeUserspace, "service IP, userspace mode"}} {
 		_, stop, err := runProxy(topo.Node, addr, mode.mode)
 		if err != nil {
 			return nil, err
@@ -587,13 +612,19 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 // The nftables mode's rows in the sync table: the default netlink
 // backend, and the nft CLI (through knftables) it was measured against.
 const (
-	backendNFTables    = "nftables"
-	backendNFTablesCLI = "nftables-cli"
+	backendNFTables        = "nftables"
+	backendNFTablesCLI     = "nftables-cli"
+	backendNFTablesNetlink = "nftables-netlink"
 )
 
+func isNFTables(backend string) bool { return strings.HasPrefix(backend, backendNFTables) }
+
 func newNFTBackend(backend string) (nftables.Backend, error) {
-	if backend == backendNFTablesCLI {
+	switch backend {
+	case backendNFTablesCLI:
 		return nftables.NewNFT()
+	case backendNFTablesNetlink:
+		return &nftables.Netlink{}, nil
 	}
 	return nftables.New()
 }

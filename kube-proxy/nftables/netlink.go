@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +18,32 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
-// Netlink is the default Backend: transactions go to the kernel as one
+// Netlink is a Backend that sends each transaction to the kernel as one
 // netlink batch (github.com/google/nftables), built from the same nft
 // syntax the renderer writes, compiled here into expressions. Unlike the
-// nft CLI it never reads the table back, so a transaction costs what it
-// changes, whatever the table's size. Every call opens its netlink socket
-// in the network namespace of the calling thread.
+// nft CLI it never reads the table back, so a small transaction costs
+// what it changes, whatever the table's size: an endpoint change among
+// 10,000 services takes milliseconds where `nft -f` takes a hundred (it
+// lists the table first). For a whole-table rewrite it is the slower one
+// (google/nftables asks the kernel to acknowledge every message and
+// reads the acknowledgements one by one: a full sync of 2,000 services
+// measured 4.6 s against 1.3 s for nft -f). Every call opens its netlink
+// socket in the network namespace of the calling thread.
 type Netlink struct{}
 
-// New returns the netlink backend. It checks that nftables answers in
-// the calling thread's network namespace.
-func New() (*Netlink, error) {
+// Hybrid is the default Backend: full syncs through the nft CLI
+// (knftables) when nft is installed, everything else - partial syncs,
+// listing, cleanup - through netlink; each path where it measured
+// fastest. Both write the same table from the same rendering.
+type Hybrid struct {
+	Netlink *Netlink
+	// CLI is nil when nft is not installed: then netlink does it all.
+	CLI *NFT
+}
+
+// New returns the default backend (Hybrid). It checks that nftables
+// answers in the calling thread's network namespace.
+func New() (*Hybrid, error) {
 	c, err := gnft.New()
 	if err != nil {
 		return nil, err
@@ -35,13 +51,41 @@ func New() (*Netlink, error) {
 	if _, err := c.ListTablesOfFamily(gnft.TableFamilyIPv4); err != nil {
 		return nil, fmt.Errorf("nftables not usable: %w", err)
 	}
-	return &Netlink{}, nil
+	h := &Hybrid{Netlink: &Netlink{}}
+	if _, err := exec.LookPath("nft"); err == nil {
+		if h.CLI, err = NewNFT(); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }
+
+// NewTx implements Backend.
+func (h *Hybrid) NewTx(full bool) Tx {
+	if full && h.CLI != nil {
+		return h.CLI.NewTx(true)
+	}
+	return h.Netlink.NewTx(full)
+}
+
+// Run implements Backend.
+func (h *Hybrid) Run(ctx context.Context, tx Tx) error {
+	if _, ok := tx.(nftTx); ok {
+		return h.CLI.Run(ctx, tx)
+	}
+	return h.Netlink.Run(ctx, tx)
+}
+
+// List implements Backend.
+func (h *Hybrid) List(ctx context.Context) (Existing, error) { return h.Netlink.List(ctx) }
+
+// DeleteTable implements Backend.
+func (h *Hybrid) DeleteTable(ctx context.Context) error { return h.Netlink.DeleteTable(ctx) }
 
 var table = &gnft.Table{Family: gnft.TableFamilyIPv4, Name: TableName}
 
 // NewTx implements Backend.
-func (*Netlink) NewTx() Tx {
+func (*Netlink) NewTx(bool) Tx {
 	return &netlinkTx{sets: map[string]*gnft.Set{}, chains: map[string]*gnft.Chain{}}
 }
 

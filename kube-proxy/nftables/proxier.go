@@ -19,8 +19,9 @@ import (
 // Backend applies transactions to kube-proxy's table, in the network
 // namespace of the calling thread.
 type Backend interface {
-	// NewTx starts a transaction.
-	NewTx() Tx
+	// NewTx starts a transaction; full says it rewrites the whole table
+	// (a backend may take another path for those).
+	NewTx(full bool) Tx
 	// Run applies tx atomically: all of it or, on error, nothing.
 	Run(ctx context.Context, tx Tx) error
 	// List names the chains and sets the table has (none when there is
@@ -56,7 +57,7 @@ type nftTx struct {
 }
 
 // NewTx implements Backend.
-func (b *NFT) NewTx() Tx { return nftTx{TxWriter{b.NFT.NewTransaction()}} }
+func (b *NFT) NewTx(bool) Tx { return nftTx{TxWriter{b.NFT.NewTransaction()}} }
 
 // Run implements Backend.
 func (b *NFT) Run(ctx context.Context, tx Tx) error { return b.NFT.Run(ctx, tx.(nftTx).Tx) }
@@ -218,7 +219,7 @@ func (p *Proxier) sync() error {
 		existing = &ex
 	}
 	d0 := time.Now()
-	tx := p.nft.NewTx()
+	tx := p.nft.NewTx(full)
 	res.Stats = Diff(tx, p.cfg.Render, rs, &p.applied, full, existing)
 	res.Render = rendered.Sub(start) + time.Since(d0)
 	if res.Stats.Operations > 0 {

@@ -426,7 +426,7 @@ func TestRulesCompile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := state(objs...)
 			rs := NewRenderer(testConfig).Render(s.Services(), s.Endpoints(), nil)
-			tx := (&Netlink{}).NewTx().(*netlinkTx)
+			tx := (&Netlink{}).NewTx(true).(*netlinkTx)
 			Diff(tx, testConfig, rs, &Applied{}, true, nil)
 			if tx.err != nil {
 				t.Fatal(tx.err)

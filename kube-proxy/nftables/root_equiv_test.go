@@ -56,12 +56,9 @@ func TestNetlinkMatchesNFT(t *testing.T) {
 				t.Fatalf("nft -f: %v: %s", err, out)
 			}
 			err := viaNetlink.Do(func() error {
-				b, err := New()
-				if err != nil {
-					return err
-				}
+				b := &Netlink{}
 				rs := NewRenderer(testConfig).Render(s.Services(), s.Endpoints(), nil)
-				tx := b.NewTx()
+				tx := b.NewTx(true)
 				Diff(tx, testConfig, rs, &Applied{}, true, nil)
 				return b.Run(context.Background(), tx)
 			})

@@ -53,6 +53,9 @@ clean: ## remove build output
 # (the master) and kube-proxy as a DaemonSet; the default is processes.
 CONTROL_PLANE ?= processes
 export CONTROL_PLANE
+# KUBE_PROXY_MODE=nftables (or userspace) sets every kube-proxy's mode.
+KUBE_PROXY_MODE ?= iptables
+export KUBE_PROXY_MODE
 
 up: ## start a local multi-node cluster (NODES=3): etcd x3, apiserver x2, scheduler x2, controller-manager x2, node netns (CONTROL_PLANE=static-pods: as static pods on node 1)
 	./hack/local-up-cluster.sh up
@@ -85,4 +88,9 @@ e2e: ## bring a local cluster up, run the end-to-end tests against it, bring it 
 e2e-static: ## make e2e with CONTROL_PLANE=static-pods (control plane as static pods, kube-proxy DaemonSet)
 	$(MAKE) e2e CONTROL_PLANE=static-pods
 
-.PHONY: up down e2e e2e-static
+# e2e-nftables: the same tests with every kube-proxy in nftables mode
+# (TestNFTablesProxyMode runs only then).
+e2e-nftables: ## make e2e with KUBE_PROXY_MODE=nftables
+	$(MAKE) e2e KUBE_PROXY_MODE=nftables
+
+.PHONY: up down e2e e2e-static e2e-nftables

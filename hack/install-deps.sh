@@ -19,6 +19,7 @@ apt_needs=(
 	curl:curl
 	iproute2:ip
 	iptables:iptables-restore
+	nftables:nft
 	containerd:containerd
 	runc:runc
 	docker-registry:docker-registry

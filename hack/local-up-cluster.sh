@@ -11,6 +11,10 @@
 #     namespace) and a kube-proxy (run inside the node's namespace)
 #   an "external host" namespace mk8s-ext (10.250.0.250) for egress tests
 #
+# KUBE_PROXY_MODE=nftables (make up KUBE_PROXY_MODE=nftables; PROXY_MODE is
+# accepted too) runs every kube-proxy with --proxy-mode nftables (or
+# userspace); the default is iptables.
+#
 # CONTROL_PLANE=static-pods (make up CONTROL_PLANE=static-pods) runs the
 # control plane as the seed's kubeadm-style master does instead: node 1
 # (mk8s-node1, 10.250.0.11) is the master, whose kubelet runs etcd,
@@ -53,6 +57,8 @@ export PATH="/usr/local/go/bin:$PATH"
 NODES=${NODES:-3}
 # processes (the default: daemons in the root namespace) or static-pods.
 CONTROL_PLANE=${CONTROL_PLANE:-processes}
+# iptables (the default), nftables or userspace: every kube-proxy's mode.
+KUBE_PROXY_MODE=${KUBE_PROXY_MODE:-${PROXY_MODE:-iptables}}
 REGISTRY=127.0.0.1:5000
 BRIDGE=mk8s-br0
 NET_PREFIX=10.250.0           # the harness subnet, a /24 on the bridge
@@ -226,6 +232,10 @@ preflight() {
 	case "$CONTROL_PLANE" in
 	processes | static-pods) ;;
 	*) fail "CONTROL_PLANE must be processes or static-pods, got $CONTROL_PLANE" ;;
+	esac
+	case "$KUBE_PROXY_MODE" in
+	iptables | nftables | userspace) ;;
+	*) fail "KUBE_PROXY_MODE must be iptables, nftables or userspace, got $KUBE_PROXY_MODE" ;;
 	esac
 }
 
@@ -453,7 +463,7 @@ node() {
 	[ "$CONTROL_PLANE" = processes ] || return 0
 	step "node $i: kube-proxy (in $ns)" "$LOGS/kube-proxy-node$i.log"
 	launch "kube-proxy-node$i" "$ns" -- "$BIN/kube-proxy" --server "$SERVERS" \
-		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR"
+		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR" --proxy-mode "$KUBE_PROXY_MODE"
 }
 
 # master_static_pods I: render the control plane's manifests for node I's
@@ -493,6 +503,8 @@ kube_proxy_addon() {
 	local manifest
 	step "kube-proxy DaemonSet: minictl apply -f deploy/addons/kube-proxy.yaml (server $SERVERS)" "$LOGS/kube-proxy-addon.log"
 	manifest=$(addon_manifest "$KUBE_PROXY_MANIFEST" "$KUBE_PROXY_MANIFEST_SERVER" "$SERVERS")
+	grep -qF -- "--proxy-mode=iptables" "$manifest" || fail "$KUBE_PROXY_MANIFEST does not name --proxy-mode=iptables any more"
+	sed -i "s|--proxy-mode=iptables|--proxy-mode=$KUBE_PROXY_MODE|" "$manifest"
 	minictl apply -f "$manifest" >"$LOGS/kube-proxy-addon.log" 2>&1
 }
 
@@ -561,6 +573,7 @@ MK8S_STATE=$STATE
 CONTROL_PLANE=$CONTROL_PLANE
 MK8S_MASTER=$master
 MK8S_KUBECONFIG=$KUBECONFIG_FILE
+KUBE_PROXY_MODE=$KUBE_PROXY_MODE
 EOF
 	echo "$NODES" >"$STATE/nodes"
 }
@@ -625,7 +638,7 @@ up() {
 	write_env
 	trap - ERR
 	cat <<EOF
-==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready, control plane: $CONTROL_PLANE
+==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready, control plane: $CONTROL_PLANE, kube-proxy mode: $KUBE_PROXY_MODE
     export KUBECONFIG=$KUBECONFIG_FILE
     bin/minictl get nodes                     # or MINIK8S_SERVER=$SERVERS: failover across the apiservers
     bin/minictl get componentstatuses

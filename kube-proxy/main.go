@@ -1,8 +1,10 @@
 // Command kube-proxy runs on every node and makes Services work there: it
 // watches Services and Endpoints through the apiserver and programs the
 // node so a connection to a service's virtual IP:port reaches one of its
-// ready pods - by iptables DNAT in the kernel (--proxy-mode iptables) or
-// through a proxy socket in this process (--proxy-mode userspace).
+// ready pods - by DNAT in the kernel, programmed through iptables
+// (--proxy-mode iptables) or through a table of its own in nftables
+// (--proxy-mode nftables), or through a proxy socket in this process
+// (--proxy-mode userspace).
 package main
 
 import (

@@ -19,6 +19,7 @@ import (
 // Proxy modes.
 const (
 	ModeIPTables  = "iptables"
+	ModeNFTables  = "nftables"
 	ModeUserspace = "userspace"
 )
 
@@ -62,7 +63,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Server, "server", o.Server, "apiserver address HOST:PORT or http://HOST:PORT (a comma-separated list for several apiservers); replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", o.HostnameOverride, "this node's name, matched against endpoints' nodeName (default: the hostname)")
-	fs.StringVar(&o.ProxyMode, "proxy-mode", o.ProxyMode, "iptables (DNAT in the kernel) or userspace (connections spliced by this process)")
+	fs.StringVar(&o.ProxyMode, "proxy-mode", o.ProxyMode, "iptables (DNAT in the kernel), nftables (DNAT in the kernel through kube-proxy's own nftables table, verdict maps instead of a rule per service) or userspace (connections spliced by this process)")
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "the pod network; traffic to a service from outside it is masqueraded (empty: none is)")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "interval of full resyncs of the rules (between them only changes are written)")
 	fs.DurationVar(&o.MinSyncPeriod, "min-sync-period", o.MinSyncPeriod, "least time between two syncs; changes arriving meanwhile are applied together")
@@ -72,14 +73,16 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.UDPIdleTimeout, "udp-timeout", o.UDPIdleTimeout, "userspace mode: how long an idle UDP session is kept")
 	fs.StringVar(&o.HealthzBindAddress, "healthz-bind-address", o.HealthzBindAddress, "address of /healthz (empty disables)")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "address of /metrics (empty disables)")
-	fs.BoolVar(&o.Cleanup, "cleanup", o.Cleanup, "remove every iptables rule and chain kube-proxy made (both modes), then exit")
+	fs.BoolVar(&o.Cleanup, "cleanup", o.Cleanup, "remove every iptables rule and chain and the nftables table kube-proxy made (all modes), then exit")
 }
 
 // Validate checks the options and fills in the hostname.
 func (o *Options) Validate() error {
 	var errs []error
-	if o.ProxyMode != ModeIPTables && o.ProxyMode != ModeUserspace {
-		errs = append(errs, fmt.Errorf("--proxy-mode %q: must be iptables or userspace", o.ProxyMode))
+	switch o.ProxyMode {
+	case ModeIPTables, ModeNFTables, ModeUserspace:
+	default:
+		errs = append(errs, fmt.Errorf("--proxy-mode %q: must be iptables, nftables or userspace", o.ProxyMode))
 	}
 	if o.ClusterCIDR != "" {
 		if _, err := netip.ParsePrefix(o.ClusterCIDR); err != nil {

@@ -22,6 +22,7 @@ import (
 	"minik8s/kube-proxy/ipt"
 	"minik8s/kube-proxy/iptables"
 	"minik8s/kube-proxy/metrics"
+	"minik8s/kube-proxy/nftables"
 	"minik8s/kube-proxy/proxy"
 	"minik8s/kube-proxy/userspace"
 )
@@ -38,6 +39,8 @@ type Proxier interface {
 type Deps struct {
 	// IPTables defaults to the exec-backed runner.
 	IPTables ipt.Interface
+	// NFTables is the nftables mode's backend (default: netlink).
+	NFTables nftables.Backend
 	// Dialer is the userspace mode's backend dialer (default net.Dialer).
 	Dialer userspace.Dialer
 	// Registry receives the metrics (default a new one with Go and
@@ -53,6 +56,7 @@ type ProxyServer struct {
 	factory  *informer.Factory
 	proxier  Proxier
 	ipt      ipt.Interface
+	nft      nftables.Backend
 	healthz  net.Listener
 	metricsL net.Listener
 	registry *prometheus.Registry
@@ -103,6 +107,24 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 			Render:   iptables.Config{ClusterCIDR: cidr, MasqueradeBit: o.MasqueradeBit},
 			Hostname: o.HostnameOverride, SyncPeriod: o.SyncPeriod, MinSyncPeriod: o.MinSyncPeriod,
 		}, s.ipt, conntrack.Netlink{}, m, log)
+	case ModeNFTables:
+		var cidr netip.Prefix
+		if o.ClusterCIDR != "" {
+			cidr = netip.MustParsePrefix(o.ClusterCIDR).Masked()
+		}
+		s.nft = d.NFTables
+		if s.nft == nil {
+			nft, err := nftables.New()
+			if err != nil {
+				_ = c.Close()
+				return nil, fmt.Errorf("--proxy-mode nftables: %w", err)
+			}
+			s.nft = nft
+		}
+		s.proxier = nftables.NewProxier(nftables.ProxierConfig{
+			Render:   nftables.Config{ClusterCIDR: cidr, MasqueradeBit: o.MasqueradeBit},
+			Hostname: o.HostnameOverride, SyncPeriod: o.SyncPeriod, MinSyncPeriod: o.MinSyncPeriod,
+		}, s.nft, conntrack.Netlink{}, m, log)
 	case ModeUserspace:
 		s.proxier = userspace.NewProxier(userspace.Config{
 			Hostname: o.HostnameOverride, SyncPeriod: o.SyncPeriod, MinSyncPeriod: o.MinSyncPeriod,
@@ -207,11 +229,25 @@ func (s *ProxyServer) Run(ctx context.Context) error {
 	return nil
 }
 
+// cleanupOtherMode removes what the modes not running left behind.
 func (s *ProxyServer) cleanupOtherMode() error {
-	if s.opts.ProxyMode == ModeIPTables {
-		return userspace.Cleanup(s.ipt)
+	switch s.opts.ProxyMode {
+	case ModeIPTables:
+		return errors.Join(userspace.Cleanup(s.ipt), cleanupNFTables())
+	case ModeNFTables:
+		return cleanupIPTables(s.ipt)
 	}
-	return iptables.Cleanup(s.ipt, iptables.Jumps, iptables.Owned)
+	return errors.Join(iptables.Cleanup(s.ipt, iptables.Jumps, iptables.Owned), cleanupNFTables())
+}
+
+// cleanupNFTables deletes the nftables mode's table, in the calling
+// thread's network namespace; a kernel without nftables has none.
+func cleanupNFTables() error {
+	nft, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	return nftables.Cleanup(context.Background(), nft)
 }
 
 // healthStatus is /healthz's body, shaped like Kubernetes'.
@@ -235,8 +271,9 @@ func (s *ProxyServer) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(st)
 }
 
-// Cleanup removes both modes' rules and chains (--cleanup) through r, or
-// when r is nil through the default iptables.
+// Cleanup removes every mode's rules and chains (--cleanup) through r,
+// or when r is nil through the default iptables, and the nftables mode's
+// table.
 func Cleanup(r ipt.Interface) error {
 	if r == nil {
 		var err error
@@ -244,6 +281,11 @@ func Cleanup(r ipt.Interface) error {
 			return err
 		}
 	}
+	return errors.Join(cleanupIPTables(r), cleanupNFTables())
+}
+
+// cleanupIPTables removes the iptables and userspace modes' rules.
+func cleanupIPTables(r ipt.Interface) error {
 	owned := func(c string) bool { return iptables.Owned(c) || userspace.Owned(c) }
 	return iptables.Cleanup(r, append(append([]iptables.Jump(nil), iptables.Jumps...), userspace.Jumps...), owned)
 }
@@ -259,7 +301,7 @@ func Run(ctx context.Context, o *Options) error {
 		if err := Cleanup(r); err != nil {
 			return fmt.Errorf("cleanup: %w", err)
 		}
-		slog.Info("removed kube-proxy's iptables rules and chains")
+		slog.Info("removed kube-proxy's iptables rules and chains and its nftables table")
 		return nil
 	}
 	s, err := NewProxyServer(*o, Deps{})

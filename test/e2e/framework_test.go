@@ -47,7 +47,10 @@ type cluster struct {
 	// master node, kube-proxy as a DaemonSet).
 	controlPlane string
 	master       string // the master node in static-pods mode
-	api          *client.Client
+	// proxyMode is the harness's KUBE_PROXY_MODE: every kube-proxy's
+	// --proxy-mode (iptables when the harness did not say).
+	proxyMode string
+	api       *client.Client
 }
 
 // StaticPods is the control-plane mode whose daemons are pods.
@@ -107,6 +110,10 @@ func load(path string) (*cluster, error) {
 		extNS: kv["MK8S_EXT_NS"], extIP: kv["MK8S_EXT_IP"],
 		harness: kv["MK8S_HARNESS"], bin: kv["MK8S_BIN"],
 		controlPlane: kv["CONTROL_PLANE"], master: kv["MK8S_MASTER"],
+		proxyMode: kv["KUBE_PROXY_MODE"],
+	}
+	if c.proxyMode == "" {
+		c.proxyMode = "iptables"
 	}
 	if c.controlPlane == "" {
 		c.controlPlane = "processes" // written before the modes existed

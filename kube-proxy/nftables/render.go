@@ -1,0 +1,480 @@
+// Package nftables is kube-proxy's nftables mode: a packet to a service's
+// IP:port is DNATed in the kernel to a randomly chosen ready endpoint, as
+// in the iptables mode, but through one table of kube-proxy's own
+// ("ip kube-proxy") whose entry points are verdict maps keyed by service
+// address, protocol and port. Finding a service's chain is one map lookup
+// instead of a walk down a rule per service, and a change to one service
+// rewrites that service's chains and map elements, never a long shared
+// chain.
+//
+// The package is split like the iptables mode: rendering (this file) is a
+// pure function from service ports and endpoints to the chains, map
+// elements and sets kube-proxy wants; diff.go turns two such renderings
+// into the one nft transaction that moves the kernel from one to the
+// other; proxier.go is the I/O - informer changes in, one `nft -f`
+// (through sigs.k8s.io/knftables) per sync out.
+//
+// The table, as Kubernetes' nftables proxier lays it out:
+//
+//	nat-prerouting (nat, prerouting, dstnat), nat-output (nat, output,
+//	    dstnat) -> services:
+//	        ip daddr . meta l4proto . th dport vmap @service-ips
+//	        fib daddr type local ... meta l4proto . th dport vmap @service-nodeports
+//	service-ips: cluster IP / external IP . proto . port -> goto service-*
+//	    (or external-* for external IPs)
+//	service-nodeports: proto . node port -> goto external-*
+//	external-*: marks traffic from outside for masquerade, goto service-*
+//	    (externalTrafficPolicy Local: pods and the node itself go to
+//	    service-*, the rest to a local endpoint, keeping its source)
+//	service-*: marks off-cluster sources for masquerade; ClientIP
+//	    affinity (one dynamic set with a timeout per endpoint); then
+//	    numgen random mod N vmap { 0 : goto endpoint-*, ... } (up to
+//	    MaxCascade endpoints: "numgen random mod N-i == 0 goto" rules)
+//	endpoint-*: marks hairpin traffic, records the client in the affinity
+//	    set, dnat to the endpoint
+//	nat-postrouting (nat, postrouting, srcnat) -> masquerading: masquerade
+//	    what carries the mark bit
+//	filter-input, filter-forward (filter, priority -110) and filter-output
+//	    (filter, priority -90, after the output DNAT): new connections
+//	    still addressed to a service (nothing DNATed them) look up
+//	    no-endpoint-services / no-endpoint-nodeports: goto reject-chain
+//	    for ports without endpoints, drop for external traffic to a Local
+//	    service without local endpoints.
+//
+// Only the IPv4 family is programmed, as in the iptables mode.
+package nftables
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"minik8s/kube-proxy/proxy"
+)
+
+// TableName is kube-proxy's table, in the ip family. Nothing outside it
+// is ever touched.
+const TableName = "kube-proxy"
+
+// Fixed chains, sets and maps of the table.
+const (
+	ChainNATPrerouting  = "nat-prerouting"
+	ChainNATOutput      = "nat-output"
+	ChainNATPostrouting = "nat-postrouting"
+	ChainFilterInput    = "filter-input"
+	ChainFilterForward  = "filter-forward"
+	ChainFilterOutput   = "filter-output"
+
+	ChainServices               = "services"
+	ChainMasquerading           = "masquerading"
+	ChainMarkForMasquerade      = "mark-for-masquerade"
+	ChainServiceEndpointsCheck  = "service-endpoints-check"
+	ChainNodePortEndpointsCheck = "nodeport-endpoints-check"
+	ChainReject                 = "reject-chain"
+
+	MapServiceIPs          = "service-ips"
+	MapServiceNodePorts    = "service-nodeports"
+	MapNoEndpointServices  = "no-endpoint-services"
+	MapNoEndpointNodePorts = "no-endpoint-nodeports"
+
+	// Per-service-port and per-endpoint objects: prefix, 8 characters of
+	// a hash (names are cut nowhere, the hash only keeps them unique
+	// whatever the characters), then a readable name.
+	PrefixService  = "service-"
+	PrefixExternal = "external-"
+	PrefixEndpoint = "endpoint-"
+	PrefixAffinity = "affinity-"
+)
+
+// Config is what rendering needs besides services and endpoints.
+type Config struct {
+	// ClusterCIDR is the pod network; traffic to a cluster IP from
+	// outside it is masqueraded. Invalid (zero): no such masquerading.
+	ClusterCIDR netip.Prefix
+	// MasqueradeBit is the bit of the packet mark meaning "masquerade me"
+	// (Kubernetes' default 14: 0x4000).
+	MasqueradeBit int
+}
+
+func (c Config) mark() string { return fmt.Sprintf("%#x", uint32(1)<<c.MasqueradeBit) }
+
+// portBase is "namespace/name/proto/port", the readable part of the names
+// of a service port's objects.
+func portBase(n proxy.ServicePortName) string {
+	return n.Namespace + "/" + n.Name + "/" + strings.ToLower(n.Protocol) + "/" + n.Port
+}
+
+func hash8(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base32.StdEncoding.EncodeToString(h[:])[:8]
+}
+
+func named(prefix, base string) string { return prefix + hash8(base) + "-" + base }
+
+// ServiceChain is the service-* chain of a service port.
+func ServiceChain(n proxy.ServicePortName) string { return named(PrefixService, portBase(n)) }
+
+// ExternalChain is the external-* chain of a service port.
+func ExternalChain(n proxy.ServicePortName) string { return named(PrefixExternal, portBase(n)) }
+
+// EndpointChain is the endpoint-* chain of one endpoint of a service port.
+func EndpointChain(n proxy.ServicePortName, e proxy.Endpoint) string {
+	return named(PrefixEndpoint, portBase(n)+"__"+e.IP.String()+"/"+strconv.Itoa(e.Port))
+}
+
+// AffinitySet is the set of clients stuck to one endpoint (ClientIP
+// session affinity). Its timeout is part of the hashed name, so a changed
+// timeout makes a new set rather than meeting an old one's.
+func AffinitySet(n proxy.ServicePortName, e proxy.Endpoint, timeout time.Duration) string {
+	base := portBase(n) + "__" + e.IP.String() + "/" + strconv.Itoa(e.Port)
+	return PrefixAffinity + hash8(base+"/"+strconv.Itoa(int(timeout.Seconds()))) + "-" + base
+}
+
+// IsServiceObject reports whether a chain or set name is one of the
+// per-service-port objects (those a sync may find stale): a prefix, then
+// the hash (upper-case base32, which no fixed name has) and "-".
+func IsServiceObject(name string) bool {
+	for _, p := range []string{PrefixService, PrefixExternal, PrefixEndpoint, PrefixAffinity} {
+		rest, ok := strings.CutPrefix(name, p)
+		if !ok || len(rest) < 9 || rest[8] != '-' {
+			continue
+		}
+		hashed := true
+		for _, c := range rest[:8] {
+			if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+				hashed = false
+			}
+		}
+		if hashed {
+			return true
+		}
+	}
+	return false
+}
+
+// Element is one element of a map: key parts and the verdict.
+type Element struct {
+	Key   []string
+	Value string
+}
+
+func (e Element) key() string { return strings.Join(e.Key, " . ") }
+
+// Ruleset is a rendering: the per-service objects of the table (the fixed
+// chains and maps are the same for every rendering; see Base).
+type Ruleset struct {
+	// Chains maps each per-service chain to its rules. It belongs to the
+	// Renderer and is valid until its next Render: read, never modify.
+	Chains map[string][]string
+	// Elements maps each verdict map to its elements by key
+	// ("10.96.0.10 . udp . 53"). Same ownership as Chains.
+	Elements map[string]map[string]Element
+	// Sets maps each affinity set to its timeout.
+	Sets map[string]time.Duration
+	// Touched names what may differ from the previous rendering; nil
+	// means everything (a rendering from scratch).
+	Touched *Touched
+	// Rules counts the rules in Chains.
+	Rules int
+}
+
+// Touched names the objects a partial rendering may have changed.
+type Touched struct {
+	Chains   map[string]bool
+	Elements map[string]map[string]bool // map -> key
+	Sets     map[string]bool
+}
+
+func newTouched() *Touched {
+	return &Touched{Chains: map[string]bool{}, Elements: map[string]map[string]bool{}, Sets: map[string]bool{}}
+}
+
+func (t *Touched) element(m, key string) {
+	if t.Elements[m] == nil {
+		t.Elements[m] = map[string]bool{}
+	}
+	t.Elements[m][key] = true
+}
+
+// fragment is what one service port contributes.
+type fragment struct {
+	chains   []ownChain
+	elements []mapElement
+	sets     []ownSet
+}
+
+type ownChain struct {
+	name  string
+	rules []string
+}
+
+type mapElement struct {
+	m string
+	e Element
+}
+
+type ownSet struct {
+	name    string
+	timeout time.Duration
+}
+
+// Maps lists the verdict maps, each with its nft type.
+var Maps = []struct{ Name, Type string }{
+	{MapServiceIPs, "ipv4_addr . inet_proto . inet_service : verdict"},
+	{MapServiceNodePorts, "inet_proto . inet_service : verdict"},
+	{MapNoEndpointServices, "ipv4_addr . inet_proto . inet_service : verdict"},
+	{MapNoEndpointNodePorts, "inet_proto . inet_service : verdict"},
+}
+
+// Renderer renders rulesets incrementally: it keeps each service port's
+// fragment and the ruleset built from them; a change re-renders only the
+// changed ports and swaps their chains, elements and sets. Not safe for
+// concurrent use.
+type Renderer struct {
+	cfg   Config
+	frags map[proxy.ServicePortName]*fragment
+	rs    *Ruleset
+}
+
+// NewRenderer returns a renderer with an empty cache.
+func NewRenderer(cfg Config) *Renderer {
+	return &Renderer{cfg: cfg, frags: map[proxy.ServicePortName]*fragment{}}
+}
+
+// Render returns the ruleset for svcs and eps. changed names the service
+// ports that differ from the previous call; nil means everything (the
+// cache is dropped).
+func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, changed map[proxy.ServicePortName]bool) *Ruleset {
+	if changed == nil || r.rs == nil {
+		r.frags = make(map[proxy.ServicePortName]*fragment, len(svcs))
+		r.rs = &Ruleset{Chains: make(map[string][]string, 3*len(svcs)), Elements: map[string]map[string]Element{}, Sets: map[string]time.Duration{}}
+		for _, m := range Maps {
+			r.rs.Elements[m.Name] = map[string]Element{}
+		}
+		for n, sp := range svcs {
+			if f := r.renderPort(sp, eps[n]); f != nil {
+				r.frags[n] = f
+				r.add(f, nil)
+			}
+		}
+		r.rs.Touched = nil
+		return r.rs
+	}
+	t := newTouched()
+	// Every old fragment goes before any new one comes: two ports may
+	// swap a map key (a port renamed keeps its address and number).
+	for n := range changed {
+		if old := r.frags[n]; old != nil {
+			r.remove(old, t)
+			delete(r.frags, n)
+		}
+	}
+	for n := range changed {
+		if sp := svcs[n]; sp != nil {
+			if f := r.renderPort(sp, eps[n]); f != nil {
+				r.frags[n] = f
+				r.add(f, t)
+			}
+		}
+	}
+	r.rs.Touched = t
+	return r.rs
+}
+
+func (r *Renderer) add(f *fragment, t *Touched) {
+	for _, c := range f.chains {
+		r.rs.Chains[c.name] = c.rules
+		r.rs.Rules += len(c.rules)
+		if t != nil {
+			t.Chains[c.name] = true
+		}
+	}
+	for _, e := range f.elements {
+		r.rs.Elements[e.m][e.e.key()] = e.e
+		if t != nil {
+			t.element(e.m, e.e.key())
+		}
+	}
+	for _, s := range f.sets {
+		r.rs.Sets[s.name] = s.timeout
+		if t != nil {
+			t.Sets[s.name] = true
+		}
+	}
+}
+
+func (r *Renderer) remove(f *fragment, t *Touched) {
+	for _, c := range f.chains {
+		delete(r.rs.Chains, c.name)
+		r.rs.Rules -= len(c.rules)
+		t.Chains[c.name] = true
+	}
+	for _, e := range f.elements {
+		delete(r.rs.Elements[e.m], e.e.key())
+		t.element(e.m, e.e.key())
+	}
+	for _, s := range f.sets {
+		delete(r.rs.Sets, s.name)
+		t.Sets[s.name] = true
+	}
+}
+
+func l4proto(sp *proxy.ServicePort) string { return strings.ToLower(sp.Protocol) }
+
+// renderPort renders one service port; nil when it has nothing to render
+// (not IPv4).
+func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *fragment {
+	c := r.cfg
+	if !sp.ClusterIP.Is4() {
+		return nil
+	}
+	eps := make([]proxy.Endpoint, 0, len(all))
+	for _, e := range all {
+		if e.IP.Is4() {
+			eps = append(eps, e)
+		}
+	}
+	p := l4proto(sp)
+	port := strconv.Itoa(sp.Port)
+	f := &fragment{}
+	elem := func(m string, v string, key ...string) {
+		f.elements = append(f.elements, mapElement{m, Element{Key: key, Value: v}})
+	}
+	if len(eps) == 0 {
+		// Nothing to send it to: refuse at once rather than let clients
+		// time out on an address nothing answers.
+		reject := "goto " + ChainReject
+		elem(MapNoEndpointServices, reject, sp.ClusterIP.String(), p, port)
+		for _, eip := range sp.ExternalIPs {
+			elem(MapNoEndpointServices, reject, eip.String(), p, port)
+		}
+		if sp.NodePort != 0 {
+			elem(MapNoEndpointNodePorts, reject, p, strconv.Itoa(sp.NodePort))
+		}
+		return f
+	}
+	svcChain, extChain := ServiceChain(sp.Name), ExternalChain(sp.Name)
+	external := sp.HasExternal()
+	elem(MapServiceIPs, "goto "+svcChain, sp.ClusterIP.String(), p, port)
+	if external {
+		for _, eip := range sp.ExternalIPs {
+			elem(MapServiceIPs, "goto "+extChain, eip.String(), p, port)
+		}
+		if sp.NodePort != 0 {
+			elem(MapServiceNodePorts, "goto "+extChain, p, strconv.Itoa(sp.NodePort))
+		}
+	}
+
+	// service-*: masquerade what comes from outside the pod network, then
+	// choose an endpoint.
+	var rules []string
+	if c.ClusterCIDR.IsValid() {
+		rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %d ip saddr != %s jump %s", sp.ClusterIP, p, sp.Port, c.ClusterCIDR, ChainMarkForMasquerade))
+	}
+	rules = r.chooseEndpoint(rules, sp, eps)
+	f.chains = append(f.chains, ownChain{svcChain, rules})
+
+	if external {
+		var ext []string
+		if !sp.ExternalPolicyLocal {
+			ext = append(ext, "jump "+ChainMarkForMasquerade, "goto "+svcChain)
+		} else {
+			var local []proxy.Endpoint
+			for _, e := range eps {
+				if e.Local {
+					local = append(local, e)
+				}
+			}
+			// Pods and the node itself may use any endpoint; traffic from
+			// outside keeps its source and goes to local endpoints only.
+			if c.ClusterCIDR.IsValid() {
+				ext = append(ext, fmt.Sprintf("ip saddr %s goto %s", c.ClusterCIDR, svcChain))
+			}
+			ext = append(ext, "fib saddr type local jump "+ChainMarkForMasquerade, "fib saddr type local goto "+svcChain)
+			if len(local) > 0 {
+				ext = r.chooseEndpoint(ext, sp, local)
+			} else {
+				// No local endpoint: outside traffic falls through
+				// un-DNATed and the filter side drops it.
+				for _, eip := range sp.ExternalIPs {
+					elem(MapNoEndpointServices, "drop", eip.String(), p, port)
+				}
+				if sp.NodePort != 0 {
+					elem(MapNoEndpointNodePorts, "drop", p, strconv.Itoa(sp.NodePort))
+				}
+			}
+		}
+		f.chains = append(f.chains, ownChain{extChain, ext})
+	}
+
+	// endpoint-*: one chain per endpoint.
+	for _, e := range eps {
+		rules := []string{fmt.Sprintf("ip saddr %s jump %s", e.IP, ChainMarkForMasquerade)}
+		if sp.StickyMaxAge > 0 {
+			set := AffinitySet(sp.Name, e, sp.StickyMaxAge)
+			rules = append(rules, "update @"+set+" { ip saddr }")
+			f.sets = append(f.sets, ownSet{set, sp.StickyMaxAge})
+		}
+		rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s", p, e))
+		f.chains = append(f.chains, ownChain{EndpointChain(sp.Name, e), rules})
+	}
+	return f
+}
+
+// MaxCascade is the most endpoints a service chain chooses among with a
+// cascade of numgen rules; above it the choice is one numgen lookup in an
+// inline verdict map, as Kubernetes writes it for every service. The
+// cascade exists because the kernel walks the whole transaction for every
+// inline (anonymous) map it binds, so a full sync of 10,000 services each
+// with its own inline map costs O(n^2) in the kernel (measured: 2,000
+// services 8 s, against 1.6 s with cascades; see docs/benchmarks.md). A
+// cascade of k rules costs a packet at most k numgen draws, the price
+// iptables' statistic chains pay too.
+const MaxCascade = 8
+
+// chooseEndpoint appends the endpoint choice: with ClientIP affinity, a
+// lookup per endpoint first (a client seen within the timeout goes where
+// it went before), then an even random choice - rule i of a cascade takes
+// 1/(n-i) of what reaches it, so each endpoint gets 1/n.
+func (r *Renderer) chooseEndpoint(rules []string, sp *proxy.ServicePort, eps []proxy.Endpoint) []string {
+	if sp.StickyMaxAge > 0 {
+		for _, e := range eps {
+			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", AffinitySet(sp.Name, e, sp.StickyMaxAge), EndpointChain(sp.Name, e)))
+		}
+	}
+	if len(eps) <= MaxCascade {
+		for i, e := range eps {
+			if i < len(eps)-1 {
+				rules = append(rules, fmt.Sprintf("numgen random mod %d == 0 goto %s", len(eps)-i, EndpointChain(sp.Name, e)))
+			} else {
+				rules = append(rules, "goto "+EndpointChain(sp.Name, e))
+			}
+		}
+		return rules
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "numgen random mod %d vmap {", len(eps))
+	for i, e := range eps {
+		if i > 0 {
+			b.WriteString(" ,")
+		}
+		fmt.Fprintf(&b, " %d : goto %s", i, EndpointChain(sp.Name, e))
+	}
+	b.WriteString(" }")
+	return append(rules, b.String())
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -33,7 +33,7 @@ lint: ## gofmt and go vet
 
 # Packages whose tests need root: they share containerd, network namespaces
 # and iptables, so they run one package at a time after the others.
-ROOT_TEST_PKGS := ./kube-proxy/app ./kubelet/network ./kubelet/runtime ./test/integration
+ROOT_TEST_PKGS := ./kube-proxy/app ./kube-proxy/nftables ./kubelet/network ./kubelet/runtime ./test/integration
 
 test: build ## run unit and integration tests (integration uses the real etcd in bin/)
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -x -F $(addprefix -e minik8s/,$(patsubst ./%,%,$(ROOT_TEST_PKGS))))

@@ -274,25 +274,31 @@ func writeOptions(r *http.Request) rest.WriteOptions {
 	return rest.WriteOptions{DryRun: dryRun(q["dryRun"]), FieldManager: q.Get("fieldManager")}
 }
 
+// readObject decodes the body of a create or update of t as the kind its
+// storage takes; it writes the error and reports false when it cannot.
+func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, t endpoints.Target) (scheme.Object, bool) {
+	bk, err := h.cfg.API.BodyKind(t)
+	if err == nil {
+		var data []byte
+		if data, err = readBody(r); err == nil {
+			var obj scheme.Object
+			if obj, err = decodeBody(w, r, bk, data); err == nil {
+				return obj, true
+			}
+		}
+	}
+	writeError(w, err)
+	return nil, false
+}
+
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, rt route) {
 	t := rt.target
-	bk, err := h.cfg.API.BodyKind(t)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, bk, data)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	if t.Subresource == "" && rt.kind.Namespaced && t.Namespace == "" {
 		writeError(w, apierrors.NewBadRequest("the namespace of the object must be given in the URL: POST /api/v1/namespaces/NAMESPACE/"+rt.kind.Resource))
+		return
+	}
+	obj, ok := h.readObject(w, r, t)
+	if !ok {
 		return
 	}
 	out, err := h.cfg.API.Create(r.Context(), t, obj, writeOptions(r))
@@ -300,23 +306,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, rt route) {
 }
 
 func (h *Handler) update(w http.ResponseWriter, r *http.Request, rt route) {
-	t := rt.target
-	bk, err := h.cfg.API.BodyKind(t)
-	if err != nil {
-		writeError(w, err)
+	obj, ok := h.readObject(w, r, rt.target)
+	if !ok {
 		return
 	}
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, bk, data)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	out, err := h.cfg.API.Update(r.Context(), t, obj, writeOptions(r))
+	out, err := h.cfg.API.Update(r.Context(), rt.target, obj, writeOptions(r))
 	h.writeObject(w, r, http.StatusOK, out, err)
 }
 

@@ -72,7 +72,7 @@ spec:
   ports:
   - port: 80
 `)
-		ip, err := c.jsonpath(ns, "service", "nobody", "{.spec.clusterIP}")
+		ip, err := c.jsonpath(ns, "service", "nobody", ".spec.clusterIP")
 		if err != nil || ip == "" {
 			t.Fatalf("cluster IP of nobody: %q %v", ip, err)
 		}

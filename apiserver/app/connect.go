@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/endpoints"
@@ -30,16 +29,8 @@ type connector struct {
 
 func newConnector(st *generic.Store) *connector { return &connector{proxy: &pods.Proxy{Store: st}} }
 
-func writeStatus(w http.ResponseWriter, err error) {
-	se, ok := err.(*apierrors.StatusError)
-	if !ok {
-		se = apierrors.NewInternal(err)
-	}
-	data, _ := jsonStatus(se)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(int(se.Status.Code))
-	_, _ = w.Write(data)
-}
+// writeStatus answers a request that was not upgraded with a Status.
+var writeStatus = remotecommand.WriteStatus
 
 func (c *connector) serve(w http.ResponseWriter, r *http.Request, t endpoints.Target, _ string) {
 	switch {
@@ -118,25 +109,21 @@ func ApplyPatch(k *scheme.Kind, current []byte, patchType string, body []byte, o
 // exec runs a command in a container (or attaches to it) for kubectl's
 // WebSocket or SPDY stream, through the kubelet's exec stream.
 func (c *connector) exec(w http.ResponseWriter, r *http.Request, t endpoints.Target) {
-	parse, serve := remotecommand.ParseOptions, remotecommand.ServeExec
 	if t.Subresource == "attach" {
-		parse, serve = remotecommand.ParseAttachOptions, remotecommand.ServeAttach
+		writeStatus(w, apierrors.NewBadRequest("attach is not supported by the kubelets of this cluster: use kubectl exec"))
+		return
 	}
-	opts, err := parse(r.URL.Query())
+	opts, err := remotecommand.ParseOptions(r.URL.Query())
 	if err != nil {
-		remotecommand.WriteStatus(w, err)
+		writeStatus(w, err)
 		return
 	}
 	pt, err := c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, opts.Container)
 	if err != nil {
-		remotecommand.WriteStatus(w, err)
+		writeStatus(w, err)
 		return
 	}
-	if t.Subresource == "attach" {
-		remotecommand.WriteStatus(w, apierrors.NewBadRequest("attach is not supported by the kubelets of this cluster: use kubectl exec"))
-		return
-	}
-	serve(w, r, opts, func(ctx context.Context, s remotecommand.Streams) (int, error) {
+	remotecommand.ServeExec(w, r, opts, func(ctx context.Context, s remotecommand.Streams) (int, error) {
 		var resize chan kubelet.TermSize
 		if s.Resize != nil {
 			resize = make(chan kubelet.TermSize, 4)
@@ -167,17 +154,11 @@ func (c *connector) exec(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 // portForward forwards kubectl's port-forward streams to the pod's ports
 // through its kubelet.
 func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoints.Target) {
-	pt, err := c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, "")
-	if err != nil && !apierrors.IsBadRequest(err) {
-		remotecommand.WriteStatus(w, err)
+	// Ports belong to the pod, not to a container.
+	pt, err := c.proxy.PodNode(r.Context(), t.Namespace, t.Name)
+	if err != nil {
+		writeStatus(w, err)
 		return
-	}
-	if pt == nil {
-		// A pod of several containers: any container will do for ports.
-		if pt, err = c.proxy.PodTarget(r.Context(), t.Namespace, t.Name, firstContainer(r, c, t)); err != nil {
-			remotecommand.WriteStatus(w, err)
-			return
-		}
 	}
 	remotecommand.ServePortForward(w, r, func(ctx context.Context, port int32) (net.Conn, error) {
 		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port)
@@ -186,16 +167,4 @@ func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoi
 		}
 		return conn, nil
 	})
-}
-
-func firstContainer(r *http.Request, c *connector, t endpoints.Target) string {
-	pk, _ := scheme.ByResource("pods")
-	obj, err := c.proxy.Store.Get(r.Context(), pk, t.Namespace, t.Name)
-	if err != nil {
-		return ""
-	}
-	if cs := obj.(*corev1.Pod).GetSpec().GetContainers(); len(cs) > 0 {
-		return cs[0].GetName()
-	}
-	return ""
 }

@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"runtime"
-
-	"minik8s/api/codec"
-	apierrors "minik8s/api/errors"
 )
 
 // Version is the Kubernetes version whose API minik8s serves; kubectl
@@ -16,8 +13,6 @@ const (
 	VersionMinor = "37"
 	GitVersion   = "v1.37.0-minik8s"
 )
-
-func jsonStatus(se *apierrors.StatusError) ([]byte, error) { return codec.MarshalJSON(se.Status) }
 
 // serveVersion answers /version as Kubernetes' version.Info.
 func serveVersion(w http.ResponseWriter, _ *http.Request) {

@@ -49,14 +49,14 @@ func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Objec
 			if err != nil {
 				return nil, err
 			}
-			t.Rows[i].Object = partialMetadata(k, md)
+			t.Rows[i].Object = partialMetadata(md)
 		}
 	}
 	return json.Marshal(t)
 }
 
 // partialMetadata is a meta.k8s.io/v1 PartialObjectMetadata of an object.
-func partialMetadata(k *scheme.Kind, metadata []byte) []byte {
+func partialMetadata(metadata []byte) []byte {
 	b := []byte(`{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":`)
 	b = append(b, metadata...)
 	return append(b, '}')

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,7 +30,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		if n > 0 {
 			var cancel func()
-			ctx, cancel = contextWithTimeout(ctx, time.Duration(n)*time.Second)
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(n)*time.Second)
 			defer cancel()
 		}
 	}

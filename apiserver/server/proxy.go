@@ -17,20 +17,14 @@ import (
 
 // podTarget authorizes a pod subresource and resolves the pod's
 // container and kubelet.
-func (s *Server) podTarget(ctx context.Context, verb, subresource, ns, name, container string) (base, cname string, err error) {
+func (s *Server) podTarget(ctx context.Context, verb, subresource, ns, name, container string) (*pods.Target, error) {
 	if _, err := s.cfg.API.Authorize(ctx, verb, endpoints.Target{Resource: "pods", Subresource: subresource, Namespace: ns, Name: name}); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	t, err := s.proxy().PodTarget(ctx, ns, name, container)
-	if err != nil {
-		return "", "", err
-	}
-	return t.Kubelet, t.Container, nil
+	return s.proxy().PodTarget(ctx, ns, name, container)
 }
 
 func (s *Server) proxy() *pods.Proxy { return &pods.Proxy{Store: s.cfg.Store} }
-
-var kubeletError = pods.KubeletError
 
 // PodLogs implements rpc.APIServer.
 func (s *Server) PodLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {
@@ -39,14 +33,14 @@ func (s *Server) PodLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) 
 
 func (s *Server) podLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {
 	ctx := stream.Context()
-	base, cname, err := s.podTarget(ctx, "get", "log", req.Namespace, req.Name, req.Container)
+	pt, err := s.podTarget(ctx, "get", "log", req.Namespace, req.Name, req.Container)
 	if err != nil {
 		return err
 	}
-	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, base, req.Namespace, req.Name, cname,
+	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, pt.Kubelet, req.Namespace, req.Name, pt.Container,
 		kubelet.LogOptions{Follow: req.Follow, Previous: req.Previous, TailLines: req.TailLines})
 	if err != nil {
-		return kubeletError(base, err)
+		return pods.KubeletError(pt.Node, err)
 	}
 	defer body.Close()
 	buf := make([]byte, 32<<10)
@@ -64,7 +58,7 @@ func (s *Server) podLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) 
 			if ctx.Err() != nil {
 				return nil // the client went away; nothing to report
 			}
-			return kubeletError(base, rerr)
+			return pods.KubeletError(pt.Node, rerr)
 		}
 	}
 }
@@ -91,15 +85,15 @@ func (s *Server) nodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc
 	}
 	resp, err := pods.KubeletHTTP.Do(hreq)
 	if err != nil {
-		return nil, kubeletError(req.Name, err)
+		return nil, pods.KubeletError(req.Name, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, kubeletError(req.Name, err)
+		return nil, pods.KubeletError(req.Name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, kubeletError(req.Name, &kubelet.StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))})
+		return nil, pods.KubeletError(req.Name, &kubelet.StatusError{Code: resp.StatusCode, Message: strings.TrimSpace(string(data))})
 	}
 	return &rpc.Chunk{Data: data}, nil
 }
@@ -122,7 +116,7 @@ func (s *Server) exec(stream rpc.API_ExecServer) error {
 	if len(start.Command) == 0 {
 		return apierrors.NewBadRequest("exec: you must specify at least one command for the container")
 	}
-	base, cname, err := s.podTarget(ctx, "create", "exec", start.Namespace, start.Name, start.Container)
+	pt, err := s.podTarget(ctx, "create", "exec", start.Namespace, start.Name, start.Container)
 	if err != nil {
 		return err
 	}
@@ -178,7 +172,7 @@ func (s *Server) exec(stream rpc.API_ExecServer) error {
 	if resize != nil {
 		opts.Resize = resize
 	}
-	code, err := kubelet.Exec(ctx, base, start.Namespace, start.Name, cname, start.Command, opts)
+	code, err := kubelet.Exec(ctx, pt.Kubelet, start.Namespace, start.Name, pt.Container, start.Command, opts)
 	exit := &rpc.ExecExit{Code: int32(code)}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -187,7 +181,7 @@ func (s *Server) exec(stream rpc.API_ExecServer) error {
 		var ce *kubelet.CommandError
 		if !errors.As(err, &ce) {
 			// The kubelet refused or could not be reached: an API error.
-			return kubeletError(base, err)
+			return pods.KubeletError(pt.Node, err)
 		}
 		exit = &rpc.ExecExit{Error: ce.Message}
 	}

@@ -56,15 +56,24 @@ type Target struct {
 	Container string
 }
 
+// PodNode resolves a pod and the kubelet of its node (Container empty).
+func (p *Proxy) PodNode(ctx context.Context, ns, name string) (*Target, error) {
+	return p.resolve(ctx, ns, name, func(*corev1.Pod) (string, error) { return "", nil })
+}
+
 // PodTarget resolves a pod's container and its kubelet.
 func (p *Proxy) PodTarget(ctx context.Context, ns, name, container string) (*Target, error) {
+	return p.resolve(ctx, ns, name, func(pod *corev1.Pod) (string, error) { return pickContainer(pod, container) })
+}
+
+func (p *Proxy) resolve(ctx context.Context, ns, name string, pick func(*corev1.Pod) (string, error)) (*Target, error) {
 	pk, _ := scheme.ByResource("pods")
 	obj, err := p.Store.Get(ctx, pk, ns, name)
 	if err != nil {
 		return nil, err
 	}
 	pod := obj.(*corev1.Pod)
-	cname, err := pickContainer(pod, container)
+	cname, err := pick(pod)
 	if err != nil {
 		return nil, err
 	}

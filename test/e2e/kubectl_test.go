@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -450,6 +451,36 @@ func TestKubectlLogsExec(t *testing.T) {
 			t.Errorf("kubectl exec -it ... 'tty; exit 4': %v, output %q; want exit 4 and a /dev/pts terminal", err, out)
 		}
 	})
+}
+
+// TestKubectlPortForward: `kubectl port-forward pod/NAME LOCAL:8080` to
+// the sample app (what "nginx" is on this cluster) answers on loopback.
+func TestKubectlPortForward(t *testing.T) {
+	c := need(t)
+	k := needKubectl(t, c)
+	ns := c.namespace(t, "mk8s-e2e-kubectl-pf")
+	k.expect(t, []string{"-n", ns, "run", "web", "--image=nginx", "--restart=Never"}, "pod/web created")
+	k.ok(t, "-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=150s")
+	pf := k.background(t, "-n", ns, "port-forward", "pod/web", ":8080")
+	var local string
+	eventually(t, 30*time.Second, "port-forward listening", func() string {
+		m := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`).FindStringSubmatch(pf.String())
+		if m == nil {
+			return fmt.Sprintf("no forwarding line yet: %q", pf.String())
+		}
+		local = m[1]
+		return ""
+	})
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://127.0.0.1:" + local + "/")
+	if err != nil {
+		t.Fatalf("GET through the forwarded port: %v\n%s", err, pf.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "You've hit web") {
+		t.Fatalf("GET through the forwarded port: %s %q", resp.Status, body)
+	}
 }
 
 // shellQuote joins args into one sh command line.

@@ -143,9 +143,12 @@ func (a *API) Authorize(ctx context.Context, verb string, t Target) (*auth.User,
 }
 
 func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind) (*auth.User, error) {
-	user, err := a.Authenticator.Authenticate(ctx)
+	user, ok, err := a.Authenticator.Authenticate(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, apierrors.NewUnauthorized("Unauthorized")
 	}
 	attrs := auth.Attributes{User: user, Verb: verb, Group: k.Group, Resource: k.Resource,
 		Subresource: t.Subresource, Namespace: t.Namespace, Name: t.Name}

@@ -18,10 +18,10 @@ import (
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	kubelet "minik8s/api/kubelet"
 	"minik8s/api/resource"
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
-	kubelet "minik8s/kubelet/client"
 )
 
 // NodeProxy is what logs, exec and top need beyond objects: the

@@ -30,7 +30,7 @@ import (
 	apierrors "minik8s/api/errors"
 	kubeletclient "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 	kubeletapp "minik8s/kubelet/app"
 	"minik8s/kubelet/cgroups"
 	"minik8s/kubelet/server"

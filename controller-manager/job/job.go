@@ -147,9 +147,9 @@ func Count(pods []*corev1.Pod) Counts {
 	var n Counts
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
-		case controller.PodSucceeded:
+		case corev1.PodSucceeded:
 			n.Succeeded++
-		case controller.PodFailed:
+		case corev1.PodFailed:
 			n.Failed++
 			for _, cs := range p.GetStatus().GetContainerStatuses() {
 				if f := cs.GetState().GetTerminated().GetFinishedAt(); f != nil && f.AsTime().After(n.LastFailure) {

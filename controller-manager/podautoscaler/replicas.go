@@ -198,7 +198,7 @@ func Classify(pod *corev1.Pod, resource string, hasSample bool, now time.Time, c
 	if pod.GetMetadata().GetDeletionTimestamp() != nil || controller.IsPodTerminal(pod) {
 		return PodIgnored
 	}
-	if ph := pod.GetStatus().GetPhase(); ph == controller.PodPending || ph == "" {
+	if ph := pod.GetStatus().GetPhase(); ph == corev1.PodPending || ph == "" {
 		return PodUnready
 	}
 	if !hasSample || resource != "cpu" {

@@ -20,6 +20,7 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
@@ -61,7 +62,7 @@ func New(cfg Config) *Controller {
 		cfg.Now = time.Now
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller{
 		dAPI: cfg.Deployments, rsAPI: cfg.ReplicaSets,

@@ -22,6 +22,7 @@ import (
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
@@ -58,7 +59,7 @@ type Controller struct {
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller{
 		api: cfg.Endpoints, services: cfg.ServiceInformer.Lister(), pods: cfg.PodInformer.Lister(), endpoints: cfg.EndpointsInformer.Lister(),

@@ -17,6 +17,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
@@ -60,7 +61,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller{
 		api: cfg.Nodes, lister: cfg.NodeInformer.Lister(), inf: cfg.NodeInformer, queue: controller.NewQueue(),

@@ -27,6 +27,7 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
@@ -90,7 +91,7 @@ func New(cfg Config) *Controller {
 		cfg.Now = time.Now
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller{
 		nodesAPI: cfg.Nodes, podsAPI: cfg.Pods,

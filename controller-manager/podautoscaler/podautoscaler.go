@@ -30,6 +30,7 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/apiserver/validation"
 	"minik8s/controller-manager/controller"
@@ -95,7 +96,7 @@ func New(cfg Config) *Controller {
 		cfg.Now = time.Now
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 15 * time.Second

@@ -25,6 +25,7 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
+	"minik8s/api/record"
 	"minik8s/api/scheme"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
@@ -71,7 +72,7 @@ func New[T scheme.Object](cfg Config[T]) *Controller[T] {
 		cfg.Now = time.Now
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller[T]{
 		kind:       cfg.Kind,

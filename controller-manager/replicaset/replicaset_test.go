@@ -13,6 +13,7 @@ import (
 	appsv1 "minik8s/api/apps/v1"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/controller-manager/controller"
 	"minik8s/controller-manager/controller/fake"
 )
@@ -72,12 +73,12 @@ type fixture struct {
 	c    *Controller[*appsv1.ReplicaSet]
 	rss  *fake.API[*appsv1.ReplicaSet]
 	pods *fake.API[*corev1.Pod]
-	rec  *controller.FakeRecorder
+	rec  *record.Fake
 }
 
 func setup(t *testing.T, rss []*appsv1.ReplicaSet, pods []*corev1.Pod) *fixture {
 	t.Helper()
-	f := &fixture{rss: fake.NewAPI(rss...), pods: fake.NewAPI(pods...), rec: &controller.FakeRecorder{}}
+	f := &fixture{rss: fake.NewAPI(rss...), pods: fake.NewAPI(pods...), rec: &record.Fake{}}
 	f.c = New(Config[*appsv1.ReplicaSet]{
 		Kind: ReplicaSets{}, API: f.rss, Pods: f.pods,
 		Informer: fake.Informer(t, rss...), PodInformer: fake.Informer(t, pods...),
@@ -271,7 +272,7 @@ func TestReplicationController(t *testing.T) {
 	}
 	orphan := newPod("orphan", "kubia", ready(time.Minute))
 	rcs, pods := fake.NewAPI(rc), fake.NewAPI(orphan)
-	rec := &controller.FakeRecorder{}
+	rec := &record.Fake{}
 	c := New(Config[*corev1.ReplicationController]{
 		Kind: ReplicationControllers{}, API: rcs, Pods: pods,
 		Informer: fake.Informer(t, rc), PodInformer: fake.Informer(t, orphan), Recorder: rec,

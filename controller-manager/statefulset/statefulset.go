@@ -28,6 +28,7 @@ import (
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
@@ -73,7 +74,7 @@ func New(cfg Config) *Controller {
 		cfg.Now = time.Now
 	}
 	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
+		cfg.Recorder = record.Nop{}
 	}
 	c := &Controller{
 		api: cfg.StatefulSets, pods: cfg.Pods, sets: cfg.SetInformer.Lister(), podLister: cfg.PodInformer.Lister(),

@@ -15,11 +15,11 @@ import (
 
 	appsv1 "minik8s/api/apps/v1"
 	autoscalingv2 "minik8s/api/autoscaling/v2"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/record"
-	"minik8s/controller-manager/controller/fake"
 	kubelet "minik8s/kubelet/client"
 )
 

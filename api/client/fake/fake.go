@@ -1,5 +1,6 @@
-// Package fake has test doubles for controllers: an in-memory API that
-// records the writes a sync makes, and informers over fixed objects.
+// Package fake has test doubles for code that talks to the API: an
+// in-memory client.Interface[T] that records the writes made through it
+// and serves List and Watch like the apiserver, and informers over it.
 package fake
 
 import (
@@ -16,40 +17,56 @@ import (
 
 	"minik8s/api/client"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/fields"
 	"minik8s/api/informer"
+	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 )
 
-// API is an in-memory controller.API[T] with the apiserver's optimistic
+// API is an in-memory client.Interface[T] with the apiserver's optimistic
 // concurrency, generateName and deletion basics. It records every write
-// as "verb namespace/name" (verb: create, update, update-status, delete).
+// as "verb namespace/name" (verb: create, update, update-status, delete)
+// and sends every change to its watches.
+//
+// It is safe for concurrent use. Objects go in and come out as copies.
 type API[T scheme.Object] struct {
-	mu      sync.Mutex
-	kind    *scheme.Kind
-	objs    map[string]T
-	rv      int
-	seq     int
-	actions []string
+	mu       sync.Mutex
+	kind     *scheme.Kind
+	objs     map[string]T
+	rv       int
+	seq      int
+	actions  []string
+	history  []client.Event[T] // every change, in resourceVersion order
+	watchers map[*watcher[T]]struct{}
 	// Fail, if set, is consulted before every write; a non-nil error is returned.
 	Fail func(verb string, obj T) error
-	// Now stamps creationTimestamp (default a fixed time).
+	// Now stamps creationTimestamp and deletionTimestamp (default a fixed time).
 	Now func() time.Time
 }
 
-// NewAPI returns an API holding objs.
+var _ client.Interface[scheme.Object] = (*API[scheme.Object])(nil)
+
+// NewAPI returns an API holding copies of objs. Its resourceVersion starts
+// at the highest of theirs, so later writes are newer.
 func NewAPI[T scheme.Object](objs ...T) *API[T] {
 	var zero T
 	k, err := scheme.KindOf(zero)
 	if err != nil {
 		panic(err)
 	}
-	a := &API[T]{kind: k, objs: map[string]T{}}
+	a := &API[T]{kind: k, objs: map[string]T{}, watchers: map[*watcher[T]]struct{}{}}
 	for _, o := range objs {
 		a.objs[informer.KeyOf(o)] = proto.Clone(o).(T)
+		if rv, err := strconv.Atoi(o.GetMetadata().GetResourceVersion()); err == nil {
+			a.rv = max(a.rv, rv)
+		}
 	}
 	return a
 }
+
+// Kind returns the kind of T.
+func (a *API[T]) Kind() *scheme.Kind { return a.kind }
 
 func (a *API[T]) now() time.Time {
 	if a.Now != nil {
@@ -73,9 +90,15 @@ func (a *API[T]) Actions() []string {
 func (a *API[T]) Objects() []T {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.sorted("", func(T) bool { return true })
+}
+
+func (a *API[T]) sorted(namespace string, match func(T) bool) []T {
 	keys := make([]string, 0, len(a.objs))
-	for k := range a.objs {
-		keys = append(keys, k)
+	for k, o := range a.objs {
+		if (namespace == "" || o.GetMetadata().GetNamespace() == namespace) && match(o) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	out := make([]T, 0, len(keys))
@@ -95,6 +118,95 @@ func (a *API[T]) Get(_ context.Context, namespace, name string) (T, error) {
 		return zero, apierrors.NewNotFound(a.kind.GroupResource(), name)
 	}
 	return proto.Clone(o).(T), nil
+}
+
+// List returns the objects of a namespace ("" for all) that match the
+// label and field selectors of opts, sorted by key, at the current
+// resourceVersion. It does not page: Limit and Continue are ignored.
+func (a *API[T]) List(_ context.Context, namespace string, opts client.ListOptions) (*client.List[T], error) {
+	match, err := matcher[T](opts)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &client.List[T]{Items: a.sorted(a.ns(namespace), match), ResourceVersion: strconv.Itoa(a.rv)}, nil
+}
+
+// Watch streams the changes of a namespace ("" for all) that match opts'
+// selectors: with opts.ResourceVersion "" or "0" first an ADDED event for
+// every current object, otherwise every change after that version. An
+// object is matched in its new state (its last state for DELETED): the
+// fake does not turn an object leaving the selector into DELETED. Events
+// are buffered without bound, so writers never wait for a slow reader.
+func (a *API[T]) Watch(ctx context.Context, namespace string, opts client.ListOptions) (client.Watch[T], error) {
+	match, err := matcher[T](opts)
+	if err != nil {
+		return nil, err
+	}
+	from, err := strconv.Atoi(opts.ResourceVersion)
+	if opts.ResourceVersion == "" {
+		from, err = 0, nil
+	}
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", opts.ResourceVersion))
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w := &watcher[T]{namespace: a.ns(namespace), match: match, ch: make(chan client.Event[T]), wake: make(chan struct{}, 1), cancel: cancel}
+	a.mu.Lock()
+	if from == 0 {
+		for _, o := range a.sorted(w.namespace, match) {
+			w.pending = append(w.pending, client.Event[T]{Type: client.Added, Object: o})
+		}
+	} else {
+		for _, ev := range a.history {
+			if rv, _ := strconv.Atoi(ev.Object.GetMetadata().GetResourceVersion()); rv > from {
+				w.offer(ev)
+			}
+		}
+	}
+	a.watchers[w] = struct{}{}
+	a.mu.Unlock()
+	go func() {
+		w.pump(wctx)
+		a.mu.Lock()
+		delete(a.watchers, w)
+		a.mu.Unlock()
+	}()
+	return w, nil
+}
+
+// matcher returns the test of opts' label and field selectors.
+func matcher[T scheme.Object](opts client.ListOptions) (func(T) bool, error) {
+	ls, err := labels.Parse(opts.LabelSelector)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	fs, err := fields.Parse(opts.FieldSelector)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	return func(o T) bool {
+		return ls.Matches(o.GetMetadata().GetLabels()) && fs.Matches(fields.ObjectGetter(o))
+	}, nil
+}
+
+// emit records a change and hands it to the watches; a.mu is held.
+func (a *API[T]) emit(typ string, o T) {
+	ev := client.Event[T]{Type: typ, Object: proto.Clone(o).(T)}
+	a.history = append(a.history, ev)
+	for w := range a.watchers {
+		w.offer(ev)
+	}
+}
+
+// ns is the namespace of a namespaced kind's request; cluster-scoped kinds
+// ignore it.
+func (a *API[T]) ns(namespace string) string {
+	if !a.kind.Namespaced {
+		return ""
+	}
+	return namespace
 }
 
 func (a *API[T]) key(ns, name string) string {
@@ -137,6 +249,7 @@ func (a *API[T]) Create(_ context.Context, obj T) (T, error) {
 	a.bump(md)
 	a.objs[k] = o
 	a.record("create", o)
+	a.emit(client.Added, o)
 	return proto.Clone(o).(T), nil
 }
 
@@ -162,12 +275,14 @@ func (a *API[T]) update(obj T, verb string) (T, error) {
 	omd := o.GetMetadata()
 	omd.Uid, omd.CreationTimestamp, omd.Generation = cur.GetMetadata().GetUid(), cur.GetMetadata().GetCreationTimestamp(), cur.GetMetadata().GetGeneration()
 	a.bump(omd)
+	a.record(verb, o)
 	if verb == "update" && omd.GetDeletionTimestamp() != nil && len(omd.GetFinalizers()) == 0 {
 		delete(a.objs, k)
+		a.emit(client.Deleted, o)
 	} else {
 		a.objs[k] = o
+		a.emit(client.Modified, o)
 	}
-	a.record(verb, o)
 	return proto.Clone(o).(T), nil
 }
 
@@ -181,7 +296,8 @@ func (a *API[T]) UpdateStatus(_ context.Context, obj T) (T, error) {
 	return a.update(obj, "update-status")
 }
 
-// Delete removes the object, or marks it when it has finalizers.
+// Delete removes the object, or marks it when it has finalizers (or the
+// propagation policy adds one).
 func (a *API[T]) Delete(_ context.Context, namespace, name string, opts *metav1.DeleteOptions) (T, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -190,6 +306,9 @@ func (a *API[T]) Delete(_ context.Context, namespace, name string, opts *metav1.
 	cur, ok := a.objs[k]
 	if !ok {
 		return zero, apierrors.NewNotFound(a.kind.GroupResource(), name)
+	}
+	if uid := opts.GetPreconditions().GetUid(); uid != "" && uid != cur.GetMetadata().GetUid() {
+		return zero, apierrors.NewConflict(a.kind.GroupResource(), name, fmt.Sprintf("the UID in the precondition (%s) does not match the UID in record (%s)", uid, cur.GetMetadata().GetUid()))
 	}
 	if a.Fail != nil {
 		if err := a.Fail("delete", cur); err != nil {
@@ -212,49 +331,83 @@ func (a *API[T]) Delete(_ context.Context, namespace, name string, opts *metav1.
 		}
 		a.bump(o.GetMetadata())
 		a.objs[k] = o
+		a.emit(client.Modified, o)
 		return proto.Clone(o).(T), nil
 	}
 	delete(a.objs, k)
+	gone := proto.Clone(cur).(T)
+	a.bump(gone.GetMetadata())
+	a.emit(client.Deleted, gone)
 	return cur, nil
 }
 
-// lw lists fixed objects and never sends watch events.
-type lw[T scheme.Object] struct {
-	kind *scheme.Kind
-	objs []T
+// watcher is one Watch: offer queues events (under the API's lock, never
+// blocking), pump delivers them in order until the watch ends.
+type watcher[T scheme.Object] struct {
+	namespace string
+	match     func(T) bool
+	ch        chan client.Event[T]
+	wake      chan struct{}
+	cancel    context.CancelFunc
+	once      sync.Once
+
+	mu      sync.Mutex
+	pending []client.Event[T]
 }
 
-func (l *lw[T]) Kind() *scheme.Kind { return l.kind }
+func (w *watcher[T]) ResultChan() <-chan client.Event[T] { return w.ch }
+func (w *watcher[T]) Stop()                              { w.once.Do(w.cancel) }
 
-func (l *lw[T]) List(context.Context, string, client.ListOptions) (*client.List[T], error) {
-	return &client.List[T]{Items: l.objs, ResourceVersion: "1"}, nil
+func (w *watcher[T]) offer(ev client.Event[T]) {
+	if (w.namespace != "" && ev.Object.GetMetadata().GetNamespace() != w.namespace) || !w.match(ev.Object) {
+		return
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, client.Event[T]{Type: ev.Type, Object: proto.Clone(ev.Object).(T)})
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
-func (l *lw[T]) Watch(ctx context.Context, _ string, _ client.ListOptions) (client.Watch[T], error) {
-	wctx, cancel := context.WithCancel(ctx)
-	ch := make(chan client.Event[T])
-	go func() { <-wctx.Done(); close(ch) }()
-	return &watch[T]{ch: ch, cancel: cancel}, nil
+func (w *watcher[T]) pump(ctx context.Context) {
+	defer close(w.ch)
+	for {
+		w.mu.Lock()
+		batch := w.pending
+		w.pending = nil
+		w.mu.Unlock()
+		for _, ev := range batch {
+			select {
+			case w.ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-w.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
-
-type watch[T scheme.Object] struct {
-	ch     chan client.Event[T]
-	cancel context.CancelFunc
-}
-
-func (w *watch[T]) ResultChan() <-chan client.Event[T] { return w.ch }
-func (w *watch[T]) Stop()                              { w.cancel() }
 
 // Informer returns a synced informer holding objs (never changing), run
 // until the test ends.
 func Informer[T scheme.Object](t testing.TB, objs ...T) *informer.Informer[T] {
 	t.Helper()
-	var zero T
-	k, err := scheme.KindOf(zero)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inf := informer.New[T](&lw[T]{kind: k, objs: objs}, "", client.ListOptions{}, 0)
+	return InformerFor(t, NewAPI(objs...))
+}
+
+// InformerFor returns a synced informer over a, which follows the writes
+// made through a, run until the test ends.
+func InformerFor[T scheme.Object](t testing.TB, a *API[T]) *informer.Informer[T] {
+	t.Helper()
+	inf := informer.New[T](a, "", client.ListOptions{}, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go inf.Run(ctx)

@@ -158,7 +158,7 @@ func startJob(_ context.Context, cc *Context) (func(context.Context) error, erro
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(job.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentSyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 func startStatefulSet(_ context.Context, cc *Context) (func(context.Context) error, error) {

@@ -168,7 +168,7 @@ func startStatefulSet(_ context.Context, cc *Context) (func(context.Context) err
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(statefulset.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentSyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.Context) error, error) {

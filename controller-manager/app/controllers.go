@@ -63,7 +63,7 @@ func startReplicaSet(_ context.Context, cc *Context) (func(context.Context) erro
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentSyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 func startReplicationController(_ context.Context, cc *Context) (func(context.Context) error, error) {
@@ -74,7 +74,7 @@ func startReplicationController(_ context.Context, cc *Context) (func(context.Co
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentSyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 func startDeployment(_ context.Context, cc *Context) (func(context.Context) error, error) {

@@ -221,14 +221,14 @@ func TestExpectationsBlockSecondCreate(t *testing.T) {
 	if n := count(f.pods.Actions(), "create "); n != 3 {
 		t.Fatalf("creates after three syncs without pod events = %d, want 3", n)
 	}
-	if c, _ := f.c.exp.Pending("default/web"); c != 3 {
+	if c, _ := f.c.Expectations.Pending("default/web"); c != 3 {
 		t.Fatalf("pending creations = %d, want 3", c)
 	}
 	// The watch delivers the pods: expectations are met.
 	for _, p := range f.pods.Objects() {
 		f.c.addPod(p)
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.c.Expectations.Satisfied("default/web") {
 		t.Fatal("expectations not satisfied after observing the pods")
 	}
 }
@@ -247,7 +247,7 @@ func TestFailedCreatesLowerExpectations(t *testing.T) {
 	if err := f.c.sync(context.Background(), "default/web"); err == nil {
 		t.Fatal("sync succeeded although every create failed")
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.c.Expectations.Satisfied("default/web") {
 		t.Fatal("expectations still pending after failed creates")
 	}
 	// Slow start: one failed attempt, not four.

@@ -85,7 +85,7 @@ func startDeployment(_ context.Context, cc *Context) (func(context.Context) erro
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(deployment.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentSyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 func startEndpoints(_ context.Context, cc *Context) (func(context.Context) error, error) {

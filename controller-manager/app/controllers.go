@@ -96,7 +96,7 @@ func startEndpoints(_ context.Context, cc *Context) (func(context.Context) error
 		EndpointsInformer: informer.For[*corev1.Endpoints](cc.Factory, ""),
 		Recorder:          cc.Recorder(endpoints.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, cc.Options.ConcurrentEndpoints); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentEndpoints) }, nil
 }
 
 // clientFor is the typed client of T on the shared connection.

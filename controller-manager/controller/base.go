@@ -31,8 +31,12 @@ type Base struct {
 	Recorder     EventRecorder
 	Metrics      *Metrics // may be nil
 	// Now is the controller's clock.
-	Now    func() time.Time
-	Log    *slog.Logger
+	Now func() time.Time
+	Log *slog.Logger
+	// Synced, if set, is called once the caches synced, before the
+	// workers start: the place to sweep for orphans (objects whose owner
+	// went while no controller ran) and queue them.
+	Synced func()
 	synced []func() bool
 }
 
@@ -93,6 +97,9 @@ func (b *Base) OwnedPodEvents(owner func(*corev1.Pod) string) informer.HandlerFu
 func (b *Base) Run(ctx context.Context, workers int, sync SyncFunc) error {
 	if !informer.WaitForCacheSync(ctx, b.synced...) {
 		return fmt.Errorf("controller %s: %w: %w", b.Name, ErrCachesNotSynced, context.Cause(ctx))
+	}
+	if b.Synced != nil {
+		b.Synced()
 	}
 	Loop{Name: b.Name, Queue: b.Queue, Workers: workers, Sync: sync, Metrics: b.Metrics, Log: b.Log}.Run(ctx)
 	return nil

@@ -32,11 +32,11 @@ func TestRunFailsWhenCachesDoNotSync(t *testing.T) {
 	}
 }
 
-func TestRunSyncsQueuedKeys(t *testing.T) {
+func TestRunSweepsThenSyncs(t *testing.T) {
 	b := NewBase("test", nil, nil, nil)
 	rs := &appsv1.ReplicaSet{Metadata: &metav1.ObjectMeta{Namespace: "ns", Name: "web"}}
 	Lister(&b, fake.Informer(t, rs))
-	b.Enqueue(rs)
+	b.Synced = func() { b.Enqueue(rs) } // the start-up sweep queues the key
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {

@@ -122,7 +122,7 @@ func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context) e
 		Recorder:      cc.Recorder(nodelifecycle.Component), Metrics: cc.Metrics,
 		MonitorPeriod: o.NodeMonitorPeriod, GracePeriod: o.NodeMonitorGrace, PodEvictionTimeout: o.PodEvictionTimeout,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, 2); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }
 
 func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context) error, error) {

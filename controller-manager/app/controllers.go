@@ -137,7 +137,7 @@ func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context) error,
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) error { c.Run(ctx, 1); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 1) }, nil
 }
 
 func startDaemonSet(_ context.Context, cc *Context) (func(context.Context) error, error) {

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"sync"
 
-
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"

@@ -161,5 +161,5 @@ func startNamespace(_ context.Context, cc *Context) (func(context.Context) error
 		Informer:   informer.For[*corev1.Namespace](cc.Factory, ""),
 		Resources:  content, Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, 2); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }

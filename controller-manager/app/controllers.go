@@ -109,7 +109,7 @@ func startServiceAccount(_ context.Context, cc *Context) (func(context.Context) 
 		SAInformer:        informer.For[*corev1.ServiceAccount](cc.Factory, ""),
 		Metrics:           cc.Metrics,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, 2); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }
 
 func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context) error, error) {

@@ -186,5 +186,5 @@ func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.
 		SyncPeriod: o.HPASyncPeriod, DownscaleStabilization: o.HPADownscaleStabilization, Tolerance: o.HPATolerance,
 		CPUInitializationPeriod: o.HPACPUInitializationPeriod, InitialReadinessDelay: o.HPAInitialReadinessDelay,
 	})
-	return func(ctx context.Context) error { c.Run(ctx, o.ConcurrentHPASyncs); return nil }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, o.ConcurrentHPASyncs) }, nil
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -25,13 +24,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	autoscalingv2 "minik8s/api/autoscaling/v2"
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
-	"minik8s/api/record"
-	"minik8s/api/workqueue"
 	"minik8s/apiserver/validation"
 	"minik8s/controller-manager/controller"
 )
@@ -77,14 +73,12 @@ type Config struct {
 
 // Controller scales the targets of every HorizontalPodAutoscaler.
 type Controller struct {
+	controller.Base
 	cfg       Config
 	lister    *informer.Lister[*HPA]
 	podLister *informer.Lister[*corev1.Pod]
-	synced    []func() bool
-	queue     *workqueue.Queue[string]
 	scalers   map[string]scaler
 	stats     *statsReader
-	log       *slog.Logger
 
 	mu        sync.Mutex
 	histories map[string]*History
@@ -92,12 +86,6 @@ type Controller struct {
 
 // New returns a controller and registers its informer handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = record.Nop{}
-	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 15 * time.Second
 	}
@@ -108,36 +96,32 @@ func New(cfg Config) *Controller {
 		cfg.Tolerance = 0.1
 	}
 	c := &Controller{
+		Base:      controller.NewBase("horizontalpodautoscaling", cfg.Recorder, cfg.Metrics, cfg.Now),
 		cfg:       cfg,
-		lister:    cfg.HPAInformer.Lister(),
-		podLister: cfg.PodInformer.Lister(),
-		synced:    []func() bool{cfg.HPAInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:     controller.NewQueue(),
 		scalers:   cfg.Targets.scalers(),
-		stats:     &statsReader{src: cfg.Stats, ttl: min(cfg.SyncPeriod/2, 5*time.Second), now: cfg.Now},
-		log:       slog.Default().With("controller", "horizontalpodautoscaling"),
 		histories: map[string]*History{},
 	}
+	c.stats = &statsReader{src: cfg.Stats, ttl: min(cfg.SyncPeriod/2, 5*time.Second), now: c.Now}
+	c.lister = controller.Lister(&c.Base, cfg.HPAInformer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
 	cfg.HPAInformer.AddEventHandler(informer.HandlerFuncs[*HPA]{
-		AddFunc: func(h *HPA) { c.queue.Add(informer.KeyOf(h)) },
+		AddFunc: func(h *HPA) { c.Queue.Add(informer.KeyOf(h)) },
 		UpdateFunc: func(old, cur *HPA) {
 			// Our own status writes come back as updates; only a spec
 			// change is worth an evaluation before the next period.
 			if old.GetMetadata().GetGeneration() != cur.GetMetadata().GetGeneration() || !proto.Equal(old.GetSpec(), cur.GetSpec()) {
-				c.queue.Add(informer.KeyOf(cur))
+				c.Queue.Add(informer.KeyOf(cur))
 			}
 		},
-		DeleteFunc: func(h *HPA) { c.queue.Add(informer.KeyOf(h)) },
+		DeleteFunc: func(h *HPA) { c.Queue.Add(informer.KeyOf(h)) },
 	})
 	return c
 }
 
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "horizontalpodautoscaling", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.cfg.Metrics, Log: c.log}.Run(ctx)
+// Run waits for the caches, then runs workers until ctx ends; it fails
+// when the caches do not sync.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // history returns the autoscaler's memory, empty the first time.
@@ -172,7 +156,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	defer c.queue.AddAfter(key, c.cfg.SyncPeriod)
+	defer c.Queue.AddAfter(key, c.cfg.SyncPeriod)
 	if cached.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
@@ -181,7 +165,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error {
-	now := c.cfg.Now()
+	now := c.Now()
 	orig := proto.Clone(hpa.GetStatus()).(*autoscalingv2.HorizontalPodAutoscalerStatus)
 	if hpa.Status == nil {
 		hpa.Status = &autoscalingv2.HorizontalPodAutoscalerStatus{}
@@ -202,7 +186,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "FailedGetScale", err.Error())
+		c.Recorder.Event(hpa, controller.EventWarning, "FailedGetScale", err.Error())
 		setCondition(st, now, AbleToScale, "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: "+err.Error())
 		return c.writeStatus(ctx, hpa, orig)
 	}
@@ -244,7 +228,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 				return ctx.Err()
 			}
 			st.CurrentReplicas, st.CurrentMetrics = current, statuses
-			c.cfg.Recorder.Event(hpa, controller.EventWarning, "FailedComputeMetricsReplicas", err.Error())
+			c.Recorder.Event(hpa, controller.EventWarning, "FailedComputeMetricsReplicas", err.Error())
 			return c.writeStatus(ctx, hpa, orig)
 		}
 		switch {
@@ -268,7 +252,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.cfg.Recorder.Eventf(hpa, controller.EventWarning, "FailedRescale", "New size: %d; reason: %s; error: %v", desired, reason, err)
+			c.Recorder.Eventf(hpa, controller.EventWarning, "FailedRescale", "New size: %d; reason: %s; error: %v", desired, reason, err)
 			setCondition(st, now, AbleToScale, "False", "FailedUpdateScale", "the HPA controller was unable to update the target scale: "+err.Error())
 			st.CurrentReplicas, st.CurrentMetrics = current, statuses
 			if werr := c.writeStatus(ctx, hpa, orig); werr != nil {
@@ -277,8 +261,8 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			return fmt.Errorf("rescale %s %s/%s to %d: %w", ref.GetKind(), ns, ref.GetName(), desired, err)
 		}
 		setCondition(st, now, AbleToScale, "True", "SucceededRescale", fmt.Sprintf("the HPA controller was able to update the target scale to %d", desired))
-		c.cfg.Recorder.Eventf(hpa, controller.EventNormal, "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
-		c.log.Info("rescaled", "hpa", key, "target", ref.GetKind()+"/"+ref.GetName(), "from", current, "to", desired, "reason", reason)
+		c.Recorder.Eventf(hpa, controller.EventNormal, "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
+		c.Log.Info("rescaled", "hpa", key, "target", ref.GetKind()+"/"+ref.GetName(), "from", current, "to", desired, "reason", reason)
 		h.RecordScale(now, behavior, current, desired)
 		st.LastScaleTime = timestamppb.New(now)
 	} else {
@@ -301,14 +285,14 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 	}
 	if target.selector == nil || (len(target.selector.GetMatchLabels()) == 0 && len(target.selector.GetMatchExpressions()) == 0) {
 		msg := "selector is required"
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "SelectorRequired", msg)
+		c.Recorder.Event(hpa, controller.EventWarning, "SelectorRequired", msg)
 		setCondition(st, now, ScalingActive, "False", "InvalidSelector", "the HPA target's scale is missing a selector")
 		return -1, "", statuses, errors.New(msg)
 	}
 	sel, err := labels.FromLabelSelector(target.selector)
 	if err != nil {
 		msg := fmt.Sprintf("couldn't convert selector into a corresponding internal selector object: %v", err)
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "InvalidSelector", msg)
+		c.Recorder.Event(hpa, controller.EventWarning, "InvalidSelector", msg)
 		setCondition(st, now, ScalingActive, "False", "InvalidSelector", msg)
 		return -1, "", statuses, errors.New(msg)
 	}
@@ -333,7 +317,7 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 				firstCond = [2]string{reason, "the HPA was unable to compute the replica count: " + err.Error()}
 			}
 			invalid++
-			c.cfg.Recorder.Event(hpa, controller.EventWarning, reason, err.Error())
+			c.Recorder.Event(hpa, controller.EventWarning, reason, err.Error())
 			continue
 		}
 		statuses[i] = ms
@@ -485,19 +469,10 @@ func (c *Controller) writeStatus(ctx context.Context, hpa *HPA, orig *autoscalin
 	if proto.Equal(orig, hpa.GetStatus()) {
 		return nil
 	}
-	obj := hpa
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		if obj == nil {
-			fresh, err := c.cfg.HPAs.Get(ctx, hpa.GetMetadata().GetNamespace(), hpa.GetMetadata().GetName())
-			if err != nil {
-				return err
-			}
-			fresh.Status = hpa.Status
-			obj = fresh
-		}
-		_, err := c.cfg.HPAs.UpdateStatus(ctx, obj)
-		obj = nil
-		return err
+	st := hpa.Status
+	_, err := controller.UpdateStatus(ctx, c.cfg.HPAs, hpa, func(cur *HPA) bool {
+		cur.Status = st
+		return true
 	})
 	if apierrors.IsNotFound(err) {
 		return nil

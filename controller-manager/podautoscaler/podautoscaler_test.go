@@ -120,7 +120,7 @@ func setup(t *testing.T, hpa *HPA, dep *appsv1.Deployment, pods []*corev1.Pod, c
 		CPUInitializationPeriod: 5 * time.Minute, InitialReadinessDelay: 30 * time.Second,
 		Now: func() time.Time { return f.clock },
 	})
-	t.Cleanup(f.c.queue.ShutDown)
+	t.Cleanup(f.c.Queue.ShutDown)
 	return f
 }
 
@@ -378,7 +378,7 @@ func TestScalesStatefulSetRetryingConflicts(t *testing.T) {
 	stats := &fakeStats{cpu: map[string]int64{"web-0": 150}, uids: map[string]string{"web-0": "uid-web-0"}, nodes: map[string][]string{"n1": {"web-0"}}}
 	c := New(Config{HPAs: fake.NewAPI(hpa), HPAInformer: fake.Informer(t, hpa), PodInformer: fake.Informer(t, pods...),
 		Targets: Targets{StatefulSets: sets}, Stats: stats, Recorder: rec, Tolerance: 0.1, Now: func() time.Time { return start }})
-	t.Cleanup(c.queue.ShutDown)
+	t.Cleanup(c.Queue.ShutDown)
 	if err := c.sync(context.Background(), "default/web"); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func startGarbageCollector(_ context.Context, cc *Context) (func(context.Context
 			slog.Warn("garbage collector does not watch this resource", "resource", k.Resource)
 		}
 	}
-	return func(ctx context.Context) error { gc.Run(ctx, gcWorkers); return nil }, nil
+	return func(ctx context.Context) error { return gc.Run(ctx, gcWorkers) }, nil
 }
 
 // addTypedToGC registers kind k with the collector through the factory's

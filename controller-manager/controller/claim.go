@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 
-
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"

@@ -22,10 +22,12 @@ var ErrCachesNotSynced = errors.New("caches did not sync")
 // expectations, the synced funcs of the informers it reads, its event
 // recorder, metrics, clock and logger, and Run. Controllers add their
 // typed listers (through Lister, which registers the informer's synced
-// func) and a sync function.
+// func) and set Sync.
 type Base struct {
 	// Name labels logs and metrics ("replicaset").
-	Name         string
+	Name string
+	// Sync reconciles one queued key.
+	Sync         SyncFunc
 	Queue        *workqueue.Queue[string]
 	Expectations *Expectations
 	Recorder     EventRecorder
@@ -85,22 +87,36 @@ func EnqueueHandlers[T scheme.Object](b *Base) informer.HandlerFuncs[T] {
 	}
 }
 
+// OnChange are informer handlers that call fn with every added, changed
+// (a new resourceVersion: resyncs are skipped) and deleted object.
+func OnChange[T scheme.Object](fn func(T)) informer.HandlerFuncs[T] {
+	return informer.HandlerFuncs[T]{
+		AddFunc: fn,
+		UpdateFunc: func(old, cur T) {
+			if old.GetMetadata().GetResourceVersion() != cur.GetMetadata().GetResourceVersion() {
+				fn(cur)
+			}
+		},
+		DeleteFunc: fn,
+	}
+}
+
 // OwnedPodEvents is OwnedPodEvents over b's expectations and queue.
 func (b *Base) OwnedPodEvents(owner func(*corev1.Pod) string) informer.HandlerFuncs[*corev1.Pod] {
 	return OwnedPodEvents(b.Expectations, b.Queue, owner)
 }
 
-// Run waits for the caches, then runs workers calling sync until ctx
-// ends. It returns an error wrapping ErrCachesNotSynced, without starting
-// workers, when the caches do not sync before ctx ends; nil after the
-// workers stopped.
-func (b *Base) Run(ctx context.Context, workers int, sync SyncFunc) error {
+// Run waits for the caches, calls Synced, then runs workers calling Sync
+// until ctx ends. It returns an error wrapping ErrCachesNotSynced, without
+// starting workers, when the caches do not sync before ctx ends; nil
+// after the workers stopped.
+func (b *Base) Run(ctx context.Context, workers int) error {
 	if !informer.WaitForCacheSync(ctx, b.synced...) {
 		return fmt.Errorf("controller %s: %w: %w", b.Name, ErrCachesNotSynced, context.Cause(ctx))
 	}
 	if b.Synced != nil {
 		b.Synced()
 	}
-	Loop{Name: b.Name, Queue: b.Queue, Workers: workers, Sync: sync, Metrics: b.Metrics, Log: b.Log}.Run(ctx)
+	Loop{Name: b.Name, Queue: b.Queue, Workers: workers, Sync: b.Sync, Metrics: b.Metrics, Log: b.Log}.Run(ctx)
 	return nil
 }

@@ -23,7 +23,8 @@ func TestRunFailsWhenCachesDoNotSync(t *testing.T) {
 	var syncs atomic.Int32
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := b.Run(ctx, 2, func(context.Context, string) error { syncs.Add(1); return nil })
+	b.Sync = func(context.Context, string) error { syncs.Add(1); return nil }
+	err := b.Run(ctx, 2)
 	if !errors.Is(err, ErrCachesNotSynced) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run = %v, want ErrCachesNotSynced and the context's cause", err)
 	}
@@ -40,12 +41,13 @@ func TestRunSweepsThenSyncs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- b.Run(ctx, 1, func(_ context.Context, key string) error {
+		b.Sync = func(_ context.Context, key string) error {
 			if key == "ns/web" {
 				cancel()
 			}
 			return nil
-		})
+		}
+		done <- b.Run(ctx, 1)
 	}()
 	select {
 	case err := <-done:

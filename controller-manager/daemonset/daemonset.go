@@ -56,6 +56,7 @@ type Controller struct {
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
 	c := &Controller{Base: controller.NewBase("daemonset", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.DaemonSets, pods: cfg.Pods}
+	c.Sync = c.sync
 	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
 	c.dsLister = controller.Lister(&c.Base, cfg.DSInformer)
 	c.nodes = controller.Lister(&c.Base, cfg.NodeInformer)
@@ -83,12 +84,6 @@ func New(cfg Config) *Controller {
 	})
 	cfg.PodInformer.AddEventHandler(c.OwnedPodEvents(controller.OwnerKey(c.dsLister, "DaemonSet")))
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // TemplateHash is the hash that marks pods of the DaemonSet's current template.

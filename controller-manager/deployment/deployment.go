@@ -53,6 +53,7 @@ type Controller struct {
 // by controller uid).
 func New(cfg Config) *Controller {
 	c := &Controller{Base: controller.NewBase("deployment", cfg.Recorder, cfg.Metrics, cfg.Now), dAPI: cfg.Deployments, rsAPI: cfg.ReplicaSets, pods: cfg.PodInformer}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", Component)
 	c.dLister = controller.Lister(&c.Base, cfg.DInformer)
 	c.rsLister = controller.Lister(&c.Base, cfg.RSInformer)
@@ -82,22 +83,8 @@ func New(cfg Config) *Controller {
 			c.enqueue(d)
 		}
 	}
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: podChanged,
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() != cur.GetMetadata().GetResourceVersion() {
-				podChanged(cur)
-			}
-		},
-		DeleteFunc: podChanged,
-	})
+	cfg.PodInformer.AddEventHandler(controller.OnChange(podChanged))
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 func (c *Controller) enqueue(d *appsv1.Deployment) { c.Enqueue(d) }

@@ -53,6 +53,7 @@ type Controller struct {
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
 	c := &Controller{Base: controller.NewBase("endpoint", cfg.Recorder, cfg.Metrics, nil), api: cfg.Endpoints}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", Component)
 	c.services = controller.Lister(&c.Base, cfg.ServiceInformer)
 	c.pods = controller.Lister(&c.Base, cfg.PodInformer)
@@ -86,12 +87,6 @@ func New(cfg Config) *Controller {
 		DeleteFunc: epChanged,
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // sweep queues the Endpoints whose service is gone (deleted while no

@@ -65,8 +65,12 @@ type Collector struct {
 }
 
 // New returns a collector without kinds; add them with Add before Run.
+// Run (the Base's) waits for every cache, queues every object with owners
+// or being deleted (what happened while no collector ran), and runs
+// workers until ctx ends.
 func New(metrics *controller.Metrics) *Collector {
 	gc := &Collector{Base: controller.NewBase("garbagecollector", nil, metrics, nil), kinds: map[string]*Kind{}}
+	gc.Sync = gc.sync
 	gc.Synced = gc.sweep
 	return gc
 }
@@ -177,13 +181,6 @@ func (gc *Collector) dependents(uid string) []dependent {
 		}
 	}
 	return out
-}
-
-// Run waits for every cache, queues every object with owners or being
-// deleted (what happened while no collector ran), and runs workers until
-// ctx ends; it fails when the caches do not sync.
-func (gc *Collector) Run(ctx context.Context, workers int) error {
-	return gc.Base.Run(ctx, workers, gc.sync)
 }
 
 // sweep queues every cached object with owners or being deleted: the

@@ -68,6 +68,7 @@ func New(cfg Config) *Controller {
 		cfg.Backoff = DefaultBackoff
 	}
 	c := &Controller{Base: controller.NewBase("job", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.Jobs, pods: cfg.Pods, backoff: cfg.Backoff}
+	c.Sync = c.sync
 	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
 	c.jobs = controller.Lister(&c.Base, cfg.JobInformer)
 	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
@@ -77,12 +78,6 @@ func New(cfg Config) *Controller {
 	})
 	cfg.PodInformer.AddEventHandler(c.OwnedPodEvents(controller.OwnerKey(c.jobs, "Job")))
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 func finishedCondition(j *batchv1.Job) *batchv1.JobCondition {

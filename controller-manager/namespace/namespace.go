@@ -69,6 +69,7 @@ func New(cfg Config) *Controller {
 		cfg.Recheck = 500 * time.Millisecond
 	}
 	c := &Controller{Base: controller.NewBase("namespace", nil, cfg.Metrics, cfg.Now), api: cfg.Namespaces, resources: cfg.Resources, recheck: cfg.Recheck}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", "namespace-controller")
 	c.lister = controller.Lister(&c.Base, cfg.Informer)
 	enqueue := func(ns *corev1.Namespace) {
@@ -80,12 +81,6 @@ func New(cfg Config) *Controller {
 		AddFunc: enqueue, UpdateFunc: func(_, ns *corev1.Namespace) { enqueue(ns) },
 	})
 	return c
-}
-
-// Run waits for the cache, then runs workers until ctx ends; it fails
-// when the cache does not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // sync empties a terminating namespace and then finalizes it.

@@ -51,6 +51,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{Base: controller.NewBase("nodeipam", cfg.Recorder, cfg.Metrics, nil), api: cfg.Nodes, set: set, owner: map[netip.Prefix]string{}}
+	c.Sync = c.sync
 	c.lister = controller.Lister(&c.Base, cfg.NodeInformer)
 	c.Synced = c.occupyAll
 	cfg.NodeInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
@@ -59,12 +60,6 @@ func New(cfg Config) (*Controller, error) {
 		DeleteFunc: c.release,
 	})
 	return c, nil
-}
-
-// Run occupies the CIDRs nodes already have, then runs workers until ctx
-// ends; it fails when the cache does not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // occupyAll records the CIDRs every node already has, before any is

@@ -88,6 +88,7 @@ func New(cfg Config) *Controller {
 		cfg:      cfg,
 		health:   map[string]*health{},
 	}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", Component)
 	c.nodes = controller.Lister(&c.Base, cfg.NodeInformer)
 	c.leases = controller.Lister(&c.Base, cfg.LeaseInformer)
@@ -145,7 +146,7 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 			controller.Loop{Name: "podgc", Queue: c.podQueue, Workers: 1, Sync: c.syncOrphanPod, Metrics: c.Metrics}.Run(ctx)
 		}()
 	}
-	return c.Base.Run(ctx, workers, c.sync)
+	return c.Base.Run(ctx, workers)
 }
 
 // sweepOrphanPods queues the pods of nodes that are gone.

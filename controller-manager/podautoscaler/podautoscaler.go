@@ -101,6 +101,7 @@ func New(cfg Config) *Controller {
 		scalers:   cfg.Targets.scalers(),
 		histories: map[string]*History{},
 	}
+	c.Sync = c.sync
 	c.stats = &statsReader{src: cfg.Stats, ttl: min(cfg.SyncPeriod/2, 5*time.Second), now: c.Now}
 	c.lister = controller.Lister(&c.Base, cfg.HPAInformer)
 	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
@@ -116,12 +117,6 @@ func New(cfg Config) *Controller {
 		DeleteFunc: func(h *HPA) { c.Queue.Add(informer.KeyOf(h)) },
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // history returns the autoscaler's memory, empty the first time.

@@ -63,6 +63,7 @@ func New[T scheme.Object](cfg Config[T]) *Controller[T] {
 		Base: controller.NewBase(strings.ToLower(cfg.Kind.Kind()), cfg.Recorder, cfg.Metrics, cfg.Now),
 		kind: cfg.Kind, api: cfg.API, pods: cfg.Pods, burst: BurstReplicas,
 	}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", cfg.Kind.Component())
 	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
 	c.lister = controller.Lister(&c.Base, cfg.Informer)
@@ -74,12 +75,6 @@ func New[T scheme.Object](cfg Config[T]) *Controller[T] {
 		DeleteFunc: c.deletePod,
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller[T]) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 func (c *Controller[T]) enqueue(o T) { c.Enqueue(o) }

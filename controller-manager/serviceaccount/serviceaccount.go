@@ -36,6 +36,7 @@ type Controller struct {
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
 	c := &Controller{Base: controller.NewBase("serviceaccount", nil, cfg.Metrics, nil), api: cfg.ServiceAccounts}
+	c.Sync = c.sync
 	c.Log = slog.Default().With("controller", "serviceaccount-controller")
 	c.namespaces = controller.Lister(&c.Base, cfg.NamespaceInformer)
 	c.sas = controller.Lister(&c.Base, cfg.SAInformer)
@@ -47,12 +48,6 @@ func New(cfg Config) *Controller {
 		DeleteFunc: func(sa *corev1.ServiceAccount) { c.Queue.Add(sa.GetMetadata().GetNamespace()) },
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 func (c *Controller) sync(ctx context.Context, ns string) error {

@@ -62,6 +62,7 @@ type Controller struct {
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
 	c := &Controller{Base: controller.NewBase("statefulset", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.StatefulSets, pods: cfg.Pods}
+	c.Sync = c.sync
 	c.sets = controller.Lister(&c.Base, cfg.SetInformer)
 	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
 	enqueue := func(s *appsv1.StatefulSet) { c.Enqueue(s) }
@@ -85,22 +86,8 @@ func New(cfg Config) *Controller {
 			enqueue(s)
 		}
 	}
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: podChanged,
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() != cur.GetMetadata().GetResourceVersion() {
-				podChanged(cur)
-			}
-		},
-		DeleteFunc: podChanged,
-	})
+	cfg.PodInformer.AddEventHandler(controller.OnChange(podChanged))
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends; it fails
-// when the caches do not sync.
-func (c *Controller) Run(ctx context.Context, workers int) error {
-	return c.Base.Run(ctx, workers, c.sync)
 }
 
 // Ordinal parses the ordinal of a pod of set name, or -1.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ type API[T scheme.Object] struct {
 	mu       sync.Mutex
 	kind     *scheme.Kind
 	objs     map[string]T
-	rv       int
+	rv       *atomic.Int64 // shared by the APIs of a Cluster
+	typeMeta bool          // stamp apiVersion and kind, as a Cluster does
 	seq      int
 	actions  []string
 	history  []client.Event[T] // every change, in resourceVersion order
@@ -55,14 +57,27 @@ func NewAPI[T scheme.Object](objs ...T) *API[T] {
 	if err != nil {
 		panic(err)
 	}
-	a := &API[T]{kind: k, objs: map[string]T{}, watchers: map[*watcher[T]]struct{}{}}
+	a := newAPI[T](k, &atomic.Int64{})
 	for _, o := range objs {
 		a.objs[informer.KeyOf(o)] = proto.Clone(o).(T)
-		if rv, err := strconv.Atoi(o.GetMetadata().GetResourceVersion()); err == nil {
-			a.rv = max(a.rv, rv)
+		if rv, err := strconv.ParseInt(o.GetMetadata().GetResourceVersion(), 10, 64); err == nil && rv > a.rv.Load() {
+			a.rv.Store(rv)
 		}
 	}
 	return a
+}
+
+func newAPI[T scheme.Object](k *scheme.Kind, rv *atomic.Int64) *API[T] {
+	return &API[T]{kind: k, objs: map[string]T{}, rv: rv, watchers: map[*watcher[T]]struct{}{}}
+}
+
+// Put stores a copy of obj as it is, without version checks, defaults or
+// watch events: a change made behind the client's back (by a kubelet or
+// an admission default), for tests.
+func (a *API[T]) Put(obj T) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.objs[a.key(obj.GetMetadata().GetNamespace(), obj.GetMetadata().GetName())] = proto.Clone(obj).(T)
 }
 
 // Kind returns the kind of T.
@@ -130,7 +145,7 @@ func (a *API[T]) List(_ context.Context, namespace string, opts client.ListOptio
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return &client.List[T]{Items: a.sorted(a.ns(namespace), match), ResourceVersion: strconv.Itoa(a.rv)}, nil
+	return &client.List[T]{Items: a.sorted(a.ns(namespace), match), ResourceVersion: strconv.FormatInt(a.rv.Load(), 10)}, nil
 }
 
 // Watch streams the changes of a namespace ("" for all) that match opts'
@@ -217,8 +232,7 @@ func (a *API[T]) key(ns, name string) string {
 }
 
 func (a *API[T]) bump(md *metav1.ObjectMeta) {
-	a.rv++
-	md.ResourceVersion = strconv.Itoa(a.rv)
+	md.ResourceVersion = strconv.FormatInt(a.rv.Add(1), 10)
 }
 
 // Create stores a copy, filling name (from generateName), uid,
@@ -246,6 +260,9 @@ func (a *API[T]) Create(_ context.Context, obj T) (T, error) {
 	md.Uid = fmt.Sprintf("uid-%s-%d", md.Name, a.seq)
 	md.Generation = 1
 	md.CreationTimestamp = timestamppb.New(a.now())
+	if a.typeMeta {
+		scheme.SetTypeMeta(o, a.kind)
+	}
 	a.bump(md)
 	a.objs[k] = o
 	a.record("create", o)

@@ -145,3 +145,29 @@ func TestInformerFollowsWrites(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestCluster(t *testing.T) {
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewCluster(func() time.Time { return now })
+	c.Add(pod("a", "p", nil), &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "a"}})
+	p := c.Get("pods", "a", "p")
+	ns := c.Get("namespaces", "", "a")
+	if p == nil || ns == nil {
+		t.Fatal("added objects not found")
+	}
+	if p.GetMetadata().GetResourceVersion() != "1" || ns.GetMetadata().GetResourceVersion() != "2" {
+		t.Fatalf("kinds must share one resourceVersion sequence: %s, %s", p.GetMetadata().GetResourceVersion(), ns.GetMetadata().GetResourceVersion())
+	}
+	if pp := p.(*corev1.Pod); pp.GetApiVersion() != "v1" || pp.GetKind() != "Pod" || !pp.GetMetadata().GetCreationTimestamp().AsTime().Equal(now) {
+		t.Fatalf("created pod %v", pp)
+	}
+	if c.Get("pods", "a", "missing") != nil {
+		t.Fatal("Get of a missing object")
+	}
+	pp := p.(*corev1.Pod)
+	pp.Status = &corev1.PodStatus{Phase: "Running"}
+	c.Put(pp)
+	if got := c.Get("pods", "a", "p").(*corev1.Pod); got.GetStatus().GetPhase() != "Running" || got.GetMetadata().GetResourceVersion() != "1" {
+		t.Fatalf("Put stores as is: %v", got)
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	corev1 "minik8s/api/core/v1"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/admission"
 	"minik8s/apiserver/auth"
 	bootstraptoken "minik8s/apiserver/auth/bootstrap"
 	"minik8s/apiserver/auth/serviceaccount"
@@ -182,4 +184,21 @@ func (g storeGetter) Get(ctx context.Context, k *scheme.Kind, ns, name string) (
 		}
 	}
 	return g.st.Get(ctx, k, ns, name)
+}
+
+// ServiceAccountAdmission is the ServiceAccount admission plugin reading
+// service accounts from the watch cache, then storage. It belongs after
+// NamespaceLifecycle; pods it admits need the kube-root-ca.crt ConfigMap
+// (the controller-manager's root-ca-cert-publisher) and a kubelet that
+// requests tokens.
+func ServiceAccountAdmission(st *generic.Store) admission.Plugin {
+	get := StoreGetter(st)
+	saKind, _ := scheme.ByResource("serviceaccounts")
+	return admission.ServiceAccount{Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+		obj, err := get.Get(ctx, saKind, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.ServiceAccount), nil
+	}}
 }

@@ -22,6 +22,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/admission"
 	"minik8s/apiserver/app"
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
@@ -82,7 +83,8 @@ func newAuthServer(t *testing.T, extraFlags ...string) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := app.NewAPI(st, nil, nil, auth.Union{Authenticators: authn.Authenticators}, nil, nil)
+	adm := admission.Chain{app.NamespaceLifecycle(st), app.ServiceAccountAdmission(st)}
+	api := app.NewAPI(st, nil, nil, auth.Union{Authenticators: authn.Authenticators}, nil, adm)
 	authn.Install(api)
 	extra := http.NewServeMux()
 	authn.InstallOpenID(extra)
@@ -316,5 +318,28 @@ func TestKubectlCreateTokenAndWhoami(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("whoami output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestServiceAccountAdmissionOverREST(t *testing.T) {
+	s := newAuthServer(t)
+	var pod struct {
+		Spec struct {
+			ServiceAccountName string `json:"serviceAccountName"`
+			Volumes            []struct {
+				Name      string          `json:"name"`
+				Projected json.RawMessage `json:"projected"`
+			} `json:"volumes"`
+			Containers []struct {
+				VolumeMounts []struct{ Name, MountPath string } `json:"volumeMounts"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	code := s.do(t, "POST", "/api/v1/namespaces/default/pods", s.token,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"web","image":"nginx"}]}}`, &pod)
+	if code != http.StatusCreated || pod.Spec.ServiceAccountName != "default" || len(pod.Spec.Volumes) != 1 ||
+		!strings.HasPrefix(pod.Spec.Volumes[0].Name, "kube-api-access-") ||
+		pod.Spec.Containers[0].VolumeMounts[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" {
+		t.Fatalf("%d %+v", code, pod)
 	}
 }

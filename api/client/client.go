@@ -176,6 +176,8 @@ func (c *Client) Bind(ctx context.Context, namespace, podName string, binding sc
 // kubelet's projected volumes use); the answer carries it in
 // status.token.
 func (c *Client) CreateToken(ctx context.Context, namespace, name string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	req = proto.Clone(req).(*authenticationv1.TokenRequest)
+	scheme.SetTypeMeta(req, authenticationv1.TokenRequestKind) // an empty request still has a body
 	raw, err := marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("create token for %s/%s: %w", namespace, name, err)

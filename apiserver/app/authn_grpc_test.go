@@ -54,6 +54,17 @@ func TestTokenRequestOverGRPC(t *testing.T) {
 	if err != nil || u.Name != "system:serviceaccount:default:builder" || u.UID != sa.Metadata.Uid {
 		t.Fatalf("verify: %+v %v", u, err)
 	}
+	// TokenReview through the typed client, as a kubelet checks a caller.
+	rev, err := client.For[*authenticationv1.TokenReview](c).Create(ctx, &authenticationv1.TokenReview{
+		Spec: &authenticationv1.TokenReviewSpec{Token: tr.GetStatus().GetToken()}})
+	if err != nil || !rev.GetStatus().GetAuthenticated() || rev.GetStatus().GetUser().GetUsername() != "system:serviceaccount:default:builder" {
+		t.Fatalf("tokenreview: %v %v", rev, err)
+	}
+	rev, err = client.For[*authenticationv1.TokenReview](c).Create(ctx, &authenticationv1.TokenReview{
+		Spec: &authenticationv1.TokenReviewSpec{Token: tr.GetStatus().GetToken() + "x"}})
+	if err != nil || rev.GetStatus().GetAuthenticated() || rev.GetStatus().GetError() != "invalid bearer token" {
+		t.Fatalf("tokenreview of a bad token: %v %v", rev, err)
+	}
 	if _, err := c.CreateToken(ctx, "default", "ghost", &authenticationv1.TokenRequest{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("no such service account: %v", err)
 	}

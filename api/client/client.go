@@ -22,7 +22,9 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	authenticationv1 "minik8s/api/authentication/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
@@ -167,6 +169,30 @@ func (c *Client) Bind(ctx context.Context, namespace, podName string, binding sc
 		Resource: "pods", Namespace: namespace, Name: podName, Subresource: "binding", Object: raw,
 	})
 	return apierrors.FromGRPC(err)
+}
+
+// CreateToken asks for a token of service account namespace/name through
+// its serviceaccounts/token subresource (what kubectl create token and the
+// kubelet's projected volumes use); the answer carries it in
+// status.token.
+func (c *Client) CreateToken(ctx context.Context, namespace, name string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	req = proto.Clone(req).(*authenticationv1.TokenRequest)
+	scheme.SetTypeMeta(req, authenticationv1.TokenRequestKind) // an empty request still has a body
+	raw, err := marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("create token for %s/%s: %w", namespace, name, err)
+	}
+	resp, err := c.api.Create(ctx, &rpc.CreateRequest{
+		Resource: "serviceaccounts", Namespace: namespace, Name: name, Subresource: "token", Object: raw,
+	})
+	if err != nil {
+		return nil, apierrors.FromGRPC(err)
+	}
+	out := &authenticationv1.TokenRequest{}
+	if err := proto.Unmarshal(resp.GetRaw(), out); err != nil {
+		return nil, fmt.Errorf("create token for %s/%s: decode: %w", namespace, name, err)
+	}
+	return out, nil
 }
 
 // isUnavailable reports a call that did not reach a working apiserver.

@@ -31,6 +31,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/allocator"
+	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
@@ -54,6 +55,7 @@ type Options struct {
 	WatchHistory          int
 	ComponentHealth       string
 	GCPercent             int
+	Authentication        AuthenticationOptions
 }
 
 // AddFlags registers the options on fs.
@@ -70,6 +72,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
+	o.Authentication.AddFlags(fs)
 }
 
 // DefaultComponentHealth are the scheduler's and controller-manager's
@@ -100,7 +103,7 @@ func (o *Options) Validate() error {
 	if _, err := componentstatus.ParseHTTP(o.ComponentHealth); err != nil {
 		return fmt.Errorf("--component-health: %v", err)
 	}
-	return nil
+	return o.Authentication.Validate()
 }
 
 // Run serves until ctx ends. ready, if not nil, receives the gRPC address
@@ -145,7 +148,14 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	metrics := server.NewMetrics(reg)
 	g := grpc.NewServer(server.ServerOptions(metrics)...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, nil, nil, nil)
+	authn, err := o.Authentication.Build(StoreGetter(st))
+	if err != nil {
+		return err
+	}
+	// Anonymous stays allowed until the X.509 authenticator and TLS land.
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health},
+		auth.Union{Authenticators: authn.Authenticators, AllowAnonymous: true}, nil, nil)
+	authn.Install(api)
 	server.New(server.Config{API: api, Store: st}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
@@ -159,6 +169,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	extra := healthMux(st, reg)
 	extra.HandleFunc("/version", serveVersion)
 	extra.Handle("/openapi/", openapi.Handler())
+	authn.InstallOpenID(extra)
 	rs := &http.Server{
 		Handler: restapi.New(restapi.Config{
 			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,

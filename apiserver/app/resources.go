@@ -41,6 +41,8 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 		case "bindings":
 			api.Register(k.Resource, binding)
 			continue
+		case "selfsubjectreviews", "tokenreviews":
+			continue // Authentication.Install: they need the authenticator
 		case "services":
 			if svcs != nil {
 				api.Register(k.Resource, &services.Storage{Resource: st.For(k), Alloc: svcs})

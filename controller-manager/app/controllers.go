@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sort"
 
 	appsv1 "minik8s/api/apps/v1"
@@ -20,6 +22,7 @@ import (
 	"minik8s/controller-manager/nodelifecycle"
 	"minik8s/controller-manager/podautoscaler"
 	"minik8s/controller-manager/replicaset"
+	"minik8s/controller-manager/rootcacertpublisher"
 	"minik8s/controller-manager/serviceaccount"
 	"minik8s/controller-manager/statefulset"
 )
@@ -38,6 +41,7 @@ var registry = map[string]StartFunc{
 	"namespace":                startNamespace,
 	"nodeipam":                 startNodeIPAM,
 	"nodelifecycle":            startNodeLifecycle,
+	"root-ca-cert-publisher":   startRootCACertPublisher,
 	"serviceaccount":           startServiceAccount,
 	"statefulset":              startStatefulSet,
 }
@@ -108,6 +112,23 @@ func startServiceAccount(_ context.Context, cc *Context) (func(context.Context) 
 		NamespaceInformer: informer.For[*corev1.Namespace](cc.Factory, ""),
 		SAInformer:        informer.For[*corev1.ServiceAccount](cc.Factory, ""),
 		Metrics:           cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
+}
+
+func startRootCACertPublisher(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	if cc.Options.RootCAFile == "" {
+		return nil, nil
+	}
+	ca, err := os.ReadFile(cc.Options.RootCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--root-ca-file: %w", err)
+	}
+	c := rootcacertpublisher.New(rootcacertpublisher.Config{
+		ConfigMaps:        clientFor[*corev1.ConfigMap](cc),
+		NamespaceInformer: informer.For[*corev1.Namespace](cc.Factory, ""),
+		ConfigMapInformer: informer.For[*corev1.ConfigMap](cc.Factory, ""),
+		RootCA:            ca, Metrics: cc.Metrics,
 	})
 	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }

@@ -46,6 +46,7 @@ type Options struct {
 	TerminatedPodGCLimit int
 	NamespaceSyncPeriod  time.Duration
 	GCIgnoredResources   string
+	RootCAFile           string
 
 	// The horizontal pod autoscaler's flags.
 	HPASyncPeriod              time.Duration
@@ -81,7 +82,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.PodEvictionTimeout, "pod-eviction-timeout", 300*time.Second, "how long pods without a toleration of their node's not-ready/unreachable taint stay before eviction")
 	fs.IntVar(&o.TerminatedPodGCLimit, "terminated-pod-gc-threshold", 12500, "finished pods kept before the pod garbage collector deletes the oldest (0 disables)")
 	fs.DurationVar(&o.NamespaceSyncPeriod, "namespace-sync-period", 5*time.Minute, "how often namespaces are reconciled without a change")
-	fs.StringVar(&o.GCIgnoredResources, "gc-ignored-resources", "events,bindings,componentstatuses", "resources the garbage collector does not watch")
+	fs.StringVar(&o.GCIgnoredResources, "gc-ignored-resources", "events,bindings,componentstatuses,selfsubjectreviews,tokenreviews", "resources the garbage collector does not watch (those without list and watch among them)")
+	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "cluster CA bundle (PEM) published as ConfigMap kube-root-ca.crt in every namespace (the root-ca-cert-publisher runs only with it)")
 	fs.DurationVar(&o.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often every HorizontalPodAutoscaler reads its pods' usage and rescales its target")
 	fs.DurationVar(&o.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "an autoscaler scales down only to the highest size recommended within this window (unless its spec.behavior sets one)")
 	fs.Float64Var(&o.HPATolerance, "horizontal-pod-autoscaler-tolerance", 0.1, "no rescale while usage/target stays within 1 +- this")

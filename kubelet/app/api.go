@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	authenticationv1 "minik8s/api/authentication/v1"
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
@@ -27,10 +28,20 @@ type apiAdapter struct {
 	secrets    *client.Resource[*corev1.Secret]
 	podLister  *informer.Lister[*corev1.Pod]
 	services   *informer.Lister[*corev1.Service]
+	client     *client.Client
 	log        *slog.Logger
 }
 
-var _ pod.API = (*apiAdapter)(nil)
+var (
+	_ pod.API            = (*apiAdapter)(nil)
+	_ pod.TokenRequester = (*apiAdapter)(nil)
+)
+
+// RequestToken asks for a service-account token bound to a pod (the
+// projected kube-api-access volume).
+func (a *apiAdapter) RequestToken(ctx context.Context, ns, sa string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error) {
+	return a.client.CreateToken(ctx, ns, sa, req)
+}
 
 func (a *apiAdapter) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

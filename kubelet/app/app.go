@@ -230,7 +230,7 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 		svcInf := informer.New[*corev1.Service](client.For[*corev1.Service](c), "", client.ListOptions{}, 0)
 		nodeInf := informer.New[*corev1.Node](client.For[*corev1.Node](c), "", client.ListOptions{}, 0)
 		api = &apiAdapter{pods: pods, configMaps: client.For[*corev1.ConfigMap](c), secrets: client.For[*corev1.Secret](c),
-			podLister: podInf.Lister(), services: svcInf.Lister(), log: log}
+			podLister: podInf.Lister(), services: svcInf.Lister(), client: c, log: log}
 		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, log)
 		k.setRoutesHandler(ctx, nodeInf, netw, nodeName, initNet, log)
 		for _, run := range []func(context.Context){podInf.Run, svcInf.Run, nodeInf.Run} {

@@ -74,6 +74,7 @@ type Manager struct {
 	probes *probe.Manager
 	rec    images.Recorder
 	api    API
+	tokens *tokenCache // nil when api cannot request tokens
 	log    *slog.Logger
 	clock  workqueue.Clock
 
@@ -121,6 +122,9 @@ func NewManager(cfg Config, rt runtime.Runtime, netw network.Manager, api API, r
 	m := &Manager{cfg: cfg, rt: rt, net: netw, api: api, rec: rec, log: cfg.Log, clock: cfg.Clock,
 		workers: map[string]*worker{}, relistKick: make(chan struct{}, 1), fingerprints: map[string]string{},
 		ctx: context.Background()}
+	if tr, ok := api.(TokenRequester); ok {
+		m.tokens = newTokenCache(tr, cfg.Clock)
+	}
 	m.puller = images.NewPuller(rt, rec, cfg.Clock, cfg.BackoffBase, cfg.BackoffMax)
 	m.probes = probe.NewManager(&probe.Prober{Dial: netw.DialContext, Exec: rt.ExecSync}, m.onProbe)
 	return m
@@ -458,6 +462,11 @@ func (m *Manager) sync(ctx context.Context, w *worker, pod *corev1.Pod, removed 
 		return false, 0, err
 	}
 	m.gcContainers(ctx, pr)
+	if pr.running() {
+		if err := refreshTokens(pod, m.dirs(w.uid), m.envContext(pod, w.podIP)); err != nil {
+			m.log.Warn("refresh service account token", "pod", podKey(pod), "err", err)
+		}
+	}
 	m.syncProbes(ctx, w, pod, pr)
 	m.report(ctx, w, pod, pr, false)
 	if acts := computeActions(pod, pr, m.probeState(pr)); acts.StartInit >= 0 && requeue == 0 {
@@ -546,7 +555,7 @@ func (m *Manager) syncProbes(ctx context.Context, w *worker, pod *corev1.Pod, pr
 }
 
 func (m *Manager) envContext(pod *corev1.Pod, podIP string) envContext {
-	return envContext{pod: pod, podIP: podIP, hostIP: m.cfg.HostIP, nodeName: m.cfg.NodeName, lookup: m.api}
+	return envContext{pod: pod, podIP: podIP, hostIP: m.cfg.HostIP, nodeName: m.cfg.NodeName, lookup: m.api, tokens: m.tokens}
 }
 
 // createSandbox sets up the network, the pod's files and the pause container.
@@ -800,6 +809,9 @@ func (m *Manager) killPod(ctx context.Context, pod *corev1.Pod, pr podRuntime, g
 		if err := m.rt.RemoveSandbox(ctx, sb.ID); err != nil {
 			return err
 		}
+	}
+	if m.tokens != nil {
+		m.tokens.forget(pod.GetMetadata().GetUid())
 	}
 	return cleanupPodDir(m.dirs(pod.GetMetadata().GetUid()))
 }

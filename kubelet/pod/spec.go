@@ -42,6 +42,8 @@ type envContext struct {
 	hostIP   string
 	nodeName string
 	lookup   podLookup
+	// tokens requests service-account tokens; nil gives placeholders.
+	tokens *tokenCache
 }
 
 // makeEnv builds a container's environment in Kubernetes' order: service

@@ -169,15 +169,11 @@ func prepareVolume(v *corev1.Volume, dirs podDirs, ec envContext) (string, error
 		for _, src := range v.Projected.GetSources() {
 			switch {
 			case src.GetServiceAccountToken() != nil:
-				sa := ec.pod.GetSpec().GetServiceAccountName()
-				if sa == "" {
-					sa = "default"
+				tok, err := projectedToken(ec, src.ServiceAccountToken)
+				if err != nil {
+					return "", err
 				}
-				p := src.ServiceAccountToken.GetPath()
-				if p == "" {
-					p = "token"
-				}
-				if err := writeFileAtomic(filepath.Join(dir, p), []byte(fmt.Sprintf("minik8s:serviceaccount:%s:%s", ns, sa)), m); err != nil {
+				if err := writeFileAtomic(filepath.Join(dir, tokenPath(src.ServiceAccountToken)), tok, m); err != nil {
 					return "", err
 				}
 			case src.GetConfigMap() != nil:

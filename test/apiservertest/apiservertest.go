@@ -27,6 +27,8 @@ type Options struct {
 	Port int
 	// HTTPPort serves /healthz, /readyz, /livez and /metrics; 0 disables them.
 	HTTPPort int
+	// Authentication are the token and service-account flags.
+	Authentication app.AuthenticationOptions
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -40,6 +42,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		ServiceClusterIPRange: "10.96.0.0/16",
 		WatchHistory:          opts.WatchHistory,
 		ComponentHealth:       app.DefaultComponentHealth,
+		Authentication:        opts.Authentication,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

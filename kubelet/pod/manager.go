@@ -166,8 +166,9 @@ func (w *worker) poke() {
 // given before Run start at once, later ones as they come. Run is called
 // once.
 func (m *Manager) Run(ctx context.Context) {
-	m.startPending(ctx)
+	// Subscribe before any worker acts, so no exit is missed.
 	events := m.rt.Events(ctx)
+	m.startPending(ctx)
 	go func() {
 		for range events {
 			select {

@@ -22,12 +22,12 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 	"minik8s/api/record"
+	"minik8s/kubelet/config"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/node"
 	"minik8s/kubelet/pod"
 	"minik8s/kubelet/runtime"
 	"minik8s/kubelet/server"
-	"minik8s/kubelet/static"
 )
 
 // Options are the kubelet's flags.
@@ -249,68 +249,23 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 
 	// Pod sources: the apiserver (pods bound here, minus mirror pods) and
 	// the manifest directory.
-	var staticMu sync.Mutex
-	staticPods := map[string]*corev1.Pod{}
-	staticLoaded := o.PodManifestPath == ""
-	apiSynced := podInf == nil
-	markReady := func() {
-		if staticLoaded && apiSynced {
-			mgr.SetSourcesReady()
-		}
-	}
+	var sources []string
+	copts := config.Options{}
 	if podInf != nil {
-		podInf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-			AddFunc: func(p *corev1.Pod) { k.apiPod(mgr, mirrorSync, p) },
-			UpdateFunc: func(_, p *corev1.Pod) {
-				k.apiPod(mgr, mirrorSync, p)
-			},
-			DeleteFunc: func(p *corev1.Pod) {
-				if static.IsMirror(p) {
-					mirrorSync.poke()
-					return
-				}
-				mgr.RemovePod(p.GetMetadata().GetUid())
-			},
-		})
-		goRun(func() {
-			if informer.WaitForCacheSync(ctx, podInf.HasSynced) {
-				mirrorSync.poke()
-				staticMu.Lock()
-				apiSynced = true
-				markReady()
-				staticMu.Unlock()
-			}
-		})
+		sources = append(sources, config.SourceAPI)
+		copts.MirrorChanged = mirrorSync.poke
+		copts.StaticChanged = mirrorSync.setStatic
 	}
 	if o.PodManifestPath != "" {
-		goRun(func() {
-			static.Watch(ctx, o.PodManifestPath, nodeName, o.FileCheckFrequency, log, func(pods []*corev1.Pod) {
-				staticMu.Lock()
-				defer staticMu.Unlock()
-				seen := map[string]bool{}
-				for _, p := range pods {
-					seen[p.Metadata.Uid] = true
-					mgr.UpdatePod(p)
-					staticPods[p.Metadata.Uid] = p
-				}
-				for uid := range staticPods {
-					if !seen[uid] {
-						mgr.RemovePod(uid)
-						delete(staticPods, uid)
-					}
-				}
-				if mirrorSync != nil {
-					mirrorSync.setStatic(pods)
-				}
-				staticLoaded = true
-				markReady()
-			})
-		})
+		sources = append(sources, config.SourceFile)
 	}
-	if podInf == nil {
-		staticMu.Lock()
-		markReady()
-		staticMu.Unlock()
+	copts.Sources = sources
+	podConfig := config.New(mgr, copts)
+	if podInf != nil {
+		goRun(func() { podConfig.WatchAPI(ctx, podInf) })
+	}
+	if o.PodManifestPath != "" {
+		goRun(func() { podConfig.WatchFiles(ctx, o.PodManifestPath, nodeName, o.FileCheckFrequency, log) })
 	}
 	goRun(func() { mgr.Run(ctx) })
 
@@ -370,20 +325,6 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	}
 	<-ctx.Done()
 	return nil
-}
-
-// apiPod routes a pod from the apiserver: mirror pods to the mirror
-// keeper, everything else to the pod manager.
-func (k *Kubelet) apiPod(mgr *pod.Manager, ms *mirrors, p *corev1.Pod) {
-	if static.IsMirror(p) {
-		if ms != nil {
-			ms.poke()
-		}
-		// The static pod's status goes to this mirror: offer it again.
-		mgr.Kick(static.UIDFromHash(p.GetMetadata().GetAnnotations()[static.AnnotationMirror]))
-		return
-	}
-	mgr.UpdatePod(p)
 }
 
 // setRoutesHandler installs routes to every other node's pod CIDR and

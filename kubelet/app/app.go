@@ -22,6 +22,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 	"minik8s/api/record"
+	"minik8s/api/workqueue"
 	"minik8s/kubelet/config"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/node"
@@ -120,18 +121,39 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 // Kubelet is a running kubelet.
 type Kubelet struct {
 	Pods    *pod.Manager
-	Runtime *runtime.Containerd
-	Network *network.Linux
+	Runtime runtime.Runtime
+	Network network.Manager
 	Server  *server.Server
 	Client  *client.Client
 	// ServerAddr is the kubelet server's listening address.
 	ServerAddr string
 }
 
+// Deps are the parts of a kubelet that tests and hollow nodes replace
+// with fakes (kubelet/runtime/fake, network.Fake); a nil field gets the
+// real one (containerd at o.Containerd, Linux networking).
+type Deps struct {
+	Runtime runtime.Runtime
+	Network network.Manager
+	// Clock drives the pod manager's timers (the wall clock if nil).
+	Clock workqueue.Clock
+	// Log replaces slog.Default() (hollow nodes quiet their kubelets).
+	Log *slog.Logger
+}
+
 // Run runs the kubelet until ctx ends. ready, if not nil, receives the
 // Kubelet once it serves.
 func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
-	log := slog.Default().With("component", "kubelet", "node", o.HostnameOverride)
+	return RunWith(ctx, o, Deps{}, ready)
+}
+
+// RunWith is Run on the given runtime and network.
+func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) error {
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "kubelet", "node", o.HostnameOverride)
 	nodeName := o.HostnameOverride
 	if nodeName == "" {
 		return errors.New("no node name (--hostname-override)")
@@ -155,28 +177,36 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	if err := os.MkdirAll(o.RootDir, 0o755); err != nil {
 		return fmt.Errorf("root dir: %w", err)
 	}
-	mirrorURLs := map[string]*url.URL{}
-	for _, m := range o.RegistryMirrors {
-		reg, u, err := runtime.ParseMirror(m)
+	rt := deps.Runtime
+	if rt == nil {
+		mirrorURLs := map[string]*url.URL{}
+		for _, m := range o.RegistryMirrors {
+			reg, u, err := runtime.ParseMirror(m)
+			if err != nil {
+				return err
+			}
+			mirrorURLs[reg] = u
+		}
+		c, err := runtime.NewContainerd(ctx, runtime.ContainerdOptions{
+			Address: o.Containerd, Namespace: o.ContainerdNamespace,
+			Hosts: runtime.NewHosts(mirrorURLs, o.InsecureRegistries), StateDir: filepath.Join(o.RootDir, "runtime"), Log: log,
+		})
 		if err != nil {
 			return err
 		}
-		mirrorURLs[reg] = u
+		defer c.Close()
+		rt = c
 	}
-	rt, err := runtime.NewContainerd(ctx, runtime.ContainerdOptions{
-		Address: o.Containerd, Namespace: o.ContainerdNamespace,
-		Hosts: runtime.NewHosts(mirrorURLs, o.InsecureRegistries), StateDir: filepath.Join(o.RootDir, "runtime"), Log: log,
-	})
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	netw, err := network.NewLinux(network.Config{
-		NodeNetns: o.NodeNetns, NetnsDir: o.NetnsDir, NetnsPrefix: o.NetnsPrefix, Bridge: o.Bridge,
-		ClusterCIDR: o.ClusterCIDR, StateDir: filepath.Join(o.RootDir, "network"), Log: log,
-	})
-	if err != nil {
-		return err
+	netw := deps.Network
+	if netw == nil {
+		l, err := network.NewLinux(network.Config{
+			NodeNetns: o.NodeNetns, NetnsDir: o.NetnsDir, NetnsPrefix: o.NetnsPrefix, Bridge: o.Bridge,
+			ClusterCIDR: o.ClusterCIDR, StateDir: filepath.Join(o.RootDir, "network"), Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		netw = l
 	}
 	var dns []string
 	for _, s := range strings.Split(o.ClusterDNS, ",") {
@@ -187,7 +217,7 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	cfg := pod.Config{
 		NodeName: nodeName, HostIP: o.NodeIP, RootDir: o.RootDir, PauseImage: o.PauseImage,
 		ClusterDNS: dns, ClusterDomain: o.ClusterDomain, CgroupRoot: o.CgroupRoot,
-		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Log: log,
+		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Clock: deps.Clock, Log: log,
 	}
 	k := &Kubelet{Runtime: rt, Network: netw}
 	ctx, cancel := context.WithCancel(ctx)

@@ -41,12 +41,18 @@ type Runtime struct {
 	// OnStart, if set, may fail a start (the container stays Created) or
 	// let it run; it sees the container as created.
 	OnStart func(c runtime.Container) error
+	// OnStarted, if set, hears of every container now running, e.g. to
+	// schedule its Exit.
+	OnStarted func(c runtime.Container)
 	// OnExec, if set, answers ExecSync and Exec in running containers;
 	// without it every command exits 0 with no output.
 	OnExec func(c runtime.Container, cmd []string) (runtime.ExecResult, error)
 	// OnStop, if set, gives the exit code of a container stopped with the
 	// given grace; without it 143 (SIGTERM obeyed), or 137 for grace 0.
 	OnStop func(c runtime.Container, grace time.Duration) int32
+	// OnStats, if set, answers ContainerStats for running containers
+	// (an error leaves the container out of the kubelet's summary).
+	OnStats func(c runtime.Container) (runtime.Stats, error)
 
 	clock workqueue.Clock
 
@@ -335,27 +341,35 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 			return fmt.Errorf("start container %s: %w", c.Name, err)
 		}
 	}
+	started, err := r.start(id)
+	if err == nil && r.OnStarted != nil {
+		r.OnStarted(started)
+	}
+	return err
+}
+
+func (r *Runtime) start(id string) (runtime.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur, ok := r.containers[id]
 	if !ok {
-		return fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
+		return runtime.Container{}, fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
 	}
 	cur.State, cur.StartedAt, cur.Pid = runtime.ContainerRunning, r.clock.Now(), uint32(1000+r.seq)
 	r.seq++
 	if cur.LogPath != "" {
 		if err := os.MkdirAll(filepath.Dir(cur.LogPath), 0o755); err != nil {
-			return fmt.Errorf("start container %s: %w", c.Name, err)
+			return runtime.Container{}, fmt.Errorf("start container %s: %w", cur.Name, err)
 		}
 		f, err := os.OpenFile(cur.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
-			return fmt.Errorf("start container %s: %w", c.Name, err)
+			return runtime.Container{}, fmt.Errorf("start container %s: %w", cur.Name, err)
 		}
 		f.Close()
 	}
 	r.record("StartContainer %s %d", cur.Name, cur.Attempt)
 	r.emit(id, "start")
-	return nil
+	return copyContainer(cur), nil
 }
 
 // exit ends a running container; mu is held.
@@ -493,8 +507,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts runtime.ExecOptions)
 	return res.ExitCode, nil
 }
 
-// ContainerStats implements runtime.Runtime: a running container uses a
-// millisecond of CPU per second it has run and 1 MiB of memory.
+// ContainerStats implements runtime.Runtime with OnStats; without it a
+// running container uses a millisecond of CPU per second it has run and
+// 1 MiB of memory.
 func (r *Runtime) ContainerStats(ctx context.Context, id string) (runtime.Stats, error) {
 	c, err := r.ContainerStatus(ctx, id)
 	if err != nil {
@@ -502,6 +517,9 @@ func (r *Runtime) ContainerStats(ctx context.Context, id string) (runtime.Stats,
 	}
 	if c.State != runtime.ContainerRunning {
 		return runtime.Stats{}, fmt.Errorf("stats of container %s: not running", c.Name)
+	}
+	if r.OnStats != nil {
+		return r.OnStats(c)
 	}
 	now := r.clock.Now()
 	cpu := uint64(now.Sub(c.StartedAt) / 1000)

@@ -12,29 +12,8 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
-	apiserver "minik8s/apiserver/app"
-	"minik8s/test/etcdtest"
+	"minik8s/test/apiservertest"
 )
-
-func startAPIServer(t *testing.T) string {
-	t.Helper()
-	etcd := etcdtest.Start(t, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(ctx, apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
-			ServiceClusterIPRange: "10.96.0.0/16"}, ready)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case addr := <-ready:
-		return addr
-	case err := <-done:
-		t.Fatalf("apiserver: %v", err)
-	}
-	return ""
-}
 
 func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
@@ -66,12 +45,8 @@ func ready(p *corev1.Pod) bool {
 // not restart finish as Outcome says, deletions complete, and the stats
 // summary reports SetPodUsage's numbers.
 func TestModes(t *testing.T) {
-	addr := startAPIServer(t)
-	c, err := client.New([]string{addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	api := apiservertest.StartWithEtcd(t)
+	addr, c := api.Addr, api.Client(t)
 	for _, real := range []bool{false, true} {
 		t.Run(fmt.Sprintf("real=%v", real), func(t *testing.T) {
 			ctx := context.Background()
@@ -108,8 +83,11 @@ func TestModes(t *testing.T) {
 					if err != nil {
 						return false, err
 					}
-					boundTo[p.GetSpec().GetNodeName()] = true
-					return p.GetStatus().GetPhase() == "Running" && ready(p) && p.GetStatus().GetPodIP() != "", nil
+					if p.GetStatus().GetPhase() == "Running" && ready(p) && p.GetStatus().GetPodIP() != "" {
+						boundTo[p.GetSpec().GetNodeName()] = true
+						return true, nil
+					}
+					return false, nil
 				})
 			}
 			if len(boundTo) != 2 {

@@ -12,30 +12,8 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
-	apiserver "minik8s/apiserver/app"
-	"minik8s/test/etcdtest"
+	"minik8s/test/apiservertest"
 )
-
-// startAPIServer runs an apiserver on a one-member etcd for the test.
-func startAPIServer(t *testing.T) string {
-	t.Helper()
-	etcd := etcdtest.Start(t, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(ctx, apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
-			ServiceClusterIPRange: "10.96.0.0/16"}, ready)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case addr := <-ready:
-		return addr
-	case err := <-done:
-		t.Fatalf("apiserver: %v", err)
-	}
-	return ""
-}
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -52,12 +30,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // lease, runs a pod bound to it (Running, Ready, an IP of its pod CIDR)
 // and confirms its graceful deletion.
 func TestHollowNode(t *testing.T) {
-	addr := startAPIServer(t)
-	c, err := client.New([]string{addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	api := apiservertest.StartWithEtcd(t)
+	addr, c := api.Addr, api.Client(t)
 	ctx := context.Background()
 	n, err := Start(ctx, Config{Server: addr, Name: "hollow-0", PodCIDR: "10.250.7.0/24", Heartbeat: time.Second,
 		Labels: map[string]string{"zone": "a"}})

@@ -98,7 +98,7 @@ func NodeStatus(n *corev1.Node) string {
 	for _, c := range n.GetStatus().GetConditions() {
 		if c.GetType() == "Ready" {
 			status = "NotReady"
-			if c.GetStatus() == "True" {
+			if c.GetStatus() == corev1.ConditionTrue {
 				status = "Ready"
 			}
 		}

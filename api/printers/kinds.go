@@ -274,7 +274,7 @@ var kindPrinters = map[string]printer{
 			for _, c := range cs.GetConditions() {
 				if c.GetType() == "Healthy" {
 					status = "Unhealthy"
-					if c.GetStatus() == "True" {
+					if c.GetStatus() == corev1.ConditionTrue {
 						status = "Healthy"
 					}
 					msg, errText = c.GetMessage(), c.GetError()
@@ -476,7 +476,7 @@ func QualifiedKind(apiVersion, kind string) string {
 func jobCondition(j *batchv1.Job, typ string) bool {
 	for _, c := range j.GetStatus().GetConditions() {
 		if c.GetType() == typ {
-			return c.GetStatus() == "True"
+			return c.GetStatus() == corev1.ConditionTrue
 		}
 	}
 	return false

@@ -158,7 +158,7 @@ func (t *restartTally) add(cs *corev1.ContainerStatus) {
 func podCondition(p *corev1.Pod, typ string) bool {
 	for _, c := range p.GetStatus().GetConditions() {
 		if c.GetType() == typ {
-			return c.GetStatus() == "True"
+			return c.GetStatus() == corev1.ConditionTrue
 		}
 	}
 	return false
@@ -192,9 +192,9 @@ func readinessGates(p *corev1.Pod) string {
 func podRowConditions(p *corev1.Pod) []RowCondition {
 	switch p.GetStatus().GetPhase() {
 	case "Succeeded":
-		return []RowCondition{{Type: "Completed", Status: "True", Reason: "Succeeded", Message: "The pod finished successfully."}}
+		return []RowCondition{{Type: "Completed", Status: corev1.ConditionTrue, Reason: "Succeeded", Message: "The pod finished successfully."}}
 	case "Failed":
-		return []RowCondition{{Type: "Completed", Status: "True", Reason: "Failed", Message: "The pod finished with a failure."}}
+		return []RowCondition{{Type: "Completed", Status: corev1.ConditionTrue, Reason: "Failed", Message: "The pod finished with a failure."}}
 	}
 	return nil
 }

@@ -91,9 +91,9 @@ func (p *Prober) Get(ctx context.Context, name string) (*corev1.ComponentStatus,
 }
 
 func status(name string, err error, msg string) *corev1.ComponentStatus {
-	cond := &corev1.ComponentCondition{Type: "Healthy", Status: "True", Message: msg}
+	cond := &corev1.ComponentCondition{Type: "Healthy", Status: corev1.ConditionTrue, Message: msg}
 	if err != nil {
-		cond = &corev1.ComponentCondition{Type: "Healthy", Status: "False", Error: err.Error()}
+		cond = &corev1.ComponentCondition{Type: "Healthy", Status: corev1.ConditionFalse, Error: err.Error()}
 	}
 	return &corev1.ComponentStatus{
 		ApiVersion: "v1", Kind: "ComponentStatus",

@@ -8,17 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
-)
-
-// Pod phases.
-const (
-	PodPending   = "Pending"
-	PodRunning   = "Running"
-	PodSucceeded = "Succeeded"
-	PodFailed    = "Failed"
-	PodUnknown   = "Unknown"
 )
 
 // PodKey is the "namespace/name" key of a pod, as expectations track it.
@@ -29,37 +21,25 @@ func PodKey(p *corev1.Pod) string {
 // IsPodActive reports a pod that counts towards its controller's replicas:
 // not finished and not being deleted.
 func IsPodActive(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph != PodSucceeded && ph != PodFailed && p.GetMetadata().GetDeletionTimestamp() == nil
+	return !helper.IsPodTerminal(p) && p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 // IsPodTerminal reports a pod that finished (Succeeded or Failed).
-func IsPodTerminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == PodSucceeded || ph == PodFailed
-}
+func IsPodTerminal(p *corev1.Pod) bool { return helper.IsPodTerminal(p) }
 
 // PodReadyCondition returns the pod's Ready condition, or nil.
 func PodReadyCondition(p *corev1.Pod) *corev1.PodCondition {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c
-		}
-	}
-	return nil
+	return helper.GetPodCondition(p, corev1.PodReady)
 }
 
 // IsPodReady reports a pod whose Ready condition is True.
-func IsPodReady(p *corev1.Pod) bool {
-	c := PodReadyCondition(p)
-	return c != nil && c.GetStatus() == "True"
-}
+func IsPodReady(p *corev1.Pod) bool { return helper.IsPodReady(p) }
 
 // IsPodAvailable reports a pod that has been ready for at least
 // minReadySeconds at now.
 func IsPodAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	c := PodReadyCondition(p)
-	if c == nil || c.GetStatus() != "True" {
+	if c == nil || c.GetStatus() != corev1.ConditionTrue {
 		return false
 	}
 	if minReadySeconds <= 0 {
@@ -83,7 +63,7 @@ func FilterActivePods(pods []*corev1.Pod) []*corev1.Pod {
 	return out
 }
 
-var podPhaseRank = map[string]int{PodPending: 0, PodUnknown: 1, PodRunning: 2}
+var podPhaseRank = map[string]int{corev1.PodPending: 0, corev1.PodUnknown: 1, corev1.PodRunning: 2}
 
 // restarts sums the restart counts of a pod's containers.
 func restarts(p *corev1.Pod) int32 {
@@ -147,12 +127,7 @@ func NewControllerRef(owner scheme.Object, apiVersion, kind string) *metav1.Owne
 
 // ControllerRefOf returns the owner reference with controller=true, or nil.
 func ControllerRefOf(obj scheme.Object) *metav1.OwnerReference {
-	for _, r := range obj.GetMetadata().GetOwnerReferences() {
-		if r.GetController() {
-			return r
-		}
-	}
-	return nil
+	return helper.GetControllerOf(obj.GetMetadata())
 }
 
 // PodFromTemplate builds a pod of template in namespace, owned by ref,

@@ -175,7 +175,7 @@ func Plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, pods []*corev1.Pod, hash s
 		for _, pod := range onNode {
 			switch {
 			case pod.GetMetadata().GetDeletionTimestamp() != nil:
-			case pod.GetStatus().GetPhase() == controller.PodFailed:
+			case pod.GetStatus().GetPhase() == corev1.PodFailed:
 				p.Delete = append(p.Delete, pod) // recreated next round
 			default:
 				live = append(live, pod)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
+	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 )
 
@@ -26,9 +27,9 @@ func (s *syncState) checkPausedConditions(ctx context.Context) error {
 	switch {
 	case d.Spec.Paused && !pausedShown:
 		d.Status = statusOrEmpty(d)
-		setCondition(d.Status, newCondition(Progressing, "Unknown", ReasonPaused, "Deployment is paused", s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonPaused, "Deployment is paused", s.c.now()))
 	case !d.Spec.Paused && pausedShown:
-		setCondition(d.Status, newCondition(Progressing, "Unknown", ReasonResumed, "Deployment is resumed", s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonResumed, "Deployment is resumed", s.c.now()))
 	default:
 		return nil
 	}
@@ -55,22 +56,22 @@ func (s *syncState) syncRolloutStatus(ctx context.Context, newRS *appsv1.Replica
 		}
 		switch {
 		case DeploymentComplete(d, st):
-			setCondition(st, newCondition(Progressing, "True", ReasonNewRSAvailable, fmt.Sprintf("ReplicaSet %q has successfully progressed.", name), now))
+			setCondition(st, newCondition(Progressing, corev1.ConditionTrue, ReasonNewRSAvailable, fmt.Sprintf("ReplicaSet %q has successfully progressed.", name), now))
 		case DeploymentProgressing(d, st):
 			msg := fmt.Sprintf("Deployment %q is progressing.", d.Metadata.Name)
 			if newRS != nil {
 				msg = fmt.Sprintf("ReplicaSet %q is progressing.", name)
 			}
-			c := newCondition(Progressing, "True", ReasonRSUpdated, msg, now)
+			c := newCondition(Progressing, corev1.ConditionTrue, ReasonRSUpdated, msg, now)
 			// Progress moves lastUpdateTime (the deadline's start) even
 			// when the reason stays the same.
-			if cur != nil && cur.Status == "True" {
+			if cur != nil && cur.Status == corev1.ConditionTrue {
 				c.LastTransitionTime = cur.LastTransitionTime
 			}
 			removeCondition(st, Progressing)
 			st.Conditions = append(st.Conditions, c)
 		case DeploymentTimedOut(d, st, now):
-			setCondition(st, newCondition(Progressing, "False", ReasonTimedOut, fmt.Sprintf("ReplicaSet %q has timed out progressing.", name), now))
+			setCondition(st, newCondition(Progressing, corev1.ConditionFalse, ReasonTimedOut, fmt.Sprintf("ReplicaSet %q has timed out progressing.", name), now))
 			s.c.recorder.Eventf(d, "Warning", ReasonTimedOut, "Deployment %q has timed out progressing.", d.Metadata.Name)
 		}
 	}
@@ -91,7 +92,7 @@ func (s *syncState) syncRolloutStatus(ctx context.Context, newRS *appsv1.Replica
 func (s *syncState) requeueStuck(st *appsv1.DeploymentStatus) {
 	d := s.d
 	c := condition(st, Progressing)
-	if !hasProgressDeadline(d) || c == nil || c.Reason == ReasonNewRSAvailable || c.Reason == ReasonTimedOut || c.Status == "Unknown" {
+	if !hasProgressDeadline(d) || c == nil || c.Reason == ReasonNewRSAvailable || c.Reason == ReasonTimedOut || c.Status == corev1.ConditionUnknown {
 		return
 	}
 	if DeploymentComplete(d, st) {

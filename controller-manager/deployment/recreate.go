@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "minik8s/api/apps/v1"
+	corev1 "minik8s/api/core/v1"
 	"minik8s/controller-manager/controller"
 )
 
@@ -53,7 +54,7 @@ func (s *syncState) oldPodsRunning(olds []*appsv1.ReplicaSet) bool {
 		}
 		pods, _ := s.c.pods.ByIndex(controller.ControllerUIDIndex, rs.GetMetadata().GetUid())
 		for _, p := range pods {
-			if ph := p.GetStatus().GetPhase(); ph != controller.PodSucceeded && ph != controller.PodFailed {
+			if ph := p.GetStatus().GetPhase(); ph != corev1.PodSucceeded && ph != corev1.PodFailed {
 				return true
 			}
 		}

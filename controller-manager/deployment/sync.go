@@ -81,7 +81,7 @@ func (s *syncState) newReplicaSet(ctx context.Context, existing *appsv1.ReplicaS
 		}
 		if d := s.d; hasProgressDeadline(d) && condition(d.Status, Progressing) == nil {
 			d.Status = statusOrEmpty(d)
-			setCondition(d.Status, newCondition(Progressing, "True", ReasonFoundNewRS, fmt.Sprintf("Found new replica set %q", rs.Metadata.Name), s.c.now()))
+			setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonFoundNewRS, fmt.Sprintf("Found new replica set %q", rs.Metadata.Name), s.c.now()))
 		}
 		return rs, nil
 	}
@@ -138,7 +138,7 @@ func (s *syncState) newReplicaSet(ctx context.Context, existing *appsv1.ReplicaS
 		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Metadata.Name, err)
 		if hasProgressDeadline(d) {
 			d.Status = statusOrEmpty(d)
-			setCondition(d.Status, newCondition(Progressing, "False", ReasonFailedRSCreate, msg, s.c.now()))
+			setCondition(d.Status, newCondition(Progressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg, s.c.now()))
 			_ = s.writeStatus(ctx)
 		}
 		s.c.recorder.Event(d, controller.EventWarning, "FailedCreate", msg)
@@ -153,7 +153,7 @@ func (s *syncState) newReplicaSet(ctx context.Context, existing *appsv1.ReplicaS
 	}
 	if d := s.d; !alreadyExists && hasProgressDeadline(d) {
 		d.Status = statusOrEmpty(d)
-		setCondition(d.Status, newCondition(Progressing, "True", ReasonNewRSCreated, fmt.Sprintf("Created new replica set %q", created.Metadata.Name), s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonNewRSCreated, fmt.Sprintf("Created new replica set %q", created.Metadata.Name), s.c.now()))
 	}
 	return created, nil
 }
@@ -364,9 +364,9 @@ func (s *syncState) calculateStatus(newRS *appsv1.ReplicaSet, olds []*appsv1.Rep
 	}
 	st.UnavailableReplicas = max(total-st.AvailableReplicas, 0)
 	if st.AvailableReplicas >= Replicas(d)-MaxUnavailable(d) {
-		setCondition(st, newCondition(Available, "True", ReasonMinimumReplicasAvailable, "Deployment has minimum availability.", s.c.now()))
+		setCondition(st, newCondition(Available, corev1.ConditionTrue, ReasonMinimumReplicasAvailable, "Deployment has minimum availability.", s.c.now()))
 	} else {
-		setCondition(st, newCondition(Available, "False", ReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", s.c.now()))
+		setCondition(st, newCondition(Available, corev1.ConditionFalse, ReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", s.c.now()))
 	}
 	return st
 }

@@ -127,7 +127,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 func finishedCondition(j *batchv1.Job) *batchv1.JobCondition {
 	for _, c := range j.GetStatus().GetConditions() {
-		if (c.GetType() == "Complete" || c.GetType() == "Failed") && c.GetStatus() == "True" {
+		if (c.GetType() == "Complete" || c.GetType() == "Failed") && c.GetStatus() == corev1.ConditionTrue {
 			return c
 		}
 	}
@@ -147,9 +147,9 @@ func Count(pods []*corev1.Pod) Counts {
 	var n Counts
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
-		case controller.PodSucceeded:
+		case corev1.PodSucceeded:
 			n.Succeeded++
-		case controller.PodFailed:
+		case corev1.PodFailed:
 			n.Failed++
 			for _, cs := range p.GetStatus().GetContainerStatuses() {
 				if f := cs.GetState().GetTerminated().GetFinishedAt(); f != nil && f.AsTime().After(n.LastFailure) {
@@ -323,7 +323,7 @@ func (c *Controller) retryDelay(failed int32, last time.Time, now time.Time) tim
 
 func (c *Controller) condition(typ, reason, msg string, now time.Time) *batchv1.JobCondition {
 	ts := timestamppb.New(now.Truncate(time.Second))
-	return &batchv1.JobCondition{Type: typ, Status: "True", Reason: reason, Message: msg, LastProbeTime: ts, LastTransitionTime: ts}
+	return &batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastProbeTime: ts, LastTransitionTime: ts}
 }
 
 func setSuspended(conds []*batchv1.JobCondition, suspended bool, now time.Time) []*batchv1.JobCondition {
@@ -334,15 +334,15 @@ func setSuspended(conds []*batchv1.JobCondition, suspended bool, now time.Time) 
 		}
 	}
 	switch {
-	case suspended && (cur == nil || cur.Status != "True"):
+	case suspended && (cur == nil || cur.Status != corev1.ConditionTrue):
 		if cur == nil {
 			cur = &batchv1.JobCondition{Type: "Suspended"}
 			conds = append(conds, cur)
 		}
-		cur.Status, cur.Reason, cur.Message = "True", "JobSuspended", "Job suspended"
+		cur.Status, cur.Reason, cur.Message = corev1.ConditionTrue, "JobSuspended", "Job suspended"
 		cur.LastTransitionTime = timestamppb.New(now.Truncate(time.Second))
-	case !suspended && cur != nil && cur.Status == "True":
-		cur.Status, cur.Reason, cur.Message = "False", "JobResumed", "Job resumed"
+	case !suspended && cur != nil && cur.Status == corev1.ConditionTrue:
+		cur.Status, cur.Reason, cur.Message = corev1.ConditionFalse, "JobResumed", "Job resumed"
 		cur.LastTransitionTime = timestamppb.New(now.Truncate(time.Second))
 	}
 	return conds

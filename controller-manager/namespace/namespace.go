@@ -120,12 +120,12 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		remaining, err = c.deleteContent(ctx, name, true)
 	}
 	if err != nil {
-		_ = c.setCondition(ctx, ns, "NamespaceDeletionContentFailure", "True", "ContentDeletionFailed", err.Error())
+		_ = c.setCondition(ctx, ns, "NamespaceDeletionContentFailure", corev1.ConditionTrue, "ContentDeletionFailed", err.Error())
 		return err
 	}
 	if len(remaining) > 0 {
 		msg := "Some resources are remaining: " + strings.Join(remaining, ", ")
-		if err := c.setCondition(ctx, ns, "NamespaceContentRemaining", "True", "SomeResourcesRemain", msg); err != nil {
+		if err := c.setCondition(ctx, ns, "NamespaceContentRemaining", corev1.ConditionTrue, "SomeResourcesRemain", msg); err != nil {
 			return err
 		}
 		c.log.Debug("namespace content remaining", "namespace", name, "remaining", msg)

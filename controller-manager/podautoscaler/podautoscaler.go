@@ -202,10 +202,10 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			return ctx.Err()
 		}
 		c.cfg.Recorder.Event(hpa, controller.EventWarning, "FailedGetScale", err.Error())
-		setCondition(st, now, AbleToScale, "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: "+err.Error())
+		setCondition(st, now, AbleToScale, corev1.ConditionFalse, "FailedGetScale", "the HPA controller was unable to get the target's current scale: "+err.Error())
 		return c.writeStatus(ctx, hpa, orig)
 	}
-	setCondition(st, now, AbleToScale, "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale")
+	setCondition(st, now, AbleToScale, corev1.ConditionTrue, "SucceededGetScale", "the HPA controller was able to get the target's current scale")
 
 	current := target.replicas
 	minReplicas := int32(1)
@@ -228,13 +228,13 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 	case current == 0 && minReplicas != 0:
 		// Scaled to zero by hand: the autoscaler stands aside.
 		desired = 0
-		setCondition(st, now, ScalingActive, "False", "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")
+		setCondition(st, now, ScalingActive, corev1.ConditionFalse, "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")
 	case current > maxReplicas:
 		desired, reason = maxReplicas, "Current number of replicas above Spec.MaxReplicas"
-		setCondition(st, now, ScalingLimited, "True", "TooManyReplicas", "the desired replica count is more than the maximum replica count")
+		setCondition(st, now, ScalingLimited, corev1.ConditionTrue, "TooManyReplicas", "the desired replica count is more than the maximum replica count")
 	case current < minReplicas:
 		desired, reason = minReplicas, "Current number of replicas below Spec.MinReplicas"
-		setCondition(st, now, ScalingLimited, "True", "TooFewReplicas", "the desired replica count is less than the minimum replica count")
+		setCondition(st, now, ScalingLimited, corev1.ConditionTrue, "TooFewReplicas", "the desired replica count is less than the minimum replica count")
 	default:
 		proposal, metricName, sts, err := c.replicasForMetrics(ctx, hpa, target, current, now)
 		statuses = sts
@@ -253,10 +253,10 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			reason = "All metrics below target"
 		}
 		d := h.Normalize(now, behavior, current, proposal, minReplicas, maxReplicas)
-		setCondition(st, now, AbleToScale, "True", d.AbleReason, d.AbleMessage)
-		limited := "False"
+		setCondition(st, now, AbleToScale, corev1.ConditionTrue, d.AbleReason, d.AbleMessage)
+		limited := corev1.ConditionFalse
 		if d.Limited {
-			limited = "True"
+			limited = corev1.ConditionTrue
 		}
 		setCondition(st, now, ScalingLimited, limited, d.LimitedReason, d.LimitedMessage)
 		desired = d.Replicas
@@ -268,14 +268,14 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 				return ctx.Err()
 			}
 			c.cfg.Recorder.Eventf(hpa, controller.EventWarning, "FailedRescale", "New size: %d; reason: %s; error: %v", desired, reason, err)
-			setCondition(st, now, AbleToScale, "False", "FailedUpdateScale", "the HPA controller was unable to update the target scale: "+err.Error())
+			setCondition(st, now, AbleToScale, corev1.ConditionFalse, "FailedUpdateScale", "the HPA controller was unable to update the target scale: "+err.Error())
 			st.CurrentReplicas, st.CurrentMetrics = current, statuses
 			if werr := c.writeStatus(ctx, hpa, orig); werr != nil {
 				return errors.Join(err, werr)
 			}
 			return fmt.Errorf("rescale %s %s/%s to %d: %w", ref.GetKind(), ns, ref.GetName(), desired, err)
 		}
-		setCondition(st, now, AbleToScale, "True", "SucceededRescale", fmt.Sprintf("the HPA controller was able to update the target scale to %d", desired))
+		setCondition(st, now, AbleToScale, corev1.ConditionTrue, "SucceededRescale", fmt.Sprintf("the HPA controller was able to update the target scale to %d", desired))
 		c.cfg.Recorder.Eventf(hpa, controller.EventNormal, "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
 		c.log.Info("rescaled", "hpa", key, "target", ref.GetKind()+"/"+ref.GetName(), "from", current, "to", desired, "reason", reason)
 		h.RecordScale(now, behavior, current, desired)
@@ -301,14 +301,14 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 	if target.selector == nil || (len(target.selector.GetMatchLabels()) == 0 && len(target.selector.GetMatchExpressions()) == 0) {
 		msg := "selector is required"
 		c.cfg.Recorder.Event(hpa, controller.EventWarning, "SelectorRequired", msg)
-		setCondition(st, now, ScalingActive, "False", "InvalidSelector", "the HPA target's scale is missing a selector")
+		setCondition(st, now, ScalingActive, corev1.ConditionFalse, "InvalidSelector", "the HPA target's scale is missing a selector")
 		return -1, "", statuses, errors.New(msg)
 	}
 	sel, err := labels.FromLabelSelector(target.selector)
 	if err != nil {
 		msg := fmt.Sprintf("couldn't convert selector into a corresponding internal selector object: %v", err)
 		c.cfg.Recorder.Event(hpa, controller.EventWarning, "InvalidSelector", msg)
-		setCondition(st, now, ScalingActive, "False", "InvalidSelector", msg)
+		setCondition(st, now, ScalingActive, corev1.ConditionFalse, "InvalidSelector", msg)
 		return -1, "", statuses, errors.New(msg)
 	}
 	pods := c.podLister.ListNamespace(hpa.GetMetadata().GetNamespace(), sel)
@@ -345,10 +345,10 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 		invalid = 1
 	}
 	if invalid >= max(len(specs), 1) || (invalid > 0 && best < current) {
-		setCondition(st, now, ScalingActive, "False", firstCond[0], firstCond[1])
+		setCondition(st, now, ScalingActive, corev1.ConditionFalse, firstCond[0], firstCond[1])
 		return -1, "", statuses, fmt.Errorf("invalid metrics (%d invalid out of %d), first error is: %w", invalid, len(specs), firstErr)
 	}
-	setCondition(st, now, ScalingActive, "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from "+bestName)
+	setCondition(st, now, ScalingActive, corev1.ConditionTrue, "ValidMetricFound", "the HPA was able to successfully calculate a replica count from "+bestName)
 	return best, bestName, statuses, nil
 }
 

@@ -198,7 +198,7 @@ func Classify(pod *corev1.Pod, resource string, hasSample bool, now time.Time, c
 	if pod.GetMetadata().GetDeletionTimestamp() != nil || controller.IsPodTerminal(pod) {
 		return PodIgnored
 	}
-	if ph := pod.GetStatus().GetPhase(); ph == controller.PodPending || ph == "" {
+	if ph := pod.GetStatus().GetPhase(); ph == corev1.PodPending || ph == "" {
 		return PodUnready
 	}
 	if !hasSample || resource != "cpu" {
@@ -210,12 +210,12 @@ func Classify(pod *corev1.Pod, resource string, hasSample bool, now time.Time, c
 		return PodUnready
 	}
 	if start.AsTime().Add(cpuInit).After(now) {
-		if cond.GetStatus() != "True" {
+		if cond.GetStatus() != corev1.ConditionTrue {
 			return PodUnready
 		}
 		return PodCounted
 	}
-	if cond.GetStatus() == "False" && start.AsTime().Add(readinessDelay).After(cond.GetLastTransitionTime().AsTime()) {
+	if cond.GetStatus() == corev1.ConditionFalse && start.AsTime().Add(readinessDelay).After(cond.GetLastTransitionTime().AsTime()) {
 		return PodUnready
 	}
 	return PodCounted

@@ -84,7 +84,7 @@ func (ReplicaSets) Status(rs *appsv1.ReplicaSet) Status {
 	s := Status{Replicas: st.GetReplicas(), FullyLabeledReplicas: st.GetFullyLabeledReplicas(), ReadyReplicas: st.GetReadyReplicas(),
 		AvailableReplicas: st.GetAvailableReplicas(), ObservedGeneration: st.GetObservedGeneration()}
 	for _, c := range st.GetConditions() {
-		if c.GetType() == "ReplicaFailure" && c.GetStatus() == "True" {
+		if c.GetType() == "ReplicaFailure" && c.GetStatus() == corev1.ConditionTrue {
 			s.Failure, s.FailureReason = c.GetMessage(), c.GetReason()
 		}
 	}
@@ -95,9 +95,9 @@ func (ReplicaSets) Status(rs *appsv1.ReplicaSet) Status {
 func (ReplicaSets) SetStatus(rs *appsv1.ReplicaSet, s Status, now *timestamppb.Timestamp) {
 	var conds []*appsv1.ReplicaSetCondition
 	if s.Failure != "" {
-		c := &appsv1.ReplicaSetCondition{Type: "ReplicaFailure", Status: "True", Reason: s.FailureReason, Message: s.Failure, LastTransitionTime: now}
+		c := &appsv1.ReplicaSetCondition{Type: "ReplicaFailure", Status: corev1.ConditionTrue, Reason: s.FailureReason, Message: s.Failure, LastTransitionTime: now}
 		for _, old := range rs.GetStatus().GetConditions() {
-			if old.GetType() == "ReplicaFailure" && old.GetStatus() == "True" {
+			if old.GetType() == "ReplicaFailure" && old.GetStatus() == corev1.ConditionTrue {
 				c.LastTransitionTime = old.LastTransitionTime
 			}
 		}
@@ -156,7 +156,7 @@ func (ReplicationControllers) Status(rc *corev1.ReplicationController) Status {
 	s := Status{Replicas: st.GetReplicas(), FullyLabeledReplicas: st.GetFullyLabeledReplicas(), ReadyReplicas: st.GetReadyReplicas(),
 		AvailableReplicas: st.GetAvailableReplicas(), ObservedGeneration: st.GetObservedGeneration()}
 	for _, c := range st.GetConditions() {
-		if c.GetType() == "ReplicaFailure" && c.GetStatus() == "True" {
+		if c.GetType() == "ReplicaFailure" && c.GetStatus() == corev1.ConditionTrue {
 			s.Failure, s.FailureReason = c.GetMessage(), c.GetReason()
 		}
 	}
@@ -167,9 +167,9 @@ func (ReplicationControllers) Status(rc *corev1.ReplicationController) Status {
 func (ReplicationControllers) SetStatus(rc *corev1.ReplicationController, s Status, now *timestamppb.Timestamp) {
 	var conds []*corev1.ReplicationControllerCondition
 	if s.Failure != "" {
-		c := &corev1.ReplicationControllerCondition{Type: "ReplicaFailure", Status: "True", Reason: s.FailureReason, Message: s.Failure, LastTransitionTime: now}
+		c := &corev1.ReplicationControllerCondition{Type: "ReplicaFailure", Status: corev1.ConditionTrue, Reason: s.FailureReason, Message: s.Failure, LastTransitionTime: now}
 		for _, old := range rc.GetStatus().GetConditions() {
-			if old.GetType() == "ReplicaFailure" && old.GetStatus() == "True" {
+			if old.GetType() == "ReplicaFailure" && old.GetStatus() == corev1.ConditionTrue {
 				c.LastTransitionTime = old.LastTransitionTime
 			}
 		}

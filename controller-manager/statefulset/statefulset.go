@@ -148,7 +148,7 @@ func replicasOf(s *appsv1.StatefulSet) int {
 }
 
 func runningAndReady(p *corev1.Pod) bool {
-	return p.GetStatus().GetPhase() == controller.PodRunning && controller.IsPodReady(p)
+	return p.GetStatus().GetPhase() == corev1.PodRunning && controller.IsPodReady(p)
 }
 
 func terminating(p *corev1.Pod) bool { return p.GetMetadata().GetDeletionTimestamp() != nil }
@@ -174,7 +174,7 @@ func Plan(s *appsv1.StatefulSet, byOrdinal map[int]*corev1.Pod, updateRevision s
 			healthy = false
 		case terminating(p):
 			healthy = false
-		case p.GetStatus().GetPhase() == controller.PodFailed || p.GetStatus().GetPhase() == controller.PodSucceeded:
+		case p.GetStatus().GetPhase() == corev1.PodFailed || p.GetStatus().GetPhase() == corev1.PodSucceeded:
 			a.Delete = append(a.Delete, p) // replaced next round, same name
 			healthy = false
 		case !runningAndReady(p):

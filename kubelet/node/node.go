@@ -29,10 +29,6 @@ import (
 // KubeletVersion is what the Node reports.
 const KubeletVersion = "v1.30.0-minik8s"
 
-// AnnotationKubeletServer is the node annotation holding the kubelet
-// server's URL ("http://127.0.0.1:10250").
-const AnnotationKubeletServer = "minik8s.io/kubelet-server"
-
 // LeaseNamespace holds node heartbeats.
 const LeaseNamespace = "kube-node-lease"
 
@@ -43,7 +39,7 @@ type Config struct {
 	PodCIDR string // from --pod-cidr; the Node's spec.podCIDR wins when set
 	Port    int    // kubelet server port, reported in daemonEndpoints
 	// ServerURL is where the kubelet server really listens; it goes in
-	// the node annotation AnnotationKubeletServer for the apiserver's
+	// the node annotation corev1.AnnotationKubeletServer for the apiserver's
 	// proxy (the harness runs kubelets on loopback, not on the node IP).
 	ServerURL string
 	MaxPods   int
@@ -103,7 +99,7 @@ func (a *Agent) Register(ctx context.Context) (*corev1.Node, error) {
 
 func (a *Agent) register(ctx context.Context) (*corev1.Node, error) {
 	labels := map[string]string{
-		"kubernetes.io/hostname": a.cfg.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": goruntime.GOARCH,
+		corev1.LabelHostname: a.cfg.Name, corev1.LabelOS: "linux", corev1.LabelArch: goruntime.GOARCH,
 		"beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": goruntime.GOARCH,
 	}
 	for k, v := range a.cfg.Labels {
@@ -111,7 +107,7 @@ func (a *Agent) register(ctx context.Context) (*corev1.Node, error) {
 	}
 	annotations := map[string]string{}
 	if a.cfg.ServerURL != "" {
-		annotations[AnnotationKubeletServer] = a.cfg.ServerURL
+		annotations[corev1.AnnotationKubeletServer] = a.cfg.ServerURL
 	}
 	n := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels, Annotations: annotations}, Spec: &corev1.NodeSpec{}}
 	if a.cfg.PodCIDR != "" {
@@ -254,18 +250,18 @@ func (a *Agent) status(ctx context.Context, old *corev1.NodeStatus) *corev1.Node
 	}
 	now := timestamppb.New(time.Now().Truncate(time.Second))
 	ready := a.NetworkReady()
-	readyReason, readyMsg, readyStatus := "KubeletReady", "kubelet is posting ready status", "True"
+	readyReason, readyMsg, readyStatus := "KubeletReady", "kubelet is posting ready status", corev1.ConditionTrue
 	if !ready {
-		readyReason, readyMsg, readyStatus = "KubeletNotReady", "container runtime network not ready: no pod CIDR assigned yet", "False"
+		readyReason, readyMsg, readyStatus = "KubeletNotReady", "container runtime network not ready: no pod CIDR assigned yet", corev1.ConditionFalse
 	}
 	if _, err := a.rt.Version(ctx); err != nil {
-		readyReason, readyMsg, readyStatus = "KubeletNotReady", "container runtime is down: "+err.Error(), "False"
+		readyReason, readyMsg, readyStatus = "KubeletNotReady", "container runtime is down: "+err.Error(), corev1.ConditionFalse
 	}
 	conds := []*corev1.NodeCondition{
-		{Type: "MemoryPressure", Status: "False", Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
-		{Type: "DiskPressure", Status: "False", Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
-		{Type: "PIDPressure", Status: "False", Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
-		{Type: "Ready", Status: readyStatus, Reason: readyReason, Message: readyMsg},
+		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
+		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
+		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
+		{Type: corev1.NodeReady, Status: readyStatus, Reason: readyReason, Message: readyMsg},
 	}
 	for _, c := range conds {
 		c.LastHeartbeatTime = now

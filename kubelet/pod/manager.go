@@ -394,7 +394,7 @@ func (m *Manager) sync(ctx context.Context, w *worker, pod *corev1.Pod, removed 
 	if removed || pod.GetMetadata().GetDeletionTimestamp() != nil {
 		return m.terminate(ctx, w, pod, pr, removed)
 	}
-	if ph := pod.GetStatus().GetPhase(); ph == PhaseSucceeded || ph == PhaseFailed {
+	if ph := pod.GetStatus().GetPhase(); ph == corev1.PodSucceeded || ph == corev1.PodFailed {
 		// Finished before (maybe before a restart): never run again.
 		if pr.running() || (pr.sandbox() != nil && pr.sandbox().State == runtime.SandboxReady) {
 			if err := m.killPod(ctx, pod, pr, 0, false); err != nil {

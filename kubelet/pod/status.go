@@ -10,14 +10,6 @@ import (
 	"minik8s/kubelet/runtime"
 )
 
-// Pod phases.
-const (
-	PhasePending   = "Pending"
-	PhaseRunning   = "Running"
-	PhaseSucceeded = "Succeeded"
-	PhaseFailed    = "Failed"
-)
-
 // waiting is why a container is not running, as the last sync saw it.
 type waiting struct {
 	Reason, Message string
@@ -95,14 +87,14 @@ func generateStatus(in statusInput) *corev1.PodStatus {
 		allReady = allReady && cs.Ready
 	}
 	st.Phase = phase(pod, st, initDone, initFailed, in.Done)
-	if st.Phase == PhaseSucceeded || st.Phase == PhaseFailed {
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		allReady = false
 	}
 
 	cond := func(typ string, ok bool, reason string) {
-		status := "False"
+		status := corev1.ConditionFalse
 		if ok {
-			status = "True"
+			status = corev1.ConditionTrue
 			reason = ""
 		}
 		c := &corev1.PodCondition{Type: typ, Status: status, Reason: reason, LastTransitionTime: now}
@@ -114,14 +106,14 @@ func generateStatus(in statusInput) *corev1.PodStatus {
 		st.Conditions = append(st.Conditions, c)
 	}
 	cond("PodReadyToStartContainers", sandboxReady, "")
-	cond("Initialized", initDone || len(pod.GetSpec().GetInitContainers()) == 0, "ContainersNotInitialized")
+	cond(corev1.PodInitialized, initDone || len(pod.GetSpec().GetInitContainers()) == 0, "ContainersNotInitialized")
 	notReady := "ContainersNotReady"
-	if st.Phase == PhaseSucceeded || st.Phase == PhaseFailed {
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		notReady = "PodCompleted"
 	}
-	cond("Ready", allReady && len(st.ContainerStatuses) > 0, notReady)
-	cond("ContainersReady", allReady && len(st.ContainerStatuses) > 0, notReady)
-	cond("PodScheduled", true, "")
+	cond(corev1.PodReady, allReady && len(st.ContainerStatuses) > 0, notReady)
+	cond(corev1.ContainersReady, allReady && len(st.ContainerStatuses) > 0, notReady)
+	cond(corev1.PodScheduled, true, "")
 	return st
 }
 
@@ -130,10 +122,10 @@ func generateStatus(in statusInput) *corev1.PodStatus {
 // restart policy decides between Running (will restart), Succeeded and Failed.
 func phase(pod *corev1.Pod, st *corev1.PodStatus, initDone, initFailed, done bool) string {
 	if initFailed {
-		return PhaseFailed
+		return corev1.PodFailed
 	}
 	if !initDone {
-		return PhasePending
+		return corev1.PodPending
 	}
 	var running, waitingN, stopped, succeeded int
 	for _, cs := range st.ContainerStatuses {
@@ -154,25 +146,25 @@ func phase(pod *corev1.Pod, st *corev1.PodStatus, initDone, initFailed, done boo
 	n := len(st.ContainerStatuses)
 	switch {
 	case n == 0:
-		return PhasePending
+		return corev1.PodPending
 	case waitingN > 0:
-		return PhasePending
+		return corev1.PodPending
 	case running > 0:
-		return PhaseRunning
+		return corev1.PodRunning
 	case stopped == n:
 		policy := restartPolicy(pod)
 		switch {
 		case policy == RestartAlways && !done:
-			return PhaseRunning
+			return corev1.PodRunning
 		case succeeded == n:
-			return PhaseSucceeded
+			return corev1.PodSucceeded
 		case policy == RestartOnFailure && !done:
-			return PhaseRunning
+			return corev1.PodRunning
 		default:
-			return PhaseFailed
+			return corev1.PodFailed
 		}
 	}
-	return PhasePending
+	return corev1.PodPending
 }
 
 func containerStatus(c *corev1.Container, in statusInput, init bool) *corev1.ContainerStatus {

@@ -47,9 +47,9 @@ import (
 )
 
 // annotationKubeletServer is where a kubelet publishes its server's URL
-// for the apiserver's node proxy (kubelet/node.AnnotationKubeletServer;
+// for the apiserver's node proxy (corev1.AnnotationKubeletServer;
 // not imported, so that this helper stays free of the kubelet's runtime).
-const annotationKubeletServer = "minik8s.io/kubelet-server"
+const annotationKubeletServer = corev1.AnnotationKubeletServer
 
 // Outcome says how a pod that is not restarted (restartPolicy OnFailure or
 // Never) ends: its phase (Succeeded or Failed; "" keeps it running) after

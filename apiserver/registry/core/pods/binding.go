@@ -90,7 +90,7 @@ func setPodScheduled(pod *corev1.Pod, now time.Time) {
 	if pod.Status == nil {
 		pod.Status = &corev1.PodStatus{}
 	}
-	cond := &corev1.PodCondition{Type: "PodScheduled", Status: "True", LastTransitionTime: timestamppb.New(now.Truncate(time.Second))}
+	cond := &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: timestamppb.New(now.Truncate(time.Second))}
 	for i, c := range pod.Status.Conditions {
 		if c.GetType() == "PodScheduled" {
 			pod.Status.Conditions[i] = cond

@@ -17,9 +17,8 @@ import (
 
 // The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet
 // of the pod's node. The kubelet publishes where its server listens in the
-// Node annotation below (the harness runs kubelets on loopback, so the
-// Node's InternalIP is not always the address to dial).
-const annotationKubeletServer = "minik8s.io/kubelet-server"
+// Node annotation corev1.AnnotationKubeletServer (the harness runs kubelets
+// on loopback, so the Node's InternalIP is not always the address to dial).
 
 // KubeletHTTP is the client for non-streaming kubelet calls; logs with
 // follow and exec run as long as the caller's context.
@@ -41,9 +40,9 @@ func (p *Proxy) KubeletFor(ctx context.Context, nodeName string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	base := obj.GetMetadata().GetAnnotations()[annotationKubeletServer]
+	base := obj.GetMetadata().GetAnnotations()[corev1.AnnotationKubeletServer]
 	if base == "" {
-		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, annotationKubeletServer))
+		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, corev1.AnnotationKubeletServer))
 	}
 	return base, nil
 }

@@ -10,6 +10,7 @@ import (
 	_ "minik8s/api/all"
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/test/apiservertest"
@@ -28,15 +29,6 @@ func eventually(t *testing.T, what string, cond func() (bool, error)) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func ready(p *corev1.Pod) bool {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
 }
 
 // TestModes: the simulated nodes and the real kubelets on fakes (Real)
@@ -83,7 +75,7 @@ func TestModes(t *testing.T) {
 					if err != nil {
 						return false, err
 					}
-					if p.GetStatus().GetPhase() == "Running" && ready(p) && p.GetStatus().GetPodIP() != "" {
+					if p.GetStatus().GetPhase() == "Running" && helper.IsPodReady(p) && p.GetStatus().GetPodIP() != "" {
 						boundTo[p.GetSpec().GetNodeName()] = true
 						return true, nil
 					}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	"minik8s/kubelet/runtime"
 	"minik8s/kubelet/runtime/fake"
 	"minik8s/test/hollownode"
@@ -67,12 +68,8 @@ func (k *Kubelet) addHollow(ctx context.Context, name string, nodeLabels map[str
 // waitReady polls the Node until its kubelet reports it Ready.
 func (k *Kubelet) waitReady(ctx context.Context, name string) error {
 	for {
-		if n, err := k.nodes.Get(ctx, "", name); err == nil {
-			for _, c := range n.GetStatus().GetConditions() {
-				if c.GetType() == "Ready" && c.GetStatus() == "True" {
-					return nil
-				}
-			}
+		if n, err := k.nodes.Get(ctx, "", name); err == nil && helper.IsNodeReady(n) {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -101,7 +98,7 @@ func (k *Kubelet) newRuntime() *fake.Runtime {
 		if err != nil || pod.GetMetadata().GetUid() != c.PodUID {
 			return
 		}
-		if p := pod.GetSpec().GetRestartPolicy(); p == "Always" || p == "" {
+		if p := pod.GetSpec().GetRestartPolicy(); p == corev1.RestartPolicyAlways || p == "" {
 			return
 		}
 		phase, after := k.cfg.Outcome(pod)
@@ -109,7 +106,7 @@ func (k *Kubelet) newRuntime() *fake.Runtime {
 			return
 		}
 		code := int32(0)
-		if phase != "Succeeded" {
+		if phase != corev1.PodSucceeded {
 			code = 1
 		}
 		time.AfterFunc(after, func() { _ = rt.Exit(c.ID, code) })

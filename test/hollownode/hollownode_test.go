@@ -10,6 +10,7 @@ import (
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/test/apiservertest"
@@ -47,15 +48,7 @@ func TestHollowNode(t *testing.T) {
 	nodes := client.For[*corev1.Node](c)
 	eventually(t, "a Ready node", func() bool {
 		node, err := nodes.Get(ctx, "", "hollow-0")
-		if err != nil {
-			return false
-		}
-		for _, cond := range node.GetStatus().GetConditions() {
-			if cond.GetType() == "Ready" && cond.GetStatus() == "True" {
-				return node.GetMetadata().GetLabels()["zone"] == "a"
-			}
-		}
-		return false
+		return err == nil && helper.IsNodeReady(node) && node.GetMetadata().GetLabels()["zone"] == "a"
 	})
 	eventually(t, "a node lease", func() bool {
 		_, err := client.For[*coordinationv1.Lease](c).Get(ctx, "kube-node-lease", "hollow-0")
@@ -71,16 +64,11 @@ func TestHollowNode(t *testing.T) {
 	var running *corev1.Pod
 	eventually(t, "the pod Running and Ready", func() bool {
 		p, err := pods.Get(ctx, "default", "web")
-		if err != nil || p.GetStatus().GetPhase() != "Running" {
+		if err != nil || p.GetStatus().GetPhase() != corev1.PodRunning || !helper.IsPodReady(p) {
 			return false
 		}
-		for _, cond := range p.GetStatus().GetConditions() {
-			if cond.GetType() == "Ready" && cond.GetStatus() == "True" {
-				running = p
-				return true
-			}
-		}
-		return false
+		running = p
+		return true
 	})
 	if ip := running.GetStatus().GetPodIP(); !strings.HasPrefix(ip, "10.250.7.") {
 		t.Errorf("pod IP %q, want one of 10.250.7.0/24", ip)

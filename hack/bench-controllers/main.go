@@ -46,6 +46,7 @@ func main() {
 	conc := flag.Int("concurrency", 32, "concurrent clients for the raw create baseline")
 	members := flag.Int("etcd-members", 3, "etcd cluster size")
 	verbose := flag.Bool("v", false, "log the components")
+	realKubelets := flag.Bool("real-kubelets", false, "hollow nodes run the real kubelet on the fake runtime and network (test/fakekubelet's Real mode)")
 	flag.Parse()
 	// Bursts of events overflow the recorders' queues by design (they
 	// drop rather than slow the controllers); only errors are shown.
@@ -54,7 +55,7 @@ func main() {
 		level = slog.LevelInfo
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	r, err := bench(*replicas, *nodes, *conc, *members)
+	r, err := bench(*replicas, *nodes, *conc, *members, *realKubelets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-controllers:", err)
 		os.Exit(1)
@@ -69,6 +70,7 @@ func main() {
 
 type report struct {
 	replicas, nodes, conc, members int
+	real                           bool
 	rawCreates, rawElapsed         time.Duration
 	rawRate                        float64
 	exist, bound, ready, available time.Duration
@@ -84,8 +86,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Produced by `go run ./hack/bench-controllers -out _output/bench/bench-controllers.md` on %s, %s/%s, %d CPUs, %s.\n",
 		time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(&b, "Everything runs on this one machine in one run: a %d-member etcd (pinned bin/etcd, loopback), the apiserver, the controller-manager "+
-		"(all controllers, no leader election) and %d hollow nodes played by test/fakekubelet (which binds pending pods round-robin, marks bound pods "+
-		"Running and Ready, and heartbeats every 10s), all in the benchmark process.\n\n", r.members, r.nodes)
+		"(all controllers, no leader election) and %d hollow nodes played by test/fakekubelet (%s), all in the benchmark process.\n\n", r.members, r.nodes, r.hollow())
 	fmt.Fprintf(&b, "| benchmark | figure | note |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| apiserver raw pod create (baseline) | %.0f pods/s | %d creates by %d concurrent clients in %s |\n", r.rawRate, r.replicas, r.conc, r.rawElapsed.Round(time.Millisecond))
 	fmt.Fprintf(&b, "| Deployment of %d: all pods exist | %s | **%.0f pods/s = %.0f%% of the raw create ceiling** (target >= 50%%) |\n", r.replicas, r.exist.Round(time.Millisecond), rate, 100*rate/r.rawRate)
@@ -97,6 +98,14 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\nTimes are from the create (or the template change) of the Deployment. The ratio compares the rate at which the controllers "+
 		"(deployment -> replicaset -> pods, slow-start batches of up to %d per sync) create pods with the rate %d dedicated clients reach.\n", 500, r.conc)
 	return b.String()
+}
+
+// hollow says what plays the nodes.
+func (r *report) hollow() string {
+	if r.real {
+		return "which binds pending pods round-robin; each node is the real kubelet on the fake runtime and network, heartbeating every 10s"
+	}
+	return "which binds pending pods round-robin, marks bound pods Running and Ready, and heartbeats every 10s"
 }
 
 // podTracker follows the benchmark namespace's pods through a watch.
@@ -234,8 +243,8 @@ func runParallel(n, conc int, fn func(i int) error) error {
 	return nil
 }
 
-func bench(replicas, nodes, conc, members int) (*report, error) {
-	r := &report{replicas: replicas, nodes: nodes, conc: conc, members: members}
+func bench(replicas, nodes, conc, members int, realKubelets bool) (*report, error) {
+	r := &report{replicas: replicas, nodes: nodes, conc: conc, members: members, real: realKubelets}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "minik8s-bench-controllers-")
@@ -303,7 +312,8 @@ func bench(replicas, nodes, conc, members int) (*report, error) {
 
 	// 2. Hollow nodes and the controller-manager.
 	fmt.Fprintf(os.Stderr, "starting %d hollow nodes and the controller-manager\n", nodes)
-	kubelet := fakekubelet.Start(ctx, fakekubelet.Config{Client: clients[1%conc], Bind: true, Heartbeat: 10 * time.Second, Workers: 32})
+	kubelet := fakekubelet.Start(ctx, fakekubelet.Config{Client: clients[1%conc], Bind: true, Heartbeat: 10 * time.Second, Workers: 32,
+		Real: realKubelets, Server: addr})
 	defer kubelet.Stop()
 	if err := runParallel(nodes, 16, func(i int) error { return kubelet.AddNode(ctx, fmt.Sprintf("hollow-%03d", i), nil) }); err != nil {
 		return nil, err

@@ -22,12 +22,13 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 	"minik8s/api/record"
+	"minik8s/api/workqueue"
+	"minik8s/kubelet/config"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/node"
 	"minik8s/kubelet/pod"
 	"minik8s/kubelet/runtime"
 	"minik8s/kubelet/server"
-	"minik8s/kubelet/static"
 )
 
 // Options are the kubelet's flags.
@@ -120,18 +121,39 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 // Kubelet is a running kubelet.
 type Kubelet struct {
 	Pods    *pod.Manager
-	Runtime *runtime.Containerd
-	Network *network.Linux
+	Runtime runtime.Runtime
+	Network network.Manager
 	Server  *server.Server
 	Client  *client.Client
 	// ServerAddr is the kubelet server's listening address.
 	ServerAddr string
 }
 
+// Deps are the parts of a kubelet that tests and hollow nodes replace
+// with fakes (kubelet/runtime/fake, network.Fake); a nil field gets the
+// real one (containerd at o.Containerd, Linux networking).
+type Deps struct {
+	Runtime runtime.Runtime
+	Network network.Manager
+	// Clock drives the pod manager's timers (the wall clock if nil).
+	Clock workqueue.Clock
+	// Log replaces slog.Default() (hollow nodes quiet their kubelets).
+	Log *slog.Logger
+}
+
 // Run runs the kubelet until ctx ends. ready, if not nil, receives the
 // Kubelet once it serves.
 func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
-	log := slog.Default().With("component", "kubelet", "node", o.HostnameOverride)
+	return RunWith(ctx, o, Deps{}, ready)
+}
+
+// RunWith is Run on the given runtime and network.
+func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) error {
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "kubelet", "node", o.HostnameOverride)
 	nodeName := o.HostnameOverride
 	if nodeName == "" {
 		return errors.New("no node name (--hostname-override)")
@@ -155,28 +177,36 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	if err := os.MkdirAll(o.RootDir, 0o755); err != nil {
 		return fmt.Errorf("root dir: %w", err)
 	}
-	mirrorURLs := map[string]*url.URL{}
-	for _, m := range o.RegistryMirrors {
-		reg, u, err := runtime.ParseMirror(m)
+	rt := deps.Runtime
+	if rt == nil {
+		mirrorURLs := map[string]*url.URL{}
+		for _, m := range o.RegistryMirrors {
+			reg, u, err := runtime.ParseMirror(m)
+			if err != nil {
+				return err
+			}
+			mirrorURLs[reg] = u
+		}
+		c, err := runtime.NewContainerd(ctx, runtime.ContainerdOptions{
+			Address: o.Containerd, Namespace: o.ContainerdNamespace,
+			Hosts: runtime.NewHosts(mirrorURLs, o.InsecureRegistries), StateDir: filepath.Join(o.RootDir, "runtime"), Log: log,
+		})
 		if err != nil {
 			return err
 		}
-		mirrorURLs[reg] = u
+		defer c.Close()
+		rt = c
 	}
-	rt, err := runtime.NewContainerd(ctx, runtime.ContainerdOptions{
-		Address: o.Containerd, Namespace: o.ContainerdNamespace,
-		Hosts: runtime.NewHosts(mirrorURLs, o.InsecureRegistries), StateDir: filepath.Join(o.RootDir, "runtime"), Log: log,
-	})
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	netw, err := network.NewLinux(network.Config{
-		NodeNetns: o.NodeNetns, NetnsDir: o.NetnsDir, NetnsPrefix: o.NetnsPrefix, Bridge: o.Bridge,
-		ClusterCIDR: o.ClusterCIDR, StateDir: filepath.Join(o.RootDir, "network"), Log: log,
-	})
-	if err != nil {
-		return err
+	netw := deps.Network
+	if netw == nil {
+		l, err := network.NewLinux(network.Config{
+			NodeNetns: o.NodeNetns, NetnsDir: o.NetnsDir, NetnsPrefix: o.NetnsPrefix, Bridge: o.Bridge,
+			ClusterCIDR: o.ClusterCIDR, StateDir: filepath.Join(o.RootDir, "network"), Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		netw = l
 	}
 	var dns []string
 	for _, s := range strings.Split(o.ClusterDNS, ",") {
@@ -187,7 +217,7 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	cfg := pod.Config{
 		NodeName: nodeName, HostIP: o.NodeIP, RootDir: o.RootDir, PauseImage: o.PauseImage,
 		ClusterDNS: dns, ClusterDomain: o.ClusterDomain, CgroupRoot: o.CgroupRoot,
-		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Log: log,
+		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Clock: deps.Clock, Log: log,
 	}
 	k := &Kubelet{Runtime: rt, Network: netw}
 	ctx, cancel := context.WithCancel(ctx)
@@ -249,68 +279,23 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 
 	// Pod sources: the apiserver (pods bound here, minus mirror pods) and
 	// the manifest directory.
-	var staticMu sync.Mutex
-	staticPods := map[string]*corev1.Pod{}
-	staticLoaded := o.PodManifestPath == ""
-	apiSynced := podInf == nil
-	markReady := func() {
-		if staticLoaded && apiSynced {
-			mgr.SetSourcesReady()
-		}
-	}
+	var sources []string
+	copts := config.Options{}
 	if podInf != nil {
-		podInf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-			AddFunc: func(p *corev1.Pod) { k.apiPod(mgr, mirrorSync, p) },
-			UpdateFunc: func(_, p *corev1.Pod) {
-				k.apiPod(mgr, mirrorSync, p)
-			},
-			DeleteFunc: func(p *corev1.Pod) {
-				if static.IsMirror(p) {
-					mirrorSync.poke()
-					return
-				}
-				mgr.RemovePod(p.GetMetadata().GetUid())
-			},
-		})
-		goRun(func() {
-			if informer.WaitForCacheSync(ctx, podInf.HasSynced) {
-				mirrorSync.poke()
-				staticMu.Lock()
-				apiSynced = true
-				markReady()
-				staticMu.Unlock()
-			}
-		})
+		sources = append(sources, config.SourceAPI)
+		copts.MirrorChanged = mirrorSync.poke
+		copts.StaticChanged = mirrorSync.setStatic
 	}
 	if o.PodManifestPath != "" {
-		goRun(func() {
-			static.Watch(ctx, o.PodManifestPath, nodeName, o.FileCheckFrequency, log, func(pods []*corev1.Pod) {
-				staticMu.Lock()
-				defer staticMu.Unlock()
-				seen := map[string]bool{}
-				for _, p := range pods {
-					seen[p.Metadata.Uid] = true
-					mgr.UpdatePod(p)
-					staticPods[p.Metadata.Uid] = p
-				}
-				for uid := range staticPods {
-					if !seen[uid] {
-						mgr.RemovePod(uid)
-						delete(staticPods, uid)
-					}
-				}
-				if mirrorSync != nil {
-					mirrorSync.setStatic(pods)
-				}
-				staticLoaded = true
-				markReady()
-			})
-		})
+		sources = append(sources, config.SourceFile)
 	}
-	if podInf == nil {
-		staticMu.Lock()
-		markReady()
-		staticMu.Unlock()
+	copts.Sources = sources
+	podConfig := config.New(mgr, copts)
+	if podInf != nil {
+		goRun(func() { podConfig.WatchAPI(ctx, podInf) })
+	}
+	if o.PodManifestPath != "" {
+		goRun(func() { podConfig.WatchFiles(ctx, o.PodManifestPath, nodeName, o.FileCheckFrequency, log) })
 	}
 	goRun(func() { mgr.Run(ctx) })
 
@@ -370,20 +355,6 @@ func Run(ctx context.Context, o Options, ready chan<- *Kubelet) error {
 	}
 	<-ctx.Done()
 	return nil
-}
-
-// apiPod routes a pod from the apiserver: mirror pods to the mirror
-// keeper, everything else to the pod manager.
-func (k *Kubelet) apiPod(mgr *pod.Manager, ms *mirrors, p *corev1.Pod) {
-	if static.IsMirror(p) {
-		if ms != nil {
-			ms.poke()
-		}
-		// The static pod's status goes to this mirror: offer it again.
-		mgr.Kick(static.UIDFromHash(p.GetMetadata().GetAnnotations()[static.AnnotationMirror]))
-		return
-	}
-	mgr.UpdatePod(p)
 }
 
 // setRoutesHandler installs routes to every other node's pod CIDR and

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 )
 
-// Fake is an in-memory Manager for unit tests: it hands out 10.88.0.x
-// addresses and records what it was asked to do.
+// Fake is an in-memory Manager for unit tests and hollow nodes: it hands
+// out the addresses of the pod CIDR given to Init in order from .2 (an
+// address is not reused) and records what it was asked to do.
 type Fake struct {
 	mu       sync.Mutex
 	cidr     string
-	next     byte
+	prefix   netip.Prefix
+	next     netip.Addr
 	nets     map[string]PodNetwork
 	Routes   []NodeRoute
 	SetupErr error
@@ -22,13 +25,18 @@ type Fake struct {
 var _ Manager = (*Fake)(nil)
 
 // NewFake returns an empty Fake.
-func NewFake() *Fake { return &Fake{nets: map[string]PodNetwork{}, next: 2} }
+func NewFake() *Fake { return &Fake{nets: map[string]PodNetwork{}} }
 
 // Init implements Manager.
 func (f *Fake) Init(_ context.Context, podCIDR string) error {
+	p, err := netip.ParsePrefix(podCIDR)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("fake network: pod CIDR %q: not an IPv4 prefix", podCIDR)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cidr = podCIDR
+	f.cidr, f.prefix = podCIDR, p.Masked()
+	f.next = f.prefix.Addr().Next().Next()
 	return nil
 }
 
@@ -52,8 +60,11 @@ func (f *Fake) Setup(_ context.Context, key string) (PodNetwork, error) {
 	if pn, ok := f.nets[key]; ok {
 		return pn, nil
 	}
-	pn := PodNetwork{Key: key, NetnsPath: "/fake/netns/" + key, IP: net.IPv4(10, 88, 0, f.next).To4()}
-	f.next++
+	if !f.prefix.Contains(f.next) {
+		return PodNetwork{}, fmt.Errorf("fake network: pod CIDR %s exhausted", f.cidr)
+	}
+	pn := PodNetwork{Key: key, NetnsPath: "/fake/netns/" + key, IP: net.IP(f.next.AsSlice())}
+	f.next = f.next.Next()
 	f.nets[key] = pn
 	return pn, nil
 }

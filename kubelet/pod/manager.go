@@ -78,12 +78,13 @@ type Manager struct {
 	log    *slog.Logger
 	clock  workqueue.Clock
 
-	ctx context.Context
-
 	mu           sync.Mutex
 	workers      map[string]*worker
 	sourcesReady bool
-	running      bool
+	// pending are workers created since Run last started workers; Run
+	// starts them (with its ctx) when startKick fires.
+	pending      []*worker
+	startKick    chan struct{}
 	relistKick   chan struct{}
 	fingerprints map[string]string
 	stopped      bool
@@ -120,13 +121,13 @@ func NewManager(cfg Config, rt runtime.Runtime, netw network.Manager, api API, r
 		api = NoAPI{}
 	}
 	m := &Manager{cfg: cfg, rt: rt, net: netw, api: api, rec: rec, log: cfg.Log, clock: cfg.Clock,
-		workers: map[string]*worker{}, relistKick: make(chan struct{}, 1), fingerprints: map[string]string{},
-		ctx: context.Background()}
+		workers: map[string]*worker{}, relistKick: make(chan struct{}, 1), startKick: make(chan struct{}, 1),
+		fingerprints: map[string]string{}}
 	if tr, ok := api.(TokenRequester); ok {
 		m.tokens = newTokenCache(tr, cfg.Clock)
 	}
 	m.puller = images.NewPuller(rt, rec, cfg.Clock, cfg.BackoffBase, cfg.BackoffMax)
-	m.probes = probe.NewManager(&probe.Prober{Dial: netw.DialContext, Exec: rt.ExecSync}, m.onProbe)
+	m.probes = probe.NewManager(&probe.Prober{Dial: netw.DialContext, Exec: rt.ExecSync}, m.onProbe, cfg.Clock)
 	return m
 }
 
@@ -164,16 +165,14 @@ func (w *worker) poke() {
 	}
 }
 
-// Run starts the relist loop and the runtime event stream, and blocks
-// until ctx ends; workers stop with it.
+// Run starts the pod workers, the relist loop and the runtime event
+// stream, and blocks until ctx ends; workers stop with it. Workers of pods
+// given before Run start at once, later ones as they come. Run is called
+// once.
 func (m *Manager) Run(ctx context.Context) {
-	m.mu.Lock()
-	m.ctx, m.running = ctx, true
-	for _, w := range m.workers {
-		m.startWorker(w)
-	}
-	m.mu.Unlock()
+	// Subscribe before any worker acts, so no exit is missed.
 	events := m.rt.Events(ctx)
+	m.startPending(ctx)
 	go func() {
 		for range events {
 			select {
@@ -182,10 +181,8 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 		}
 	}()
-	relist := time.NewTicker(m.cfg.Relist)
-	defer relist.Stop()
-	housekeeping := time.NewTicker(10 * time.Second)
-	defer housekeeping.Stop()
+	relist := m.clock.After(m.cfg.Relist)
+	housekeeping := m.clock.After(housekeepingPeriod)
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,13 +191,40 @@ func (m *Manager) Run(ctx context.Context) {
 			m.mu.Unlock()
 			m.wg.Wait()
 			return
-		case <-relist.C:
+		case <-m.startKick:
+			m.startPending(ctx)
+		case <-relist:
 			m.relist(ctx)
+			relist = m.clock.After(m.cfg.Relist)
 		case <-m.relistKick:
 			m.relist(ctx)
-		case <-housekeeping.C:
+		case <-housekeeping:
 			m.Housekeeping(ctx)
+			housekeeping = m.clock.After(housekeepingPeriod)
 		}
+	}
+}
+
+// housekeepingPeriod is how often Run releases orphaned pod networks.
+const housekeepingPeriod = 10 * time.Second
+
+// startPending starts the workers created since the last call.
+func (m *Manager) startPending(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range m.pending {
+		m.startWorker(ctx, w)
+	}
+	m.pending = nil
+}
+
+// addWorker registers a new worker and has Run start it; m.mu is held.
+func (m *Manager) addWorker(w *worker) {
+	m.workers[w.uid] = w
+	m.pending = append(m.pending, w)
+	select {
+	case m.startKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -211,12 +235,8 @@ func (m *Manager) UpdatePod(pod *corev1.Pod) {
 	defer m.mu.Unlock()
 	w, ok := m.workers[uid]
 	if !ok {
-		w = &worker{uid: uid, kick: make(chan struct{}, 1), backoff: newBackoff(m.cfg.BackoffBase, m.cfg.BackoffMax), waiting: map[string]waiting{}}
-		m.workers[uid] = w
-		w.pod = pod
-		if m.running {
-			m.startWorker(w)
-		}
+		w = m.newWorker(uid, pod, false)
+		m.addWorker(w)
 	}
 	w.mu.Lock()
 	w.pod = pod
@@ -289,15 +309,20 @@ func (m *Manager) Pods() []*corev1.Pod {
 	return out
 }
 
-// startWorker runs w's loop; m.mu is held.
-func (m *Manager) startWorker(w *worker) {
+func (m *Manager) newWorker(uid string, pod *corev1.Pod, removed bool) *worker {
+	return &worker{uid: uid, kick: make(chan struct{}, 1), pod: pod, removed: removed,
+		backoff: newBackoff(m.cfg.BackoffBase, m.cfg.BackoffMax), waiting: map[string]waiting{}}
+}
+
+// startWorker runs w's loop until ctx ends; m.mu is held.
+func (m *Manager) startWorker(ctx context.Context, w *worker) {
 	if m.stopped {
 		return
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.runWorker(m.ctx, w)
+		m.runWorker(ctx, w)
 	}()
 }
 
@@ -317,14 +342,11 @@ func (m *Manager) runWorker(ctx context.Context, w *worker) {
 		if after <= 0 || after > m.cfg.Resync {
 			after = m.cfg.Resync
 		}
-		t := time.NewTimer(after)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-w.kick:
-			t.Stop()
-		case <-t.C:
+		case <-m.clock.After(after):
 		}
 	}
 }
@@ -551,7 +573,7 @@ func (m *Manager) syncProbes(ctx context.Context, w *worker, pod *corev1.Pod, pr
 		}
 		targets = append(targets, probe.Target{PodUID: w.uid, PodIP: w.podIP, ContainerID: cur.ID, StartedAt: cur.StartedAt, Container: c})
 	}
-	m.probes.Sync(m.ctx, w.uid, targets)
+	m.probes.Sync(ctx, w.uid, targets)
 }
 
 func (m *Manager) envContext(pod *corev1.Pod, podIP string) envContext {
@@ -733,11 +755,9 @@ func (m *Manager) runHook(ctx context.Context, id string, h *corev1.LifecycleHan
 			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %s exited %d: %s", h.Exec.GetCommand(), id[:12], res.ExitCode, strings.TrimSpace(string(res.Stdout)+string(res.Stderr)))
 		}
 	case h.GetSleep() != nil:
-		t := time.NewTimer(min(time.Duration(h.Sleep.GetSeconds())*time.Second, timeout))
-		defer t.Stop()
 		select {
 		case <-ctx.Done():
-		case <-t.C:
+		case <-m.clock.After(min(time.Duration(h.Sleep.GetSeconds())*time.Second, timeout)):
 		}
 	}
 	return ""
@@ -749,7 +769,7 @@ func (m *Manager) stopContainer(ctx context.Context, pod *corev1.Pod, c runtime.
 	if c.State != runtime.ContainerRunning {
 		return nil
 	}
-	deadline := time.Now().Add(time.Duration(grace) * time.Second)
+	deadline := m.clock.Now().Add(time.Duration(grace) * time.Second)
 	for _, cc := range pod.GetSpec().GetContainers() {
 		if cc.GetName() == c.Name && cc.GetLifecycle().GetPreStop() != nil && grace > 0 {
 			if msg := m.runHook(ctx, c.ID, cc.Lifecycle.PreStop, time.Duration(grace)*time.Second); msg != "" {
@@ -757,7 +777,7 @@ func (m *Manager) stopContainer(ctx context.Context, pod *corev1.Pod, c runtime.
 			}
 		}
 	}
-	left := time.Until(deadline)
+	left := deadline.Sub(m.clock.Now())
 	if left < 0 {
 		left = 0
 	}
@@ -950,9 +970,9 @@ func (m *Manager) relist(ctx context.Context) {
 			orphan.Metadata.Name = name
 		}
 		m.log.Info("cleaning up orphaned pod", "uid", uid, "pod", podKey(orphan))
-		w := &worker{uid: uid, kick: make(chan struct{}, 1), pod: orphan, removed: true, backoff: newBackoff(m.cfg.BackoffBase, m.cfg.BackoffMax), waiting: map[string]waiting{}}
+		w := m.newWorker(uid, orphan, true)
 		m.workers[uid] = w
-		m.startWorker(w)
+		m.startWorker(ctx, w)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/workqueue"
 	"minik8s/kubelet/runtime"
 )
 
@@ -180,6 +181,7 @@ type Target struct {
 // latest results. Safe for concurrent use.
 type Manager struct {
 	prober *Prober
+	clock  workqueue.Clock
 	// notify is called from worker goroutines; see NewManager.
 	notify func(Event)
 
@@ -211,8 +213,13 @@ type Event struct {
 
 // NewManager returns a Manager; notify gets every failed probe run (for
 // Unhealthy events) and every change of a recorded result (to sync the pod).
-func NewManager(p *Prober, notify func(Event)) *Manager {
-	return &Manager{prober: p, notify: notify, workers: map[workerKey]*worker{}, results: map[workerKey]Result{}}
+// Initial delays and periods are measured on clock (the wall clock if nil),
+// so tests step probes with a fake one.
+func NewManager(p *Prober, notify func(Event), clock workqueue.Clock) *Manager {
+	if clock == nil {
+		clock = workqueue.RealClock{}
+	}
+	return &Manager{prober: p, clock: clock, notify: notify, workers: map[workerKey]*worker{}, results: map[workerKey]Result{}}
 }
 
 // Sync makes the workers of one pod match its running containers: it
@@ -295,15 +302,15 @@ func (m *Manager) run(ctx context.Context, k workerKey, t Target) {
 	if p.GetFailureThreshold() == 0 {
 		failureThreshold = 3
 	}
-	delay := time.Until(t.StartedAt.Add(time.Duration(p.GetInitialDelaySeconds()) * time.Second))
-	if !sleep(ctx, delay) {
+	delay := t.StartedAt.Add(time.Duration(p.GetInitialDelaySeconds()) * time.Second).Sub(m.clock.Now())
+	if !m.sleep(ctx, delay) {
 		return
 	}
 	var successes, failures int32
 	for {
 		if k.t != Startup && c.GetStartupProbe() != nil && m.Result(t.ContainerID, Startup) != Success {
 			// Wait for the startup probe before liveness and readiness run.
-			if !sleep(ctx, period) {
+			if !m.sleep(ctx, period) {
 				return
 			}
 			continue
@@ -330,22 +337,21 @@ func (m *Manager) run(ctx context.Context, k workerKey, t Target) {
 		if k.t == Startup && m.Result(t.ContainerID, Startup) == Success {
 			return
 		}
-		if !sleep(ctx, period) {
+		if !m.sleep(ctx, period) {
 			return
 		}
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d on the manager's clock; false means ctx ended first.
+func (m *Manager) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-m.clock.After(d):
 		return true
 	}
 }

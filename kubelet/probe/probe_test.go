@@ -80,7 +80,7 @@ func TestManagerThresholds(t *testing.T) {
 		return runtime.ExecResult{ExitCode: code}, nil
 	}}
 	events := make(chan Event, 100)
-	m := NewManager(p, func(e Event) { events <- e })
+	m := NewManager(p, func(e Event) { events <- e }, nil)
 	c := &corev1.Container{Name: "app",
 		ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, Exec: &corev1.ExecAction{Command: []string{"x"}}},
 		LivenessProbe:  &corev1.Probe{PeriodSeconds: 1, FailureThreshold: 2, Exec: &corev1.ExecAction{Command: []string{"x"}}},

@@ -2,7 +2,7 @@
 // sandboxes (a pause container holding the pod's namespaces) and the app
 // containers that join them, images, exec and logs. Containerd implements
 // it over a containerd daemon; the kubelet's logic only sees this interface,
-// so its unit tests use the in-memory fake in runtime/fakeruntime.
+// so its unit tests use the in-memory fake in runtime/fake.
 //
 // Everything the kubelet creates carries labels (LabelPodUID, LabelKind,
 // ...) so a restarted kubelet finds and adopts its sandboxes and containers

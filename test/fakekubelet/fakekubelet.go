@@ -8,6 +8,13 @@
 // be stopped to simulate its kubelet dying: its heartbeat and pod handling
 // end while its objects stay. With Config.ServeStats every node also
 // serves a kubelet stats summary whose per-pod numbers the test sets.
+//
+// With Config.Real every node is instead a hollow node (test/hollownode):
+// the real kubelet on the fake runtime and network, as kubemark runs them.
+// Registration, heartbeats, pod status, graceful deletion and the stats
+// summary are then the real kubelet's; this package only binds pods (with
+// Bind) and plays the containers (Outcome, ReadyDelay, DeleteDelay,
+// SetPodUsage) through the fake runtime's hooks.
 package fakekubelet
 
 import (
@@ -35,6 +42,8 @@ import (
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/workqueue"
+	"minik8s/kubelet/runtime/fake"
+	"minik8s/test/hollownode"
 )
 
 // annotationKubeletServer is where a kubelet publishes its server's URL
@@ -70,6 +79,13 @@ type Config struct {
 	// pod of the node appears in the summary once SetPodUsage gave it numbers.
 	ServeStats bool
 	Log        *slog.Logger
+	// Real runs the real kubelet for every node (see the package comment);
+	// Server must name the apiserver. Its containers take ReadyDelay to
+	// start and DeleteDelay to stop; run-to-completion containers exit as
+	// Outcome says (0 for Succeeded, else 1), init containers at once;
+	// the stats summary is always served.
+	Real   bool
+	Server string
 }
 
 // PodUsage is what a node's stats summary reports for one pod.
@@ -101,6 +117,20 @@ type Kubelet struct {
 	usage map[string]PodUsage
 	// statsServers are the nodes' stats endpoints (ServeStats), by node.
 	statsServers map[string]*statsServer
+
+	// With Config.Real: the running hollow nodes and, kept across
+	// StopNode so a new kubelet adopts its containers, their runtimes.
+	ctx      context.Context
+	hollow   map[string]*hollownode.Node
+	runtimes map[string]*fake.Runtime
+	cpu      map[string]*cpuCounter // by container ID
+}
+
+// cpuCounter integrates a pod's CPU rate into the cumulative counter a
+// runtime reports.
+type cpuCounter struct {
+	at    time.Time
+	nanos uint64
 }
 
 type statsServer struct {
@@ -138,12 +168,16 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 		queue: workqueue.New[string](), cancel: cancel,
 		alive: map[string]*node{}, finishing: map[string]time.Time{},
 		usage: map[string]PodUsage{}, statsServers: map[string]*statsServer{},
+		ctx: ctx, hollow: map[string]*hollownode.Node{}, runtimes: map[string]*fake.Runtime{}, cpu: map[string]*cpuCounter{},
 	}
 	enqueue := func(p *corev1.Pod) { k.queue.Add(informer.KeyOf(p)) }
 	k.inf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{AddFunc: enqueue, UpdateFunc: func(_, p *corev1.Pod) { enqueue(p) }})
-	k.wg.Add(2)
+	k.wg.Add(1)
 	go func() { defer k.wg.Done(); k.inf.Run(ctx) }()
-	go func() { defer k.wg.Done(); k.heartbeatLoop(ctx) }()
+	if !cfg.Real {
+		k.wg.Add(1)
+		go func() { defer k.wg.Done(); k.heartbeatLoop(ctx) }()
+	}
 	for range cfg.Workers {
 		k.wg.Add(1)
 		go func() {
@@ -158,6 +192,16 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 
 // Stop ends the helper (nodes stay registered).
 func (k *Kubelet) Stop() {
+	k.mu.Lock()
+	hollow := k.hollow
+	k.hollow = map[string]*hollownode.Node{}
+	k.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, n := range hollow {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = n.Stop() }()
+	}
+	wg.Wait()
 	k.cancel()
 	k.wg.Wait()
 	k.mu.Lock()
@@ -172,6 +216,9 @@ func (k *Kubelet) Stop() {
 // AddNode registers a Node (or takes over an existing one) and starts its
 // heartbeat; its pods are then run by the helper.
 func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[string]string) error {
+	if k.cfg.Real {
+		return k.addHollow(ctx, name, nodeLabels)
+	}
 	now := timestamppb.Now()
 	l := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
 	for key, v := range nodeLabels {
@@ -238,9 +285,14 @@ func sortIndex(s []string, v string) int {
 // pods are left as they are.
 func (k *Kubelet) StopNode(name string) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if n, ok := k.alive[name]; ok {
 		n.stopped = true
+	}
+	h := k.hollow[name]
+	delete(k.hollow, name)
+	k.mu.Unlock()
+	if h != nil {
+		_ = h.Stop()
 	}
 }
 
@@ -256,9 +308,15 @@ func (k *Kubelet) RemoveNode(ctx context.Context, name string) error {
 	}
 	srv := k.statsServers[name]
 	delete(k.statsServers, name)
+	h := k.hollow[name]
+	delete(k.hollow, name)
+	delete(k.runtimes, name)
 	k.mu.Unlock()
 	if srv != nil {
 		_ = srv.srv.Close()
+	}
+	if h != nil {
+		_ = h.Stop()
 	}
 	_, err := k.nodes.Delete(ctx, "", name, nil)
 	if apierrors.IsNotFound(err) {
@@ -493,6 +551,9 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		return nil // gone
 	}
 	nodeName := pod.GetSpec().GetNodeName()
+	if k.cfg.Real && nodeName != "" {
+		return nil // the node's kubelet runs it
+	}
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		if nodeName != "" {
 			if _, ok := k.running(nodeName); !ok {

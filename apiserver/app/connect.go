@@ -27,7 +27,9 @@ type connector struct {
 	proxy *pods.Proxy
 }
 
-func newConnector(st *generic.Store) *connector { return &connector{proxy: &pods.Proxy{Store: st}} }
+func newConnector(st *generic.Store, kc pods.KubeletConfig) *connector {
+	return &connector{proxy: &pods.Proxy{Store: st, Kubelet: kc}}
+}
 
 // writeStatus answers a request that was not upgraded with a Status.
 var writeStatus = remotecommand.WriteStatus

@@ -165,6 +165,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, nil, nil, nil)
 	kc := o.kubeletConfig()
+	RegisterMetrics(api, st, kc)
 	server.New(server.Config{API: api, Store: st, Kubelet: kc}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))

@@ -87,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveGroups(w, r)
 		return
 	}
-	rt, ok, err := parsePath(path)
+	rt, ok, err := parsePath(h.cfg.API, path)
 	if !ok {
 		if h.serveGroupDiscovery(w, r) {
 			return

@@ -2,22 +2,21 @@ package daemonset
 
 import (
 	"slices"
-	"strconv"
 
 	corev1 "minik8s/api/core/v1"
-	"minik8s/api/labels"
+	"minik8s/api/core/v1/helper"
 )
 
 // DefaultTolerations are added to every daemon pod, as Kubernetes does:
 // a daemon stays on a node that is not ready, unreachable, under
 // pressure or cordoned.
 var DefaultTolerations = []*corev1.Toleration{
-	{Key: "node.kubernetes.io/not-ready", Operator: "Exists", Effect: "NoExecute"},
-	{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: "NoExecute"},
-	{Key: "node.kubernetes.io/disk-pressure", Operator: "Exists", Effect: "NoSchedule"},
-	{Key: "node.kubernetes.io/memory-pressure", Operator: "Exists", Effect: "NoSchedule"},
-	{Key: "node.kubernetes.io/pid-pressure", Operator: "Exists", Effect: "NoSchedule"},
-	{Key: "node.kubernetes.io/unschedulable", Operator: "Exists", Effect: "NoSchedule"},
+	{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+	{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+	{Key: corev1.TaintNodeDiskPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeMemoryPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodePIDPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+	{Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
 }
 
 // withDefaultTolerations returns spec's tolerations plus the defaults it
@@ -38,22 +37,6 @@ func withDefaultTolerations(tols []*corev1.Toleration) []*corev1.Toleration {
 	return out
 }
 
-func tolerates(tol *corev1.Toleration, taint *corev1.Taint) bool {
-	if tol.GetEffect() != "" && tol.GetEffect() != taint.GetEffect() {
-		return false
-	}
-	if tol.GetKey() != "" && tol.GetKey() != taint.GetKey() {
-		return false
-	}
-	switch tol.GetOperator() {
-	case "Exists":
-		return true
-	case "", "Equal":
-		return tol.GetKey() != "" && tol.GetValue() == taint.GetValue()
-	}
-	return false
-}
-
 // ShouldRun reports whether a daemon pod of spec belongs on node: the
 // node matches the pod's nodeSelector and required node affinity, and
 // every NoSchedule/NoExecute taint of the node is tolerated (with the
@@ -62,80 +45,17 @@ func ShouldRun(node *corev1.Node, spec *corev1.PodSpec) bool {
 	if node.GetMetadata().GetDeletionTimestamp() != nil {
 		return false
 	}
-	nl := node.GetMetadata().GetLabels()
-	if !labels.SelectorFromSet(spec.GetNodeSelector()).Matches(nl) {
-		return false
-	}
-	if req := spec.GetAffinity().GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution(); req != nil && !matchesNodeSelector(req, node) {
+	if !helper.MatchesNodeSelectorAndAffinity(spec, node) {
 		return false
 	}
 	tols := withDefaultTolerations(spec.GetTolerations())
 	for _, taint := range node.GetSpec().GetTaints() {
-		if taint.GetEffect() != "NoSchedule" && taint.GetEffect() != "NoExecute" {
+		if taint.GetEffect() != corev1.TaintEffectNoSchedule && taint.GetEffect() != corev1.TaintEffectNoExecute {
 			continue
 		}
-		ok := false
-		for _, t := range tols {
-			if tolerates(t, taint) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !helper.TolerationsTolerateTaint(tols, taint) {
 			return false
 		}
 	}
 	return true
-}
-
-// matchesNodeSelector: any term matches when all its expressions do.
-func matchesNodeSelector(sel *corev1.NodeSelector, node *corev1.Node) bool {
-	for _, term := range sel.GetNodeSelectorTerms() {
-		if len(term.GetMatchExpressions()) == 0 && len(term.GetMatchFields()) == 0 {
-			continue
-		}
-		ok := true
-		for _, r := range term.GetMatchExpressions() {
-			v, has := node.GetMetadata().GetLabels()[r.GetKey()]
-			ok = ok && matchRequirement(r, v, has)
-		}
-		for _, r := range term.GetMatchFields() {
-			if r.GetKey() == "metadata.name" {
-				ok = ok && matchRequirement(r, node.GetMetadata().GetName(), true)
-			} else {
-				ok = false
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-func matchRequirement(r *corev1.NodeSelectorRequirement, v string, has bool) bool {
-	switch r.GetOperator() {
-	case "In":
-		return has && slices.Contains(r.GetValues(), v)
-	case "NotIn":
-		return !has || !slices.Contains(r.GetValues(), v)
-	case "Exists":
-		return has
-	case "DoesNotExist":
-		return !has
-	case "Gt", "Lt":
-		if !has || len(r.GetValues()) != 1 {
-			return false
-		}
-		a, err1 := strconv.ParseInt(v, 10, 64)
-		b, err2 := strconv.ParseInt(r.GetValues()[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.GetOperator() == "Gt" {
-			return a > b
-		}
-		return a < b
-	}
-	return false
 }

@@ -24,6 +24,7 @@ import (
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
@@ -179,7 +180,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 // Ready condition's heartbeat, whichever is later.
 func (c *Controller) heartbeat(n *corev1.Node) time.Time {
 	var hb time.Time
-	if cond := readyCondition(n); cond != nil && cond.GetLastHeartbeatTime() != nil {
+	if cond := helper.GetNodeCondition(n, corev1.NodeReady); cond != nil && cond.GetLastHeartbeatTime() != nil {
 		hb = cond.GetLastHeartbeatTime().AsTime()
 	}
 	if l, err := c.leases.Get("kube-node-lease", n.GetMetadata().GetName()); err == nil {
@@ -188,15 +189,6 @@ func (c *Controller) heartbeat(n *corev1.Node) time.Time {
 		}
 	}
 	return hb
-}
-
-func readyCondition(n *corev1.Node) *corev1.NodeCondition {
-	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c
-		}
-	}
-	return nil
 }
 
 // stale records the node's heartbeat and reports whether it is older
@@ -231,7 +223,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	ready := readyCondition(n).GetStatus()
+	ready := helper.NodeReadyStatus(n)
 	if n, err = c.updateTaints(ctx, n, ready); err != nil {
 		return err
 	}
@@ -241,8 +233,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 // markUnknown sets every condition of a silent node to Unknown and marks
 // its pods not ready.
 func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node) (*corev1.Node, error) {
-	cond := readyCondition(n)
-	if cond != nil && cond.GetStatus() == "Unknown" {
+	cond := helper.GetNodeCondition(n, corev1.NodeReady)
+	if cond != nil && cond.GetStatus() == corev1.ConditionUnknown {
 		return n, nil
 	}
 	now := timestamp(c.cfg.Now())
@@ -255,12 +247,12 @@ func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node) (*corev1.N
 		if cur.Status == nil {
 			cur.Status = &corev1.NodeStatus{}
 		}
-		if readyCondition(cur) == nil {
-			cur.Status.Conditions = append(cur.Status.Conditions, &corev1.NodeCondition{Type: "Ready", Reason: "NodeStatusNeverUpdated", Message: "Kubelet never posted node status."})
+		if helper.GetNodeCondition(cur, corev1.NodeReady) == nil {
+			cur.Status.Conditions = append(cur.Status.Conditions, &corev1.NodeCondition{Type: corev1.NodeReady, Reason: "NodeStatusNeverUpdated", Message: "Kubelet never posted node status."})
 		}
 		for _, nc := range cur.Status.Conditions {
-			if nc.Status != "Unknown" {
-				nc.Status, nc.LastTransitionTime = "Unknown", now
+			if nc.Status != corev1.ConditionUnknown {
+				nc.Status, nc.LastTransitionTime = corev1.ConditionUnknown, now
 			}
 			if nc.Reason != "NodeStatusNeverUpdated" {
 				nc.Reason, nc.Message = "NodeStatusUnknown", "Kubelet stopped posting node status."
@@ -288,8 +280,8 @@ func (c *Controller) markPodsNotReady(ctx context.Context, node string) {
 		}
 		up := proto.Clone(p).(*corev1.Pod)
 		for _, cond := range up.Status.Conditions {
-			if cond.Type == "Ready" {
-				cond.Status, cond.Reason, cond.LastTransitionTime = "False", "NodeNotReady", timestamp(c.cfg.Now())
+			if cond.Type == corev1.PodReady {
+				cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, "NodeNotReady", timestamp(c.cfg.Now())
 			}
 		}
 		if _, err := c.podsAPI.UpdateStatus(ctx, up); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -313,7 +305,7 @@ func (c *Controller) updateTaints(ctx context.Context, n *corev1.Node, ready str
 		if cur.Spec == nil {
 			cur.Spec = &corev1.NodeSpec{}
 		}
-		cur.Spec.Taints = DesiredTaints(cur.Spec.Taints, readyCondition(cur).GetStatus(), cur.Spec.Unschedulable, c.cfg.Now())
+		cur.Spec.Taints = DesiredTaints(cur.Spec.Taints, helper.NodeReadyStatus(cur), cur.Spec.Unschedulable, c.cfg.Now())
 		updated, err = c.nodesAPI.Update(ctx, cur)
 		return err
 	})
@@ -332,7 +324,7 @@ func (c *Controller) updateTaints(ctx context.Context, n *corev1.Node, ready str
 func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
 	var noExec []*corev1.Taint
 	for _, t := range n.GetSpec().GetTaints() {
-		if t.GetEffect() == EffectNoExecute {
+		if t.GetEffect() == corev1.TaintEffectNoExecute {
 			noExec = append(noExec, t)
 		}
 	}

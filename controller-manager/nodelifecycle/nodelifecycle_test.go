@@ -11,6 +11,7 @@ import (
 
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/controller-manager/controller/fake"
 )
@@ -27,7 +28,7 @@ func taintKeys(ts []*corev1.Taint) []string {
 
 func TestDesiredTaints(t *testing.T) {
 	user := &corev1.Taint{Key: "dedicated", Value: "gpu", Effect: "NoSchedule"}
-	old := &corev1.Taint{Key: TaintUnreachable, Effect: EffectNoExecute, TimeAdded: timestamppb.New(t0.Add(-time.Minute))}
+	old := &corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: timestamppb.New(t0.Add(-time.Minute))}
 	for _, tt := range []struct {
 		current       []*corev1.Taint
 		ready         string
@@ -35,9 +36,9 @@ func TestDesiredTaints(t *testing.T) {
 		want          []string
 	}{
 		{[]*corev1.Taint{user}, "True", false, []string{"dedicated:NoSchedule"}},
-		{[]*corev1.Taint{user}, "Unknown", false, []string{"dedicated:NoSchedule", TaintUnreachable + ":NoSchedule", TaintUnreachable + ":NoExecute"}},
-		{[]*corev1.Taint{old}, "False", false, []string{TaintNotReady + ":NoSchedule", TaintNotReady + ":NoExecute"}},
-		{[]*corev1.Taint{old}, "True", true, []string{TaintUnschedulable + ":NoSchedule"}},
+		{[]*corev1.Taint{user}, "Unknown", false, []string{"dedicated:NoSchedule", corev1.TaintNodeUnreachable + ":NoSchedule", corev1.TaintNodeUnreachable + ":NoExecute"}},
+		{[]*corev1.Taint{old}, "False", false, []string{corev1.TaintNodeNotReady + ":NoSchedule", corev1.TaintNodeNotReady + ":NoExecute"}},
+		{[]*corev1.Taint{old}, "True", true, []string{corev1.TaintNodeUnschedulable + ":NoSchedule"}},
 		{nil, "", false, nil},
 	} {
 		got := DesiredTaints(tt.current, tt.ready, tt.unschedulable, t0)
@@ -48,15 +49,15 @@ func TestDesiredTaints(t *testing.T) {
 	// An existing taint keeps its timeAdded (eviction deadlines do not move).
 	got := DesiredTaints([]*corev1.Taint{old}, "Unknown", false, t0)
 	for _, tn := range got {
-		if tn.Effect == EffectNoExecute && !tn.TimeAdded.AsTime().Equal(t0.Add(-time.Minute)) {
+		if tn.Effect == corev1.TaintEffectNoExecute && !tn.TimeAdded.AsTime().Equal(t0.Add(-time.Minute)) {
 			t.Errorf("timeAdded moved to %v", tn.TimeAdded.AsTime())
 		}
 	}
 }
 
 func TestEvictionTime(t *testing.T) {
-	unreachable := &corev1.Taint{Key: TaintUnreachable, Effect: EffectNoExecute, TimeAdded: timestamppb.New(t0)}
-	custom := &corev1.Taint{Key: "maintenance", Effect: EffectNoExecute, TimeAdded: timestamppb.New(t0)}
+	unreachable := &corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: timestamppb.New(t0)}
+	custom := &corev1.Taint{Key: "maintenance", Effect: corev1.TaintEffectNoExecute, TimeAdded: timestamppb.New(t0)}
 	pod := func(tols ...*corev1.Toleration) *corev1.Pod {
 		return &corev1.Pod{Spec: &corev1.PodSpec{Tolerations: tols}}
 	}
@@ -69,12 +70,12 @@ func TestEvictionTime(t *testing.T) {
 		never  bool
 	}{
 		{"no toleration of unreachable: the default grace", pod(), []*corev1.Taint{unreachable}, 300 * time.Second, false},
-		{"toleration seconds", pod(&corev1.Toleration{Key: TaintUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: secs(30)}), []*corev1.Taint{unreachable}, 30 * time.Second, false},
-		{"tolerates forever", pod(&corev1.Toleration{Key: TaintUnreachable, Operator: "Exists", Effect: "NoExecute"}), []*corev1.Taint{unreachable}, 0, true},
+		{"toleration seconds", pod(&corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: secs(30)}), []*corev1.Taint{unreachable}, 30 * time.Second, false},
+		{"tolerates forever", pod(&corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: "Exists", Effect: "NoExecute"}), []*corev1.Taint{unreachable}, 0, true},
 		{"wildcard toleration", pod(&corev1.Toleration{Operator: "Exists"}), []*corev1.Taint{unreachable, custom}, 0, true},
 		{"untolerated custom taint: at once", pod(), []*corev1.Taint{custom}, 0, false},
 		{"earliest of several", pod(&corev1.Toleration{Key: "maintenance", Operator: "Exists", TolerationSeconds: secs(10)}), []*corev1.Taint{unreachable, custom}, 10 * time.Second, false},
-		{"NoSchedule taints do not evict", pod(), []*corev1.Taint{{Key: TaintUnreachable, Effect: EffectNoSchedule}}, 0, true},
+		{"NoSchedule taints do not evict", pod(), []*corev1.Taint{{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule}}, 0, true},
 	} {
 		at, ok := EvictionTime(tt.pod, tt.taints, 300*time.Second, t0)
 		if ok == tt.never || ok && !at.Equal(t0.Add(tt.after)) {
@@ -105,7 +106,7 @@ func TestSilentNodeIsTaintedAndEvicted(t *testing.T) {
 		})
 	}
 	// A DaemonSet-like pod tolerates unreachable forever and stays.
-	pods[1].Spec.Tolerations = []*corev1.Toleration{{Key: TaintUnreachable, Operator: "Exists", Effect: "NoExecute"}}
+	pods[1].Spec.Tolerations = []*corev1.Toleration{{Key: corev1.TaintNodeUnreachable, Operator: "Exists", Effect: "NoExecute"}}
 	nodes, podAPI := fake.NewAPI(node), fake.NewAPI(pods...)
 	c := New(Config{
 		Nodes: nodes, Pods: podAPI,
@@ -125,10 +126,10 @@ func TestSilentNodeIsTaintedAndEvicted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := nodes.Get(ctx, "", "n1")
-	if rc := readyCondition(got); rc.Status != "Unknown" || rc.Reason != "NodeStatusUnknown" {
+	if rc := helper.GetNodeCondition(got, corev1.NodeReady); rc.Status != "Unknown" || rc.Reason != "NodeStatusUnknown" {
 		t.Fatalf("ready condition after the grace period: %v", rc)
 	}
-	if keys := taintKeys(got.Spec.Taints); !slices.Equal(keys, []string{TaintUnreachable + ":NoSchedule", TaintUnreachable + ":NoExecute"}) {
+	if keys := taintKeys(got.Spec.Taints); !slices.Equal(keys, []string{corev1.TaintNodeUnreachable + ":NoSchedule", corev1.TaintNodeUnreachable + ":NoExecute"}) {
 		t.Fatalf("taints %v", keys)
 	}
 	p0, _ := podAPI.Get(ctx, "default", "p0")

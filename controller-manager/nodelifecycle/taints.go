@@ -4,20 +4,12 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
-)
-
-// Taints the controller manages, as Kubernetes names them.
-const (
-	TaintUnreachable   = "node.kubernetes.io/unreachable"
-	TaintNotReady      = "node.kubernetes.io/not-ready"
-	TaintUnschedulable = "node.kubernetes.io/unschedulable"
-	EffectNoExecute    = "NoExecute"
-	EffectNoSchedule   = "NoSchedule"
+	"minik8s/api/core/v1/helper"
 )
 
 // managed reports a taint this controller adds and removes.
 func managed(t *corev1.Taint) bool {
-	return t.GetKey() == TaintUnreachable || t.GetKey() == TaintNotReady || t.GetKey() == TaintUnschedulable
+	return t.GetKey() == corev1.TaintNodeUnreachable || t.GetKey() == corev1.TaintNodeNotReady || t.GetKey() == corev1.TaintNodeUnschedulable
 }
 
 // DesiredTaints returns the node's taints as they should be for its Ready
@@ -28,13 +20,13 @@ func managed(t *corev1.Taint) bool {
 func DesiredTaints(current []*corev1.Taint, ready string, unschedulable bool, now time.Time) []*corev1.Taint {
 	var want [][2]string
 	switch ready {
-	case "False":
-		want = append(want, [2]string{TaintNotReady, EffectNoSchedule}, [2]string{TaintNotReady, EffectNoExecute})
-	case "Unknown":
-		want = append(want, [2]string{TaintUnreachable, EffectNoSchedule}, [2]string{TaintUnreachable, EffectNoExecute})
+	case corev1.ConditionFalse:
+		want = append(want, [2]string{corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule}, [2]string{corev1.TaintNodeNotReady, corev1.TaintEffectNoExecute})
+	case corev1.ConditionUnknown:
+		want = append(want, [2]string{corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule}, [2]string{corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute})
 	}
 	if unschedulable {
-		want = append(want, [2]string{TaintUnschedulable, EffectNoSchedule})
+		want = append(want, [2]string{corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule})
 	}
 	var out []*corev1.Taint
 	for _, t := range current {
@@ -51,30 +43,13 @@ func DesiredTaints(current []*corev1.Taint, ready string, unschedulable bool, no
 		}
 		if kept == nil {
 			kept = &corev1.Taint{Key: w[0], Effect: w[1]}
-			if w[1] == EffectNoExecute {
+			if w[1] == corev1.TaintEffectNoExecute {
 				kept.TimeAdded = timestamp(now)
 			}
 		}
 		out = append(out, kept)
 	}
 	return out
-}
-
-// Tolerates reports whether toleration tol matches taint.
-func Tolerates(tol *corev1.Toleration, taint *corev1.Taint) bool {
-	if tol.GetEffect() != "" && tol.GetEffect() != taint.GetEffect() {
-		return false
-	}
-	if tol.GetKey() != "" && tol.GetKey() != taint.GetKey() {
-		return false
-	}
-	switch tol.GetOperator() {
-	case "Exists":
-		return true
-	case "", "Equal":
-		return tol.GetKey() != "" && tol.GetValue() == taint.GetValue()
-	}
-	return false
 }
 
 // EvictionTime returns when a pod on a node with the given NoExecute
@@ -93,7 +68,7 @@ func EvictionTime(pod *corev1.Pod, taints []*corev1.Taint, defaultGrace time.Dur
 		}
 	}
 	for _, taint := range taints {
-		if taint.GetEffect() != EffectNoExecute {
+		if taint.GetEffect() != corev1.TaintEffectNoExecute {
 			continue
 		}
 		added := now
@@ -102,12 +77,12 @@ func EvictionTime(pod *corev1.Pod, taints []*corev1.Taint, defaultGrace time.Dur
 		}
 		var matching []*corev1.Toleration
 		for _, tol := range pod.GetSpec().GetTolerations() {
-			if Tolerates(tol, taint) {
+			if helper.ToleratesTaint(tol, taint) {
 				matching = append(matching, tol)
 			}
 		}
 		if len(matching) == 0 {
-			if taint.GetKey() == TaintUnreachable || taint.GetKey() == TaintNotReady {
+			if taint.GetKey() == corev1.TaintNodeUnreachable || taint.GetKey() == corev1.TaintNodeNotReady {
 				earliest(added.Add(defaultGrace))
 			} else {
 				earliest(added)

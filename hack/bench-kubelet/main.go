@@ -44,7 +44,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiapp "minik8s/apiserver/app"
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 	"minik8s/kubelet/cgroups"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/runtime"

@@ -40,8 +40,8 @@ import (
 	apiapp "minik8s/apiserver/app"
 	"minik8s/kube-proxy/app"
 	"minik8s/kube-proxy/ipt"
+	"minik8s/kube-proxy/ipt/ipttest"
 	"minik8s/kube-proxy/iptables"
-	"minik8s/kube-proxy/iptablestest"
 	"minik8s/kube-proxy/nettest"
 	"minik8s/kube-proxy/nftables"
 	"minik8s/kube-proxy/proxy"
@@ -391,7 +391,7 @@ func perRuleBaseline(n int) (int, time.Duration, error) {
 	s.Apply()
 	rs := iptables.NewRenderer(renderCfg).Render(s.Services(), s.Endpoints(), nil)
 	text := string(iptables.Diff(rs.Filter, nil, nil, true, nil).Data) + string(iptables.Diff(rs.NAT, nil, nil, true, nil).Data)
-	tables, err := iptablestest.Parse(text)
+	tables, err := ipttest.Parse(text)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -237,7 +237,7 @@ func (s *ProxyServer) cleanupOtherMode() error {
 	case ModeNFTables:
 		return cleanupIPTables(s.ipt)
 	}
-	return errors.Join(iptables.Cleanup(s.ipt, iptables.Jumps, iptables.Owned), cleanupNFTables())
+	return errors.Join(iptables.Cleanup(s.ipt), cleanupNFTables())
 }
 
 // cleanupNFTables deletes the nftables mode's table, in the calling
@@ -287,7 +287,7 @@ func Cleanup(r ipt.Interface) error {
 // cleanupIPTables removes the iptables and userspace modes' rules.
 func cleanupIPTables(r ipt.Interface) error {
 	owned := func(c string) bool { return iptables.Owned(c) || userspace.Owned(c) }
-	return iptables.Cleanup(r, append(append([]iptables.Jump(nil), iptables.Jumps...), userspace.Jumps...), owned)
+	return ipt.Cleanup(r, append(append([]ipt.Jump(nil), iptables.Jumps...), userspace.Jumps...), owned)
 }
 
 // Run runs kube-proxy with o until ctx ends (or, with --cleanup, cleans

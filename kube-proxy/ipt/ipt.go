@@ -28,7 +28,7 @@ const (
 )
 
 // Interface is what the proxiers need of iptables. The exec-backed
-// implementation is New; iptablestest.Fake keeps tables in memory.
+// implementation is New; ipttest.Fake keeps tables in memory.
 type Interface interface {
 	// EnsureChain creates chain in table unless it exists.
 	EnsureChain(table Table, chain string) error

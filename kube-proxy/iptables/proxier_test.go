@@ -13,11 +13,11 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/kube-proxy/conntrack"
 	"minik8s/kube-proxy/ipt"
-	"minik8s/kube-proxy/iptablestest"
+	"minik8s/kube-proxy/ipt/ipttest"
 	"minik8s/kube-proxy/proxy"
 )
 
-func newTestProxier(f *iptablestest.Fake, ct conntrack.Interface) *Proxier {
+func newTestProxier(f *ipttest.Fake, ct conntrack.Interface) *Proxier {
 	return NewProxier(ProxierConfig{Render: testConfig, Hostname: hostname, SyncPeriod: time.Hour}, f, ct, nil, nil)
 }
 
@@ -41,9 +41,9 @@ func mustSync(t *testing.T, p *Proxier) SyncResult {
 }
 
 // traceFake traces a pod's packet through the fake's tables.
-func traceFake(t *testing.T, f *iptablestest.Fake, dst string, port int) map[string]float64 {
+func traceFake(t *testing.T, f *ipttest.Fake, dst string, port int) map[string]float64 {
 	t.Helper()
-	outs, err := iptablestest.Trace(f.Tables(), iptablestest.Packet{Protocol: "tcp", Src: podA, Dst: netip.MustParseAddr(dst), DstPort: port,
+	outs, err := ipttest.Trace(f.Tables(), ipttest.Packet{Protocol: "tcp", Src: podA, Dst: netip.MustParseAddr(dst), DstPort: port,
 		LocalAddrs: []netip.Addr{nodeIP}})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func withEndpoints(e *corev1.Endpoints, rv string, ips ...string) *corev1.Endpoi
 // TestProxierSyncs: the first sync is full; an endpoint change rewrites
 // only its service's chains; a deleted service's chains go.
 func TestProxierSyncs(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	p := newTestProxier(f, nil)
 	objs := scenarios["several-services"]
 	feed(p, objs...)
@@ -128,7 +128,7 @@ func TestProxierSyncs(t *testing.T) {
 // TestProxierRestartIsIdempotent: a second proxier (a restart) over the
 // same tables leaves them exactly as they were - no duplicate jumps.
 func TestProxierRestartIsIdempotent(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	p := newTestProxier(f, nil)
 	feed(p, scenarios["nodeport"]...)
 	mustSync(t, p)
@@ -147,7 +147,7 @@ func TestProxierRestartIsIdempotent(t *testing.T) {
 // TestFullSyncRemovesStaleChains: chains of services that disappeared
 // while kube-proxy was down are removed; others' chains stay.
 func TestFullSyncRemovesStaleChains(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	f.AddForeign(ipt.TableNAT, "KUBE-SVC-STALESTALESTALE1")
 	f.AddForeign(ipt.TableNAT, "KUBE-SEP-STALESTALESTALE2", []string{"-j", "DNAT", "--to-destination", "10.1.1.1:80"})
 	f.AddForeign(ipt.TableNAT, "DOCKER", []string{"-j", "RETURN"})
@@ -169,7 +169,7 @@ func TestFullSyncRemovesStaleChains(t *testing.T) {
 // TestRestoreFailureForcesFullSync: after a failed restore the proxier
 // no longer trusts what it thinks is applied.
 func TestRestoreFailureForcesFullSync(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	p := newTestProxier(f, nil)
 	feed(p, scenarios["several-services"]...)
 	mustSync(t, p)
@@ -191,7 +191,7 @@ func TestRestoreFailureForcesFullSync(t *testing.T) {
 // TestCleanupLeavesOthersAlone: --cleanup removes every rule and chain of
 // kube-proxy and nothing else.
 func TestCleanupLeavesOthersAlone(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	f.AddForeign(ipt.TableFilter, "INPUT", []string{"-p", "tcp", "--dport", "22", "-j", "ACCEPT"})
 	f.AddForeign(ipt.TableNAT, "MY-CHAIN", []string{"-j", "RETURN"})
 	f.AddForeign(ipt.TableNAT, "POSTROUTING", []string{"-s", "10.0.0.0/8", "-j", "MY-CHAIN"})
@@ -204,7 +204,7 @@ func TestCleanupLeavesOthersAlone(t *testing.T) {
 	if f.Dump() == before {
 		t.Fatal("sync wrote nothing")
 	}
-	if err := Cleanup(f, Jumps, Owned); err != nil {
+	if err := Cleanup(f); err != nil {
 		t.Fatal(err)
 	}
 	if after := f.Dump(); after != before {
@@ -216,7 +216,7 @@ func TestCleanupLeavesOthersAlone(t *testing.T) {
 // entries; a UDP service getting its first endpoint clears the entries
 // made while it had none.
 func TestStaleUDPConntrack(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	ct := &conntrack.Fake{}
 	p := newTestProxier(f, ct)
 	dns := svc("kube-system", "dns", "ClusterIP", "10.96.0.10", port("dns", 53, "UDP", 0))

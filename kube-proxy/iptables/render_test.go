@@ -12,7 +12,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/kube-proxy/ipt"
-	"minik8s/kube-proxy/iptablestest"
+	"minik8s/kube-proxy/ipt/ipttest"
 	"minik8s/kube-proxy/proxy"
 )
 
@@ -203,7 +203,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := render(t, state(objs...))
 			// The output must be valid restore input, all of it.
-			if _, err := iptablestest.Parse(got); err != nil {
+			if _, err := ipttest.Parse(got); err != nil {
 				t.Fatalf("rendered rules do not parse: %v\n%s", err, got)
 			}
 			golden(t, name, got)
@@ -233,7 +233,7 @@ func TestChainNames(t *testing.T) {
 
 // probabilities sums outcome probabilities by destination: "ip:port"
 // for an accepted DNAT, plus " masq" when masqueraded, or the verdict.
-func probabilities(outs []iptablestest.Outcome) map[string]float64 {
+func probabilities(outs []ipttest.Outcome) map[string]float64 {
 	m := map[string]float64{}
 	for _, o := range outs {
 		k := o.Verdict
@@ -251,7 +251,7 @@ func probabilities(outs []iptablestest.Outcome) map[string]float64 {
 	return m
 }
 
-func expectProbs(t *testing.T, outs []iptablestest.Outcome, want map[string]float64) {
+func expectProbs(t *testing.T, outs []ipttest.Outcome, want map[string]float64) {
 	t.Helper()
 	got := probabilities(outs)
 	for k, p := range want {
@@ -266,14 +266,14 @@ func expectProbs(t *testing.T, outs []iptablestest.Outcome, want map[string]floa
 	}
 }
 
-func traceTables(t *testing.T, name string) iptablestest.Tables {
+func traceTables(t *testing.T, name string) ipttest.Tables {
 	t.Helper()
-	tables, err := iptablestest.Parse(render(t, state(scenarios[name]...)))
+	tables, err := ipttest.Parse(render(t, state(scenarios[name]...)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The jumps from the built-in chains, as EnsureBase adds them.
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	for n, tb := range tables {
 		for _, c := range tb.ChainNames() {
 			if !tb.Chains[c].Builtin {
@@ -305,8 +305,8 @@ var (
 	outsider = netip.MustParseAddr("198.51.100.7")
 )
 
-func tcp(src, dst string, dport int, local bool) iptablestest.Packet {
-	return iptablestest.Packet{Protocol: "tcp", Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), DstPort: dport,
+func tcp(src, dst string, dport int, local bool) ipttest.Packet {
+	return ipttest.Packet{Protocol: "tcp", Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), DstPort: dport,
 		Local: local, LocalAddrs: []netip.Addr{nodeIP, netip.MustParseAddr("127.0.0.1")}}
 }
 
@@ -316,7 +316,7 @@ func TestPacketTrace(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		scenario string
-		pkt      iptablestest.Packet
+		pkt      ipttest.Packet
 		want     map[string]float64
 	}{
 		{"pod to cluster IP: even split, no SNAT", "several-services", tcp(podA.String(), "10.96.0.20", 80, false),
@@ -325,7 +325,7 @@ func TestPacketTrace(t *testing.T) {
 			map[string]float64{"10.244.1.2:8080 masq": third, "10.244.2.3:8080 masq": third, "10.244.3.4:8080 masq": third}},
 		{"pod reaching itself: hairpin masquerade", "several-services", tcp("10.244.2.9", "10.96.0.30", 5432, false),
 			map[string]float64{"10.244.2.9:5432 masq": 1}},
-		{"dns over udp", "several-services", iptablestest.Packet{Protocol: "udp", Src: podA, Dst: netip.MustParseAddr("10.96.0.10"), DstPort: 53},
+		{"dns over udp", "several-services", ipttest.Packet{Protocol: "udp", Src: podA, Dst: netip.MustParseAddr("10.96.0.10"), DstPort: 53},
 			map[string]float64{"10.244.1.7:53": 0.5, "10.244.2.7:53": 0.5}},
 		{"unknown port passes untouched", "several-services", tcp(podA.String(), "10.96.0.20", 81, false),
 			map[string]float64{"ACCEPT": 1}},
@@ -361,7 +361,7 @@ func TestPacketTrace(t *testing.T) {
 			if tc.pkt.Src == nodeIP {
 				tc.pkt.Local = true
 			}
-			outs, err := iptablestest.Trace(traceTables(t, tc.scenario), tc.pkt)
+			outs, err := ipttest.Trace(traceTables(t, tc.scenario), tc.pkt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -379,7 +379,7 @@ func TestAffinityTrace(t *testing.T) {
 	sep := EndpointChain(sp.Name, second)
 	pkt := tcp(podA.String(), "10.96.0.40", 80, false)
 	pkt.Recent = map[string]bool{sep: true}
-	outs, err := iptablestest.Trace(traceTables(t, "affinity"), pkt)
+	outs, err := ipttest.Trace(traceTables(t, "affinity"), pkt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestProbabilitiesAreEven(t *testing.T) {
 			addrs = append(addrs, addr{ip: netip.AddrFrom4([4]byte{10, 244, 1, byte(i + 1)}).String()})
 		}
 		s := state(svc("default", "web", "ClusterIP", "10.96.0.20", port("", 80, "TCP", 0)), eps("default", "web", addrs, epPort("", 80, "TCP")))
-		tables, err := iptablestest.Parse(render(t, s))
+		tables, err := ipttest.Parse(render(t, s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,9 +417,9 @@ func TestProbabilitiesAreEven(t *testing.T) {
 }
 
 // traceChain walks a packet from a pod through one nat chain.
-func traceChain(tables iptablestest.Tables, chain string) ([]iptablestest.Outcome, error) {
-	tables["nat"].Chains["PREROUTING"].Rules = []iptablestest.Rule{{Chain: "PREROUTING", Args: []string{"-j", chain}}}
-	return iptablestest.Trace(tables, iptablestest.Packet{Protocol: "tcp", Src: podA, Dst: netip.MustParseAddr("10.96.0.20"), DstPort: 80})
+func traceChain(tables ipttest.Tables, chain string) ([]ipttest.Outcome, error) {
+	tables["nat"].Chains["PREROUTING"].Rules = []ipttest.Rule{{Chain: "PREROUTING", Args: []string{"-j", chain}}}
+	return ipttest.Trace(tables, ipttest.Packet{Protocol: "tcp", Src: podA, Dst: netip.MustParseAddr("10.96.0.20"), DstPort: 80})
 }
 
 // TestLargeClusterDropsComments: above the endpoint threshold the

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"minik8s/kube-proxy/ipt"
-	"minik8s/kube-proxy/iptables"
 	"minik8s/kube-proxy/proxy"
 )
 
@@ -32,7 +31,7 @@ func Owned(chain string) bool {
 }
 
 // Jumps send service traffic into the portal chains.
-var Jumps = []iptables.Jump{
+var Jumps = []ipt.Jump{
 	{Table: ipt.TableNAT, Chain: "PREROUTING", Rule: []string{"-m", "comment", "--comment", "handle ClusterIPs; NOTE: this must be before the NodePort rules", "-j", ChainPortalsContainer}},
 	{Table: ipt.TableNAT, Chain: "OUTPUT", Rule: []string{"-m", "comment", "--comment", "handle ClusterIPs; NOTE: this must be before the NodePort rules", "-j", ChainPortalsHost}},
 	{Table: ipt.TableNAT, Chain: "PREROUTING", Rule: []string{"-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "handle service NodePorts; NOTE: this must be the last rule in the chain", "-j", ChainNodePortContainer}},

@@ -24,7 +24,6 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"minik8s/kube-proxy/ipt"
-	"minik8s/kube-proxy/iptables"
 	"minik8s/kube-proxy/metrics"
 	"minik8s/kube-proxy/proxy"
 	"minik8s/kube-proxy/runner"
@@ -252,7 +251,7 @@ func (p *Proxier) fail(err error) error {
 }
 
 // Cleanup removes the userspace mode's jumps and chains.
-func Cleanup(r ipt.Interface) error { return iptables.Cleanup(r, Jumps, Owned) }
+func Cleanup(r ipt.Interface) error { return ipt.Cleanup(r, Jumps, Owned) }
 
 // socket is the proxy for one service port.
 type socket struct {

@@ -15,7 +15,7 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/kube-proxy/iptablestest"
+	"minik8s/kube-proxy/ipt/ipttest"
 	"minik8s/kube-proxy/proxy"
 )
 
@@ -105,7 +105,7 @@ func TestRenderPortalsGolden(t *testing.T) {
 		{sp("web", "10.96.0.20", 80, 30080, "TCP", "192.0.2.50"), 40001},
 		{sp("dns", "10.96.0.10", 53, 0, "UDP"), 40002},
 	}))
-	if _, err := iptablestest.Parse(got); err != nil {
+	if _, err := ipttest.Parse(got); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", "portals.golden")
@@ -123,12 +123,12 @@ func TestRenderPortalsGolden(t *testing.T) {
 		t.Fatalf("portals differ from %s:\n%s", path, got)
 	}
 	// A packet to the service is redirected to its proxy port.
-	tables, _ := iptablestest.Parse(got)
+	tables, _ := ipttest.Parse(got)
 	for _, j := range Jumps {
 		c := tables[string(j.Table)].Chains[j.Chain]
-		c.Rules = append(c.Rules, iptablestest.Rule{Chain: j.Chain, Args: j.Rule})
+		c.Rules = append(c.Rules, ipttest.Rule{Chain: j.Chain, Args: j.Rule})
 	}
-	outs, err := iptablestest.Trace(tables, iptablestest.Packet{Protocol: "tcp", Src: netip.MustParseAddr("10.244.1.5"),
+	outs, err := ipttest.Trace(tables, ipttest.Packet{Protocol: "tcp", Src: netip.MustParseAddr("10.244.1.5"),
 		Dst: netip.MustParseAddr("10.96.0.20"), DstPort: 80, Local: true})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func endpoints(svc, proto string, addrs ...string) *corev1.Endpoints {
 // TestProxyTCP: connections to the proxy port are spread round robin,
 // exactly, and a refusing backend is skipped.
 func TestProxyTCP(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	p := NewProxier(Config{ListenIP: netip.MustParseAddr("127.0.0.1")}, f, nil, nil)
 	t.Cleanup(p.Close)
 	dead, _ := net.Listen("tcp4", "127.0.0.1:0")
@@ -219,7 +219,7 @@ func TestProxyTCP(t *testing.T) {
 
 // TestProxyUDP: each client gets a backend round robin and its replies.
 func TestProxyUDP(t *testing.T) {
-	f := iptablestest.NewFake()
+	f := ipttest.NewFake()
 	p := NewProxier(Config{ListenIP: netip.MustParseAddr("127.0.0.1"), UDPIdleTimeout: time.Second}, f, nil, nil)
 	t.Cleanup(p.Close)
 	var addrs []string

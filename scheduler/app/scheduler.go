@@ -19,6 +19,7 @@ import (
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
@@ -167,21 +168,16 @@ func (s *Scheduler) cleanupLoop(ctx context.Context) {
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
 
-func terminal(p *corev1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
-}
-
 // responsible reports whether p is a pending pod this scheduler should place.
 func (s *Scheduler) responsible(p *corev1.Pod) bool {
-	return !assigned(p) && !terminal(p) && p.GetSpec().GetSchedulerName() == s.name &&
+	return !assigned(p) && !helper.IsPodTerminal(p) && p.GetSpec().GetSchedulerName() == s.name &&
 		p.GetMetadata().GetDeletionTimestamp() == nil
 }
 
 func (s *Scheduler) onPodAdd(p *corev1.Pod) {
 	switch {
 	case assigned(p):
-		if !terminal(p) {
+		if !helper.IsPodTerminal(p) {
 			s.cache.AddPod(p)
 			s.queue.OnEvent(queue.AssignedPodAdded())
 		}
@@ -197,12 +193,12 @@ func (s *Scheduler) onPodUpdate(old, cur *corev1.Pod) {
 			s.queue.Delete(cur) // its binding landed
 		}
 		switch {
-		case terminal(cur):
+		case helper.IsPodTerminal(cur):
 			s.cache.RemovePod(cur)
-			if !terminal(old) {
+			if !helper.IsPodTerminal(old) {
 				s.queue.OnEvent(queue.AssignedPodDeleted())
 			}
-		case assigned(old) && !terminal(old):
+		case assigned(old) && !helper.IsPodTerminal(old):
 			s.cache.UpdatePod(old, cur)
 			if ev, ok := queue.AssignedPodUpdated(old, cur); ok {
 				s.queue.OnEvent(ev)
@@ -328,8 +324,8 @@ func (s *Scheduler) bind(ctx context.Context, p *queue.QueuedPodInfo, node strin
 	}
 	// The binding does not touch status: a pod that was reported
 	// unschedulable before gets PodScheduled=True here.
-	if c := podScheduledCondition(pod); c != nil && c.GetStatus() != "True" {
-		if err := s.setCondition(ctx, pod, "True", "", ""); err != nil {
+	if c := podScheduledCondition(pod); c != nil && c.GetStatus() != corev1.ConditionTrue {
+		if err := s.setCondition(ctx, pod, corev1.ConditionTrue, "", ""); err != nil {
 			s.log.Warn("could not set PodScheduled=True", "pod", p.Key(), "err", err)
 		}
 	}
@@ -378,12 +374,7 @@ func (s *Scheduler) failed(ctx context.Context, p *queue.QueuedPodInfo, err erro
 }
 
 func podScheduledCondition(p *corev1.Pod) *corev1.PodCondition {
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "PodScheduled" {
-			return c
-		}
-	}
-	return nil
+	return helper.GetPodCondition(p, corev1.PodScheduled)
 }
 
 // setCondition writes PodScheduled with status/reason/message through the

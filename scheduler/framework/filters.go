@@ -3,6 +3,9 @@ package framework
 import (
 	"fmt"
 	"sort"
+
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 )
 
 // Filter (and score) plugin names. They appear in FitError diagnoses, in
@@ -75,7 +78,7 @@ var filters = []filter{
 // filterUnschedulable rejects cordoned nodes unless the pod tolerates the
 // unschedulable taint.
 func filterUnschedulable(c *cycle, n *NodeInfo) *Status {
-	if n.Node.GetSpec().GetUnschedulable() && !tolerated(c.pod.Tolerations, TaintNodeUnschedulable) {
+	if n.Node.GetSpec().GetUnschedulable() && !helper.TolerationsTolerateTaint(c.pod.Tolerations, TaintNodeUnschedulable) {
 		return reject(NodeUnschedulable, ReasonUnschedulable)
 	}
 	return nil
@@ -84,7 +87,7 @@ func filterUnschedulable(c *cycle, n *NodeInfo) *Status {
 // filterReady rejects nodes whose Ready condition is not True unless the
 // pod tolerates the not-ready taint.
 func filterReady(c *cycle, n *NodeInfo) *Status {
-	if !n.Ready && !tolerated(c.pod.Tolerations, TaintNodeNotReady) {
+	if !n.Ready && !helper.TolerationsTolerateTaint(c.pod.Tolerations, TaintNodeNotReady) {
 		return reject(NodeReady, ReasonNotReady)
 	}
 	return nil
@@ -94,10 +97,10 @@ func filterReady(c *cycle, n *NodeInfo) *Status {
 // does not tolerate, naming the first one.
 func filterTaints(c *cycle, n *NodeInfo) *Status {
 	for _, t := range n.Node.GetSpec().GetTaints() {
-		if t.GetEffect() != "NoSchedule" && t.GetEffect() != "NoExecute" {
+		if t.GetEffect() != corev1.TaintEffectNoSchedule && t.GetEffect() != corev1.TaintEffectNoExecute {
 			continue
 		}
-		if !tolerated(c.pod.Tolerations, t) {
+		if !helper.TolerationsTolerateTaint(c.pod.Tolerations, t) {
 			return reject(TaintToleration, ReasonUntoleratedTaint(t.GetKey(), t.GetValue()))
 		}
 	}
@@ -121,7 +124,7 @@ func MatchesNodeSelectorAndAffinity(p *PodInfo, nodeName string, nodeLabels map[
 		}
 	}
 	if p.RequiredNodeAffinity != nil {
-		return matchNodeSelectorTerms(p.RequiredNodeAffinity.GetNodeSelectorTerms(), nodeName, nodeLabels)
+		return helper.MatchNodeSelectorTerms(p.RequiredNodeAffinity.GetNodeSelectorTerms(), nodeName, nodeLabels)
 	}
 	return true
 }

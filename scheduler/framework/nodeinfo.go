@@ -5,14 +5,15 @@ import (
 	"sync/atomic"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 )
 
 // Well-known taints the scheduler checks conditions against: a pod that
 // tolerates them may go to nodes that are not ready or are cordoned, as
 // in Kubernetes (DaemonSet pods carry such tolerations).
 var (
-	TaintNodeNotReady      = &corev1.Taint{Key: "node.kubernetes.io/not-ready", Effect: "NoSchedule"}
-	TaintNodeUnschedulable = &corev1.Taint{Key: "node.kubernetes.io/unschedulable", Effect: "NoSchedule"}
+	TaintNodeNotReady      = &corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
+	TaintNodeUnschedulable = &corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
 )
 
 // NodeInfo is a node with the pods the scheduler believes run on it
@@ -77,7 +78,7 @@ func (n *NodeInfo) SetNode(node *corev1.Node) {
 	n.Node = node
 	n.Name = node.GetMetadata().GetName()
 	n.Labels = node.GetMetadata().GetLabels()
-	n.Ready = nodeReady(node)
+	n.Ready = helper.IsNodeReady(node)
 	alloc := node.GetStatus().GetAllocatable()
 	if len(alloc) == 0 {
 		alloc = node.GetStatus().GetCapacity()
@@ -88,15 +89,6 @@ func (n *NodeInfo) SetNode(node *corev1.Node) {
 		n.AllocErr = fmt.Errorf("node %s allocatable: %w", n.Name, err)
 	}
 	n.touch()
-}
-
-func nodeReady(node *corev1.Node) bool {
-	for _, c := range node.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
 }
 
 // Clone returns a copy that can be changed without affecting n: the pod

@@ -3,9 +3,9 @@ package framework
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	"minik8s/api/labels"
 )
 
@@ -117,12 +117,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 		NodeSelector: spec.GetNodeSelector(),
 		Tolerations:  spec.GetTolerations(),
 	}
-	for _, ref := range md.GetOwnerReferences() {
-		if ref.GetController() {
-			pi.OwnerUID = ref.GetUid()
-			break
-		}
-	}
+	pi.OwnerUID = helper.GetControllerOf(md).GetUid()
 	var errs []error
 	reqs, err := PodRequests(spec)
 	if err != nil {
@@ -261,105 +256,4 @@ func (pi *PodInfo) parseTerm(t *corev1.PodAffinityTerm) (AffinityTerm, error) {
 		at.Namespaces[pi.Namespace] = true
 	}
 	return at, nil
-}
-
-// matchNodeSelectorTerms reports whether node labels/name satisfy any of
-// the terms (terms are ORed, requirements within a term ANDed; a term
-// without requirements matches nothing, as in Kubernetes).
-func matchNodeSelectorTerms(terms []*corev1.NodeSelectorTerm, nodeName string, nodeLabels map[string]string) bool {
-	for _, t := range terms {
-		if matchNodeSelectorTerm(t, nodeName, nodeLabels) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchNodeSelectorTerm(t *corev1.NodeSelectorTerm, nodeName string, nodeLabels map[string]string) bool {
-	if t == nil || len(t.GetMatchExpressions())+len(t.GetMatchFields()) == 0 {
-		return false
-	}
-	for _, r := range t.GetMatchExpressions() {
-		v, ok := nodeLabels[r.GetKey()]
-		if !matchNodeRequirement(r, v, ok) {
-			return false
-		}
-	}
-	for _, r := range t.GetMatchFields() {
-		// Only metadata.name is a supported field, as in Kubernetes.
-		if r.GetKey() != "metadata.name" {
-			return false
-		}
-		if !matchNodeRequirement(r, nodeName, true) {
-			return false
-		}
-	}
-	return true
-}
-
-// matchNodeRequirement applies one In/NotIn/Exists/DoesNotExist/Gt/Lt
-// requirement to a label value (present tells whether the label exists).
-// Gt and Lt compare integers; a non-integer on either side never matches.
-func matchNodeRequirement(r *corev1.NodeSelectorRequirement, v string, present bool) bool {
-	switch r.GetOperator() {
-	case "In":
-		return present && contains(r.GetValues(), v)
-	case "NotIn":
-		return !present || !contains(r.GetValues(), v)
-	case "Exists":
-		return present
-	case "DoesNotExist":
-		return !present
-	case "Gt", "Lt":
-		if !present || len(r.GetValues()) != 1 {
-			return false
-		}
-		have, err1 := strconv.ParseInt(v, 10, 64)
-		want, err2 := strconv.ParseInt(r.GetValues()[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.GetOperator() == "Gt" {
-			return have > want
-		}
-		return have < want
-	}
-	return false
-}
-
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Tolerates reports whether toleration t tolerates taint.
-func Tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.GetEffect() != "" && t.GetEffect() != taint.GetEffect() {
-		return false
-	}
-	if t.GetKey() != "" && t.GetKey() != taint.GetKey() {
-		return false
-	}
-	switch t.GetOperator() {
-	case "Exists":
-		return true
-	case "", "Equal":
-		// An empty key with Equal is invalid in Kubernetes; it tolerates nothing.
-		return t.GetKey() != "" && t.GetValue() == taint.GetValue()
-	}
-	return false
-}
-
-// tolerated reports whether any toleration tolerates taint.
-func tolerated(tols []*corev1.Toleration, taint *corev1.Taint) bool {
-	for _, t := range tols {
-		if Tolerates(t, taint) {
-			return true
-		}
-	}
-	return false
 }

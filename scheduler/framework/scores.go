@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 )
 
 // MaxNodeScore is the best score a score plugin gives a node.
@@ -223,7 +226,7 @@ func scoreNodeAffinity(c *cycle, nodes []*NodeInfo, scores []int64) {
 	for i, n := range nodes {
 		var s int64
 		for _, t := range c.pod.PreferredNodeAffinity {
-			if t.GetWeight() != 0 && matchNodeSelectorTerm(t.GetPreference(), n.Name, n.Labels) {
+			if t.GetWeight() != 0 && helper.MatchNodeSelectorTerm(t.GetPreference(), n.Name, n.Labels) {
 				s += int64(t.GetWeight())
 			}
 		}
@@ -238,12 +241,12 @@ func scoreTaintToleration(c *cycle, nodes []*NodeInfo, scores []int64) {
 	for i, n := range nodes {
 		var count int64
 		for _, t := range n.Node.GetSpec().GetTaints() {
-			if t.GetEffect() != "PreferNoSchedule" {
+			if t.GetEffect() != corev1.TaintEffectPreferNoSchedule {
 				continue
 			}
 			ok := false
 			for _, tol := range c.pod.Tolerations {
-				if (tol.GetEffect() == "" || tol.GetEffect() == "PreferNoSchedule") && Tolerates(tol, t) {
+				if (tol.GetEffect() == "" || tol.GetEffect() == corev1.TaintEffectPreferNoSchedule) && helper.ToleratesTaint(tol, t) {
 					ok = true
 					break
 				}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	"minik8s/scheduler/framework"
 )
 
@@ -68,22 +69,13 @@ func NodeUpdated(old, cur *corev1.Node) (ClusterEvent, bool) {
 		!maps.Equal(old.GetStatus().GetCapacity(), cur.GetStatus().GetCapacity()) {
 		plugins = append(plugins, framework.NodeResourcesFit)
 	}
-	if readyStatus(old) != readyStatus(cur) {
+	if helper.NodeReadyStatus(old) != helper.NodeReadyStatus(cur) {
 		plugins = append(plugins, framework.NodeReady)
 	}
 	if len(plugins) == 0 {
 		return ClusterEvent{}, false
 	}
 	return ClusterEvent{Name: "NodeUpdate", Plugins: set(plugins...)}, true
-}
-
-func readyStatus(n *corev1.Node) string {
-	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus()
-		}
-	}
-	return ""
 }
 
 // AssignedPodAdded is the event of a pod placed on a node: it may satisfy

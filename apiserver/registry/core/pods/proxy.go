@@ -10,9 +10,9 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/registry/generic"
-	kubelet "minik8s/kubelet/client"
 )
 
 // KubeletHTTP is the client for non-streaming kubelet calls; logs with

@@ -1,9 +1,9 @@
-// Package iptablestest holds test doubles for kube-proxy's iptables use:
+// Package ipttest holds test doubles for kube-proxy's iptables use:
 // Fake, an in-memory ipt.Interface that applies iptables-restore input
 // with the kernel's rules (transactions, --noflush, no dangling jumps), and
 // Trace, which walks a packet through parsed tables to the endpoint it is
 // DNATed to - Kubernetes' proxier tests do the same.
-package iptablestest
+package ipttest
 
 import (
 	"fmt"

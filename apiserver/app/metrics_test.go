@@ -17,7 +17,7 @@ import (
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/restapi"
-	kubelet "minik8s/kubelet/client"
+	kubelet "minik8s/api/kubelet"
 )
 
 // statsKubelet serves /stats/summary whose cumulative CPU counters grow

@@ -24,7 +24,7 @@ import (
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/rest"
-	kubelet "minik8s/kubelet/client"
+	kubelet "minik8s/api/kubelet"
 )
 
 // scrapeTimeout bounds one kubelet's answer, so one dead node does not

@@ -12,12 +12,12 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	kubelet "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
 	metricsv1beta1 "minik8s/api/metrics/v1beta1"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/restapi"
-	kubelet "minik8s/api/kubelet"
 )
 
 // statsKubelet serves /stats/summary whose cumulative CPU counters grow

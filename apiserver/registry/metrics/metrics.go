@@ -18,13 +18,13 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
 	metricsv1beta1 "minik8s/api/metrics/v1beta1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/rest"
-	kubelet "minik8s/api/kubelet"
 )
 
 // scrapeTimeout bounds one kubelet's answer, so one dead node does not

@@ -75,7 +75,7 @@ API_PORTS=(6443 6444)
 API_HTTP_PORTS=(8080 8081)
 SCHED_PORTS=(10259 10269)
 CM_PORTS=(10257 10267)
-KUBELET_PORT_BASE=10350        # kubelet of node I serves on 127.0.0.1:(base+I) (static-pods: the gateway)
+KUBELET_PORT_BASE=10350        # kubelet of node I serves on its node IP:(base+I), in the node's namespace
 ETCD_MEMBERS=3
 DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
 KUBE_PROXY_MANIFEST="$ROOT/deploy/addons/kube-proxy.yaml"
@@ -426,7 +426,7 @@ EOF
 }
 
 node() {
-	local i=$1 ns ip dir address=127.0.0.1
+	local i=$1 ns ip dir
 	local -a master_flags=()
 	ns=$(node_ns "$i") ip=$(node_ip "$i") dir=$(node_dir "$i")
 	step "node $i: netns $ns ($ip)" "$STATE/network.log"
@@ -440,22 +440,16 @@ node() {
 	launch "containerd-node$i" "" -- containerd --config "$dir/containerd/config.toml"
 	wait_for 30 "containerd of node $i" ctr -a "$(node_sock "$i")" version
 
-	if [ "$CONTROL_PLANE" = static-pods ]; then
-		# The apiserver (in the master's namespace) relays logs and exec
-		# to the kubelets, which run in the root namespace: they listen
-		# on the bridge's gateway address, which every node reaches.
-		address=$GATEWAY
-		if [ "$i" -eq "$MASTER" ]; then
-			master_static_pods "$i"
-			master_flags=(--pod-manifest-path "$MANIFESTS")
-		fi
+	if [ "$CONTROL_PLANE" = static-pods ] && [ "$i" -eq "$MASTER" ]; then
+		master_static_pods "$i"
+		master_flags=(--pod-manifest-path "$MANIFESTS")
 	fi
-	step "node $i: kubelet (server $address:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+	step "node $i: kubelet (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
 	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" "${master_flags[@]}" \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
 		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
 		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \
-		--address "$address" --port $((KUBELET_PORT_BASE + i)) \
+		--address "$ip" --port $((KUBELET_PORT_BASE + i)) \
 		--registry-mirror "docker.io=http://$REGISTRY" --cluster-dns "$CLUSTER_DNS" \
 		--cluster-cidr "$CLUSTER_CIDR"
 

@@ -9,5 +9,7 @@ import (
 	_ "minik8s/api/batch/v1"
 	_ "minik8s/api/coordination/v1"
 	_ "minik8s/api/core/v1"
+	_ "minik8s/api/metrics/v1beta1" // NodeMetrics, PodMetrics: served, not stored
 	_ "minik8s/api/networking/v1"
+	_ "minik8s/api/policy/v1"
 )

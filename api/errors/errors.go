@@ -125,6 +125,15 @@ func NewUnavailable(msg string) *StatusError {
 	return newStatus(503, ReasonUnavailable, "", "", msg)
 }
 
+// NewTooManyRequests reports a request refused for now, to be retried
+// (an eviction a PodDisruptionBudget forbids); retryAfterSeconds > 0 says
+// when.
+func NewTooManyRequests(msg string, retryAfterSeconds int32) *StatusError {
+	e := newStatus(429, ReasonTooManyRequests, "", "", msg)
+	e.Status.Details.RetryAfterSeconds = retryAfterSeconds
+	return e
+}
+
 // FieldError is one invalid field.
 type FieldError struct {
 	Field  string // spec.containers[0].image

@@ -36,6 +36,7 @@ import (
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/restapi"
@@ -56,6 +57,9 @@ type Options struct {
 	ComponentHealth       string
 	GCPercent             int
 	Authentication        AuthenticationOptions
+	// KubeletPreferredAddressTypes orders the Node address types tried
+	// for a kubelet (Kubernetes' --kubelet-preferred-address-types).
+	KubeletPreferredAddressTypes string
 }
 
 // AddFlags registers the options on fs.
@@ -70,6 +74,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
 	fs.IntVar(&o.GCPercent, "gc-percent", 400,
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
+	fs.StringVar(&o.KubeletPreferredAddressTypes, "kubelet-preferred-address-types", strings.Join(pods.DefaultPreferredAddressTypes, ","),
+		"the order of Node address types to reach a kubelet at (with the port in the Node's status.daemonEndpoints)")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
@@ -100,10 +106,22 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--service-node-port-range: %v", err)
 		}
 	}
+	if o.KubeletPreferredAddressTypes != "" {
+		if _, err := pods.ParseAddressTypes(o.KubeletPreferredAddressTypes); err != nil {
+			return fmt.Errorf("--kubelet-preferred-address-types: %v", err)
+		}
+	}
 	if _, err := componentstatus.ParseHTTP(o.ComponentHealth); err != nil {
 		return fmt.Errorf("--component-health: %v", err)
 	}
 	return o.Authentication.Validate()
+}
+
+// kubeletConfig is how the node proxy reaches kubelets: plain HTTP at the
+// Node's preferred address until the kubelets serve TLS.
+func (o *Options) kubeletConfig() pods.KubeletConfig {
+	types, _ := pods.ParseAddressTypes(o.KubeletPreferredAddressTypes)
+	return pods.KubeletConfig{Scheme: "http", PreferredAddressTypes: types}
 }
 
 // Run serves until ctx ends. ready, if not nil, receives the gRPC address
@@ -156,7 +174,9 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health},
 		auth.Union{Authenticators: authn.Authenticators, AllowAnonymous: true}, nil, nil)
 	authn.Install(api)
-	server.New(server.Config{API: api, Store: st}).Register(g)
+	kc := o.kubeletConfig()
+	RegisterMetrics(api, st, kc)
+	server.New(server.Config{API: api, Store: st, Kubelet: kc}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -172,7 +192,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	authn.InstallOpenID(extra)
 	rs := &http.Server{
 		Handler: restapi.New(restapi.Config{
-			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
+			API: api, Extra: extra, Connect: newConnector(st, kc).serve, Patch: ApplyPatch,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

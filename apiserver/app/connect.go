@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -22,17 +24,20 @@ import (
 
 // connector serves the stream subresources of the REST front, after the
 // request path has authorized them: pods/log, pods/exec, pods/attach and
-// pods/portforward, relayed to the kubelet of the pod's node.
+// pods/portforward, relayed to the kubelet of the pod's node, and
+// nodes/proxy, relayed to the node's kubelet.
 type connector struct {
 	proxy *pods.Proxy
 }
 
-func newConnector(st *generic.Store) *connector { return &connector{proxy: &pods.Proxy{Store: st}} }
+func newConnector(st *generic.Store, kc pods.KubeletConfig) *connector {
+	return &connector{proxy: &pods.Proxy{Store: st, Kubelet: kc}}
+}
 
 // writeStatus answers a request that was not upgraded with a Status.
 var writeStatus = remotecommand.WriteStatus
 
-func (c *connector) serve(w http.ResponseWriter, r *http.Request, t endpoints.Target, _ string) {
+func (c *connector) serve(w http.ResponseWriter, r *http.Request, t endpoints.Target, rest string) {
 	switch {
 	case t.Resource == "pods" && t.Subresource == "log":
 		c.logs(w, r, t)
@@ -40,6 +45,8 @@ func (c *connector) serve(w http.ResponseWriter, r *http.Request, t endpoints.Ta
 		c.exec(w, r, t)
 	case t.Resource == "pods" && t.Subresource == "portforward":
 		c.portForward(w, r, t)
+	case t.Resource == "nodes" && t.Subresource == "proxy":
+		c.nodeProxy(w, r, t, rest)
 	default:
 		writeStatus(w, apierrors.NewNotFound(t.Resource+"/"+t.Subresource, t.Name))
 	}
@@ -167,4 +174,36 @@ func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoi
 		}
 		return conn, nil
 	})
+}
+
+// nodeProxy relays GET .../nodes/NAME/proxy/PATH (and the other methods)
+// to PATH on the node's kubelet server, with the request's query, as
+// Kubernetes' node proxy does (kubectl get --raw .../proxy/stats/summary).
+func (c *connector) nodeProxy(w http.ResponseWriter, r *http.Request, t endpoints.Target, path string) {
+	base, err := c.proxy.KubeletFor(r.Context(), t.Name)
+	if err != nil {
+		writeStatus(w, err)
+		return
+	}
+	target, err := url.Parse(base)
+	if err != nil {
+		writeStatus(w, apierrors.NewInternal(err))
+		return
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
+			pr.Out.URL.Path = "/" + path
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = target.Host
+			// The caller's credentials are for the apiserver, not the kubelet.
+			pr.Out.Header.Del("Authorization")
+		},
+		Transport:     pods.KubeletHTTP.Transport,
+		FlushInterval: -1, // stream (logs with follow) as it comes
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeStatus(w, pods.KubeletError(t.Name, err))
+		},
+	}
+	rp.ServeHTTP(w, r)
 }

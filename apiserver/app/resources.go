@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "minik8s/api/core/v1"
+	metricsv1beta1 "minik8s/api/metrics/v1beta1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
 	"minik8s/apiserver/allocator"
@@ -14,12 +15,15 @@ import (
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/core/services"
 	"minik8s/apiserver/registry/generic"
+	"minik8s/apiserver/registry/metrics"
+	"minik8s/apiserver/registry/policy"
 )
 
 // NewAPI serves every kind of the scheme from the generic store, with
 // the status subresource where the kind has one, and the resources that
 // are more than stored objects from their own storage: services
-// (allocation), componentstatuses (probed), bindings and pods/binding.
+// (allocation), componentstatuses (probed), bindings, pods/binding and
+// pods/eviction.
 // services and prober may be nil (tests): Services are then stored as
 // they come, and componentstatuses list nothing.
 func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus.Prober,
@@ -60,7 +64,19 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 		}
 	}
 	api.Register("pods/binding", binding)
+	pdbKind, _ := scheme.ByResource("poddisruptionbudgets")
+	api.Register("pods/eviction", &policy.Eviction{Pods: st.For(podsKind), Budgets: st.For(pdbKind)})
 	return api
+}
+
+// RegisterMetrics serves metrics.k8s.io/v1beta1 nodes and pods, computed
+// from the kubelets' stats summaries (kubectl top).
+func RegisterMetrics(api *endpoints.API, st *generic.Store, kc pods.KubeletConfig) {
+	nodesKind, _ := scheme.ByResource("nodes")
+	podsKind, _ := scheme.ByResource("pods")
+	p := &metrics.Provider{Nodes: st.For(nodesKind), Pods: st.For(podsKind), Kubelet: kc}
+	api.RegisterComputed(metricsv1beta1.NodeMetricsKind, "nodes", metrics.NodeStorage{P: p})
+	api.RegisterComputed(metricsv1beta1.PodMetricsKind, "pods", metrics.PodStorage{P: p})
 }
 
 // NamespaceLifecycle is the admission plugin reading namespaces from the

@@ -22,6 +22,12 @@ import (
 
 // Target names what a request acts on.
 type Target struct {
+	// Group is the API group ("" core, "apps", "metrics.k8s.io"). Empty
+	// with a Resource of the scheme means that resource's group, so
+	// callers that know only resource names (the gRPC front) find every
+	// stored kind; a Resource written "nodes.metrics.k8s.io" carries its
+	// group.
+	Group       string
 	Resource    string // "pods"
 	Subresource string // "", "status", "binding", "log", ...
 	Namespace   string
@@ -35,13 +41,25 @@ func (t Target) path() string {
 	return t.Resource + "/" + t.Subresource
 }
 
+// groupResource is a resource of one group.
+type groupResource struct{ group, resource string }
+
+// served is one registered resource or subresource.
+type served struct {
+	kind    *scheme.Kind // the kind the resource belongs to
+	storage rest.Storage
+}
+
 // API holds the resources and the stages of the request path.
 type API struct {
 	Authenticator auth.Authenticator
 	Authorizer    auth.Authorizer
 	Admission     admission.Chain
 
-	resources map[string]rest.Storage
+	// resources are keyed by group and path ("pods", "pods/status").
+	resources map[groupResource]served
+	// kinds are the resources' kinds by group and resource name.
+	kinds map[groupResource]*scheme.Kind
 }
 
 // New returns an API with no resources; nil stages default to Anonymous
@@ -53,20 +71,38 @@ func New(authn auth.Authenticator, authz auth.Authorizer, adm admission.Chain) *
 	if authz == nil {
 		authz = auth.AlwaysAllow{}
 	}
-	return &API{Authenticator: authn, Authorizer: authz, Admission: adm, resources: map[string]rest.Storage{}}
+	return &API{Authenticator: authn, Authorizer: authz, Admission: adm,
+		resources: map[groupResource]served{}, kinds: map[groupResource]*scheme.Kind{}}
 }
 
 // Register serves path ("pods" or "pods/status") with s. The resource
 // part must be a kind of the scheme. Registering a path twice panics.
 func (a *API) Register(path string, s rest.Storage) {
 	res, _, _ := strings.Cut(path, "/")
-	if _, err := scheme.ByResource(res); err != nil {
+	k, err := scheme.ByResource(res)
+	if err != nil {
 		panic("endpoints: register " + path + ": " + err.Error())
 	}
-	if _, dup := a.resources[path]; dup {
-		panic("endpoints: registered twice: " + path)
+	a.register(k, path, s)
+}
+
+// RegisterComputed serves path ("nodes", "pods") of a resource the scheme
+// does not store, described by k: metrics.k8s.io's nodes and pods, whose
+// names other groups use too. Registering a path twice panics.
+func (a *API) RegisterComputed(k *scheme.Kind, path string, s rest.Storage) {
+	if res, _, _ := strings.Cut(path, "/"); res != k.Resource {
+		panic("endpoints: register " + path + ": not a path of " + k.GroupResource())
 	}
-	a.resources[path] = s
+	a.register(k, path, s)
+}
+
+func (a *API) register(k *scheme.Kind, path string, s rest.Storage) {
+	key := groupResource{k.Group, path}
+	if _, dup := a.resources[key]; dup {
+		panic("endpoints: registered twice: " + path + " of group " + k.Group)
+	}
+	a.resources[key] = served{kind: k, storage: s}
+	a.kinds[groupResource{k.Group, k.Resource}] = k
 }
 
 // Resource describes one served resource or subresource, for discovery.
@@ -77,25 +113,47 @@ type Resource struct {
 	Verbs []string
 }
 
-// Resources lists everything served, sorted by path.
+// Resources lists everything served, sorted by group and path.
 func (a *API) Resources() []Resource {
 	out := make([]Resource, 0, len(a.resources))
-	for path, s := range a.resources {
-		res, _, _ := strings.Cut(path, "/")
-		k, _ := scheme.ByResource(res)
-		out = append(out, Resource{Path: path, Kind: k, Body: s.Kind(), Verbs: rest.Verbs(s)})
+	for key, sv := range a.resources {
+		out = append(out, Resource{Path: key.resource, Kind: sv.kind, Body: sv.storage.Kind(), Verbs: rest.Verbs(sv.storage)})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind.Group != out[j].Kind.Group {
+			return out[i].Kind.Group < out[j].Kind.Group
+		}
+		return out[i].Path < out[j].Path
+	})
 	return out
 }
 
-// Kind returns the kind a resource belongs to; an unknown one is NotFound.
+// Kind returns the kind a resource belongs to: "pods", "deployments"
+// (a stored kind, in its group) or "nodes.metrics.k8s.io" (group
+// given); an unknown one is NotFound.
 func (a *API) Kind(resource string) (*scheme.Kind, error) {
-	k, err := scheme.ByResource(resource)
-	if err != nil {
-		return nil, apierrors.NewNotFound("resource", resource)
+	return a.KindOf("", resource)
+}
+
+// KindOf returns the kind of resource in group; an empty group also finds
+// a stored kind by its resource name alone (see Target.Group).
+func (a *API) KindOf(group, resource string) (*scheme.Kind, error) {
+	if group == "" {
+		if res, g, ok := strings.Cut(resource, "."); ok {
+			resource, group = res, g
+		}
 	}
-	return k, nil
+	if k, ok := a.kinds[groupResource{group, resource}]; ok {
+		return k, nil
+	}
+	if group == "" {
+		if k, err := scheme.ByResource(resource); err == nil {
+			if k, ok := a.kinds[groupResource{k.Group, k.Resource}]; ok {
+				return k, nil
+			}
+		}
+	}
+	return nil, apierrors.NewNotFound("resource", resource)
 }
 
 // BodyKind is the kind of the object a write to t carries.
@@ -109,18 +167,19 @@ func (a *API) BodyKind(t Target) (*scheme.Kind, error) {
 
 // storage finds the storage of t and the kind it belongs to.
 func (a *API) storage(t Target) (rest.Storage, *scheme.Kind, error) {
-	k, err := a.Kind(t.Resource)
+	k, err := a.KindOf(t.Group, t.Resource)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, ok := a.resources[t.path()]
+	t.Resource = k.Resource
+	sv, ok := a.resources[groupResource{k.Group, t.path()}]
 	if !ok {
 		if t.Subresource != "" {
 			return nil, nil, apierrors.NewNotFound(k.GroupResource()+"/"+t.Subresource, t.Name)
 		}
 		return nil, nil, apierrors.NewNotFound("resource", t.Resource)
 	}
-	return s, k, nil
+	return sv.storage, k, nil
 }
 
 func notSupported(k *scheme.Kind, t Target, verb string) error {
@@ -135,7 +194,7 @@ func notSupported(k *scheme.Kind, t Target, verb string) error {
 // The fronts call it themselves only for what does not go through a
 // storage (pods/log, pods/exec, nodes/proxy).
 func (a *API) Authorize(ctx context.Context, verb string, t Target) (*auth.User, error) {
-	k, err := a.Kind(t.Resource)
+	k, err := a.KindOf(t.Group, t.Resource)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +392,7 @@ func (a *API) DeleteCollection(ctx context.Context, t Target, lo rest.ListOption
 	var out []scheme.Object
 	for _, it := range list.Items {
 		md := it.Object.GetMetadata()
-		one := Target{Resource: t.Resource, Namespace: md.GetNamespace(), Name: md.GetName()}
+		one := Target{Group: k.Group, Resource: k.Resource, Namespace: md.GetNamespace(), Name: md.GetName()}
 		if err := a.admit(ctx, admission.Delete, one, k, nil, user); err != nil {
 			return out, err
 		}

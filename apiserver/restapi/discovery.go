@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"minik8s/api/scheme"
 	"minik8s/apiserver/endpoints"
 )
 
@@ -41,8 +40,8 @@ type apiResource struct {
 // `kubectl get all` lists them.
 var categories = map[string][]string{
 	"pods": {"all"}, "services": {"all"}, "replicationcontrollers": {"all"},
-	"deployments": {"all"}, "replicasets": {"all"}, "statefulsets": {"all"}, "daemonsets": {"all"},
-	"jobs": {"all"}, "horizontalpodautoscalers": {"all"},
+	"deployments.apps": {"all"}, "replicasets.apps": {"all"}, "statefulsets.apps": {"all"}, "daemonsets.apps": {"all"},
+	"jobs.batch": {"all"}, "horizontalpodautoscalers.autoscaling": {"all"},
 }
 
 // gvKey is "v1" or "apps/v1".
@@ -53,33 +52,32 @@ func gvKey(group, version string) string {
 	return group + "/" + version
 }
 
-// byGroupVersion groups the served resources.
-func byGroupVersion(api *endpoints.API) (map[string][]apiResource, []string) {
-	out := map[string][]apiResource{}
+// byGroupVersion groups the served resources; groups are the named
+// groups served (sorted), versions each group's one served version.
+func byGroupVersion(api *endpoints.API) (res map[string][]apiResource, groups []string, versions map[string]string) {
+	res, versions = map[string][]apiResource{}, map[string]string{}
 	for _, r := range api.Resources() {
 		k := r.Kind
 		gv := gvKey(k.Group, k.Version)
-		res := apiResource{Name: r.Path, Namespaced: k.Namespaced, Kind: r.Body.Kind, Verbs: r.Verbs}
+		ar := apiResource{Name: r.Path, Namespaced: k.Namespaced, Kind: r.Body.Kind, Verbs: r.Verbs}
 		if !strings.Contains(r.Path, "/") {
-			res.SingularName = strings.ToLower(k.Kind)
-			res.ShortNames = k.ShortNames
-			res.Categories = categories[k.Resource]
+			ar.SingularName = strings.ToLower(k.Kind)
+			ar.ShortNames = k.ShortNames
+			ar.Categories = categories[k.GroupResource()]
 		}
 		if r.Body.Group != k.Group || r.Body.Version != k.Version {
-			res.Group, res.Version = r.Body.Group, r.Body.Version
+			ar.Group, ar.Version = r.Body.Group, r.Body.Version
 		}
-		out[gv] = append(out[gv], res)
-	}
-	var groups []string
-	seen := map[string]bool{}
-	for _, k := range scheme.All() {
-		if k.Group != "" && !seen[k.Group] {
-			seen[k.Group] = true
-			groups = append(groups, k.Group)
+		res[gv] = append(res[gv], ar)
+		if _, seen := versions[k.Group]; !seen {
+			versions[k.Group] = k.Version
+			if k.Group != "" {
+				groups = append(groups, k.Group)
+			}
 		}
 	}
 	sort.Strings(groups)
-	return out, groups
+	return res, groups, versions
 }
 
 func writeAny(w http.ResponseWriter, v any) {
@@ -109,23 +107,13 @@ func (h *Handler) serveLegacyVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) groupList() []apiGroup {
-	_, groups := byGroupVersion(h.cfg.API)
+	_, groups, versions := byGroupVersion(h.cfg.API)
 	out := []apiGroup{}
 	for _, g := range groups {
-		gv := groupVersion{GroupVersion: g + "/" + versionOf(g), Version: versionOf(g)}
+		gv := groupVersion{GroupVersion: g + "/" + versions[g], Version: versions[g]}
 		out = append(out, apiGroup{Name: g, Versions: []groupVersion{gv}, PreferredVersion: gv})
 	}
 	return out
-}
-
-// versionOf is the one served version of a group.
-func versionOf(group string) string {
-	for _, k := range scheme.All() {
-		if k.Group == group {
-			return k.Version
-		}
-	}
-	return ""
 }
 
 func (h *Handler) serveGroups(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +128,7 @@ func (h *Handler) serveGroups(w http.ResponseWriter, r *http.Request) {
 // it reports false for other paths.
 func (h *Handler) serveGroupDiscovery(w http.ResponseWriter, r *http.Request) bool {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	res, _ := byGroupVersion(h.cfg.API)
+	res, _, _ := byGroupVersion(h.cfg.API)
 	switch {
 	case len(segs) == 2 && segs[0] == "api" && segs[1] == "v1":
 		writeAny(w, map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": res["v1"]})
@@ -188,13 +176,13 @@ type gvk struct {
 }
 
 func (h *Handler) serveAggregated(w http.ResponseWriter, legacy bool) {
-	res, groups := byGroupVersion(h.cfg.API)
+	res, groups, versions := byGroupVersion(h.cfg.API)
 	if legacy {
 		groups = []string{""}
 	}
 	var items []any
 	for _, g := range groups {
-		v := versionOf(g)
+		v := versions[g]
 		var rs []discoveryResource
 		subs := map[string][]discoverySubres{}
 		for _, ar := range res[gvKey(g, v)] {

@@ -87,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveGroups(w, r)
 		return
 	}
-	rt, ok, err := parsePath(path)
+	rt, ok, err := parsePath(h.cfg.API, path)
 	if !ok {
 		if h.serveGroupDiscovery(w, r) {
 			return
@@ -111,6 +111,11 @@ var connectSubresources = map[string]string{
 	"log": "get", "exec": "create", "attach": "create", "portforward": "create", "proxy": "get",
 }
 
+var proxyVerbs = map[string]string{
+	http.MethodGet: "get", http.MethodHead: "get", http.MethodPost: "create", http.MethodPut: "update",
+	http.MethodPatch: "patch", http.MethodDelete: "delete", http.MethodOptions: "get",
+}
+
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, rt route) {
 	q := r.URL.Query()
 	ctx := r.Context()
@@ -122,7 +127,13 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, rt route
 			return
 		}
 		if t.Subresource == "proxy" {
-			verb = strings.ToLower(r.Method)
+			// Authorized by the method, as Kubernetes does: GET is get,
+			// POST create, PUT update, PATCH patch, DELETE delete.
+			verb = proxyVerbs[r.Method]
+			if verb == "" {
+				writeError(w, apierrors.NewMethodNotSupported(rt.kind.GroupResource()+"/proxy", r.Method))
+				return
+			}
 		}
 		if _, err := api.Authorize(ctx, verb, t); err != nil {
 			writeError(w, err)

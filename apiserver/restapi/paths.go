@@ -24,7 +24,7 @@ func (r route) collection() bool { return r.target.Name == "" }
 
 // parsePath splits a resource URL. ok is false for a URL that is not a
 // resource URL at all (discovery, /version, ...).
-func parsePath(path string) (route, bool, error) {
+func parsePath(api *endpoints.API, path string) (route, bool, error) {
 	var r route
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
@@ -39,13 +39,13 @@ func parsePath(path string) (route, bool, error) {
 	// the namespace name is a subresource of the namespace (status,
 	// finalize): RESOURCE must then be a namespaced kind of the group.
 	if len(segs) >= 3 && segs[0] == "namespaces" {
-		if k, err := scheme.ByResource(segs[2]); err == nil && k.Namespaced && k.Group == r.group {
+		if k, err := api.KindOf(r.group, segs[2]); err == nil && k.Namespaced && k.Group == r.group {
 			r.target.Namespace = segs[1]
 			segs = segs[2:]
 		}
 	}
-	r.target.Resource = segs[0]
-	k, err := scheme.ByResource(r.target.Resource)
+	r.target.Group, r.target.Resource = r.group, segs[0]
+	k, err := api.KindOf(r.group, r.target.Resource)
 	if err != nil || k.Group != r.group || k.Version != r.version || k.Resource != r.target.Resource {
 		return r, true, apierrors.NewNotFound("resource", r.target.Resource)
 	}

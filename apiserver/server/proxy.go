@@ -24,7 +24,7 @@ func (s *Server) podTarget(ctx context.Context, verb, subresource, ns, name, con
 	return s.proxy().PodTarget(ctx, ns, name, container)
 }
 
-func (s *Server) proxy() *pods.Proxy { return &pods.Proxy{Store: s.cfg.Store} }
+func (s *Server) proxy() *pods.Proxy { return &pods.Proxy{Store: s.cfg.Store, Kubelet: s.cfg.Kubelet} }
 
 // PodLogs implements rpc.APIServer.
 func (s *Server) PodLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) error {

@@ -309,7 +309,7 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	}
 	srv := server.New(scfg, rt, mgr)
 	k.Server = srv
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.Address, fmt.Sprint(o.Port)))
+	ln, err := listenServer(&o)
 	if err != nil {
 		return fmt.Errorf("kubelet server: %w", err)
 	}
@@ -321,23 +321,7 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	})
 
 	if k.Client != nil {
-		scheme := "http"
-		if scfg.TLSConfig != nil {
-			scheme = "https"
-		}
-		host := o.Address
-		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-			host = o.NodeIP
-			if o.NodeNetns != "" {
-				// The server listens in the kubelet's own (root) namespace,
-				// where the node IP leads into the node's namespace and
-				// nothing answers; loopback reaches the wildcard listener
-				// from the apiservers on this machine.
-				host = "127.0.0.1"
-			}
-		}
-		serverURL := fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
-		agent := node.NewAgent(node.Config{Name: nodeName, NodeIP: o.NodeIP, PodCIDR: o.PodCIDR, Port: ln.Addr().(*net.TCPAddr).Port, ServerURL: serverURL,
+		agent := node.NewAgent(node.Config{Name: nodeName, NodeIP: o.NodeIP, PodCIDR: o.PodCIDR, Port: ln.Addr().(*net.TCPAddr).Port,
 			MaxPods: o.MaxPods, Labels: parseLabels(o.NodeLabels), Interval: o.StatusInterval, Log: log}, k.Client, rt)
 		agent.NetworkReady = func() bool { return netw.PodCIDR() != "" }
 		goRun(func() {
@@ -403,6 +387,25 @@ func (k *Kubelet) setRoutesHandler(ctx context.Context, inf *informer.Informer[*
 			}
 		}
 	}()
+}
+
+// listenServer opens the kubelet server's socket. A kubelet whose node is
+// another network namespace (--node-netns, the harness) serves in that
+// namespace, as a kubelet serves on its machine's addresses, so the
+// apiserver reaches it at the Node's InternalIP; a loopback --address
+// stays the kubelet's own loopback (tests on one machine).
+func listenServer(o *Options) (net.Listener, error) {
+	addr := net.JoinHostPort(o.Address, fmt.Sprint(o.Port))
+	if ip := net.ParseIP(o.Address); o.NodeNetns == "" || (ip != nil && ip.IsLoopback()) {
+		return net.Listen("tcp", addr)
+	}
+	var ln net.Listener
+	err := network.Do(o.NodeNetns, func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln, err
 }
 
 func internalIP(n *corev1.Node) net.IP {

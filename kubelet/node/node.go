@@ -37,13 +37,12 @@ type Config struct {
 	Name    string
 	NodeIP  string
 	PodCIDR string // from --pod-cidr; the Node's spec.podCIDR wins when set
-	Port    int    // kubelet server port, reported in daemonEndpoints
-	// ServerURL is where the kubelet server really listens; it goes in
-	// the node annotation corev1.AnnotationKubeletServer for the apiserver's
-	// proxy (the harness runs kubelets on loopback, not on the node IP).
-	ServerURL string
-	MaxPods   int
-	Labels    map[string]string
+	// Port is the kubelet server's port, published in
+	// status.daemonEndpoints.kubeletEndpoint: the apiserver reaches the
+	// kubelet there, at the Node's InternalIP.
+	Port    int
+	MaxPods int
+	Labels  map[string]string
 	// Interval is the status and lease period (10s).
 	Interval time.Duration
 	// LeaseDuration is leaseDurationSeconds (40).
@@ -105,11 +104,7 @@ func (a *Agent) register(ctx context.Context) (*corev1.Node, error) {
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}
-	annotations := map[string]string{}
-	if a.cfg.ServerURL != "" {
-		annotations[corev1.AnnotationKubeletServer] = a.cfg.ServerURL
-	}
-	n := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels, Annotations: annotations}, Spec: &corev1.NodeSpec{}}
+	n := &corev1.Node{Metadata: &metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels}, Spec: &corev1.NodeSpec{}}
 	if a.cfg.PodCIDR != "" {
 		n.Spec.PodCIDR, n.Spec.PodCIDRs = a.cfg.PodCIDR, []string{a.cfg.PodCIDR}
 	}
@@ -135,14 +130,6 @@ func (a *Agent) register(ctx context.Context) (*corev1.Node, error) {
 	for k, v := range labels {
 		if upd.Metadata.Labels[k] != v {
 			upd.Metadata.Labels[k], changed = v, true
-		}
-	}
-	if upd.Metadata.Annotations == nil {
-		upd.Metadata.Annotations = map[string]string{}
-	}
-	for k, v := range annotations {
-		if upd.Metadata.Annotations[k] != v {
-			upd.Metadata.Annotations[k], changed = v, true
 		}
 	}
 	if upd.Spec == nil {

@@ -246,8 +246,7 @@ func TestKubectlCluster(t *testing.T) {
 
 	k.expect(t, []string{"api-resources"}, "pods", "deployments", "services", "namespaces")
 	k.expect(t, []string{"explain", "pod.spec.containers"}, "KIND:", "Pod", "FIELD", "image")
-	// kubectl top needs metrics.k8s.io, which is not served yet (minictl
-	// top reads the kubelets' stats through the node proxy instead).
+	// kubectl top: TestKubectlTop (kubectl_drain_top_test.go).
 }
 
 // hasRow says some line of a table starts with name and has value in a

@@ -46,11 +46,6 @@ import (
 	"minik8s/test/hollownode"
 )
 
-// annotationKubeletServer is where a kubelet publishes its server's URL
-// for the apiserver's node proxy (corev1.AnnotationKubeletServer;
-// not imported, so that this helper stays free of the kubelet's runtime).
-const annotationKubeletServer = corev1.AnnotationKubeletServer
-
 // Outcome says how a pod that is not restarted (restartPolicy OnFailure or
 // Never) ends: its phase (Succeeded or Failed; "" keeps it running) after
 // running for the given time.
@@ -73,8 +68,9 @@ type Config struct {
 	// ReadyDelay is how long a started pod stays not ready (default 0).
 	ReadyDelay time.Duration
 	// ServeStats gives every node an HTTP server on 127.0.0.1:0 serving
-	// GET /stats/summary, published in the Node's minik8s.io/kubelet-server
-	// annotation as the real kubelet publishes its own, so that the
+	// GET /stats/summary, published in the Node's status (InternalIP
+	// 127.0.0.1 and daemonEndpoints.kubeletEndpoint.Port) as the real
+	// kubelet publishes its own, so that the
 	// apiserver's node proxy (NodeStats, minictl top) reaches it. A running
 	// pod of the node appears in the summary once SetPodUsage gave it numbers.
 	ServeStats bool
@@ -134,8 +130,9 @@ type cpuCounter struct {
 }
 
 type statsServer struct {
-	srv *http.Server
-	url string
+	srv  *http.Server
+	url  string
+	port int32
 }
 
 type node struct {
@@ -234,20 +231,14 @@ func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[strin
 			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "192.0.2.1"}, {Type: "Hostname", Address: name}},
 		},
 	}
-	statsURL := ""
 	if k.cfg.ServeStats {
-		var err error
-		if statsURL, err = k.serveStats(name); err != nil {
+		if _, err := k.serveStats(name); err != nil {
 			return err
 		}
-		n.Metadata.Annotations = map[string]string{annotationKubeletServer: statsURL}
 	}
 	created, err := k.nodes.Create(ctx, n)
 	if apierrors.IsAlreadyExists(err) {
 		created, err = k.nodes.Get(ctx, "", name)
-		if err == nil && statsURL != "" && created.GetMetadata().GetAnnotations()[annotationKubeletServer] != statsURL {
-			created, err = k.publishStats(ctx, name, statsURL)
-		}
 	}
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", name, err)
@@ -347,7 +338,8 @@ func (k *Kubelet) serveStats(name string) (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats/summary", func(w http.ResponseWriter, _ *http.Request) { k.handleSummary(w, name) })
-	s := &statsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, url: "http://" + l.Addr().String()}
+	s := &statsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, url: "http://" + l.Addr().String(),
+		port: int32(l.Addr().(*net.TCPAddr).Port)}
 	k.statsServers[name] = s
 	go func() {
 		if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -357,22 +349,14 @@ func (k *Kubelet) serveStats(name string) (string, error) {
 	return s.url, nil
 }
 
-// publishStats writes the stats URL into the annotation of an existing Node.
-func (k *Kubelet) publishStats(ctx context.Context, name, url string) (*corev1.Node, error) {
-	var out *corev1.Node
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		n, err := k.nodes.Get(ctx, "", name)
-		if err != nil {
-			return err
-		}
-		if n.Metadata.Annotations == nil {
-			n.Metadata.Annotations = map[string]string{}
-		}
-		n.Metadata.Annotations[annotationKubeletServer] = url
-		out, err = k.nodes.Update(ctx, n)
-		return err
-	})
-	return out, err
+// statsPort is the port of node name's stats server, 0 if it has none.
+func (k *Kubelet) statsPort(name string) int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s, ok := k.statsServers[name]; ok {
+		return s.port
+	}
+	return 0
 }
 
 // handleSummary answers like the kubelet's /stats/summary: the running
@@ -525,6 +509,11 @@ func (k *Kubelet) postStatus(ctx context.Context, name string, cur *corev1.Node)
 		if !found {
 			n.Status.Conditions = append(n.Status.Conditions, &corev1.NodeCondition{Type: "Ready", Status: "True", Reason: "KubeletReady",
 				Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now})
+		}
+		if port := k.statsPort(name); port != 0 {
+			// Where the apiserver finds this node's kubelet server.
+			n.Status.Addresses = []*corev1.NodeAddress{{Type: "InternalIP", Address: "127.0.0.1"}, {Type: "Hostname", Address: name}}
+			n.Status.DaemonEndpoints = &corev1.NodeDaemonEndpoints{KubeletEndpoint: &corev1.DaemonEndpoint{Port: port}}
 		}
 		_, err := k.nodes.UpdateStatus(ctx, n)
 		return err

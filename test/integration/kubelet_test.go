@@ -323,7 +323,7 @@ func TestKubeletPodLifecycle(t *testing.T) {
 		for _, cd := range node.GetStatus().GetConditions() {
 			if cd.GetType() == "Ready" && cd.GetStatus() == "True" {
 				if node.Metadata.Labels["kubernetes.io/hostname"] != n.Name || node.Status.Capacity["pods"] != "110" ||
-					node.Metadata.Annotations["minik8s.io/kubelet-server"] != "http://"+n.Addr ||
+					fmt.Sprint(node.GetStatus().GetDaemonEndpoints().GetKubeletEndpoint().GetPort()) != n.Addr[strings.LastIndex(n.Addr, ":")+1:] ||
 					node.Status.NodeInfo.GetContainerRuntimeVersion() == "" || node.Spec.PodCIDR != "10.244.1.0/24" {
 					return fmt.Sprintf("node incomplete: %v", node)
 				}

@@ -103,10 +103,6 @@ const (
 
 // Well-known annotations.
 const (
-	// AnnotationKubeletServer on a Node is the URL of its kubelet's
-	// server ("http://127.0.0.1:10250"); the apiserver's node proxy dials
-	// it for logs, exec, port-forward and stats.
-	AnnotationKubeletServer = "minik8s.io/kubelet-server"
 	// AnnotationMirrorPod marks a mirror pod, the API's copy of a static pod.
 	AnnotationMirrorPod = "kubernetes.io/config.mirror"
 	// AnnotationChangeCause records the command that changed an object

@@ -9,4 +9,5 @@ import (
 	_ "minik8s/apiserver/registry/coordination" // leases
 	_ "minik8s/apiserver/registry/core"         // pods, services, nodes, namespaces, ...
 	_ "minik8s/apiserver/registry/networking"   // ingresses
+	_ "minik8s/apiserver/registry/policy"       // poddisruptionbudgets
 )

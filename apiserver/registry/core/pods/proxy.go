@@ -15,11 +15,6 @@ import (
 	"minik8s/apiserver/registry/generic"
 )
 
-// The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet
-// of the pod's node. The kubelet publishes where its server listens in the
-// Node annotation corev1.AnnotationKubeletServer (the harness runs kubelets
-// on loopback, so the Node's InternalIP is not always the address to dial).
-
 // KubeletHTTP is the client for non-streaming kubelet calls; logs with
 // follow and exec run as long as the caller's context.
 var KubeletHTTP = &http.Client{Transport: &http.Transport{
@@ -27,24 +22,25 @@ var KubeletHTTP = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost:   4,
 }}
 
-// Proxy resolves where a pod's streams come from. Both fronts use it after
-// the request path has authorized the subresource.
+// Proxy resolves where a pod's or a node's streams come from: the node
+// proxy relays pods/log, pods/exec, pods/portforward, nodes/proxy and the
+// stats to the kubelet of the node. Both fronts use it after the request
+// path has authorized the subresource.
 type Proxy struct {
 	Store *generic.Store
+	// Kubelet says how kubelets are reached (address type, scheme).
+	Kubelet KubeletConfig
 }
 
-// KubeletFor returns the kubelet server URL of a node.
+// KubeletFor returns the kubelet server URL of a node, from the Node's
+// status (see KubeletConfig.KubeletURL).
 func (p *Proxy) KubeletFor(ctx context.Context, nodeName string) (string, error) {
 	nk, _ := scheme.ByResource("nodes")
 	obj, err := p.Store.Get(ctx, nk, "", nodeName)
 	if err != nil {
 		return "", err
 	}
-	base := obj.GetMetadata().GetAnnotations()[corev1.AnnotationKubeletServer]
-	if base == "" {
-		return "", apierrors.NewUnavailable(fmt.Sprintf("node %q does not publish its kubelet server (annotation %s)", nodeName, corev1.AnnotationKubeletServer))
-	}
-	return base, nil
+	return p.Kubelet.KubeletURL(obj.(*corev1.Node))
 }
 
 // Target is a pod's container and the kubelet that runs it.

@@ -44,9 +44,10 @@ type Context struct {
 func (c *Context) Recorder(component string) controller.EventRecorder { return c.recorder(component) }
 
 // StartFunc builds a controller, registering its informers on the
-// factory, and returns the function that runs it until ctx ends; a nil
-// run function means the controller has nothing to do with these options.
-type StartFunc func(ctx context.Context, cc *Context) (run func(ctx context.Context), err error)
+// factory, and returns the function that runs it until ctx ends (an
+// error: its caches did not sync); a nil run function means the
+// controller has nothing to do with these options.
+type StartFunc func(ctx context.Context, cc *Context) (run func(ctx context.Context) error, err error)
 
 // Ready carries what a started controller-manager serves.
 type Ready struct {
@@ -210,7 +211,11 @@ func startControllers(ctx context.Context, c *client.Client, o Options, enabled 
 			r.Stop()
 		}
 	}()
-	var runs []func(context.Context)
+	type named struct {
+		name string
+		run  func(context.Context) error
+	}
+	var runs []named
 	for _, name := range enabled {
 		run, err := registry[name](ctx, cc)
 		if err != nil {
@@ -220,16 +225,18 @@ func startControllers(ctx context.Context, c *client.Client, o Options, enabled 
 			slog.Info("controller has nothing to do", "controller", name)
 			continue
 		}
-		runs = append(runs, run)
+		runs = append(runs, named{name, run})
 		slog.Info("controller started", "controller", name)
 	}
 	cc.Factory.Start(ctx)
 	var wg sync.WaitGroup
-	for _, run := range runs {
+	for _, r := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run(ctx)
+			if err := r.run(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("controller stopped", "controller", r.name, "err", err)
+			}
 		}()
 	}
 	<-ctx.Done()

@@ -55,7 +55,7 @@ func KnownControllers() []string {
 	return out
 }
 
-func startReplicaSet(_ context.Context, cc *Context) (func(context.Context), error) {
+func startReplicaSet(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	kind := replicaset.ReplicaSets{}
 	c := replicaset.New(replicaset.Config[*appsv1.ReplicaSet]{
 		Kind: kind, API: client.For[*appsv1.ReplicaSet](cc.Client), Pods: client.For[*corev1.Pod](cc.Client),
@@ -63,10 +63,10 @@ func startReplicaSet(_ context.Context, cc *Context) (func(context.Context), err
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startReplicationController(_ context.Context, cc *Context) (func(context.Context), error) {
+func startReplicationController(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	kind := replicaset.ReplicationControllers{}
 	c := replicaset.New(replicaset.Config[*corev1.ReplicationController]{
 		Kind: kind, API: client.For[*corev1.ReplicationController](cc.Client), Pods: client.For[*corev1.Pod](cc.Client),
@@ -74,10 +74,10 @@ func startReplicationController(_ context.Context, cc *Context) (func(context.Co
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(kind.Component()), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startDeployment(_ context.Context, cc *Context) (func(context.Context), error) {
+func startDeployment(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := deployment.New(deployment.Config{
 		Deployments: client.For[*appsv1.Deployment](cc.Client), ReplicaSets: client.For[*appsv1.ReplicaSet](cc.Client),
 		DInformer:   informer.For[*appsv1.Deployment](cc.Factory, ""),
@@ -85,10 +85,10 @@ func startDeployment(_ context.Context, cc *Context) (func(context.Context), err
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(deployment.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startEndpoints(_ context.Context, cc *Context) (func(context.Context), error) {
+func startEndpoints(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := endpoints.New(endpoints.Config{
 		Endpoints:         client.For[*corev1.Endpoints](cc.Client),
 		ServiceInformer:   informer.For[*corev1.Service](cc.Factory, ""),
@@ -96,23 +96,23 @@ func startEndpoints(_ context.Context, cc *Context) (func(context.Context), erro
 		EndpointsInformer: informer.For[*corev1.Endpoints](cc.Factory, ""),
 		Recorder:          cc.Recorder(endpoints.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentEndpoints) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentEndpoints) }, nil
 }
 
 // clientFor is the typed client of T on the shared connection.
 func clientFor[T scheme.Object](cc *Context) *client.Resource[T] { return client.For[T](cc.Client) }
 
-func startServiceAccount(_ context.Context, cc *Context) (func(context.Context), error) {
+func startServiceAccount(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := serviceaccount.New(serviceaccount.Config{
 		ServiceAccounts:   clientFor[*corev1.ServiceAccount](cc),
 		NamespaceInformer: informer.For[*corev1.Namespace](cc.Factory, ""),
 		SAInformer:        informer.For[*corev1.ServiceAccount](cc.Factory, ""),
 		Metrics:           cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }
 
-func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context), error) {
+func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	o := cc.Options
 	c := nodelifecycle.New(nodelifecycle.Config{
 		Nodes: clientFor[*corev1.Node](cc), Pods: clientFor[*corev1.Pod](cc),
@@ -122,10 +122,10 @@ func startNodeLifecycle(_ context.Context, cc *Context) (func(context.Context), 
 		Recorder:      cc.Recorder(nodelifecycle.Component), Metrics: cc.Metrics,
 		MonitorPeriod: o.NodeMonitorPeriod, GracePeriod: o.NodeMonitorGrace, PodEvictionTimeout: o.PodEvictionTimeout,
 	})
-	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }
 
-func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context), error) {
+func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	if !cc.Options.AllocateNodeCIDRs {
 		return nil, nil
 	}
@@ -137,10 +137,10 @@ func startNodeIPAM(_ context.Context, cc *Context) (func(context.Context), error
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 1) }, nil
 }
 
-func startDaemonSet(_ context.Context, cc *Context) (func(context.Context), error) {
+func startDaemonSet(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := daemonset.New(daemonset.Config{
 		DaemonSets: clientFor[*appsv1.DaemonSet](cc), Pods: clientFor[*corev1.Pod](cc),
 		DSInformer:   informer.For[*appsv1.DaemonSet](cc.Factory, ""),
@@ -148,30 +148,30 @@ func startDaemonSet(_ context.Context, cc *Context) (func(context.Context), erro
 		PodInformer:  informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:     cc.Recorder(daemonset.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startJob(_ context.Context, cc *Context) (func(context.Context), error) {
+func startJob(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := job.New(job.Config{
 		Jobs: clientFor[*batchv1.Job](cc), Pods: clientFor[*corev1.Pod](cc),
 		JobInformer: informer.For[*batchv1.Job](cc.Factory, ""),
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(job.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startStatefulSet(_ context.Context, cc *Context) (func(context.Context), error) {
+func startStatefulSet(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	c := statefulset.New(statefulset.Config{
 		StatefulSets: clientFor[*appsv1.StatefulSet](cc), Pods: clientFor[*corev1.Pod](cc),
 		SetInformer: informer.For[*appsv1.StatefulSet](cc.Factory, ""),
 		PodInformer: informer.For[*corev1.Pod](cc.Factory, ""),
 		Recorder:    cc.Recorder(statefulset.Component), Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
-func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.Context), error) {
+func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	o := cc.Options
 	c := podautoscaler.New(podautoscaler.Config{
 		HPAs:        clientFor[*autoscalingv2.HorizontalPodAutoscaler](cc),
@@ -186,5 +186,5 @@ func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.
 		SyncPeriod: o.HPASyncPeriod, DownscaleStabilization: o.HPADownscaleStabilization, Tolerance: o.HPATolerance,
 		CPUInitializationPeriod: o.HPACPUInitializationPeriod, InitialReadinessDelay: o.HPAInitialReadinessDelay,
 	})
-	return func(ctx context.Context) { c.Run(ctx, o.ConcurrentHPASyncs) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, o.ConcurrentHPASyncs) }, nil
 }

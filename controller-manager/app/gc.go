@@ -26,7 +26,7 @@ import (
 // them all at once.
 const gcWorkers = 10
 
-func startGarbageCollector(_ context.Context, cc *Context) (func(context.Context), error) {
+func startGarbageCollector(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	ignored := map[string]bool{}
 	for _, r := range strings.Split(cc.Options.GCIgnoredResources, ",") {
 		ignored[strings.TrimSpace(r)] = true
@@ -44,7 +44,7 @@ func startGarbageCollector(_ context.Context, cc *Context) (func(context.Context
 			slog.Warn("garbage collector does not watch this resource", "resource", k.Resource)
 		}
 	}
-	return func(ctx context.Context) { gc.Run(ctx, gcWorkers) }, nil
+	return func(ctx context.Context) error { return gc.Run(ctx, gcWorkers) }, nil
 }
 
 // addTypedToGC registers kind k with the collector through the factory's
@@ -151,7 +151,7 @@ func namespaceContent(cc *Context) ([]namespace.NamedContent, error) {
 	return out, nil
 }
 
-func startNamespace(_ context.Context, cc *Context) (func(context.Context), error) {
+func startNamespace(_ context.Context, cc *Context) (func(context.Context) error, error) {
 	content, err := namespaceContent(cc)
 	if err != nil {
 		return nil, err
@@ -161,5 +161,5 @@ func startNamespace(_ context.Context, cc *Context) (func(context.Context), erro
 		Informer:   informer.For[*corev1.Namespace](cc.Factory, ""),
 		Resources:  content, Metrics: cc.Metrics,
 	})
-	return func(ctx context.Context) { c.Run(ctx, 2) }, nil
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
 }

@@ -7,10 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
-	"minik8s/api/client"
-	apierrors "minik8s/api/errors"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
@@ -122,37 +118,22 @@ func (c *Claimer[T]) release(ctx context.Context, o T) error {
 	return nil
 }
 
-// modify applies change to a copy of o and updates it, re-reading and
-// retrying on conflict. change returns false when nothing is to be done.
-// It reports whether it wrote; a vanished object is not an error.
+// modify applies change to a copy of o and updates it (see Update).
+// change returns false when nothing is to be done. It reports whether it
+// wrote; a vanished or replaced object is not an error.
 func (c *Claimer[T]) modify(ctx context.Context, o T, change func(T) bool, out *T) (bool, error) {
-	cur := proto.Clone(o).(T)
-	first := true
 	wrote := false
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		if !first {
-			fresh, err := c.API.Get(ctx, o.GetMetadata().GetNamespace(), o.GetMetadata().GetName())
-			if err != nil {
-				return err
-			}
-			cur = fresh
-		}
-		first = false
-		if fresh := cur.GetMetadata(); fresh.GetUid() != o.GetMetadata().GetUid() || !change(cur) {
-			return nil
-		}
-		updated, err := c.API.Update(ctx, cur)
-		if err != nil {
-			return err
-		}
-		*out = updated
-		wrote = true
-		return nil
+	updated, err := Update(ctx, c.API, o, func(cur T) bool {
+		wrote = change(cur)
+		return wrote
 	})
-	if apierrors.IsNotFound(err) {
-		return false, nil
+	if err != nil {
+		return false, IgnoreNotFound(err)
 	}
-	return wrote, err
+	if wrote {
+		*out = updated
+	}
+	return wrote, nil
 }
 
 func key(o scheme.Object) string {

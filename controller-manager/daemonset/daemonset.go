@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"sort"
 	"sync"
@@ -18,12 +17,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -47,43 +44,27 @@ type Config struct {
 
 // Controller runs DaemonSets.
 type Controller struct {
+	controller.Base
 	api        controller.API[*appsv1.DaemonSet]
 	pods       controller.API[*corev1.Pod]
 	podControl controller.PodControl
 	dsLister   *informer.Lister[*appsv1.DaemonSet]
 	nodes      *informer.Lister[*corev1.Node]
 	podLister  *informer.Lister[*corev1.Pod]
-	synced     []func() bool
-	queue      *workqueue.Queue[string]
-	exp        *controller.Expectations
-	recorder   controller.EventRecorder
-	metrics    *controller.Metrics
-	now        func() time.Time
-	log        *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
-	c := &Controller{
-		api: cfg.DaemonSets, pods: cfg.Pods,
-		podControl: controller.RealPodControl{Pods: cfg.Pods, Recorder: cfg.Recorder},
-		dsLister:   cfg.DSInformer.Lister(), nodes: cfg.NodeInformer.Lister(), podLister: cfg.PodInformer.Lister(),
-		synced:   []func() bool{cfg.DSInformer.HasSynced, cfg.NodeInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:    controller.NewQueue(),
-		exp:      controller.NewExpectations(cfg.Now),
-		recorder: cfg.Recorder, metrics: cfg.Metrics, now: cfg.Now,
-		log: slog.Default().With("controller", Component),
-	}
-	enqueue := func(ds *appsv1.DaemonSet) { c.queue.Add(informer.KeyOf(ds)) }
+	c := &Controller{Base: controller.NewBase("daemonset", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.DaemonSets, pods: cfg.Pods}
+	c.Sync = c.sync
+	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
+	c.dsLister = controller.Lister(&c.Base, cfg.DSInformer)
+	c.nodes = controller.Lister(&c.Base, cfg.NodeInformer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
+	enqueue := func(ds *appsv1.DaemonSet) { c.Enqueue(ds) }
 	cfg.DSInformer.AddEventHandler(informer.HandlerFuncs[*appsv1.DaemonSet]{
 		AddFunc: enqueue, UpdateFunc: func(_, ds *appsv1.DaemonSet) { enqueue(ds) },
-		DeleteFunc: func(ds *appsv1.DaemonSet) { c.exp.Delete(informer.KeyOf(ds)) },
+		DeleteFunc: func(ds *appsv1.DaemonSet) { c.Expectations.Delete(informer.KeyOf(ds)) },
 	})
 	all := func() {
 		for _, ds := range c.dsLister.List(nil) {
@@ -101,33 +82,8 @@ func New(cfg Config) *Controller {
 		},
 		DeleteFunc: func(*corev1.Node) { all() },
 	})
-	cfg.PodInformer.AddEventHandler(controller.OwnedPodEvents(c.exp, c.queue, func(p *corev1.Pod) string {
-		if ds := c.owner(p); ds != nil {
-			return informer.KeyOf(ds)
-		}
-		return ""
-	}))
+	cfg.PodInformer.AddEventHandler(c.OwnedPodEvents(controller.OwnerKey(c.dsLister, "DaemonSet")))
 	return c
-}
-
-func (c *Controller) owner(p *corev1.Pod) *appsv1.DaemonSet {
-	ref := controller.ControllerRefOf(p)
-	if ref == nil || ref.GetKind() != "DaemonSet" {
-		return nil
-	}
-	ds, err := c.dsLister.Get(p.GetMetadata().GetNamespace(), ref.GetName())
-	if err != nil || ds.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return ds
-}
-
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "daemonset", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 // TemplateHash is the hash that marks pods of the DaemonSet's current template.
@@ -263,7 +219,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name := informer.SplitKey(key)
 	ds, err := c.dsLister.Get(ns, name)
 	if apierrors.IsNotFound(err) {
-		c.exp.Delete(key)
+		c.Expectations.Delete(key)
 		return nil
 	}
 	if err != nil {
@@ -271,7 +227,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	sel, err := labels.FromLabelSelector(ds.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
-		c.recorder.Eventf(ds, controller.EventWarning, "SelectingAll", "This daemon set is selecting all pods. A non-empty selector is required.")
+		c.Recorder.Eventf(ds, controller.EventWarning, "SelectingAll", "This daemon set is selecting all pods. A non-empty selector is required.")
 		return nil
 	}
 	claimer := &controller.Claimer[*corev1.Pod]{API: c.pods, Owner: ds, APIVersion: "apps/v1", Kind: "DaemonSet", Selector: sel,
@@ -279,9 +235,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	pods, claimErr := claimer.Claim(ctx, c.podLister.ListNamespace(ns, nil))
 	hash := TemplateHash(ds)
 	nodes := c.nodes.List(nil)
-	p := Plan(ds, nodes, pods, hash, c.now())
+	p := Plan(ds, nodes, pods, hash, c.Now())
 	var manageErr error
-	if c.exp.Satisfied(key) && ds.GetMetadata().GetDeletionTimestamp() == nil {
+	if c.Expectations.Satisfied(key) && ds.GetMetadata().GetDeletionTimestamp() == nil {
 		manageErr = c.manage(ctx, key, ds, p, hash)
 	}
 	if err := c.updateStatus(ctx, ds, nodes, pods, hash); err != nil {
@@ -293,13 +249,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 func (c *Controller) manage(ctx context.Context, key string, ds *appsv1.DaemonSet, p Actions, hash string) error {
 	var errs []error
 	if len(p.Create) > 0 {
-		c.exp.ExpectCreations(key, len(p.Create))
+		c.Expectations.ExpectCreations(key, len(p.Create))
 		ok, err := controller.SlowStartBatch(len(p.Create), 1, func(i int) error {
 			_, err := c.podControl.CreatePod(ctx, newPod(ds, p.Create[i], hash), ds)
 			return err
 		})
 		for range len(p.Create) - ok {
-			c.exp.CreationObserved(key)
+			c.Expectations.CreationObserved(key)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("create daemon pods of %s: %w", key, err))
@@ -311,7 +267,7 @@ func (c *Controller) manage(ctx context.Context, key string, ds *appsv1.DaemonSe
 			keys[i] = controller.PodKey(pod)
 		}
 		if len(p.Create) == 0 {
-			c.exp.ExpectDeletions(key, keys)
+			c.Expectations.ExpectDeletions(key, keys)
 		}
 		var wg sync.WaitGroup
 		derrs := make([]error, len(p.Delete))
@@ -320,7 +276,7 @@ func (c *Controller) manage(ctx context.Context, key string, ds *appsv1.DaemonSe
 			go func() {
 				defer wg.Done()
 				if err := c.podControl.DeletePod(ctx, pod.Metadata.Namespace, pod.Metadata.Name, ds); err != nil {
-					c.exp.DeletionObserved(key, keys[i])
+					c.Expectations.DeletionObserved(key, keys[i])
 					derrs[i] = err
 				}
 			}()
@@ -332,7 +288,7 @@ func (c *Controller) manage(ctx context.Context, key string, ds *appsv1.DaemonSe
 }
 
 func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, nodes []*corev1.Node, pods []*corev1.Pod, hash string) error {
-	now := c.now()
+	now := c.Now()
 	st := &appsv1.DaemonSetStatus{ObservedGeneration: ds.GetMetadata().GetGeneration(), CollisionCount: collisions(ds),
 		Conditions: ds.GetStatus().GetConditions()}
 	byNode := map[string][]*corev1.Pod{}
@@ -370,18 +326,11 @@ func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, nod
 	if proto.Equal(st, ds.GetStatus()) {
 		return nil
 	}
-	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := c.api.Get(ctx, ds.Metadata.Namespace, ds.Metadata.Name)
-		if err != nil {
-			return err
-		}
-		if cur.Metadata.Uid != ds.Metadata.Uid {
-			return nil
-		}
+	_, err := controller.UpdateStatus(ctx, c.api, ds, func(cur *appsv1.DaemonSet) bool {
 		cur.Status = st
-		_, err = c.api.UpdateStatus(ctx, cur)
-		return err
+		return true
 	})
+	return controller.IgnoreNotFound(err)
 }
 
 // collisions is status.collisionCount, nil when unset or without status.

@@ -20,7 +20,7 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
-	"minik8s/api/workqueue"
+	metav1 "minik8s/api/meta/v1"
 	"minik8s/controller-manager/controller"
 )
 
@@ -41,36 +41,23 @@ type Config struct {
 
 // Controller runs Deployments.
 type Controller struct {
+	controller.Base
 	dAPI     controller.API[*appsv1.Deployment]
 	rsAPI    controller.API[*appsv1.ReplicaSet]
 	dLister  *informer.Lister[*appsv1.Deployment]
 	rsLister *informer.Lister[*appsv1.ReplicaSet]
 	pods     *informer.Informer[*corev1.Pod]
-	synced   []func() bool
-	queue    *workqueue.Queue[string]
-	recorder controller.EventRecorder
-	metrics  *controller.Metrics
-	now      func() time.Time
-	log      *slog.Logger
 }
 
 // New returns a controller and registers its handlers (and the pod index
 // by controller uid).
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
-	c := &Controller{
-		dAPI: cfg.Deployments, rsAPI: cfg.ReplicaSets,
-		dLister: cfg.DInformer.Lister(), rsLister: cfg.RSInformer.Lister(), pods: cfg.PodInformer,
-		synced:   []func() bool{cfg.DInformer.HasSynced, cfg.RSInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:    controller.NewQueue(),
-		recorder: cfg.Recorder, metrics: cfg.Metrics, now: cfg.Now,
-		log: slog.Default().With("controller", Component),
-	}
+	c := &Controller{Base: controller.NewBase("deployment", cfg.Recorder, cfg.Metrics, cfg.Now), dAPI: cfg.Deployments, rsAPI: cfg.ReplicaSets, pods: cfg.PodInformer}
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", Component)
+	c.dLister = controller.Lister(&c.Base, cfg.DInformer)
+	c.rsLister = controller.Lister(&c.Base, cfg.RSInformer)
+	c.WaitFor(cfg.PodInformer.HasSynced)
 	cfg.PodInformer.AddIndexer(controller.ControllerUIDIndex, controller.IndexByControllerUID[*corev1.Pod])
 	cfg.DInformer.AddEventHandler(informer.HandlerFuncs[*appsv1.Deployment]{
 		AddFunc:    c.enqueue,
@@ -96,40 +83,14 @@ func New(cfg Config) *Controller {
 			c.enqueue(d)
 		}
 	}
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: podChanged,
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() != cur.GetMetadata().GetResourceVersion() {
-				podChanged(cur)
-			}
-		},
-		DeleteFunc: podChanged,
-	})
+	cfg.PodInformer.AddEventHandler(controller.OnChange(podChanged))
 	return c
 }
 
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "deployment", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics, Log: c.log}.Run(ctx)
-}
+func (c *Controller) enqueue(d *appsv1.Deployment) { c.Enqueue(d) }
 
-func (c *Controller) enqueue(d *appsv1.Deployment) { c.queue.Add(informer.KeyOf(d)) }
-
-func (c *Controller) resolve(ns string, ref interface {
-	GetKind() string
-	GetName() string
-	GetUid() string
-}) *appsv1.Deployment {
-	if ref == nil || ref.GetKind() != "Deployment" {
-		return nil
-	}
-	d, err := c.dLister.Get(ns, ref.GetName())
-	if err != nil || d.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
+func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.Deployment {
+	d, _ := controller.Resolve(c.dLister, "Deployment", ns, ref)
 	return d
 }
 
@@ -151,16 +112,11 @@ func (c *Controller) rsChanged(rs *appsv1.ReplicaSet) {
 }
 
 func (c *Controller) deploymentOfPod(p *corev1.Pod) *appsv1.Deployment {
-	ref := controller.ControllerRefOf(p)
-	if ref == nil || ref.GetKind() != "ReplicaSet" {
+	rs, ok := controller.ControllerOf(c.rsLister, "ReplicaSet", p)
+	if !ok {
 		return nil
 	}
-	ns := p.GetMetadata().GetNamespace()
-	rs, err := c.rsLister.Get(ns, ref.GetName())
-	if err != nil || rs.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return c.resolve(ns, controller.ControllerRefOf(rs))
+	return c.resolve(rs.GetMetadata().GetNamespace(), controller.ControllerRefOf(rs))
 }
 
 // podCount returns the pods a ReplicaSet has or will have - the larger
@@ -175,7 +131,7 @@ func (c *Controller) podCount(rs *appsv1.ReplicaSet, minReadySeconds int32) (cur
 		return 0, 0
 	}
 	pods, _ := c.pods.ByIndex(controller.ControllerUIDIndex, rs.GetMetadata().GetUid())
-	now := c.now()
+	now := c.Now()
 	var active, avail int32
 	for _, p := range pods {
 		if !controller.IsPodActive(p) {
@@ -204,7 +160,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	d := s.d
 	sel, err := labels.FromLabelSelector(d.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
-		c.recorder.Eventf(d, controller.EventWarning, "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.")
+		c.Recorder.Eventf(d, controller.EventWarning, "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.")
 		if err == nil {
 			s.d.Status = statusOrEmpty(d)
 			s.d.Status.ObservedGeneration = d.Metadata.Generation

@@ -12,10 +12,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	appsv1 "minik8s/api/apps/v1"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/controller-manager/controller"
-	"minik8s/controller-manager/controller/fake"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -158,12 +159,12 @@ type fixture struct {
 	c   *Controller
 	ds  *fake.API[*appsv1.Deployment]
 	rss *fake.API[*appsv1.ReplicaSet]
-	rec *controller.FakeRecorder
+	rec *record.Fake
 }
 
 func setup(t *testing.T, d *appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod) *fixture {
 	t.Helper()
-	f := &fixture{ds: fake.NewAPI(d), rss: fake.NewAPI(rss...), rec: &controller.FakeRecorder{}}
+	f := &fixture{ds: fake.NewAPI(d), rss: fake.NewAPI(rss...), rec: &record.Fake{}}
 	f.rss.Now = func() time.Time { return now }
 	f.c = New(Config{
 		Deployments: f.ds, ReplicaSets: f.rss,

@@ -27,9 +27,9 @@ func (s *syncState) checkPausedConditions(ctx context.Context) error {
 	switch {
 	case d.Spec.Paused && !pausedShown:
 		d.Status = statusOrEmpty(d)
-		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonPaused, "Deployment is paused", s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonPaused, "Deployment is paused", s.c.Now()))
 	case !d.Spec.Paused && pausedShown:
-		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonResumed, "Deployment is resumed", s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionUnknown, ReasonResumed, "Deployment is resumed", s.c.Now()))
 	default:
 		return nil
 	}
@@ -43,7 +43,7 @@ func (s *syncState) checkPausedConditions(ctx context.Context) error {
 func (s *syncState) syncRolloutStatus(ctx context.Context, newRS *appsv1.ReplicaSet, olds []*appsv1.ReplicaSet) error {
 	d := s.d
 	st := s.calculateStatus(newRS, olds)
-	now := s.c.now()
+	now := s.c.Now()
 	if !hasProgressDeadline(d) {
 		removeCondition(st, Progressing)
 	}
@@ -72,7 +72,7 @@ func (s *syncState) syncRolloutStatus(ctx context.Context, newRS *appsv1.Replica
 			st.Conditions = append(st.Conditions, c)
 		case DeploymentTimedOut(d, st, now):
 			setCondition(st, newCondition(Progressing, corev1.ConditionFalse, ReasonTimedOut, fmt.Sprintf("ReplicaSet %q has timed out progressing.", name), now))
-			s.c.recorder.Eventf(d, "Warning", ReasonTimedOut, "Deployment %q has timed out progressing.", d.Metadata.Name)
+			s.c.Recorder.Eventf(d, "Warning", ReasonTimedOut, "Deployment %q has timed out progressing.", d.Metadata.Name)
 		}
 	}
 	if proto.Equal(st, s.orig) {
@@ -98,6 +98,6 @@ func (s *syncState) requeueStuck(st *appsv1.DeploymentStatus) {
 	if DeploymentComplete(d, st) {
 		return
 	}
-	after := c.GetLastUpdateTime().AsTime().Add(progressDeadline(d)).Sub(s.c.now()) + time.Second
-	s.c.queue.AddAfter(informer.KeyOf(d), max(after, time.Second))
+	after := c.GetLastUpdateTime().AsTime().Add(progressDeadline(d)).Sub(s.c.Now()) + time.Second
+	s.c.Queue.AddAfter(informer.KeyOf(d), max(after, time.Second))
 }

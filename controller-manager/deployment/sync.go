@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
@@ -81,7 +80,7 @@ func (s *syncState) newReplicaSet(ctx context.Context, existing *appsv1.ReplicaS
 		}
 		if d := s.d; hasProgressDeadline(d) && condition(d.Status, Progressing) == nil {
 			d.Status = statusOrEmpty(d)
-			setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonFoundNewRS, fmt.Sprintf("Found new replica set %q", rs.Metadata.Name), s.c.now()))
+			setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonFoundNewRS, fmt.Sprintf("Found new replica set %q", rs.Metadata.Name), s.c.Now()))
 		}
 		return rs, nil
 	}
@@ -138,22 +137,22 @@ func (s *syncState) newReplicaSet(ctx context.Context, existing *appsv1.ReplicaS
 		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Metadata.Name, err)
 		if hasProgressDeadline(d) {
 			d.Status = statusOrEmpty(d)
-			setCondition(d.Status, newCondition(Progressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg, s.c.now()))
+			setCondition(d.Status, newCondition(Progressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg, s.c.Now()))
 			_ = s.writeStatus(ctx)
 		}
-		s.c.recorder.Event(d, controller.EventWarning, "FailedCreate", msg)
+		s.c.Recorder.Event(d, controller.EventWarning, "FailedCreate", msg)
 		return nil, err
 	}
 	s.replace(created)
 	if !alreadyExists && n > 0 {
-		s.c.recorder.Eventf(d, controller.EventNormal, "ScalingReplicaSet", "Scaled up replica set %s to %d from 0", created.Metadata.Name, n)
+		s.c.Recorder.Eventf(d, controller.EventNormal, "ScalingReplicaSet", "Scaled up replica set %s to %d from 0", created.Metadata.Name, n)
 	}
 	if err := s.setRevision(ctx, newRevision); err != nil {
 		return nil, err
 	}
 	if d := s.d; !alreadyExists && hasProgressDeadline(d) {
 		d.Status = statusOrEmpty(d)
-		setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonNewRSCreated, fmt.Sprintf("Created new replica set %q", created.Metadata.Name), s.c.now()))
+		setCondition(d.Status, newCondition(Progressing, corev1.ConditionTrue, ReasonNewRSCreated, fmt.Sprintf("Created new replica set %q", created.Metadata.Name), s.c.Now()))
 	}
 	return created, nil
 }
@@ -167,27 +166,17 @@ func (s *syncState) setRevision(ctx context.Context, rev string) error {
 		return nil
 	}
 	d := s.d
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := s.c.dAPI.Get(ctx, d.Metadata.Namespace, d.Metadata.Name)
-		if err != nil {
-			return err
-		}
-		if cur.Metadata.Uid != d.Metadata.Uid {
-			return apierrors.NewNotFound("deployments.apps", d.Metadata.Name)
-		}
+	updated, err := controller.Update(ctx, s.c.dAPI, d, func(cur *appsv1.Deployment) bool {
 		if cur.Metadata.Annotations == nil {
 			cur.Metadata.Annotations = map[string]string{}
 		}
 		cur.Metadata.Annotations[RevisionAnnotation] = rev
-		updated, err := s.c.dAPI.Update(ctx, cur)
-		if err != nil {
-			return err
-		}
-		status := d.Status
-		s.d = updated
-		s.d.Status = status // keep the status this sync computed so far
-		return nil
+		return true
 	})
+	if err == nil {
+		s.d = updated
+		s.d.Status = d.Status // keep the status this sync computed so far
+	}
 	if err != nil {
 		return fmt.Errorf("set revision of deployment %s/%s: %w", d.Metadata.Namespace, d.Metadata.Name, err)
 	}
@@ -237,7 +226,7 @@ func (s *syncState) scaleReplicaSet(ctx context.Context, rs *appsv1.ReplicaSet, 
 		if size < old {
 			op = "down"
 		}
-		s.c.recorder.Eventf(d, controller.EventNormal, "ScalingReplicaSet", "Scaled %s replica set %s to %d from %d", op, rs.Metadata.Name, size, old)
+		s.c.Recorder.Eventf(d, controller.EventNormal, "ScalingReplicaSet", "Scaled %s replica set %s to %d from %d", op, rs.Metadata.Name, size, old)
 	}
 	return sizeChanged, updated, nil
 }
@@ -364,9 +353,9 @@ func (s *syncState) calculateStatus(newRS *appsv1.ReplicaSet, olds []*appsv1.Rep
 	}
 	st.UnavailableReplicas = max(total-st.AvailableReplicas, 0)
 	if st.AvailableReplicas >= Replicas(d)-MaxUnavailable(d) {
-		setCondition(st, newCondition(Available, corev1.ConditionTrue, ReasonMinimumReplicasAvailable, "Deployment has minimum availability.", s.c.now()))
+		setCondition(st, newCondition(Available, corev1.ConditionTrue, ReasonMinimumReplicasAvailable, "Deployment has minimum availability.", s.c.Now()))
 	} else {
-		setCondition(st, newCondition(Available, corev1.ConditionFalse, ReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", s.c.now()))
+		setCondition(st, newCondition(Available, corev1.ConditionFalse, ReasonMinimumReplicasUnavailable, "Deployment does not have minimum availability.", s.c.Now()))
 	}
 	return st
 }
@@ -423,7 +412,7 @@ func (s *syncState) cleanup(ctx context.Context, olds []*appsv1.ReplicaSet) erro
 		if current := s.current(rs); current != 0 {
 			continue
 		}
-		s.c.log.Info("deleting old replica set beyond the revision history", "replicaset", rs.Metadata.Namespace+"/"+rs.Metadata.Name, "revision", Revision(rs))
+		s.c.Log.Info("deleting old replica set beyond the revision history", "replicaset", rs.Metadata.Namespace+"/"+rs.Metadata.Name, "revision", Revision(rs))
 		_, err := s.c.rsAPI.Delete(ctx, rs.Metadata.Namespace, rs.Metadata.Name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: rs.Metadata.Uid}})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete old replica set %s: %w", rs.Metadata.Name, err)

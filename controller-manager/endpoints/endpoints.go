@@ -22,7 +22,6 @@ import (
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -44,30 +43,23 @@ type Config struct {
 
 // Controller maintains Endpoints.
 type Controller struct {
+	controller.Base
 	api       controller.API[*corev1.Endpoints]
 	services  *informer.Lister[*corev1.Service]
 	pods      *informer.Lister[*corev1.Pod]
 	endpoints *informer.Lister[*corev1.Endpoints]
-	synced    []func() bool
-	queue     *workqueue.Queue[string]
-	recorder  controller.EventRecorder
-	metrics   *controller.Metrics
-	log       *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
-	c := &Controller{
-		api: cfg.Endpoints, services: cfg.ServiceInformer.Lister(), pods: cfg.PodInformer.Lister(), endpoints: cfg.EndpointsInformer.Lister(),
-		synced:   []func() bool{cfg.ServiceInformer.HasSynced, cfg.PodInformer.HasSynced, cfg.EndpointsInformer.HasSynced},
-		queue:    controller.NewQueue(),
-		recorder: cfg.Recorder, metrics: cfg.Metrics,
-		log: slog.Default().With("controller", Component),
-	}
-	enqueueSvc := func(s *corev1.Service) { c.queue.Add(informer.KeyOf(s)) }
+	c := &Controller{Base: controller.NewBase("endpoint", cfg.Recorder, cfg.Metrics, nil), api: cfg.Endpoints}
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", Component)
+	c.services = controller.Lister(&c.Base, cfg.ServiceInformer)
+	c.pods = controller.Lister(&c.Base, cfg.PodInformer)
+	c.endpoints = controller.Lister(&c.Base, cfg.EndpointsInformer)
+	c.Base.Synced = c.sweep
+	enqueueSvc := func(s *corev1.Service) { c.Enqueue(s) }
 	cfg.ServiceInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Service]{
 		AddFunc: enqueueSvc, UpdateFunc: func(_, s *corev1.Service) { enqueueSvc(s) }, DeleteFunc: enqueueSvc,
 	})
@@ -83,7 +75,7 @@ func New(cfg Config) *Controller {
 	// Endpoints changed or deleted by someone else are put right.
 	epChanged := func(ep *corev1.Endpoints) {
 		if _, err := c.services.Get(ep.GetMetadata().GetNamespace(), ep.GetMetadata().GetName()); err == nil {
-			c.queue.Add(informer.KeyOf(ep))
+			c.Queue.Add(informer.KeyOf(ep))
 		}
 	}
 	cfg.EndpointsInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Endpoints]{
@@ -97,18 +89,14 @@ func New(cfg Config) *Controller {
 	return c
 }
 
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	// Endpoints whose service is gone (deleted while no controller ran).
+// sweep queues the Endpoints whose service is gone (deleted while no
+// controller ran).
+func (c *Controller) sweep() {
 	for _, ep := range c.endpoints.List(nil) {
 		if _, err := c.services.Get(ep.GetMetadata().GetNamespace(), ep.GetMetadata().GetName()); apierrors.IsNotFound(err) {
-			c.queue.Add(informer.KeyOf(ep))
+			c.Enqueue(ep)
 		}
 	}
-	controller.Loop{Name: "endpoint", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 // podChanged enqueues the services selecting the pod before or after the change.
@@ -121,7 +109,7 @@ func (c *Controller) podChanged(old, cur *corev1.Pod) {
 		}
 		ls := labels.SelectorFromSet(sel)
 		if ls.Matches(cur.GetMetadata().GetLabels()) || old != nil && ls.Matches(old.GetMetadata().GetLabels()) {
-			c.queue.Add(informer.KeyOf(s))
+			c.Queue.Add(informer.KeyOf(s))
 		}
 	}
 }
@@ -164,7 +152,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			if apierrors.IsForbidden(err) {
 				return nil // namespace terminating
 			}
-			c.recorder.Eventf(svc, controller.EventWarning, "FailedToCreateEndpoint", "Failed to create endpoint for service %s: %v", key, err)
+			c.Recorder.Eventf(svc, controller.EventWarning, "FailedToCreateEndpoint", "Failed to create endpoint for service %s: %v", key, err)
 			return fmt.Errorf("create endpoints %s: %w", key, err)
 		}
 		return nil
@@ -182,7 +170,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return fmt.Errorf("update endpoints %s: %w", key, err) // retry from the cache
 		}
-		c.recorder.Eventf(svc, controller.EventWarning, "FailedToUpdateEndpoint", "Failed to update endpoint %s: %v", key, err)
+		c.Recorder.Eventf(svc, controller.EventWarning, "FailedToUpdateEndpoint", "Failed to update endpoint %s: %v", key, err)
 		return fmt.Errorf("update endpoints %s: %w", key, err)
 	}
 	return nil

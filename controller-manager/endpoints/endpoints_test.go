@@ -9,9 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/controller-manager/controller/fake"
 )
 
 func svc(ports ...*corev1.ServicePort) *corev1.Service {

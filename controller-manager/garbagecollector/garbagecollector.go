@@ -22,17 +22,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
-	"minik8s/api/client"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -63,21 +60,28 @@ type Kind struct {
 
 // Collector is the garbage collector.
 type Collector struct {
-	kinds   map[string]*Kind // by resource
-	queue   *workqueue.Queue[string]
-	metrics *controller.Metrics
-	log     *slog.Logger
+	controller.Base
+	kinds map[string]*Kind // by resource
 }
 
 // New returns a collector without kinds; add them with Add before Run.
+// Run (the Base's) waits for every cache, queues every object with owners
+// or being deleted (what happened while no collector ran), and runs
+// workers until ctx ends.
 func New(metrics *controller.Metrics) *Collector {
-	return &Collector{kinds: map[string]*Kind{}, queue: controller.NewQueue(), metrics: metrics,
-		log: slog.Default().With("controller", "garbagecollector")}
+	gc := &Collector{Base: controller.NewBase("garbagecollector", nil, metrics, nil), kinds: map[string]*Kind{}}
+	gc.Sync = gc.sync
+	gc.Synced = gc.sweep
+	return gc
 }
 
-// Add registers a watched kind. Its informer's handlers must call
-// OnAdd, OnUpdate and OnDelete (see AddTyped).
-func (gc *Collector) Add(k *Kind) { gc.kinds[k.Kind.Resource] = k }
+// Add registers a watched kind, whose cache Run waits for. Its
+// informer's handlers must call OnAdd, OnUpdate and OnDelete (see
+// AddTyped).
+func (gc *Collector) Add(k *Kind) {
+	gc.kinds[k.Kind.Resource] = k
+	gc.WaitFor(k.Cache.HasSynced)
+}
 
 // itemKey is "resource/namespace/name".
 func itemKey(resource string, obj scheme.Object) string {
@@ -102,7 +106,7 @@ func deleting(obj scheme.Object) bool { return obj.GetMetadata().GetDeletionTime
 // OnAdd handles an object appearing in a cache.
 func (gc *Collector) OnAdd(resource string, obj scheme.Object) {
 	if len(obj.GetMetadata().GetOwnerReferences()) > 0 || deleting(obj) {
-		gc.queue.Add(itemKey(resource, obj))
+		gc.Queue.Add(itemKey(resource, obj))
 	}
 	gc.enqueueWaitingOwners(obj)
 }
@@ -116,7 +120,7 @@ func (gc *Collector) OnUpdate(resource string, old, cur scheme.Object) {
 	}
 	refsChanged := !slices.EqualFunc(om.GetOwnerReferences(), cm.GetOwnerReferences(), func(a, b *metav1.OwnerReference) bool { return proto.Equal(a, b) })
 	if refsChanged || deleting(cur) != deleting(old) || !slices.Equal(om.GetFinalizers(), cm.GetFinalizers()) {
-		gc.queue.Add(itemKey(resource, cur))
+		gc.Queue.Add(itemKey(resource, cur))
 		gc.enqueueWaitingOwners(cur)
 		if refsChanged {
 			gc.enqueueWaitingOwners(old)
@@ -128,7 +132,7 @@ func (gc *Collector) OnUpdate(resource string, old, cur scheme.Object) {
 // and an owner waiting in foreground deletion may be done.
 func (gc *Collector) OnDelete(resource string, obj scheme.Object) {
 	for _, d := range gc.dependents(obj.GetMetadata().GetUid()) {
-		gc.queue.Add(itemKey(d.resource, d.obj))
+		gc.Queue.Add(itemKey(d.resource, d.obj))
 	}
 	gc.enqueueWaitingOwners(obj)
 }
@@ -143,7 +147,7 @@ func (gc *Collector) enqueueWaitingOwners(obj scheme.Object) {
 		}
 		owner, ok := k.Cache.Get(ownerNamespace(k, obj), ref.GetName())
 		if ok && owner.GetMetadata().GetUid() == ref.GetUid() && deleting(owner) && hasFinalizer(owner, ForegroundFinalizer) {
-			gc.queue.Add(itemKey(k.Kind.Resource, owner))
+			gc.Queue.Add(itemKey(k.Kind.Resource, owner))
 		}
 	}
 }
@@ -179,23 +183,16 @@ func (gc *Collector) dependents(uid string) []dependent {
 	return out
 }
 
-// Run waits for every cache, queues every object with owners or being
-// deleted (what happened while no collector ran), and runs workers.
-func (gc *Collector) Run(ctx context.Context, workers int) {
-	for _, k := range gc.kinds {
-		synced := k.Cache.HasSynced
-		if !waitSynced(ctx, synced) {
-			return
-		}
-	}
+// sweep queues every cached object with owners or being deleted: the
+// owners of some may have gone while no collector ran.
+func (gc *Collector) sweep() {
 	for res, k := range gc.kinds {
 		for _, o := range k.Cache.List() {
 			if len(o.GetMetadata().GetOwnerReferences()) > 0 || deleting(o) {
-				gc.queue.Add(itemKey(res, o))
+				gc.Queue.Add(itemKey(res, o))
 			}
 		}
 	}
-	controller.Loop{Name: "garbagecollector", Queue: gc.queue, Workers: workers, Sync: gc.sync, Metrics: gc.metrics}.Run(ctx)
 }
 
 // sync processes one object.
@@ -289,7 +286,7 @@ func (gc *Collector) checkOwners(ctx context.Context, k *Kind, obj scheme.Object
 		for _, r := range gone {
 			uids[r.GetUid()] = true
 		}
-		gc.log.Info("removing references to deleted owners", "object", itemKeyLog(k, obj), "owners", len(gone))
+		gc.Log.Info("removing references to deleted owners", "object", itemKeyLog(k, obj), "owners", len(gone))
 		return gc.modify(ctx, k, obj, func(o scheme.Object) bool {
 			m := o.GetMetadata()
 			n := len(m.OwnerReferences)
@@ -301,7 +298,7 @@ func (gc *Collector) checkOwners(ctx context.Context, k *Kind, obj scheme.Object
 	if anyWaiting && len(gc.dependents(md.GetUid())) > 0 {
 		policy = "Foreground" // keep the chain blocking the waiting owner
 	}
-	gc.log.Info("deleting object whose owners are gone", "object", itemKeyLog(k, obj), "propagationPolicy", policy)
+	gc.Log.Info("deleting object whose owners are gone", "object", itemKeyLog(k, obj), "propagationPolicy", policy)
 	_, err := k.API.Delete(ctx, md.GetNamespace(), md.GetName(), &metav1.DeleteOptions{
 		PropagationPolicy: policy, Preconditions: &metav1.Preconditions{Uid: md.GetUid()},
 	})
@@ -341,7 +338,7 @@ func (gc *Collector) deleteDependentsInForeground(ctx context.Context, k *Kind, 
 		}
 		// A dependent with owners left is kept (checkOwners drops the reference).
 		if len(d.obj.GetMetadata().GetOwnerReferences()) > 1 {
-			gc.queue.Add(itemKey(d.resource, d.obj))
+			gc.Queue.Add(itemKey(d.resource, d.obj))
 			continue
 		}
 		policy := "Background"
@@ -362,7 +359,7 @@ func (gc *Collector) deleteDependentsInForeground(ctx context.Context, k *Kind, 
 	if blocking > 0 {
 		return nil // their deletion events bring the owner back
 	}
-	gc.log.Info("dependents gone, finishing foreground deletion", "object", itemKeyLog(k, owner))
+	gc.Log.Info("dependents gone, finishing foreground deletion", "object", itemKeyLog(k, owner))
 	return gc.removeFinalizer(ctx, k, owner, ForegroundFinalizer)
 }
 
@@ -385,7 +382,7 @@ func (gc *Collector) orphanDependents(ctx context.Context, k *Kind, owner scheme
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	gc.log.Info("dependents orphaned, finishing deletion", "object", itemKeyLog(k, owner))
+	gc.Log.Info("dependents orphaned, finishing deletion", "object", itemKeyLog(k, owner))
 	return gc.removeFinalizer(ctx, k, owner, OrphanFinalizer)
 }
 
@@ -401,28 +398,7 @@ func (gc *Collector) removeFinalizer(ctx context.Context, k *Kind, obj scheme.Ob
 // modify changes a copy of obj and writes it, re-reading on conflict; a
 // vanished or replaced object is not an error.
 func (gc *Collector) modify(ctx context.Context, k *Kind, obj scheme.Object, change func(scheme.Object) bool) error {
-	md := obj.GetMetadata()
-	cur := proto.Clone(obj).(scheme.Object)
-	first := true
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		if !first {
-			fresh, err := k.API.Get(ctx, md.GetNamespace(), md.GetName())
-			if err != nil {
-				return err
-			}
-			cur = fresh
-		}
-		first = false
-		if cur.GetMetadata().GetUid() != md.GetUid() || !change(cur) {
-			return nil
-		}
-		_, err := k.API.Update(ctx, cur)
-		return err
-	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	if _, err := controller.Update(ctx, k.API, obj, change); controller.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("update %s: %w", itemKeyLog(k, obj), err)
 	}
 	return nil

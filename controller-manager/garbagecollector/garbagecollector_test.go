@@ -10,10 +10,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	appsv1 "minik8s/api/apps/v1"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
-	"minik8s/controller-manager/controller/fake"
 )
 
 func ref(kind, name, uid string, block bool) *metav1.OwnerReference {

@@ -1,9 +1,6 @@
 package garbagecollector
 
 import (
-	"context"
-	"time"
-
 	"minik8s/api/informer"
 	"minik8s/api/scheme"
 	"minik8s/controller-manager/controller"
@@ -62,17 +59,4 @@ func AddTyped[T scheme.Object](gc *Collector, k *scheme.Kind, inf *informer.Info
 		DeleteFunc: func(o T) { gc.OnDelete(res, o) },
 	})
 	gc.Add(&Kind{Kind: k, Cache: typedCache[T]{inf}, API: api})
-}
-
-func waitSynced(ctx context.Context, synced func() bool) bool {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for !synced() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-		}
-	}
-	return true
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -26,7 +25,6 @@ import (
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -55,74 +53,31 @@ type Config struct {
 
 // Controller runs Jobs.
 type Controller struct {
+	controller.Base
 	api        controller.API[*batchv1.Job]
 	pods       controller.API[*corev1.Pod]
 	podControl controller.PodControl
 	jobs       *informer.Lister[*batchv1.Job]
 	podLister  *informer.Lister[*corev1.Pod]
-	synced     []func() bool
-	queue      *workqueue.Queue[string]
-	exp        *controller.Expectations
-	recorder   controller.EventRecorder
-	metrics    *controller.Metrics
 	backoff    time.Duration
-	now        func() time.Time
-	log        *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
 	if cfg.Backoff == 0 {
 		cfg.Backoff = DefaultBackoff
 	}
-	c := &Controller{
-		api: cfg.Jobs, pods: cfg.Pods,
-		podControl: controller.RealPodControl{Pods: cfg.Pods, Recorder: cfg.Recorder},
-		jobs:       cfg.JobInformer.Lister(), podLister: cfg.PodInformer.Lister(),
-		synced:   []func() bool{cfg.JobInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:    controller.NewQueue(),
-		exp:      controller.NewExpectations(cfg.Now),
-		recorder: cfg.Recorder, metrics: cfg.Metrics, backoff: cfg.Backoff, now: cfg.Now,
-		log: slog.Default().With("controller", Component),
-	}
-	enqueue := func(j *batchv1.Job) { c.queue.Add(informer.KeyOf(j)) }
+	c := &Controller{Base: controller.NewBase("job", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.Jobs, pods: cfg.Pods, backoff: cfg.Backoff}
+	c.Sync = c.sync
+	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
+	c.jobs = controller.Lister(&c.Base, cfg.JobInformer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
 	cfg.JobInformer.AddEventHandler(informer.HandlerFuncs[*batchv1.Job]{
-		AddFunc: enqueue, UpdateFunc: func(_, j *batchv1.Job) { enqueue(j) },
-		DeleteFunc: func(j *batchv1.Job) { c.exp.Delete(informer.KeyOf(j)) },
+		AddFunc: func(j *batchv1.Job) { c.Enqueue(j) }, UpdateFunc: func(_, j *batchv1.Job) { c.Enqueue(j) },
+		DeleteFunc: func(j *batchv1.Job) { c.Expectations.Delete(informer.KeyOf(j)) },
 	})
-	cfg.PodInformer.AddEventHandler(controller.OwnedPodEvents(c.exp, c.queue, func(p *corev1.Pod) string {
-		if j := c.owner(p); j != nil {
-			return informer.KeyOf(j)
-		}
-		return ""
-	}))
+	cfg.PodInformer.AddEventHandler(c.OwnedPodEvents(controller.OwnerKey(c.jobs, "Job")))
 	return c
-}
-
-func (c *Controller) owner(p *corev1.Pod) *batchv1.Job {
-	ref := controller.ControllerRefOf(p)
-	if ref == nil || ref.GetKind() != "Job" {
-		return nil
-	}
-	j, err := c.jobs.Get(p.GetMetadata().GetNamespace(), ref.GetName())
-	if err != nil || j.GetMetadata().GetUid() != ref.GetUid() {
-		return nil
-	}
-	return j
-}
-
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "job", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 func finishedCondition(j *batchv1.Job) *batchv1.JobCondition {
@@ -198,7 +153,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name := informer.SplitKey(key)
 	cached, err := c.jobs.Get(ns, name)
 	if apierrors.IsNotFound(err) {
-		c.exp.Delete(key)
+		c.Expectations.Delete(key)
 		return nil
 	}
 	if err != nil {
@@ -216,14 +171,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	sel, err := labels.FromLabelSelector(job.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
-		c.recorder.Eventf(job, controller.EventWarning, "InvalidSelector", "Job %s has no usable selector", key)
+		c.Recorder.Eventf(job, controller.EventWarning, "InvalidSelector", "Job %s has no usable selector", key)
 		return nil
 	}
 	claimer := &controller.Claimer[*corev1.Pod]{API: c.pods, Owner: job, APIVersion: "batch/v1", Kind: "Job", Selector: sel,
 		CanAdopt: controller.RecheckOwner[*batchv1.Job](c.api, job)}
 	pods, claimErr := claimer.Claim(ctx, c.podLister.ListNamespace(ns, nil))
 	n := Count(pods)
-	now := c.now()
+	now := c.Now()
 	st := job.Status
 	if st.StartTime == nil && !job.GetSpec().GetSuspend() {
 		st.StartTime = timestamppb.New(now.Truncate(time.Second))
@@ -257,20 +212,20 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		st.Conditions = append(st.Conditions, finish)
 		if finish.Type == "Complete" {
 			st.CompletionTime = timestamppb.New(now.Truncate(time.Second))
-			c.recorder.Event(job, controller.EventNormal, "Completed", "Job completed")
+			c.Recorder.Event(job, controller.EventNormal, "Completed", "Job completed")
 		} else {
-			c.recorder.Event(job, controller.EventWarning, finish.Reason, finish.Message)
+			c.Recorder.Event(job, controller.EventWarning, finish.Reason, finish.Message)
 		}
 	case job.GetSpec().GetSuspend():
 		manageErr = c.deletePods(ctx, key, job, activePods)
 		n.Active = 0
-	case c.exp.Satisfied(key):
+	case c.Expectations.Satisfied(key):
 		want := WantActive(job, succeeded)
 		switch {
 		case n.Active < want:
 			// Failed pods are replaced only after the back-off.
 			if wait := c.retryDelay(failed, n.LastFailure, now); wait > 0 {
-				c.queue.AddAfter(key, wait)
+				c.Queue.AddAfter(key, wait)
 				break
 			}
 			manageErr = c.createPods(ctx, key, job, int(want-n.Active))
@@ -282,7 +237,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 	}
 	if d := job.GetSpec().ActiveDeadlineSeconds; d != nil && finish == nil && st.StartTime != nil {
-		c.queue.AddAfter(key, st.StartTime.AsTime().Add(time.Duration(*d)*time.Second).Sub(now)+10*time.Millisecond)
+		c.Queue.AddAfter(key, st.StartTime.AsTime().Add(time.Duration(*d)*time.Second).Sub(now)+10*time.Millisecond)
 	}
 	st.Active, st.Succeeded, st.Failed, st.Ready = n.Active, succeeded, failed, proto.Int32(n.Ready)
 	st.Conditions = setSuspended(st.Conditions, job.GetSpec().GetSuspend(), now)
@@ -349,7 +304,7 @@ func setSuspended(conds []*batchv1.JobCondition, suspended bool, now time.Time) 
 }
 
 func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, n int) error {
-	c.exp.ExpectCreations(key, n)
+	c.Expectations.ExpectCreations(key, n)
 	ref := controller.NewControllerRef(job, "batch/v1", "Job")
 	ok, err := controller.SlowStartBatch(n, 1, func(int) error {
 		pod := controller.PodFromTemplate(job.GetSpec().GetTemplate(), job.Metadata.Namespace, controller.GenerateNamePrefix(job.Metadata.Name), ref)
@@ -357,7 +312,7 @@ func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Jo
 		return err
 	})
 	for range n - ok {
-		c.exp.CreationObserved(key)
+		c.Expectations.CreationObserved(key)
 	}
 	if err != nil {
 		return fmt.Errorf("create pods of job %s: %w", key, err)
@@ -373,7 +328,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 	for i, p := range pods {
 		keys[i] = controller.PodKey(p)
 	}
-	c.exp.ExpectDeletions(key, keys)
+	c.Expectations.ExpectDeletions(key, keys)
 	var wg sync.WaitGroup
 	errs := make([]error, len(pods))
 	for i, p := range pods {
@@ -381,7 +336,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 		go func() {
 			defer wg.Done()
 			if err := c.podControl.DeletePod(ctx, p.Metadata.Namespace, p.Metadata.Name, job); err != nil {
-				c.exp.DeletionObserved(key, keys[i])
+				c.Expectations.DeletionObserved(key, keys[i])
 				errs[i] = err
 			}
 		}()
@@ -413,11 +368,11 @@ func (c *Controller) cleanupFinished(ctx context.Context, job *batchv1.Job, cond
 		finished = t.AsTime()
 	}
 	expire := finished.Add(time.Duration(*ttl) * time.Second)
-	if wait := expire.Sub(c.now()); wait > 0 {
-		c.queue.AddAfter(informer.KeyOf(job), wait)
+	if wait := expire.Sub(c.Now()); wait > 0 {
+		c.Queue.AddAfter(informer.KeyOf(job), wait)
 		return nil
 	}
-	c.log.Info("deleting finished job after its TTL", "job", informer.KeyOf(job), "ttlSecondsAfterFinished", *ttl)
+	c.Log.Info("deleting finished job after its TTL", "job", informer.KeyOf(job), "ttlSecondsAfterFinished", *ttl)
 	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
 		_, err := c.api.Delete(ctx, job.Metadata.Namespace, job.Metadata.Name, &metav1.DeleteOptions{
 			PropagationPolicy: "Foreground", Preconditions: &metav1.Preconditions{Uid: job.Metadata.Uid},

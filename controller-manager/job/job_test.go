@@ -12,10 +12,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	batchv1 "minik8s/api/batch/v1"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/controller-manager/controller"
-	"minik8s/controller-manager/controller/fake"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -68,11 +69,11 @@ type fixture struct {
 	c    *Controller
 	jobs *fake.API[*batchv1.Job]
 	pods *fake.API[*corev1.Pod]
-	rec  *controller.FakeRecorder
+	rec  *record.Fake
 }
 
 func setup(t *testing.T, j *batchv1.Job, pods ...*corev1.Pod) *fixture {
-	f := &fixture{jobs: fake.NewAPI(j), pods: fake.NewAPI(pods...), rec: &controller.FakeRecorder{}}
+	f := &fixture{jobs: fake.NewAPI(j), pods: fake.NewAPI(pods...), rec: &record.Fake{}}
 	f.c = New(Config{Jobs: f.jobs, Pods: f.pods, JobInformer: fake.Informer(t, j), PodInformer: fake.Informer(t, pods...),
 		Recorder: f.rec, Now: func() time.Time { return now }})
 	if err := f.c.sync(context.Background(), "default/pi"); err != nil {

@@ -20,12 +20,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/scheme"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -58,15 +56,11 @@ type Config struct {
 
 // Controller finalizes deleted namespaces.
 type Controller struct {
+	controller.Base
 	api       controller.API[*corev1.Namespace]
 	lister    *informer.Lister[*corev1.Namespace]
-	synced    func() bool
 	resources []NamedContent
-	queue     *workqueue.Queue[string]
-	metrics   *controller.Metrics
 	recheck   time.Duration
-	now       func() time.Time
-	log       *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
@@ -74,31 +68,19 @@ func New(cfg Config) *Controller {
 	if cfg.Recheck == 0 {
 		cfg.Recheck = 500 * time.Millisecond
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	c := &Controller{
-		api: cfg.Namespaces, lister: cfg.Informer.Lister(), synced: cfg.Informer.HasSynced, resources: cfg.Resources,
-		queue: controller.NewQueue(), metrics: cfg.Metrics, recheck: cfg.Recheck, now: cfg.Now,
-		log: slog.Default().With("controller", "namespace-controller"),
-	}
+	c := &Controller{Base: controller.NewBase("namespace", nil, cfg.Metrics, cfg.Now), api: cfg.Namespaces, resources: cfg.Resources, recheck: cfg.Recheck}
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", "namespace-controller")
+	c.lister = controller.Lister(&c.Base, cfg.Informer)
 	enqueue := func(ns *corev1.Namespace) {
 		if ns.GetMetadata().GetDeletionTimestamp() != nil {
-			c.queue.Add(ns.GetMetadata().GetName())
+			c.Queue.Add(ns.GetMetadata().GetName())
 		}
 	}
 	cfg.Informer.AddEventHandler(informer.HandlerFuncs[*corev1.Namespace]{
 		AddFunc: enqueue, UpdateFunc: func(_, ns *corev1.Namespace) { enqueue(ns) },
 	})
 	return c
-}
-
-// Run waits for the cache, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced) {
-		return
-	}
-	controller.Loop{Name: "namespace", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 // sync empties a terminating namespace and then finalizes it.
@@ -128,11 +110,11 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		if err := c.setCondition(ctx, ns, "NamespaceContentRemaining", corev1.ConditionTrue, "SomeResourcesRemain", msg); err != nil {
 			return err
 		}
-		c.log.Debug("namespace content remaining", "namespace", name, "remaining", msg)
-		c.queue.AddAfter(name, c.recheck)
+		c.Log.Debug("namespace content remaining", "namespace", name, "remaining", msg)
+		c.Queue.AddAfter(name, c.recheck)
 		return nil
 	}
-	return c.finalize(ctx, name)
+	return c.finalize(ctx, ns)
 }
 
 // deleteContent deletes everything in the namespace and returns what is
@@ -196,26 +178,20 @@ func (c *Controller) deleteContent(ctx context.Context, ns string, consistent bo
 
 // finalize removes the "kubernetes" finalizer; the apiserver then
 // removes the namespace.
-func (c *Controller) finalize(ctx context.Context, name string) error {
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		ns, err := c.api.Get(ctx, "", name)
-		if err != nil {
-			return err
+func (c *Controller) finalize(ctx context.Context, ns *corev1.Namespace) error {
+	name := ns.GetMetadata().GetName()
+	_, err := controller.Update(ctx, c.api, ns, func(cur *corev1.Namespace) bool {
+		if !slices.Contains(cur.GetSpec().GetFinalizers(), Finalizer) {
+			return false
 		}
-		if !slices.Contains(ns.GetSpec().GetFinalizers(), Finalizer) {
-			return nil
-		}
-		ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f string) bool { return f == Finalizer })
-		_, err = c.api.Update(ctx, ns)
-		return err
+		cur.Spec.Finalizers = slices.DeleteFunc(cur.Spec.Finalizers, func(f string) bool { return f == Finalizer })
+		return true
 	})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
+	err = controller.IgnoreNotFound(err)
 	if err != nil {
 		return fmt.Errorf("finalize namespace %s: %w", name, err)
 	}
-	c.log.Info("namespace emptied and finalized", "namespace", name)
+	c.Log.Info("namespace emptied and finalized", "namespace", name)
 	return nil
 }
 
@@ -232,7 +208,7 @@ func (c *Controller) setCondition(ctx context.Context, ns *corev1.Namespace, typ
 	}
 	up.Status.Conditions = slices.DeleteFunc(up.Status.Conditions, func(x *corev1.NamespaceCondition) bool { return x.GetType() == typ })
 	up.Status.Conditions = append(up.Status.Conditions, &corev1.NamespaceCondition{Type: typ, Status: status, Reason: reason, Message: msg,
-		LastTransitionTime: timestamppb.New(c.now().Truncate(time.Second))})
+		LastTransitionTime: timestamppb.New(c.Now().Truncate(time.Second))})
 	_, err := c.api.UpdateStatus(ctx, up)
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // the next pass writes it

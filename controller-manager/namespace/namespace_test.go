@@ -9,10 +9,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
-	"minik8s/controller-manager/controller/fake"
 )
 
 // content is an in-memory resource in one namespace.

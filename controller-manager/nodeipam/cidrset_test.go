@@ -6,9 +6,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/controller-manager/controller/fake"
 )
 
 func TestCIDRSet(t *testing.T) {

@@ -7,17 +7,12 @@ package nodeipam
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -36,13 +31,9 @@ type Config struct {
 
 // Controller allocates pod CIDRs.
 type Controller struct {
-	api      controller.API[*corev1.Node]
-	lister   *informer.Lister[*corev1.Node]
-	inf      *informer.Informer[*corev1.Node]
-	queue    *workqueue.Queue[string]
-	recorder controller.EventRecorder
-	metrics  *controller.Metrics
-	log      *slog.Logger
+	controller.Base
+	api    controller.API[*corev1.Node]
+	lister *informer.Lister[*corev1.Node]
 
 	mu    sync.Mutex
 	set   *CIDRSet
@@ -59,33 +50,26 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
-	c := &Controller{
-		api: cfg.Nodes, lister: cfg.NodeInformer.Lister(), inf: cfg.NodeInformer, queue: controller.NewQueue(),
-		recorder: cfg.Recorder, metrics: cfg.Metrics, log: slog.Default().With("controller", "nodeipam"),
-		set: set, owner: map[netip.Prefix]string{},
-	}
+	c := &Controller{Base: controller.NewBase("nodeipam", cfg.Recorder, cfg.Metrics, nil), api: cfg.Nodes, set: set, owner: map[netip.Prefix]string{}}
+	c.Sync = c.sync
+	c.lister = controller.Lister(&c.Base, cfg.NodeInformer)
+	c.Synced = c.occupyAll
 	cfg.NodeInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
-		AddFunc:    func(n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
-		UpdateFunc: func(_, n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
+		AddFunc:    func(n *corev1.Node) { c.Queue.Add(n.GetMetadata().GetName()) },
+		UpdateFunc: func(_, n *corev1.Node) { c.Queue.Add(n.GetMetadata().GetName()) },
 		DeleteFunc: c.release,
 	})
 	return c, nil
 }
 
-// Run occupies the CIDRs nodes already have, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.inf.HasSynced) {
-		return
-	}
+// occupyAll records the CIDRs every node already has, before any is
+// handed out.
+func (c *Controller) occupyAll() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range c.lister.List(nil) {
 		c.occupyLocked(n)
 	}
-	c.mu.Unlock()
-	controller.Loop{Name: "nodeipam", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 // occupyLocked records the CIDRs a node has.
@@ -96,7 +80,7 @@ func (c *Controller) occupyLocked(n *corev1.Node) {
 			continue
 		}
 		if err := c.set.Occupy(p); err != nil {
-			c.log.Warn("node has a pod CIDR outside the cluster CIDR", "node", n.GetMetadata().GetName(), "podCIDR", s, "err", err)
+			c.Log.Warn("node has a pod CIDR outside the cluster CIDR", "node", n.GetMetadata().GetName(), "podCIDR", s, "err", err)
 			continue
 		}
 		c.owner[p] = n.GetMetadata().GetName()
@@ -124,7 +108,7 @@ func (c *Controller) release(n *corev1.Node) {
 		}
 		c.set.Release(p)
 		delete(c.owner, p)
-		c.log.Info("released pod CIDR of deleted node", "node", n.GetMetadata().GetName(), "podCIDR", s)
+		c.Log.Info("released pod CIDR of deleted node", "node", n.GetMetadata().GetName(), "podCIDR", s)
 	}
 }
 
@@ -150,31 +134,26 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		c.recorder.Eventf(n, controller.EventWarning, "CIDRNotAvailable", "Node %s status is now: CIDRNotAvailable", name)
+		c.Recorder.Eventf(n, controller.EventWarning, "CIDRNotAvailable", "Node %s status is now: CIDRNotAvailable", name)
 		return fmt.Errorf("allocate pod CIDR for node %s: %w", name, err)
 	}
 	cidr := p.String()
 	assigned := ""
-	err = client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := c.api.Get(ctx, "", name)
-		if err != nil {
-			return err
-		}
+	_, err = controller.Update(ctx, c.api, n, func(cur *corev1.Node) bool {
 		if existing := nodeCIDRs(cur); len(existing) > 0 {
 			assigned = existing[0]
-			return nil // someone was faster
+			return false // someone was faster
 		}
-		up := proto.Clone(cur).(*corev1.Node)
-		if up.Spec == nil {
-			up.Spec = &corev1.NodeSpec{}
+		if cur.Spec == nil {
+			cur.Spec = &corev1.NodeSpec{}
 		}
-		up.Spec.PodCIDR, up.Spec.PodCIDRs = cidr, []string{cidr}
-		if _, err := c.api.Update(ctx, up); err != nil {
-			return err
-		}
+		cur.Spec.PodCIDR, cur.Spec.PodCIDRs = cidr, []string{cidr}
 		assigned = cidr
-		return nil
+		return true
 	})
+	if err != nil {
+		assigned = ""
+	}
 	if assigned != cidr {
 		c.mu.Lock()
 		c.set.Release(p)
@@ -185,11 +164,11 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return nil
 	}
 	if err != nil {
-		c.recorder.Eventf(n, controller.EventWarning, "CIDRAssignmentFailed", "Failed to assign pod CIDR %s: %v", cidr, err)
+		c.Recorder.Eventf(n, controller.EventWarning, "CIDRAssignmentFailed", "Failed to assign pod CIDR %s: %v", cidr, err)
 		return fmt.Errorf("set pod CIDR %s on node %s: %w", cidr, name, err)
 	}
 	if assigned == cidr {
-		c.log.Info("assigned pod CIDR", "node", name, "podCIDR", cidr)
+		c.Log.Info("assigned pod CIDR", "node", name, "podCIDR", cidr)
 	}
 	return nil
 }

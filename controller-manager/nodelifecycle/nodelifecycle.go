@@ -21,7 +21,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/core/v1/helper"
@@ -68,18 +67,14 @@ type health struct {
 
 // Controller watches node health.
 type Controller struct {
+	controller.Base
 	nodesAPI controller.API[*corev1.Node]
 	podsAPI  controller.API[*corev1.Pod]
 	nodes    *informer.Lister[*corev1.Node]
 	leases   *informer.Lister[*coordinationv1.Lease]
 	pods     *informer.Informer[*corev1.Pod]
-	synced   []func() bool
-	queue    *workqueue.Queue[string]
 	podQueue *workqueue.Queue[string]
-	recorder controller.EventRecorder
-	metrics  *controller.Metrics
 	cfg      Config
-	log      *slog.Logger
 
 	mu     sync.Mutex
 	health map[string]*health
@@ -87,22 +82,18 @@ type Controller struct {
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
 	c := &Controller{
-		nodesAPI: cfg.Nodes, podsAPI: cfg.Pods,
-		nodes: cfg.NodeInformer.Lister(), leases: cfg.LeaseInformer.Lister(), pods: cfg.PodInformer,
-		synced:   []func() bool{cfg.NodeInformer.HasSynced, cfg.LeaseInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:    controller.NewQueue(),
+		Base:     controller.NewBase("nodelifecycle", cfg.Recorder, cfg.Metrics, cfg.Now),
+		nodesAPI: cfg.Nodes, podsAPI: cfg.Pods, pods: cfg.PodInformer,
 		podQueue: controller.NewQueue(),
-		recorder: cfg.Recorder, metrics: cfg.Metrics, cfg: cfg,
-		log:    slog.Default().With("controller", Component),
-		health: map[string]*health{},
+		cfg:      cfg,
+		health:   map[string]*health{},
 	}
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", Component)
+	c.nodes = controller.Lister(&c.Base, cfg.NodeInformer)
+	c.leases = controller.Lister(&c.Base, cfg.LeaseInformer)
+	c.WaitFor(cfg.PodInformer.HasSynced)
 	cfg.PodInformer.AddIndexer(NodeNameIndex, func(p *corev1.Pod) []string {
 		if n := p.GetSpec().GetNodeName(); n != "" {
 			return []string{n}
@@ -110,8 +101,8 @@ func New(cfg Config) *Controller {
 		return nil
 	})
 	cfg.NodeInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
-		AddFunc:    func(n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
-		UpdateFunc: func(_, n *corev1.Node) { c.queue.Add(n.GetMetadata().GetName()) },
+		AddFunc:    func(n *corev1.Node) { c.Queue.Add(n.GetMetadata().GetName()) },
+		UpdateFunc: func(_, n *corev1.Node) { c.Queue.Add(n.GetMetadata().GetName()) },
 		DeleteFunc: func(n *corev1.Node) {
 			c.mu.Lock()
 			delete(c.health, n.GetMetadata().GetName())
@@ -127,24 +118,40 @@ func New(cfg Config) *Controller {
 		AddFunc: func(p *corev1.Pod) {
 			// A pod bound to a tainted node: check its eviction.
 			if n := p.GetSpec().GetNodeName(); n != "" {
-				c.queue.Add(n)
+				c.Queue.Add(n)
 			}
 		},
 		UpdateFunc: func(old, cur *corev1.Pod) {
 			if n := cur.GetSpec().GetNodeName(); n != "" && old.GetSpec().GetNodeName() != n {
-				c.queue.Add(n)
+				c.Queue.Add(n)
 			}
 		},
 	})
 	return c
 }
 
-// Run waits for the caches, then monitors until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
+// Run waits for the caches, then monitors until ctx ends; it fails when
+// the caches do not sync.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	c.Synced = func() {
+		c.sweepOrphanPods()
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			c.monitor(ctx)
+		}()
+		go func() {
+			defer wg.Done()
+			controller.Loop{Name: "podgc", Queue: c.podQueue, Workers: 1, Sync: c.syncOrphanPod, Metrics: c.Metrics}.Run(ctx)
+		}()
 	}
-	// Pods of nodes that are gone.
+	return c.Base.Run(ctx, workers)
+}
+
+// sweepOrphanPods queues the pods of nodes that are gone.
+func (c *Controller) sweepOrphanPods() {
 	for _, p := range c.pods.Lister().List(nil) {
 		if n := p.GetSpec().GetNodeName(); n != "" {
 			if _, err := c.nodes.Get("", n); apierrors.IsNotFound(err) {
@@ -152,28 +159,22 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 			}
 		}
 	}
-	go func() {
-		t := time.NewTicker(c.cfg.MonitorPeriod)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			for _, n := range c.nodes.List(nil) {
-				c.queue.Add(n.GetMetadata().GetName())
-			}
+}
+
+// monitor queues every node each MonitorPeriod until ctx ends.
+func (c *Controller) monitor(ctx context.Context) {
+	t := time.NewTicker(c.cfg.MonitorPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-	}()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		controller.Loop{Name: "podgc", Queue: c.podQueue, Workers: 1, Sync: c.syncOrphanPod, Metrics: c.metrics}.Run(ctx)
-	}()
-	controller.Loop{Name: "nodelifecycle", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
-	wg.Wait()
+		for _, n := range c.nodes.List(nil) {
+			c.Queue.Add(n.GetMetadata().GetName())
+		}
+	}
 }
 
 // heartbeat is the node's latest heartbeat: its lease renewal or its
@@ -194,7 +195,7 @@ func (c *Controller) heartbeat(n *corev1.Node) time.Time {
 // stale records the node's heartbeat and reports whether it is older
 // than the grace period (by local observation).
 func (c *Controller) stale(n *corev1.Node) bool {
-	now := c.cfg.Now()
+	now := c.Now()
 	hb := c.heartbeat(n)
 	name := n.GetMetadata().GetName()
 	c.mu.Lock()
@@ -237,13 +238,8 @@ func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node) (*corev1.N
 	if cond != nil && cond.GetStatus() == corev1.ConditionUnknown {
 		return n, nil
 	}
-	now := timestamp(c.cfg.Now())
-	var updated *corev1.Node
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := c.nodesAPI.Get(ctx, "", n.GetMetadata().GetName())
-		if err != nil {
-			return err
-		}
+	now := timestamp(c.Now())
+	updated, err := controller.UpdateStatus(ctx, c.nodesAPI, n, func(cur *corev1.Node) bool {
 		if cur.Status == nil {
 			cur.Status = &corev1.NodeStatus{}
 		}
@@ -258,14 +254,13 @@ func (c *Controller) markUnknown(ctx context.Context, n *corev1.Node) (*corev1.N
 				nc.Reason, nc.Message = "NodeStatusUnknown", "Kubelet stopped posting node status."
 			}
 		}
-		updated, err = c.nodesAPI.UpdateStatus(ctx, cur)
-		return err
+		return true
 	})
 	if err != nil {
 		return n, fmt.Errorf("mark node %s unknown: %w", n.GetMetadata().GetName(), err)
 	}
-	c.log.Info("node stopped posting status", "node", n.GetMetadata().GetName(), "gracePeriod", c.cfg.GracePeriod)
-	c.recorder.Eventf(updated, controller.EventNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", n.GetMetadata().GetName())
+	c.Log.Info("node stopped posting status", "node", n.GetMetadata().GetName(), "gracePeriod", c.cfg.GracePeriod)
+	c.Recorder.Eventf(updated, controller.EventNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", n.GetMetadata().GetName())
 	c.markPodsNotReady(ctx, n.GetMetadata().GetName())
 	return updated, nil
 }
@@ -281,33 +276,31 @@ func (c *Controller) markPodsNotReady(ctx context.Context, node string) {
 		up := proto.Clone(p).(*corev1.Pod)
 		for _, cond := range up.Status.Conditions {
 			if cond.Type == corev1.PodReady {
-				cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, "NodeNotReady", timestamp(c.cfg.Now())
+				cond.Status, cond.Reason, cond.LastTransitionTime = corev1.ConditionFalse, "NodeNotReady", timestamp(c.Now())
 			}
 		}
 		if _, err := c.podsAPI.UpdateStatus(ctx, up); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			c.log.Warn("could not mark pod not ready", "pod", informer.KeyOf(p), "err", err)
+			c.Log.Warn("could not mark pod not ready", "pod", informer.KeyOf(p), "err", err)
 		}
 	}
 }
 
 // updateTaints writes the taints the node's readiness calls for.
 func (c *Controller) updateTaints(ctx context.Context, n *corev1.Node, ready string) (*corev1.Node, error) {
-	want := DesiredTaints(n.GetSpec().GetTaints(), ready, n.GetSpec().GetUnschedulable(), c.cfg.Now())
+	want := DesiredTaints(n.GetSpec().GetTaints(), ready, n.GetSpec().GetUnschedulable(), c.Now())
 	if slices.EqualFunc(want, n.GetSpec().GetTaints(), func(a, b *corev1.Taint) bool { return proto.Equal(a, b) }) {
 		return n, nil
 	}
-	var updated *corev1.Node
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := c.nodesAPI.Get(ctx, "", n.GetMetadata().GetName())
-		if err != nil {
-			return err
-		}
+	updated, err := controller.Update(ctx, c.nodesAPI, n, func(cur *corev1.Node) bool {
 		if cur.Spec == nil {
 			cur.Spec = &corev1.NodeSpec{}
 		}
-		cur.Spec.Taints = DesiredTaints(cur.Spec.Taints, helper.NodeReadyStatus(cur), cur.Spec.Unschedulable, c.cfg.Now())
-		updated, err = c.nodesAPI.Update(ctx, cur)
-		return err
+		taints := DesiredTaints(cur.Spec.Taints, helper.NodeReadyStatus(cur), cur.Spec.Unschedulable, c.Now())
+		if slices.EqualFunc(taints, cur.Spec.Taints, func(a, b *corev1.Taint) bool { return proto.Equal(a, b) }) {
+			return false
+		}
+		cur.Spec.Taints = taints
+		return true
 	})
 	if apierrors.IsNotFound(err) {
 		return n, nil
@@ -315,7 +308,7 @@ func (c *Controller) updateTaints(ctx context.Context, n *corev1.Node, ready str
 	if err != nil {
 		return n, fmt.Errorf("update taints of node %s: %w", n.GetMetadata().GetName(), err)
 	}
-	c.log.Info("node taints updated", "node", n.GetMetadata().GetName(), "ready", ready, "taints", len(updated.GetSpec().GetTaints()))
+	c.Log.Info("node taints updated", "node", n.GetMetadata().GetName(), "ready", ready, "taints", len(updated.GetSpec().GetTaints()))
 	return updated, nil
 }
 
@@ -331,7 +324,7 @@ func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
 	if len(noExec) == 0 {
 		return nil
 	}
-	now := c.cfg.Now()
+	now := c.Now()
 	pods, _ := c.pods.ByIndex(NodeNameIndex, n.GetMetadata().GetName())
 	var next time.Time
 	for _, p := range pods {
@@ -348,17 +341,17 @@ func (c *Controller) evict(ctx context.Context, n *corev1.Node) error {
 			}
 			continue
 		}
-		c.recorder.Eventf(p, controller.EventNormal, "TaintManagerEviction", "Marking for deletion Pod %s", informer.KeyOf(p))
+		c.Recorder.Eventf(p, controller.EventNormal, "TaintManagerEviction", "Marking for deletion Pod %s", informer.KeyOf(p))
 		_, err := c.podsAPI.Delete(ctx, p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), &metav1.DeleteOptions{
 			Preconditions: &metav1.Preconditions{Uid: p.GetMetadata().GetUid()},
 		})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("evict pod %s: %w", informer.KeyOf(p), err)
 		}
-		c.log.Info("evicted pod from tainted node", "pod", informer.KeyOf(p), "node", n.GetMetadata().GetName())
+		c.Log.Info("evicted pod from tainted node", "pod", informer.KeyOf(p), "node", n.GetMetadata().GetName())
 	}
 	if !next.IsZero() {
-		c.queue.AddAfter(n.GetMetadata().GetName(), next.Sub(now)+10*time.Millisecond)
+		c.Queue.AddAfter(n.GetMetadata().GetName(), next.Sub(now)+10*time.Millisecond)
 	}
 	return nil
 }
@@ -387,6 +380,6 @@ func (c *Controller) syncOrphanPod(ctx context.Context, key string) error {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete orphaned pod %s: %w", key, err)
 	}
-	c.log.Info("deleted pod of a node that no longer exists", "pod", key, "node", node)
+	c.Log.Info("deleted pod of a node that no longer exists", "pod", key, "node", node)
 	return nil
 }

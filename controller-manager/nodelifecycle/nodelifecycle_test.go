@@ -9,11 +9,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"minik8s/api/client/fake"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/core/v1/helper"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/controller-manager/controller/fake"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -25,13 +24,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	autoscalingv2 "minik8s/api/autoscaling/v2"
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	"minik8s/api/resource"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -76,14 +73,12 @@ type Config struct {
 
 // Controller scales the targets of every HorizontalPodAutoscaler.
 type Controller struct {
+	controller.Base
 	cfg       Config
 	lister    *informer.Lister[*HPA]
 	podLister *informer.Lister[*corev1.Pod]
-	synced    []func() bool
-	queue     *workqueue.Queue[string]
 	scalers   map[string]scaler
 	stats     *statsReader
-	log       *slog.Logger
 
 	mu        sync.Mutex
 	histories map[string]*History
@@ -91,12 +86,6 @@ type Controller struct {
 
 // New returns a controller and registers its informer handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = 15 * time.Second
 	}
@@ -107,36 +96,27 @@ func New(cfg Config) *Controller {
 		cfg.Tolerance = 0.1
 	}
 	c := &Controller{
+		Base:      controller.NewBase("horizontalpodautoscaling", cfg.Recorder, cfg.Metrics, cfg.Now),
 		cfg:       cfg,
-		lister:    cfg.HPAInformer.Lister(),
-		podLister: cfg.PodInformer.Lister(),
-		synced:    []func() bool{cfg.HPAInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:     controller.NewQueue(),
 		scalers:   cfg.Targets.scalers(),
-		stats:     &statsReader{src: cfg.Stats, ttl: min(cfg.SyncPeriod/2, 5*time.Second), now: cfg.Now},
-		log:       slog.Default().With("controller", "horizontalpodautoscaling"),
 		histories: map[string]*History{},
 	}
+	c.Sync = c.sync
+	c.stats = &statsReader{src: cfg.Stats, ttl: min(cfg.SyncPeriod/2, 5*time.Second), now: c.Now}
+	c.lister = controller.Lister(&c.Base, cfg.HPAInformer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
 	cfg.HPAInformer.AddEventHandler(informer.HandlerFuncs[*HPA]{
-		AddFunc: func(h *HPA) { c.queue.Add(informer.KeyOf(h)) },
+		AddFunc: func(h *HPA) { c.Queue.Add(informer.KeyOf(h)) },
 		UpdateFunc: func(old, cur *HPA) {
 			// Our own status writes come back as updates; only a spec
 			// change is worth an evaluation before the next period.
 			if old.GetMetadata().GetGeneration() != cur.GetMetadata().GetGeneration() || !proto.Equal(old.GetSpec(), cur.GetSpec()) {
-				c.queue.Add(informer.KeyOf(cur))
+				c.Queue.Add(informer.KeyOf(cur))
 			}
 		},
-		DeleteFunc: func(h *HPA) { c.queue.Add(informer.KeyOf(h)) },
+		DeleteFunc: func(h *HPA) { c.Queue.Add(informer.KeyOf(h)) },
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "horizontalpodautoscaling", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.cfg.Metrics, Log: c.log}.Run(ctx)
 }
 
 // history returns the autoscaler's memory, empty the first time.
@@ -171,7 +151,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	defer c.queue.AddAfter(key, c.cfg.SyncPeriod)
+	defer c.Queue.AddAfter(key, c.cfg.SyncPeriod)
 	if cached.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
@@ -180,7 +160,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error {
-	now := c.cfg.Now()
+	now := c.Now()
 	orig := proto.Clone(hpa.GetStatus()).(*autoscalingv2.HorizontalPodAutoscalerStatus)
 	if hpa.Status == nil {
 		hpa.Status = &autoscalingv2.HorizontalPodAutoscalerStatus{}
@@ -201,7 +181,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "FailedGetScale", err.Error())
+		c.Recorder.Event(hpa, controller.EventWarning, "FailedGetScale", err.Error())
 		setCondition(st, now, AbleToScale, corev1.ConditionFalse, "FailedGetScale", "the HPA controller was unable to get the target's current scale: "+err.Error())
 		return c.writeStatus(ctx, hpa, orig)
 	}
@@ -243,7 +223,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 				return ctx.Err()
 			}
 			st.CurrentReplicas, st.CurrentMetrics = current, statuses
-			c.cfg.Recorder.Event(hpa, controller.EventWarning, "FailedComputeMetricsReplicas", err.Error())
+			c.Recorder.Event(hpa, controller.EventWarning, "FailedComputeMetricsReplicas", err.Error())
 			return c.writeStatus(ctx, hpa, orig)
 		}
 		switch {
@@ -267,7 +247,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.cfg.Recorder.Eventf(hpa, controller.EventWarning, "FailedRescale", "New size: %d; reason: %s; error: %v", desired, reason, err)
+			c.Recorder.Eventf(hpa, controller.EventWarning, "FailedRescale", "New size: %d; reason: %s; error: %v", desired, reason, err)
 			setCondition(st, now, AbleToScale, corev1.ConditionFalse, "FailedUpdateScale", "the HPA controller was unable to update the target scale: "+err.Error())
 			st.CurrentReplicas, st.CurrentMetrics = current, statuses
 			if werr := c.writeStatus(ctx, hpa, orig); werr != nil {
@@ -276,8 +256,8 @@ func (c *Controller) reconcile(ctx context.Context, key string, hpa *HPA) error 
 			return fmt.Errorf("rescale %s %s/%s to %d: %w", ref.GetKind(), ns, ref.GetName(), desired, err)
 		}
 		setCondition(st, now, AbleToScale, corev1.ConditionTrue, "SucceededRescale", fmt.Sprintf("the HPA controller was able to update the target scale to %d", desired))
-		c.cfg.Recorder.Eventf(hpa, controller.EventNormal, "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
-		c.log.Info("rescaled", "hpa", key, "target", ref.GetKind()+"/"+ref.GetName(), "from", current, "to", desired, "reason", reason)
+		c.Recorder.Eventf(hpa, controller.EventNormal, "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
+		c.Log.Info("rescaled", "hpa", key, "target", ref.GetKind()+"/"+ref.GetName(), "from", current, "to", desired, "reason", reason)
 		h.RecordScale(now, behavior, current, desired)
 		st.LastScaleTime = timestamppb.New(now)
 	} else {
@@ -300,14 +280,14 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 	}
 	if target.selector == nil || (len(target.selector.GetMatchLabels()) == 0 && len(target.selector.GetMatchExpressions()) == 0) {
 		msg := "selector is required"
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "SelectorRequired", msg)
+		c.Recorder.Event(hpa, controller.EventWarning, "SelectorRequired", msg)
 		setCondition(st, now, ScalingActive, corev1.ConditionFalse, "InvalidSelector", "the HPA target's scale is missing a selector")
 		return -1, "", statuses, errors.New(msg)
 	}
 	sel, err := labels.FromLabelSelector(target.selector)
 	if err != nil {
 		msg := fmt.Sprintf("couldn't convert selector into a corresponding internal selector object: %v", err)
-		c.cfg.Recorder.Event(hpa, controller.EventWarning, "InvalidSelector", msg)
+		c.Recorder.Event(hpa, controller.EventWarning, "InvalidSelector", msg)
 		setCondition(st, now, ScalingActive, corev1.ConditionFalse, "InvalidSelector", msg)
 		return -1, "", statuses, errors.New(msg)
 	}
@@ -332,7 +312,7 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *HPA, target sc
 				firstCond = [2]string{reason, "the HPA was unable to compute the replica count: " + err.Error()}
 			}
 			invalid++
-			c.cfg.Recorder.Event(hpa, controller.EventWarning, reason, err.Error())
+			c.Recorder.Event(hpa, controller.EventWarning, reason, err.Error())
 			continue
 		}
 		statuses[i] = ms
@@ -484,19 +464,10 @@ func (c *Controller) writeStatus(ctx context.Context, hpa *HPA, orig *autoscalin
 	if proto.Equal(orig, hpa.GetStatus()) {
 		return nil
 	}
-	obj := hpa
-	err := client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		if obj == nil {
-			fresh, err := c.cfg.HPAs.Get(ctx, hpa.GetMetadata().GetNamespace(), hpa.GetMetadata().GetName())
-			if err != nil {
-				return err
-			}
-			fresh.Status = hpa.Status
-			obj = fresh
-		}
-		_, err := c.cfg.HPAs.UpdateStatus(ctx, obj)
-		obj = nil
-		return err
+	st := hpa.Status
+	_, err := controller.UpdateStatus(ctx, c.cfg.HPAs, hpa, func(cur *HPA) bool {
+		cur.Status = st
+		return true
 	})
 	if apierrors.IsNotFound(err) {
 		return nil

@@ -15,12 +15,12 @@ import (
 
 	appsv1 "minik8s/api/apps/v1"
 	autoscalingv2 "minik8s/api/autoscaling/v2"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	kubelet "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/controller-manager/controller"
-	"minik8s/controller-manager/controller/fake"
+	"minik8s/api/record"
 )
 
 // fakeStats serves summaries built from per-pod millicores, by node.
@@ -101,13 +101,13 @@ type fixture struct {
 	hpas  *fake.API[*HPA]
 	deps  *fake.API[*appsv1.Deployment]
 	stats *fakeStats
-	rec   *controller.FakeRecorder
+	rec   *record.Fake
 	clock time.Time
 }
 
 func setup(t *testing.T, hpa *HPA, dep *appsv1.Deployment, pods []*corev1.Pod, cpu map[string]int64) *fixture {
 	t.Helper()
-	f := &fixture{hpas: fake.NewAPI(hpa), deps: fake.NewAPI(dep), rec: &controller.FakeRecorder{}, clock: start,
+	f := &fixture{hpas: fake.NewAPI(hpa), deps: fake.NewAPI(dep), rec: &record.Fake{}, clock: start,
 		stats: &fakeStats{cpu: cpu, uids: map[string]string{}, nodes: map[string][]string{}}}
 	for _, p := range pods {
 		f.stats.nodes[p.Spec.NodeName] = append(f.stats.nodes[p.Spec.NodeName], p.Metadata.Name)
@@ -120,7 +120,7 @@ func setup(t *testing.T, hpa *HPA, dep *appsv1.Deployment, pods []*corev1.Pod, c
 		CPUInitializationPeriod: 5 * time.Minute, InitialReadinessDelay: 30 * time.Second,
 		Now: func() time.Time { return f.clock },
 	})
-	t.Cleanup(f.c.queue.ShutDown)
+	t.Cleanup(f.c.Queue.ShutDown)
 	return f
 }
 
@@ -374,11 +374,11 @@ func TestScalesStatefulSetRetryingConflicts(t *testing.T) {
 		return nil
 	}
 	hpa := webHPA("StatefulSet", 1, 10, cpuUtilization(50))
-	rec := &controller.FakeRecorder{}
+	rec := &record.Fake{}
 	stats := &fakeStats{cpu: map[string]int64{"web-0": 150}, uids: map[string]string{"web-0": "uid-web-0"}, nodes: map[string][]string{"n1": {"web-0"}}}
 	c := New(Config{HPAs: fake.NewAPI(hpa), HPAInformer: fake.Informer(t, hpa), PodInformer: fake.Informer(t, pods...),
 		Targets: Targets{StatefulSets: sets}, Stats: stats, Recorder: rec, Tolerance: 0.1, Now: func() time.Time { return start }})
-	t.Cleanup(c.queue.ShutDown)
+	t.Cleanup(c.Queue.ShutDown)
 	if err := c.sync(context.Background(), "default/web"); err != nil {
 		t.Fatal(err)
 	}

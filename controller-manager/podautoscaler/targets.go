@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
-	"minik8s/api/client"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/controller-manager/controller"
@@ -45,18 +44,18 @@ func (k kindScaler[T]) get(ctx context.Context, ns, name string) (scale, error) 
 }
 
 func (k kindScaler[T]) set(ctx context.Context, ns, name string, n int32) error {
-	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		o, err := k.api.Get(ctx, ns, name)
-		if err != nil {
-			return err
-		}
-		if k.replicas(o) == n {
-			return nil
-		}
-		k.setReplicas(o, n)
-		_, err = k.api.Update(ctx, o)
+	o, err := k.api.Get(ctx, ns, name)
+	if err != nil {
 		return err
+	}
+	_, err = controller.Update(ctx, k.api, o, func(cur T) bool {
+		if k.replicas(cur) == n {
+			return false
+		}
+		k.setReplicas(cur, n)
+		return true
 	})
+	return err
 }
 
 // specReplicas is spec.replicas with the apps/v1 default of 1.

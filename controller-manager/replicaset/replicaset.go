@@ -17,16 +17,14 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
+	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -49,55 +47,28 @@ type Config[T scheme.Object] struct {
 
 // Controller manages the pods of every object of kind T.
 type Controller[T scheme.Object] struct {
+	controller.Base
 	kind       Kind[T]
 	api        controller.API[T]
 	pods       controller.API[*corev1.Pod]
 	podControl controller.PodControl
 	lister     *informer.Lister[T]
 	podLister  *informer.Lister[*corev1.Pod]
-	synced     []func() bool
-	queue      *workqueue.Queue[string]
-	exp        *controller.Expectations
-	recorder   controller.EventRecorder
-	metrics    *controller.Metrics
-	now        func() time.Time
-	log        *slog.Logger
 	burst      int
 }
 
 // New returns a controller and registers its informer handlers.
 func New[T scheme.Object](cfg Config[T]) *Controller[T] {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
 	c := &Controller[T]{
-		kind:       cfg.Kind,
-		api:        cfg.API,
-		pods:       cfg.Pods,
-		podControl: controller.RealPodControl{Pods: cfg.Pods, Recorder: cfg.Recorder},
-		lister:     cfg.Informer.Lister(),
-		podLister:  cfg.PodInformer.Lister(),
-		synced:     []func() bool{cfg.Informer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:      controller.NewQueue(),
-		exp:        controller.NewExpectations(cfg.Now),
-		recorder:   cfg.Recorder,
-		metrics:    cfg.Metrics,
-		now:        cfg.Now,
-		log:        slog.Default().With("controller", cfg.Kind.Component()),
-		burst:      BurstReplicas,
+		Base: controller.NewBase(strings.ToLower(cfg.Kind.Kind()), cfg.Recorder, cfg.Metrics, cfg.Now),
+		kind: cfg.Kind, api: cfg.API, pods: cfg.Pods, burst: BurstReplicas,
 	}
-	cfg.Informer.AddEventHandler(informer.HandlerFuncs[T]{
-		AddFunc:    func(o T) { c.enqueue(o) },
-		UpdateFunc: func(_, o T) { c.enqueue(o) },
-		DeleteFunc: func(o T) {
-			key := informer.KeyOf(o)
-			c.exp.Delete(key)
-			c.queue.Add(key)
-		},
-	})
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", cfg.Kind.Component())
+	c.podControl = controller.RealPodControl{Pods: cfg.Pods, Recorder: c.Recorder}
+	c.lister = controller.Lister(&c.Base, cfg.Informer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
+	cfg.Informer.AddEventHandler(controller.EnqueueHandlers[T](&c.Base))
 	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
 		AddFunc:    c.addPod,
 		UpdateFunc: c.updatePod,
@@ -106,31 +77,11 @@ func New[T scheme.Object](cfg Config[T]) *Controller[T] {
 	return c
 }
 
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller[T]) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: strings.ToLower(c.kind.Kind()), Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics, Log: c.log}.Run(ctx)
-}
-
-func (c *Controller[T]) enqueue(o T) { c.queue.Add(informer.KeyOf(o)) }
+func (c *Controller[T]) enqueue(o T) { c.Enqueue(o) }
 
 // resolve returns the owner a controller reference names, if it is ours.
-func (c *Controller[T]) resolve(namespace string, ref interface {
-	GetKind() string
-	GetName() string
-	GetUid() string
-}) (T, bool) {
-	var zero T
-	if ref == nil || ref.GetKind() != c.kind.Kind() {
-		return zero, false
-	}
-	o, err := c.lister.Get(namespace, ref.GetName())
-	if err != nil || o.GetMetadata().GetUid() != ref.GetUid() {
-		return zero, false
-	}
-	return o, true
+func (c *Controller[T]) resolve(namespace string, ref *metav1.OwnerReference) (T, bool) {
+	return controller.Resolve(c.lister, c.kind.Kind(), namespace, ref)
 }
 
 // matching returns the objects in the pod's namespace whose selector
@@ -155,8 +106,8 @@ func (c *Controller[T]) addPod(pod *corev1.Pod) {
 	if ref := controller.ControllerRefOf(pod); ref != nil {
 		if o, ok := c.resolve(pod.GetMetadata().GetNamespace(), ref); ok {
 			key := informer.KeyOf(o)
-			c.exp.CreationObserved(key)
-			c.queue.Add(key)
+			c.Expectations.CreationObserved(key)
+			c.Queue.Add(key)
 		}
 		return
 	}
@@ -191,7 +142,7 @@ func (c *Controller[T]) updatePod(old, cur *corev1.Pod) {
 			// A pod that just became ready becomes available after
 			// minReadySeconds; look again then.
 			if mrs := c.kind.MinReadySeconds(o); mrs > 0 && !controller.IsPodReady(old) && controller.IsPodReady(cur) {
-				c.queue.AddAfter(informer.KeyOf(o), time.Duration(mrs)*time.Second+time.Second)
+				c.Queue.AddAfter(informer.KeyOf(o), time.Duration(mrs)*time.Second+time.Second)
 			}
 		}
 		return
@@ -210,8 +161,8 @@ func (c *Controller[T]) deletePod(pod *corev1.Pod) {
 	}
 	if o, ok := c.resolve(pod.GetMetadata().GetNamespace(), ref); ok {
 		key := informer.KeyOf(o)
-		c.exp.DeletionObserved(key, controller.PodKey(pod))
-		c.queue.Add(key)
+		c.Expectations.DeletionObserved(key, controller.PodKey(pod))
+		c.Queue.Add(key)
 	}
 }
 
@@ -222,7 +173,7 @@ func (c *Controller[T]) sync(ctx context.Context, key string) error {
 	ns, name := informer.SplitKey(key)
 	cached, err := c.lister.Get(ns, name)
 	if apierrors.IsNotFound(err) {
-		c.exp.Delete(key)
+		c.Expectations.Delete(key)
 		return nil
 	}
 	if err != nil {
@@ -231,10 +182,10 @@ func (c *Controller[T]) sync(ctx context.Context, key string) error {
 	obj := cached
 	sel, err := c.kind.Selector(obj)
 	if err != nil {
-		c.recorder.Eventf(obj, controller.EventWarning, "InvalidSelector", "Invalid selector: %v", err)
+		c.Recorder.Eventf(obj, controller.EventWarning, "InvalidSelector", "Invalid selector: %v", err)
 		return nil // nothing will fix it but an edit, which enqueues again
 	}
-	needsSync := c.exp.Satisfied(key) && obj.GetMetadata().GetDeletionTimestamp() == nil
+	needsSync := c.Expectations.Satisfied(key) && obj.GetMetadata().GetDeletionTimestamp() == nil
 
 	claimer := &controller.Claimer[*corev1.Pod]{
 		API: c.pods, Owner: obj, APIVersion: c.kind.APIVersion(), Kind: c.kind.Kind(), Selector: sel,
@@ -259,7 +210,7 @@ func (c *Controller[T]) sync(ctx context.Context, key string) error {
 	}
 	if manageErr == nil && claimErr == nil {
 		if mrs := c.kind.MinReadySeconds(obj); mrs > 0 && st.ReadyReplicas == c.kind.Replicas(obj) && st.AvailableReplicas != st.ReadyReplicas {
-			c.queue.AddAfter(key, time.Duration(mrs)*time.Second)
+			c.Queue.AddAfter(key, time.Duration(mrs)*time.Second)
 		}
 	}
 	return errors.Join(manageErr, claimErr)
@@ -274,8 +225,8 @@ func (c *Controller[T]) manageReplicas(ctx context.Context, key string, obj T, p
 	switch {
 	case diff < 0:
 		n := min(-diff, c.burst)
-		c.exp.ExpectCreations(key, n)
-		c.log.Debug("too few replicas", "key", key, "need", c.kind.Replicas(obj), "creating", n)
+		c.Expectations.ExpectCreations(key, n)
+		c.Log.Debug("too few replicas", "key", key, "need", c.kind.Replicas(obj), "creating", n)
 		ref := controller.NewControllerRef(obj, c.kind.APIVersion(), c.kind.Kind())
 		template := c.kind.Template(obj)
 		ok, err := controller.SlowStartBatch(n, 1, func(int) error {
@@ -288,7 +239,7 @@ func (c *Controller[T]) manageReplicas(ctx context.Context, key string, obj T, p
 		})
 		// Creates that failed or never ran will not show up as pods.
 		for range n - ok {
-			c.exp.CreationObserved(key)
+			c.Expectations.CreationObserved(key)
 		}
 		if err != nil {
 			return fmt.Errorf("create pods for %s %s: %w", c.kind.Kind(), key, err)
@@ -300,8 +251,8 @@ func (c *Controller[T]) manageReplicas(ctx context.Context, key string, obj T, p
 		for i, p := range victims {
 			keys[i] = controller.PodKey(p)
 		}
-		c.exp.ExpectDeletions(key, keys)
-		c.log.Debug("too many replicas", "key", key, "need", c.kind.Replicas(obj), "deleting", n)
+		c.Expectations.ExpectDeletions(key, keys)
+		c.Log.Debug("too many replicas", "key", key, "need", c.kind.Replicas(obj), "deleting", n)
 		var wg sync.WaitGroup
 		errs := make([]error, len(victims))
 		for i, p := range victims {
@@ -309,7 +260,7 @@ func (c *Controller[T]) manageReplicas(ctx context.Context, key string, obj T, p
 			go func() {
 				defer wg.Done()
 				if err := c.podControl.DeletePod(ctx, p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), obj); err != nil {
-					c.exp.DeletionObserved(key, keys[i])
+					c.Expectations.DeletionObserved(key, keys[i])
 					errs[i] = err
 				}
 			}()
@@ -329,7 +280,7 @@ func isNamespaceTerminating(err error) bool {
 
 // calculateStatus counts the claimed pods.
 func (c *Controller[T]) calculateStatus(obj T, pods []*corev1.Pod, manageErr error) Status {
-	now := c.now()
+	now := c.Now()
 	tmplLabels := c.kind.Template(obj).GetMetadata().GetLabels()
 	full := labels.SelectorFromSet(tmplLabels)
 	st := Status{Replicas: int32(len(pods)), ObservedGeneration: obj.GetMetadata().GetGeneration()}
@@ -361,24 +312,12 @@ func (c *Controller[T]) updateStatus(ctx context.Context, obj T, st Status) erro
 	if c.kind.Status(obj) == st {
 		return nil
 	}
-	ts := timestamppb.New(c.now())
-	cur := proto.Clone(obj).(T)
-	first := true
-	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		if !first {
-			fresh, err := c.api.Get(ctx, obj.GetMetadata().GetNamespace(), obj.GetMetadata().GetName())
-			if err != nil {
-				return err
-			}
-			cur = fresh
-			st.ObservedGeneration = min(st.ObservedGeneration, fresh.GetMetadata().GetGeneration())
-		}
-		first = false
+	ts := timestamppb.New(c.Now())
+	_, err := controller.UpdateStatus(ctx, c.api, obj, func(cur T) bool {
+		// Never claim a generation newer than the object written.
+		st.ObservedGeneration = min(st.ObservedGeneration, cur.GetMetadata().GetGeneration())
 		c.kind.SetStatus(cur, st, ts)
-		_, err := c.api.UpdateStatus(ctx, cur)
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return err
+		return true
 	})
+	return controller.IgnoreNotFound(err)
 }

@@ -11,10 +11,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	appsv1 "minik8s/api/apps/v1"
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/controller-manager/controller"
-	"minik8s/controller-manager/controller/fake"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -72,12 +73,12 @@ type fixture struct {
 	c    *Controller[*appsv1.ReplicaSet]
 	rss  *fake.API[*appsv1.ReplicaSet]
 	pods *fake.API[*corev1.Pod]
-	rec  *controller.FakeRecorder
+	rec  *record.Fake
 }
 
 func setup(t *testing.T, rss []*appsv1.ReplicaSet, pods []*corev1.Pod) *fixture {
 	t.Helper()
-	f := &fixture{rss: fake.NewAPI(rss...), pods: fake.NewAPI(pods...), rec: &controller.FakeRecorder{}}
+	f := &fixture{rss: fake.NewAPI(rss...), pods: fake.NewAPI(pods...), rec: &record.Fake{}}
 	f.c = New(Config[*appsv1.ReplicaSet]{
 		Kind: ReplicaSets{}, API: f.rss, Pods: f.pods,
 		Informer: fake.Informer(t, rss...), PodInformer: fake.Informer(t, pods...),
@@ -220,14 +221,14 @@ func TestExpectationsBlockSecondCreate(t *testing.T) {
 	if n := count(f.pods.Actions(), "create "); n != 3 {
 		t.Fatalf("creates after three syncs without pod events = %d, want 3", n)
 	}
-	if c, _ := f.c.exp.Pending("default/web"); c != 3 {
+	if c, _ := f.c.Expectations.Pending("default/web"); c != 3 {
 		t.Fatalf("pending creations = %d, want 3", c)
 	}
 	// The watch delivers the pods: expectations are met.
 	for _, p := range f.pods.Objects() {
 		f.c.addPod(p)
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.c.Expectations.Satisfied("default/web") {
 		t.Fatal("expectations not satisfied after observing the pods")
 	}
 }
@@ -246,7 +247,7 @@ func TestFailedCreatesLowerExpectations(t *testing.T) {
 	if err := f.c.sync(context.Background(), "default/web"); err == nil {
 		t.Fatal("sync succeeded although every create failed")
 	}
-	if !f.c.exp.Satisfied("default/web") {
+	if !f.c.Expectations.Satisfied("default/web") {
 		t.Fatal("expectations still pending after failed creates")
 	}
 	// Slow start: one failed attempt, not four.
@@ -271,7 +272,7 @@ func TestReplicationController(t *testing.T) {
 	}
 	orphan := newPod("orphan", "kubia", ready(time.Minute))
 	rcs, pods := fake.NewAPI(rc), fake.NewAPI(orphan)
-	rec := &controller.FakeRecorder{}
+	rec := &record.Fake{}
 	c := New(Config[*corev1.ReplicationController]{
 		Kind: ReplicationControllers{}, API: rcs, Pods: pods,
 		Informer: fake.Informer(t, rc), PodInformer: fake.Informer(t, orphan), Recorder: rec,

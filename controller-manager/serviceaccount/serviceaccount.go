@@ -11,7 +11,6 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -28,39 +27,27 @@ type Config struct {
 
 // Controller ensures default service accounts.
 type Controller struct {
+	controller.Base
 	api        controller.API[*corev1.ServiceAccount]
 	namespaces *informer.Lister[*corev1.Namespace]
 	sas        *informer.Lister[*corev1.ServiceAccount]
-	synced     []func() bool
-	queue      *workqueue.Queue[string]
-	metrics    *controller.Metrics
-	log        *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	c := &Controller{
-		api: cfg.ServiceAccounts, namespaces: cfg.NamespaceInformer.Lister(), sas: cfg.SAInformer.Lister(),
-		synced: []func() bool{cfg.NamespaceInformer.HasSynced, cfg.SAInformer.HasSynced},
-		queue:  controller.NewQueue(), metrics: cfg.Metrics,
-		log: slog.Default().With("controller", "serviceaccount-controller"),
-	}
-	nsChanged := func(ns *corev1.Namespace) { c.queue.Add(ns.GetMetadata().GetName()) }
+	c := &Controller{Base: controller.NewBase("serviceaccount", nil, cfg.Metrics, nil), api: cfg.ServiceAccounts}
+	c.Sync = c.sync
+	c.Log = slog.Default().With("controller", "serviceaccount-controller")
+	c.namespaces = controller.Lister(&c.Base, cfg.NamespaceInformer)
+	c.sas = controller.Lister(&c.Base, cfg.SAInformer)
+	nsChanged := func(ns *corev1.Namespace) { c.Queue.Add(ns.GetMetadata().GetName()) }
 	cfg.NamespaceInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Namespace]{
 		AddFunc: nsChanged, UpdateFunc: func(_, ns *corev1.Namespace) { nsChanged(ns) },
 	})
 	cfg.SAInformer.AddEventHandler(informer.HandlerFuncs[*corev1.ServiceAccount]{
-		DeleteFunc: func(sa *corev1.ServiceAccount) { c.queue.Add(sa.GetMetadata().GetNamespace()) },
+		DeleteFunc: func(sa *corev1.ServiceAccount) { c.Queue.Add(sa.GetMetadata().GetNamespace()) },
 	})
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "serviceaccount", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 func (c *Controller) sync(ctx context.Context, ns string) error {
@@ -83,7 +70,7 @@ func (c *Controller) sync(ctx context.Context, ns string) error {
 	})
 	switch {
 	case err == nil:
-		c.log.Info("created service account", "namespace", ns, "name", DefaultName)
+		c.Log.Info("created service account", "namespace", ns, "name", DefaultName)
 		return nil
 	case apierrors.IsAlreadyExists(err), apierrors.IsForbidden(err), apierrors.IsNotFound(err):
 		return nil // exists; or the namespace is going away

@@ -7,9 +7,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"minik8s/api/client/fake"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/controller-manager/controller/fake"
 )
 
 func TestDefaultServiceAccount(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"sort"
 	"strconv"
@@ -22,13 +21,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
-	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/api/workqueue"
 	"minik8s/controller-manager/controller"
 )
 
@@ -55,33 +52,20 @@ type Config struct {
 
 // Controller runs StatefulSets.
 type Controller struct {
+	controller.Base
 	api       controller.API[*appsv1.StatefulSet]
 	pods      controller.API[*corev1.Pod]
 	sets      *informer.Lister[*appsv1.StatefulSet]
 	podLister *informer.Lister[*corev1.Pod]
-	synced    []func() bool
-	queue     *workqueue.Queue[string]
-	recorder  controller.EventRecorder
-	metrics   *controller.Metrics
-	now       func() time.Time
-	log       *slog.Logger
 }
 
 // New returns a controller and registers its handlers.
 func New(cfg Config) *Controller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Recorder == nil {
-		cfg.Recorder = controller.NopRecorder{}
-	}
-	c := &Controller{
-		api: cfg.StatefulSets, pods: cfg.Pods, sets: cfg.SetInformer.Lister(), podLister: cfg.PodInformer.Lister(),
-		synced: []func() bool{cfg.SetInformer.HasSynced, cfg.PodInformer.HasSynced},
-		queue:  controller.NewQueue(), recorder: cfg.Recorder, metrics: cfg.Metrics, now: cfg.Now,
-		log: slog.Default().With("controller", Component),
-	}
-	enqueue := func(s *appsv1.StatefulSet) { c.queue.Add(informer.KeyOf(s)) }
+	c := &Controller{Base: controller.NewBase("statefulset", cfg.Recorder, cfg.Metrics, cfg.Now), api: cfg.StatefulSets, pods: cfg.Pods}
+	c.Sync = c.sync
+	c.sets = controller.Lister(&c.Base, cfg.SetInformer)
+	c.podLister = controller.Lister(&c.Base, cfg.PodInformer)
+	enqueue := func(s *appsv1.StatefulSet) { c.Enqueue(s) }
 	cfg.SetInformer.AddEventHandler(informer.HandlerFuncs[*appsv1.StatefulSet]{
 		AddFunc: enqueue, UpdateFunc: func(_, s *appsv1.StatefulSet) { enqueue(s) },
 	})
@@ -98,28 +82,12 @@ func New(cfg Config) *Controller {
 			}
 			return
 		}
-		if s, err := c.sets.Get(p.GetMetadata().GetNamespace(), ref.GetName()); err == nil && s.GetMetadata().GetUid() == ref.GetUid() {
+		if s, ok := controller.Resolve(c.sets, "StatefulSet", p.GetMetadata().GetNamespace(), ref); ok {
 			enqueue(s)
 		}
 	}
-	cfg.PodInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{
-		AddFunc: podChanged,
-		UpdateFunc: func(old, cur *corev1.Pod) {
-			if old.GetMetadata().GetResourceVersion() != cur.GetMetadata().GetResourceVersion() {
-				podChanged(cur)
-			}
-		},
-		DeleteFunc: podChanged,
-	})
+	cfg.PodInformer.AddEventHandler(controller.OnChange(podChanged))
 	return c
-}
-
-// Run waits for the caches, then runs workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	if !informer.WaitForCacheSync(ctx, c.synced...) {
-		return
-	}
-	controller.Loop{Name: "statefulset", Queue: c.queue, Workers: workers, Sync: c.sync, Metrics: c.metrics}.Run(ctx)
 }
 
 // Ordinal parses the ordinal of a pod of set name, or -1.
@@ -256,7 +224,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	sel, err := labels.FromLabelSelector(s.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
-		c.recorder.Eventf(s, controller.EventWarning, "SelectingAll", "This statefulset is selecting all pods. A non-empty selector is required.")
+		c.Recorder.Eventf(s, controller.EventWarning, "SelectingAll", "This statefulset is selecting all pods. A non-empty selector is required.")
 		return nil
 	}
 	claimer := &controller.Claimer[*corev1.Pod]{API: c.pods, Owner: s, APIVersion: "apps/v1", Kind: "StatefulSet", Selector: sel,
@@ -290,13 +258,13 @@ func (c *Controller) act(ctx context.Context, s *appsv1.StatefulSet, a Actions, 
 		_, err := c.pods.Create(ctx, pod)
 		switch {
 		case err == nil:
-			c.recorder.Eventf(s, controller.EventNormal, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", pod.Metadata.Name, s.Metadata.Name)
+			c.Recorder.Eventf(s, controller.EventNormal, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", pod.Metadata.Name, s.Metadata.Name)
 		case apierrors.IsAlreadyExists(err):
 			// Created before; the cache has not seen it yet.
 		case apierrors.IsForbidden(err):
 			return nil // namespace terminating
 		default:
-			c.recorder.Eventf(s, controller.EventWarning, "FailedCreate", "create Pod %s in StatefulSet %s failed error: %v", pod.Metadata.Name, s.Metadata.Name, err)
+			c.Recorder.Eventf(s, controller.EventWarning, "FailedCreate", "create Pod %s in StatefulSet %s failed error: %v", pod.Metadata.Name, s.Metadata.Name, err)
 			errs = append(errs, fmt.Errorf("create pod %s: %w", pod.Metadata.Name, err))
 		}
 	}
@@ -304,10 +272,10 @@ func (c *Controller) act(ctx context.Context, s *appsv1.StatefulSet, a Actions, 
 		_, err := c.pods.Delete(ctx, p.Metadata.Namespace, p.Metadata.Name, &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{Uid: p.Metadata.Uid}})
 		switch {
 		case err == nil:
-			c.recorder.Eventf(s, controller.EventNormal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", p.Metadata.Name, s.Metadata.Name)
+			c.Recorder.Eventf(s, controller.EventNormal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", p.Metadata.Name, s.Metadata.Name)
 		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 		default:
-			c.recorder.Eventf(s, controller.EventWarning, "FailedDelete", "delete Pod %s in StatefulSet %s failed error: %v", p.Metadata.Name, s.Metadata.Name, err)
+			c.Recorder.Eventf(s, controller.EventWarning, "FailedDelete", "delete Pod %s in StatefulSet %s failed error: %v", p.Metadata.Name, s.Metadata.Name, err)
 			errs = append(errs, fmt.Errorf("delete pod %s: %w", p.Metadata.Name, err))
 		}
 	}
@@ -315,7 +283,7 @@ func (c *Controller) act(ctx context.Context, s *appsv1.StatefulSet, a Actions, 
 }
 
 func (c *Controller) updateStatus(ctx context.Context, s *appsv1.StatefulSet, pods []*corev1.Pod, rev string) error {
-	now := c.now()
+	now := c.Now()
 	st := &appsv1.StatefulSetStatus{ObservedGeneration: s.GetMetadata().GetGeneration(), UpdateRevision: rev,
 		CurrentRevision: s.GetStatus().GetCurrentRevision(), CollisionCount: collisions(s), Conditions: s.GetStatus().GetConditions()}
 	if st.CurrentRevision == "" {
@@ -349,18 +317,11 @@ func (c *Controller) updateStatus(ctx context.Context, s *appsv1.StatefulSet, po
 	if proto.Equal(st, s.GetStatus()) {
 		return nil
 	}
-	return client.RetryOnConflict(ctx, client.Backoff{}, func() error {
-		cur, err := c.api.Get(ctx, s.Metadata.Namespace, s.Metadata.Name)
-		if err != nil {
-			return err
-		}
-		if cur.Metadata.Uid != s.Metadata.Uid {
-			return nil
-		}
+	_, err := controller.UpdateStatus(ctx, c.api, s, func(cur *appsv1.StatefulSet) bool {
 		cur.Status = st
-		_, err = c.api.UpdateStatus(ctx, cur)
-		return err
+		return true
 	})
+	return controller.IgnoreNotFound(err)
 }
 
 // collisions is status.collisionCount, nil when unset or without status.

@@ -20,7 +20,7 @@ var testNow = time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 // harness runs minictl command lines against a fake cluster.
 type harness struct {
 	t       *testing.T
-	cluster *fakeCluster
+	cluster fakeCluster
 	dir     string
 }
 
@@ -73,7 +73,7 @@ func TestApplyCreateConfigureUnchanged(t *testing.T) {
 	if code != 0 || out != "pod/web created\n" || errOut != "" {
 		t.Fatalf("first apply: code %d, out %q, err %q", code, out, errOut)
 	}
-	live := h.cluster.get("pods", "default", "web").(*corev1.Pod)
+	live := h.cluster.Get("pods", "default", "web").(*corev1.Pod)
 	la := live.GetMetadata().GetAnnotations()[printers.LastAppliedAnnotation]
 	if !strings.Contains(la, `"namespace":"default"`) || !strings.HasSuffix(la, "\n") || strings.Contains(la, "last-applied") {
 		t.Errorf("last-applied annotation = %q", la)
@@ -83,7 +83,7 @@ func TestApplyCreateConfigureUnchanged(t *testing.T) {
 	live.Spec.Containers[0].ImagePullPolicy = "IfNotPresent"
 	live.Spec.RestartPolicy = "Always"
 	live.Status = &corev1.PodStatus{Phase: "Running"}
-	h.cluster.objects["pods/default/web"] = live
+	h.cluster.Put(live)
 
 	out, _, code = h.run("", "apply", "-f", f)
 	if code != 0 || out != "pod/web unchanged\n" {
@@ -95,7 +95,7 @@ func TestApplyCreateConfigureUnchanged(t *testing.T) {
 	if code != 0 || out != "pod/web configured\n" {
 		t.Fatalf("third apply: code %d, out %q", code, out)
 	}
-	got := h.cluster.get("pods", "default", "web").(*corev1.Pod)
+	got := h.cluster.Get("pods", "default", "web").(*corev1.Pod)
 	c := got.GetSpec().GetContainers()[0]
 	if c.GetImage() != "nginx:1.26" || c.GetImagePullPolicy() != "IfNotPresent" || got.GetSpec().GetRestartPolicy() != "Always" {
 		t.Errorf("merge lost something: %v", got.GetSpec())
@@ -145,7 +145,7 @@ spec:
 	if code != 1 || out != wantOut || errOut != wantErr {
 		t.Errorf("code %d\nout %q want %q\nerr %q want %q", code, out, wantOut, errOut, wantErr)
 	}
-	if h.cluster.get("deployments", "other", "d") == nil {
+	if h.cluster.Get("deployments", "other", "d") == nil {
 		t.Error("deployment not created in its own namespace")
 	}
 	// An explicit -n that contradicts the manifest is refused.
@@ -189,7 +189,7 @@ func TestGetAndErrors(t *testing.T) {
 	if code != 1 || errOut != "error: the server doesn't have a resource type \"flurbs\"\n" {
 		t.Errorf("unknown type: %d %q", code, errOut)
 	}
-	h.cluster.add(
+	h.cluster.Add(
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "b", Namespace: "default", Labels: map[string]string{"app": "x"}}, Spec: &corev1.PodSpec{NodeName: "n2", Containers: []*corev1.Container{{Name: "c"}}}},
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "a", Namespace: "default"}, Spec: &corev1.PodSpec{NodeName: "n1", Containers: []*corev1.Container{{Name: "c"}}}},
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "c", Namespace: "kube-system"}, Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c"}}}},
@@ -228,7 +228,7 @@ func TestGetAndErrors(t *testing.T) {
 
 func TestDeleteLabelAnnotate(t *testing.T) {
 	h := newHarness(t)
-	h.cluster.add(
+	h.cluster.Add(
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "a", Namespace: "default", Labels: map[string]string{"app": "web"}}},
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "b", Namespace: "default", Labels: map[string]string{"app": "web"}}},
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "c", Namespace: "default"}},
@@ -260,7 +260,7 @@ func TestDeleteLabelAnnotate(t *testing.T) {
 
 func TestDescribeAndAPIResources(t *testing.T) {
 	h := newHarness(t)
-	h.cluster.add(
+	h.cluster.Add(
 		&corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "a", Namespace: "default"}, Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "c", Image: "busybox"}}}},
 		&corev1.Event{Metadata: &metav1.ObjectMeta{Name: "a.1", Namespace: "default"}, InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Name: "a", Namespace: "default"},
 			Reason: "Scheduled", Message: "assigned", Type: "Normal", Source: &corev1.EventSource{Component: "default-scheduler"}, Count: 1},

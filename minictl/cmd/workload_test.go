@@ -17,7 +17,7 @@ func TestRunScaleSetImage(t *testing.T) {
 	if code != 0 || out != "deployment.apps/nginx created\n" {
 		t.Fatalf("run: code %d out %q err %q", code, out, errOut)
 	}
-	d := h.cluster.get("deployments", "default", "nginx").(*appsv1.Deployment)
+	d := h.cluster.Get("deployments", "default", "nginx").(*appsv1.Deployment)
 	c := d.Spec.Template.Spec.Containers[0]
 	if d.Spec.GetReplicas() != 2 || c.Image != "nginx" || c.Ports[0].ContainerPort != 80 || d.Spec.Selector.MatchLabels["run"] != "nginx" || d.Spec.Template.Metadata.Labels["run"] != "nginx" {
 		t.Fatalf("run created %v", d)
@@ -25,7 +25,7 @@ func TestRunScaleSetImage(t *testing.T) {
 	if out, _, code := h.run("", "run", "once", "--image=busybox", "--restart=Never", "--", "echo", "hi"); code != 0 || out != "pod/once created\n" {
 		t.Fatalf("run --restart=Never: %d %q", code, out)
 	}
-	if p := h.cluster.get("pods", "default", "once").(*corev1.Pod); strings.Join(p.Spec.Containers[0].Args, " ") != "echo hi" || p.Spec.RestartPolicy != "Never" {
+	if p := h.cluster.Get("pods", "default", "once").(*corev1.Pod); strings.Join(p.Spec.Containers[0].Args, " ") != "echo hi" || p.Spec.RestartPolicy != "Never" {
 		t.Fatalf("pod args %v", p.Spec.Containers[0].Args)
 	}
 	if out, _, code := h.run("", "run", "batch", "--image=busybox", "--restart=OnFailure"); code != 0 || out != "job.batch/batch created\n" {
@@ -35,7 +35,7 @@ func TestRunScaleSetImage(t *testing.T) {
 	if out, errOut, code := h.run("", "scale", "deployment/nginx", "--replicas=5"); code != 0 || out != "deployment.apps/nginx scaled\n" {
 		t.Fatalf("scale: %d %q %q", code, out, errOut)
 	}
-	if d := h.cluster.get("deployments", "default", "nginx").(*appsv1.Deployment); d.Spec.GetReplicas() != 5 {
+	if d := h.cluster.Get("deployments", "default", "nginx").(*appsv1.Deployment); d.Spec.GetReplicas() != 5 {
 		t.Fatalf("replicas after scale = %d", d.Spec.GetReplicas())
 	}
 	if _, errOut, code := h.run("", "scale", "deploy", "nginx", "--replicas=3", "--current-replicas=4"); code == 0 || !strings.Contains(errOut, "Expected replicas to be 4, was 5") {
@@ -51,7 +51,7 @@ func TestRunScaleSetImage(t *testing.T) {
 	if out, errOut, code := h.run("", "set", "image", "deployment/nginx", "nginx=nginx:1.25"); code != 0 || out != "deployment.apps/nginx image updated\n" {
 		t.Fatalf("set image: %d %q %q", code, out, errOut)
 	}
-	if d := h.cluster.get("deployments", "default", "nginx").(*appsv1.Deployment); d.Spec.Template.Spec.Containers[0].Image != "nginx:1.25" {
+	if d := h.cluster.Get("deployments", "default", "nginx").(*appsv1.Deployment); d.Spec.Template.Spec.Containers[0].Image != "nginx:1.25" {
 		t.Fatalf("image after set image = %s", d.Spec.Template.Spec.Containers[0].Image)
 	}
 	if _, errOut, code := h.run("", "set", "image", "deployment/nginx", "nope=x"); code == 0 || !strings.Contains(errOut, `unable to find container named "nope"`) {
@@ -79,8 +79,8 @@ func TestRolloutHistoryUndoPauseStatus(t *testing.T) {
 	if _, _, code := h.run("", "run", "web", "--image=kubia:3"); code != 0 {
 		t.Fatal("run failed")
 	}
-	d := h.cluster.get("deployments", "default", "web").(*appsv1.Deployment)
-	h.cluster.add(rsRevision(d, "aaa", "kubia:1", "1", ""), rsRevision(d, "bbb", "kubia:2", "2", "set image kubia:2"), rsRevision(d, "ccc", "kubia:3", "3", ""))
+	d := h.cluster.Get("deployments", "default", "web").(*appsv1.Deployment)
+	h.cluster.Add(rsRevision(d, "aaa", "kubia:1", "1", ""), rsRevision(d, "bbb", "kubia:2", "2", "set image kubia:2"), rsRevision(d, "ccc", "kubia:3", "3", ""))
 
 	out, _, code := h.run("", "rollout", "history", "deployment/web")
 	want := "deployment.apps/web \nREVISION  CHANGE-CAUSE\n1         <none>\n2         set image kubia:2\n3         <none>\n\n"
@@ -97,7 +97,7 @@ func TestRolloutHistoryUndoPauseStatus(t *testing.T) {
 	if code != 0 || out != "deployment.apps/web rolled back\n" {
 		t.Fatalf("undo: %d %q %q", code, out, errOut)
 	}
-	d = h.cluster.get("deployments", "default", "web").(*appsv1.Deployment)
+	d = h.cluster.Get("deployments", "default", "web").(*appsv1.Deployment)
 	if img := d.Spec.Template.Spec.Containers[0].Image; img != "kubia:2" || d.Metadata.Annotations[rolloutChangeCauseAnnotation] != "set image kubia:2" {
 		t.Fatalf("after undo: image %s annotations %v", img, d.Metadata.Annotations)
 	}
@@ -125,7 +125,11 @@ func TestRolloutHistoryUndoPauseStatus(t *testing.T) {
 		t.Fatalf("resume: %q", out)
 	}
 
-	// Status without --watch reports once.
+	// Status without --watch reports once (the controller has observed
+	// the current generation).
+	d = h.cluster.Get("deployments", "default", "web").(*appsv1.Deployment)
+	d.Status = &appsv1.DeploymentStatus{ObservedGeneration: d.Metadata.Generation}
+	h.cluster.Put(d)
 	out, _, code = h.run("", "rollout", "status", "deployment/web", "--watch=false")
 	if code != 0 || out != "Waiting for deployment \"web\" rollout to finish: 0 out of 1 new replicas have been updated...\n" {
 		t.Fatalf("status: %q", out)

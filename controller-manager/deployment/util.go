@@ -21,7 +21,7 @@ const (
 	RevisionAnnotation        = "deployment.kubernetes.io/revision"
 	DesiredReplicasAnnotation = "deployment.kubernetes.io/desired-replicas"
 	MaxReplicasAnnotation     = "deployment.kubernetes.io/max-replicas"
-	ChangeCauseAnnotation     = "kubernetes.io/change-cause"
+	ChangeCauseAnnotation     = corev1.AnnotationChangeCause
 	// PodTemplateHashLabel is added to a ReplicaSet's selector, template
 	// and pods so the ReplicaSets of one Deployment never share pods.
 	PodTemplateHashLabel = "pod-template-hash"

@@ -29,7 +29,7 @@ import (
 const (
 	AnnotationSource = "kubernetes.io/config.source"
 	AnnotationHash   = "kubernetes.io/config.hash"
-	AnnotationMirror = "kubernetes.io/config.mirror"
+	AnnotationMirror = corev1.AnnotationMirrorPod
 	AnnotationSeen   = "kubernetes.io/config.seen"
 )
 

@@ -22,7 +22,7 @@ import (
 // The annotations and label the deployment controller maintains.
 const (
 	rolloutRevisionAnnotation    = "deployment.kubernetes.io/revision"
-	rolloutChangeCauseAnnotation = "kubernetes.io/change-cause"
+	rolloutChangeCauseAnnotation = corev1.AnnotationChangeCause
 	rolloutHashLabel             = "pod-template-hash"
 )
 

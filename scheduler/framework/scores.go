@@ -20,7 +20,7 @@ const MaxNodeScore int64 = 100
 const hardPodAffinityWeight = 1
 
 // ZoneLabel is the node label spreading balances across, besides nodes.
-const ZoneLabel = "topology.kubernetes.io/zone"
+const ZoneLabel = corev1.LabelTopologyZone
 
 // Weights maps a score plugin name to its weight; a missing or zero
 // weight disables the score.

@@ -31,6 +31,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/allocator"
+	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
@@ -54,6 +55,25 @@ type Options struct {
 	WatchHistory          int
 	ComponentHealth       string
 	GCPercent             int
+
+	// Serving and authentication (kube-apiserver's flags).
+	TLSCertFile       string
+	TLSPrivateKeyFile string
+	CertDir           string
+	ClientCAFile      string
+	AnonymousAuth     bool
+	// etcd client TLS.
+	EtcdCAFile   string
+	EtcdCertFile string
+	EtcdKeyFile  string
+	// How the apiserver calls kubelets.
+	KubeletClientCertificate    string
+	KubeletClientKey            string
+	KubeletCertificateAuthority string
+
+	// Authenticators are added to the union after client certificates
+	// (token authenticators); not a flag.
+	Authenticators []auth.Authenticator
 }
 
 // AddFlags registers the options on fs.
@@ -68,6 +88,17 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.WatchHistory, "watch-cache-history", 10000, "events kept per resource for watches resuming from an old resourceVersion")
 	fs.IntVar(&o.GCPercent, "gc-percent", 400,
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "PEM serving certificate of the API port (with intermediates after it); without it a self-signed one is made under --cert-dir")
+	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&o.CertDir, "cert-dir", "/var/run/kubernetes", "directory of the self-signed serving certificate (apiserver.crt/key) used when --tls-cert-file is not given")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA bundle: a client certificate signed by one of them authenticates its common name as the user and its organizations as groups")
+	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "treat requests without credentials as system:anonymous; false: 401 for them (except /healthz, /livez, /readyz and /version, always open)")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", "", "CA bundle verifying the etcd servers")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", "", "client certificate for etcd")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "private key of --etcd-certfile")
+	fs.StringVar(&o.KubeletClientCertificate, "kubelet-client-certificate", "", "client certificate the apiserver presents to kubelets")
+	fs.StringVar(&o.KubeletClientKey, "kubelet-client-key", "", "private key of --kubelet-client-certificate")
+	fs.StringVar(&o.KubeletCertificateAuthority, "kubelet-certificate-authority", "", "CA bundle verifying the kubelets' serving certificates")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 }
@@ -112,7 +143,20 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if o.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(o.GCPercent)
 	}
+	etcdTLS, err := o.etcdTLS()
+	if err != nil {
+		return err
+	}
+	cert, err := servingCert(o.TLSCertFile, o.TLSPrivateKeyFile, o.CertDir, selfSignedHosts(o))
+	if err != nil {
+		return err
+	}
+	authn, err := authenticator(o, o.Authenticators...)
+	if err != nil {
+		return err
+	}
 	cli, err := clientv3.New(clientv3.Config{
+		TLS:         etcdTLS,
 		Endpoints:   strings.Split(o.EtcdServers, ","),
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
@@ -145,32 +189,33 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	metrics := server.NewMetrics(reg)
 	g := grpc.NewServer(server.ServerOptions(metrics)...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, nil, nil, nil)
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, nil)
 	server.New(server.Config{API: api, Store: st}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
 		return fmt.Errorf("listen on API port: %w", err)
 	}
-	// One port: gRPC for our components, the REST API for everyone else.
-	split := newSplitListener(lis)
+	// One TLS port: gRPC for our components, the REST API for everyone
+	// else (secure.go).
 	errc := make(chan error, 3)
-	go func() { errc <- g.Serve(split.grpc) }()
 	extra := healthMux(st, reg)
 	extra.HandleFunc("/version", serveVersion)
 	extra.Handle("/openapi/", openapi.Handler())
+	rest := restapi.New(restapi.Config{
+		API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
+	})
 	rs := &http.Server{
-		Handler: restapi.New(restapi.Config{
-			API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
-		}),
+		Handler:           secureHandler(g, rest, authn),
+		TLSConfig:         serverTLS(cert),
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          tlsErrorLog(),
 	}
 	go func() {
-		if err := rs.Serve(split.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := rs.ServeTLS(lis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			errc <- err
 		}
 	}()
-	defer split.Close()
 
 	var hs *http.Server
 	if o.HTTPPort > 0 {
@@ -202,7 +247,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	// apiserver out of the kubernetes endpoints.
 	defer func() { cancel(); <-ksDone }()
 
-	slog.Info("apiserver serving", "grpc+rest", lis.Addr().String(), "etcd", o.EtcdServers)
+	slog.Info("apiserver serving", "https (grpc+rest)", lis.Addr().String(), "etcd", o.EtcdServers)
 	if ready != nil {
 		ready <- lis.Addr().String()
 	}
@@ -215,17 +260,13 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		_ = hs.Shutdown(sctx)
 		c()
 	}
-	split.Close()
 	{
+		// Shutdown does not wait for hijacked or streaming (watch) requests
+		// beyond its deadline; gRPC calls through ServeHTTP end with it.
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = rs.Shutdown(sctx)
 		c()
-	}
-	stopped := make(chan struct{})
-	go func() { g.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(3 * time.Second):
+		_ = rs.Close()
 		g.Stop()
 	}
 	return err

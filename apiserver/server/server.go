@@ -59,15 +59,17 @@ func (s *Server) Register(g *grpc.Server) { rpc.RegisterAPIServer(g, s) }
 
 // ServerOptions are the gRPC options the apiserver needs: room for
 // requests a little over the object limit (so the limit is reported as a
-// clear API error) and the metrics interceptors.
+// clear API error), the metrics interceptors, and the interceptors that put
+// each call's credentials (TLS peer certificates, bearer token) into its
+// context for authentication.
 func ServerOptions(m *Metrics) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(2 * MaxObjectBytes),
 		// Let clients ping idle connections every 10s, so a watch notices a
 		// dead apiserver and moves to another.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(m.unary, recoverUnary),
-		grpc.ChainStreamInterceptor(m.stream, recoverStream),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary, credentialsUnary),
+		grpc.ChainStreamInterceptor(m.stream, recoverStream, credentialsStream),
 	}
 }
 

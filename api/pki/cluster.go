@@ -58,6 +58,16 @@ type ClusterOptions struct {
 	// APIServerAddresses); localhost and 127.0.0.1 are always added.
 	EtcdAddresses []string
 	Nodes         []Node
+	// Clients are more kubeconfigs with client certificates (add-ons).
+	Clients []ClientKubeconfig
+}
+
+// ClientKubeconfig is one more kubeconfig Generate writes.
+type ClientKubeconfig struct {
+	// File is the name under KubeconfigDir ("kube-dns.conf").
+	File         string
+	CommonName   string
+	Organization []string
 }
 
 // Generated lists what Generate did, file by file.
@@ -143,6 +153,12 @@ func Generate(o ClusterOptions) (*Generated, error) {
 			file string
 			cfg  CertConfig
 		}{"kubelet-" + n.Name + ".conf", CertConfig{CommonName: NodeUserPrefix + n.Name, Organization: []string{GroupNodes}, Usage: Client}})
+	}
+	for _, c := range o.Clients {
+		confs = append(confs, struct {
+			file string
+			cfg  CertConfig
+		}{c.File, CertConfig{CommonName: c.CommonName, Organization: c.Organization, Usage: Client}})
 	}
 	for _, c := range confs {
 		file := filepath.Join(o.KubeconfigDir, c.file)

@@ -17,7 +17,7 @@ import (
 func newCertsCommand(o *Options) *cobra.Command {
 	var (
 		certDir, kubeconfigDir, server, serviceCIDR, domain string
-		advertise, extraSANs, etcdAddrs, nodes              []string
+		advertise, extraSANs, etcdAddrs, nodes, clients     []string
 	)
 	c := &cobra.Command{
 		Use:   "certs",
@@ -66,6 +66,18 @@ what is missing (a new node).`,
 				}
 				co.Nodes = append(co.Nodes, node)
 			}
+			for _, cl := range clients {
+				file, subject, ok := strings.Cut(cl, "=")
+				cn, orgs, _ := strings.Cut(subject, "/")
+				if !ok || file == "" || cn == "" {
+					return fmt.Errorf("--client %q: want FILE=CN[/ORG[+ORG]]", cl)
+				}
+				k := pki.ClientKubeconfig{File: file, CommonName: cn}
+				if orgs != "" {
+					k.Organization = strings.Split(orgs, "+")
+				}
+				co.Clients = append(co.Clients, k)
+			}
 			gen, err := pki.Generate(co)
 			if err != nil {
 				return err
@@ -87,6 +99,7 @@ what is missing (a new node).`,
 	f.StringSliceVar(&extraSANs, "apiserver-cert-extra-sans", nil, "more SANs (IPs or DNS names) of the apiserver's serving certificate")
 	f.StringSliceVar(&etcdAddrs, "etcd-addresses", nil, "addresses of the etcd members, SANs of etcd's server and peer certificates (default: the apiserver addresses)")
 	f.StringSliceVar(&nodes, "nodes", nil, "worker nodes as NAME=ADDRESS[+ADDRESS] (comma-separated or repeated): a kubelet serving certificate and kubeconfig each")
+	f.StringArrayVar(&clients, "client", nil, "one more client kubeconfig as FILE=CN[/ORG[+ORG]] (repeatable), e.g. kube-dns.conf=system:kube-dns")
 	f.StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/16", "service range; its first IP (the kubernetes service) is a SAN of the apiserver")
 	f.StringVar(&domain, "service-dns-domain", "cluster.local", "cluster domain of the kubernetes.default.svc SAN")
 	return c

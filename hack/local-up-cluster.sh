@@ -499,7 +499,7 @@ master_static_pods() {
 	# Node lifecycle shortened as for the controller-manager processes, so
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
-		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" \
+		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }

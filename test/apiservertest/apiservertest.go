@@ -4,6 +4,7 @@ package apiservertest
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,12 +36,18 @@ type Options struct {
 	Port int
 	// HTTPPort serves /healthz, /readyz, /livez and /metrics; 0 disables them.
 	HTTPPort int
+	// PKI is another Server's PKI directory to share (same CAs, so one
+	// client reaches both); empty makes a new one in a temporary directory.
+	PKI string
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
 func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	dir := opts.PKI
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	certDir := filepath.Join(dir, "pki")
 	if _, err := pki.Generate(pki.ClusterOptions{CertDir: certDir, Server: "https://127.0.0.1:0", APIServerAddresses: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
@@ -72,7 +79,20 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		t.Fatal("apiserver did not start within 30s")
 	}
 	t.Cleanup(s.Stop)
-	// The kubeconfigs were written before the port was known.
+	s.Kubeconfig = Kubeconfig(t, dir, s.Addr)
+	return s
+}
+
+// Kubeconfig makes the PKI in dir if it is not there yet (an apiserver
+// started later with Options.PKI = dir uses it) and returns the admin
+// kubeconfig (system:masters) for the apiserver at addr: what daemons
+// that start before their apiserver take as --kubeconfig.
+func Kubeconfig(t testing.TB, dir, addr string) string {
+	t.Helper()
+	certDir := filepath.Join(dir, "pki")
+	if _, err := pki.Generate(pki.ClusterOptions{CertDir: certDir, Server: "https://127.0.0.1:0", APIServerAddresses: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
 	ca, err := pki.ReadKeyPair(certDir, "ca")
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +101,12 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Kubeconfig = filepath.Join(dir, "admin.conf")
-	if err := pki.WriteKubeconfig(s.Kubeconfig, "https://"+s.Addr, ca.Cert, admin, "kubernetes-admin"); err != nil {
+	_, port, _ := net.SplitHostPort(addr)
+	file := filepath.Join(dir, "admin-"+port+".conf")
+	if err := pki.WriteKubeconfig(file, "https://"+addr, ca.Cert, admin, "kubernetes-admin"); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return file
 }
 
 // ClientOptions connect a client.New to this apiserver as the admin

@@ -31,11 +31,11 @@ import (
 	_ "minik8s/api/all"
 	appsv1 "minik8s/api/apps/v1"
 	"minik8s/api/client"
-	"minik8s/hack/benchpki"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiserver "minik8s/apiserver/app"
 	cm "minik8s/controller-manager/app"
+	"minik8s/hack/benchpki"
 	"minik8s/test/etcdtest"
 	"minik8s/test/fakekubelet"
 )

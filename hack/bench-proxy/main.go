@@ -14,8 +14,8 @@
 package main
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,10 +36,10 @@ import (
 
 	_ "minik8s/api/all"
 	"minik8s/api/client"
-	"minik8s/hack/benchpki"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiapp "minik8s/apiserver/app"
+	"minik8s/hack/benchpki"
 	"minik8s/kube-proxy/app"
 	"minik8s/kube-proxy/ipt"
 	"minik8s/kube-proxy/iptables"

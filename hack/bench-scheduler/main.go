@@ -35,10 +35,10 @@ import (
 
 	_ "minik8s/api/all"
 	"minik8s/api/client"
-	"minik8s/hack/benchpki"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiserver "minik8s/apiserver/app"
+	"minik8s/hack/benchpki"
 	"minik8s/scheduler/app"
 	"minik8s/test/etcdtest"
 )

@@ -23,11 +23,11 @@ import (
 
 	_ "minik8s/api/all"
 	"minik8s/api/client"
-	"minik8s/hack/benchpki"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/apiserver/app"
 	"minik8s/apiserver/storage"
+	"minik8s/hack/benchpki"
 	"minik8s/test/etcdtest"
 )
 

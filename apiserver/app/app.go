@@ -187,7 +187,8 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
-	g := grpc.NewServer(server.ServerOptions(metrics)...)
+	// handshaken: the split listener did the TLS handshake (alpn.go).
+	g := grpc.NewServer(append(server.ServerOptions(metrics), grpc.Creds(handshaken{}))...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, nil)
 	server.New(server.Config{API: api, Store: st}).Register(g)
@@ -205,17 +206,21 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	rest := restapi.New(restapi.Config{
 		API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
 	})
+	split := newTLSSplitListener(lis, serverTLS(cert))
 	rs := &http.Server{
-		Handler:           secureHandler(g, rest, authn),
-		TLSConfig:         serverTLS(cert),
+		Handler: secureHandler(g, rest, authn),
+		// No TLSConfig: the split listener hands over finished TLS
+		// connections, and without one Serve sets up h2 for them.
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          tlsErrorLog(),
 	}
 	go func() {
-		if err := rs.ServeTLS(lis, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := rs.Serve(split.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			errc <- err
 		}
 	}()
+	go func() { errc <- g.Serve(split.grpc) }()
+	defer split.Close()
 
 	var hs *http.Server
 	if o.HTTPPort > 0 {
@@ -267,7 +272,14 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		_ = rs.Shutdown(sctx)
 		c()
 		_ = rs.Close()
-		g.Stop()
+		split.Close()
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(3 * time.Second):
+			g.Stop()
+		}
 	}
 	return err
 }

@@ -21,11 +21,10 @@ import (
 	"minik8s/apiserver/restapi"
 )
 
-// The one API port is TLS only. Every connection negotiates "h2" or
-// "http/1.1" by ALPN; one http.Server serves both. Requests whose
-// content-type is application/grpc (our components, over h2) go to the
-// gRPC server's ServeHTTP, the rest to the REST front, so kubectl over h2
-// and minictl share the listener without sniffing bytes. Client
+// The one API port is TLS only (alpn.go sorts gRPC clients to the native
+// gRPC transport after the handshake). On the http.Server side, requests
+// whose content-type is application/grpc still go to the gRPC server's
+// ServeHTTP, the rest to the REST front over h2 or http/1.1. Client
 // certificates are requested, not required: a certificate of another CA
 // must give 401 (the x509 authenticator decides), not a failed handshake.
 

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"testing"
 
-	"golang.org/x/net/http2"
-
 	"minik8s/api/client"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/pki"
@@ -37,9 +35,11 @@ func TestSecurePort(t *testing.T) {
 
 	get := func(t *testing.T, tc *tls.Config, h2 bool, path string) (int, int) {
 		t.Helper()
-		var rt http.RoundTripper = &http.Transport{TLSClientConfig: tc.Clone()}
-		if h2 {
-			rt = &http2.Transport{TLSClientConfig: tc.Clone()}
+		// As kubectl's transport does, h2 is offered together with
+		// http/1.1 (a client offering h2 alone is taken for gRPC).
+		rt := &http.Transport{TLSClientConfig: tc.Clone(), ForceAttemptHTTP2: h2}
+		if !h2 {
+			rt.TLSClientConfig.NextProtos = []string{"http/1.1"}
 		}
 		resp, err := (&http.Client{Transport: rt}).Get("https://" + s.Addr + path)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	appsv1 "minik8s/api/apps/v1"
 	"minik8s/api/codec"
 	corev1 "minik8s/api/core/v1"
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 
 	_ "minik8s/api/all"
 )
@@ -19,7 +19,7 @@ const manifest = "../../deploy/addons/dns.yaml"
 // TestManifest decodes deploy/addons/dns.yaml with the project's strict
 // codec and checks what the cluster relies on: the Service at 10.96.0.10
 // with both DNS ports selecting the Deployment's pods, the image that
-// hack/images pushes, the readiness probe, and args this binary accepts.
+// deploy/images pushes, the readiness probe, and args this binary accepts.
 func TestManifest(t *testing.T) {
 	data, err := os.ReadFile(manifest)
 	if err != nil {
@@ -78,7 +78,7 @@ func TestManifest(t *testing.T) {
 	}
 	c := spec.GetContainers()[0]
 	if want := images.DNSRepo + ":" + images.DNSVersion; c.GetImage() != want {
-		t.Errorf("image %q, want %q as hack/images pushes it", c.GetImage(), want)
+		t.Errorf("image %q, want %q as deploy/images pushes it", c.GetImage(), want)
 	}
 	ports := map[string]*corev1.ContainerPort{}
 	for _, p := range c.GetPorts() {

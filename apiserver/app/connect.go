@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/patch"
@@ -17,7 +18,6 @@ import (
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/remotecommand"
 	"minik8s/apiserver/restapi"
-	kubelet "minik8s/kubelet/client"
 )
 
 // connector serves the stream subresources of the REST front, after the

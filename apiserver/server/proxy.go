@@ -9,10 +9,10 @@ import (
 	"time"
 
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	"minik8s/api/rpc"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/pods"
-	kubelet "minik8s/kubelet/client"
 )
 
 // podTarget authorizes a pod subresource and resolves the pod's

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
-	kubelet "minik8s/kubelet/client"
+	kubelet "minik8s/api/kubelet"
 )
 
 // StatsSource reads a node's kubelet stats summary (JSON of
-// kubelet/client.Summary); *client.Client does so through the
+// api/kubelet.Summary); *client.Client does so through the
 // apiserver's node proxy, the same path `minictl top` takes.
 type StatsSource interface {
 	NodeStats(ctx context.Context, node string) ([]byte, error)

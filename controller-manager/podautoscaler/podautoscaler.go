@@ -30,8 +30,8 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/labels"
+	"minik8s/api/resource"
 	"minik8s/api/workqueue"
-	"minik8s/apiserver/validation"
 	"minik8s/controller-manager/controller"
 )
 
@@ -407,7 +407,7 @@ func (c *Controller) replicasForMetric(m *autoscalingv2.MetricSpec, pods []*core
 		ms.Resource.Current.AverageValue = formatMilli(r.AverageValue, res)
 		return r.Replicas, res + " resource utilization (percentage of request)", ms, "", nil
 	case "AverageValue":
-		targetMilli, err := validation.ParseQuantity(t.GetAverageValue())
+		targetMilli, err := resource.ParseQuantity(t.GetAverageValue())
 		if err != nil {
 			return 0, "", nil, reason, fmt.Errorf("failed to get %s: invalid averageValue %q: %w", what, t.GetAverageValue(), err)
 		}
@@ -421,20 +421,20 @@ func (c *Controller) replicasForMetric(m *autoscalingv2.MetricSpec, pods []*core
 	return 0, "", nil, reason, errors.New("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set")
 }
 
-// podRequest sums the containers' requests of resource (milli units) and
+// podRequest sums the containers' requests of the named resource (milli units) and
 // names the first container without one.
-func podRequest(p *corev1.Pod, resource string) (int64, string) {
+func podRequest(p *corev1.Pod, name string) (int64, string) {
 	var total int64
 	missing := ""
 	for _, ctr := range p.GetSpec().GetContainers() {
-		q, ok := ctr.GetResources().GetRequests()[resource]
+		q, ok := ctr.GetResources().GetRequests()[name]
 		if !ok {
 			if missing == "" {
 				missing = ctr.GetName()
 			}
 			continue
 		}
-		v, err := validation.ParseQuantity(q)
+		v, err := resource.ParseQuantity(q)
 		if err != nil && missing == "" {
 			missing = ctr.GetName()
 		}

@@ -17,10 +17,10 @@ import (
 	autoscalingv2 "minik8s/api/autoscaling/v2"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/controller-manager/controller"
 	"minik8s/controller-manager/controller/fake"
-	kubelet "minik8s/kubelet/client"
 )
 
 // fakeStats serves summaries built from per-pod millicores, by node.

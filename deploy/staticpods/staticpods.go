@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 )
 
 // Component names: the pods' names (the kubelet suffixes them with the

@@ -13,7 +13,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apiserverapp "minik8s/apiserver/app"
 	cmapp "minik8s/controller-manager/app"
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 	proxyapp "minik8s/kube-proxy/app"
 	"minik8s/kubelet/static"
 	schedapp "minik8s/scheduler/app"
@@ -134,7 +134,7 @@ func TestWrite(t *testing.T) {
 
 // TestKubeProxyManifest: deploy/addons/kube-proxy.yaml decodes strictly; its
 // DaemonSet runs on every node (tolerates everything, host network,
-// privileged) the image hack/images pushes, and its args, once the kubelet
+// privileged) the image deploy/images pushes, and its args, once the kubelet
 // expands $(VAR) from the env, are flags kube-proxy accepts.
 func TestKubeProxyManifest(t *testing.T) {
 	const path = "../addons/kube-proxy.yaml"

@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 )
 
 func main() {

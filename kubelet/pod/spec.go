@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "minik8s/api/core/v1"
-	"minik8s/apiserver/validation"
+	"minik8s/api/resource"
 	"minik8s/kubelet/runtime"
 )
 
@@ -179,13 +179,13 @@ func envSource(src *corev1.EnvVarSource, c *corev1.Container, ec envContext) (st
 		if q == "" {
 			return "0", true, nil
 		}
-		milli, err := validation.ParseQuantity(q)
+		milli, err := resource.ParseQuantity(q)
 		if err != nil {
 			return "", false, err
 		}
 		div := int64(1000)
 		if d := r.GetDivisor(); d != "" {
-			if dm, err := validation.ParseQuantity(d); err == nil && dm > 0 {
+			if dm, err := resource.ParseQuantity(d); err == nil && dm > 0 {
 				div = dm
 			}
 		}
@@ -309,14 +309,14 @@ func resources(c *corev1.Container) (runtime.Resources, error) {
 		cpuReq = lim["cpu"]
 	}
 	if cpuReq != "" {
-		m, err := validation.ParseQuantity(cpuReq)
+		m, err := resource.ParseQuantity(cpuReq)
 		if err != nil {
 			return r, fmt.Errorf("cpu request %q: %w", cpuReq, err)
 		}
 		r.CPUShares = uint64(max(m*1024/1000, 2))
 	}
 	if l := lim["cpu"]; l != "" {
-		m, err := validation.ParseQuantity(l)
+		m, err := resource.ParseQuantity(l)
 		if err != nil {
 			return r, fmt.Errorf("cpu limit %q: %w", l, err)
 		}
@@ -324,7 +324,7 @@ func resources(c *corev1.Container) (runtime.Resources, error) {
 		r.CPUQuota = max(m*100, 1000) // millicores * period / 1000
 	}
 	if l := lim["memory"]; l != "" {
-		m, err := validation.ParseQuantity(l)
+		m, err := resource.ParseQuantity(l)
 		if err != nil {
 			return r, fmt.Errorf("memory limit %q: %w", l, err)
 		}

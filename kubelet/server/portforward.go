@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"minik8s/kubelet/client"
+	kubeletapi "minik8s/api/kubelet"
 )
 
 // portForwardDialTimeout bounds the connect to a pod's port.
@@ -18,7 +18,7 @@ const portForwardDialTimeout = 10 * time.Second
 
 // handlePortForward connects to a port of a pod and, on success, turns
 // the request's connection into that TCP stream (101 Switching Protocols
-// with Upgrade: client.PortForwardProtocol). The dial comes first so a
+// with Upgrade: kubeletapi.PortForwardProtocol). The dial comes first so a
 // refused port is an ordinary HTTP error the caller can report.
 func (s *Server) handlePortForward(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("pod")
@@ -27,8 +27,8 @@ func (s *Server) handlePortForward(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("invalid port %q", r.URL.Query().Get("port")), http.StatusBadRequest)
 		return
 	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), client.PortForwardProtocol) {
-		http.Error(w, "port forwarding needs Upgrade: "+client.PortForwardProtocol, http.StatusUpgradeRequired)
+	if !strings.EqualFold(r.Header.Get("Upgrade"), kubeletapi.PortForwardProtocol) {
+		http.Error(w, "port forwarding needs Upgrade: "+kubeletapi.PortForwardProtocol, http.StatusUpgradeRequired)
 		return
 	}
 	ip, err := s.podIP(ns, name)
@@ -59,7 +59,7 @@ func (s *Server) handlePortForward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + client.PortForwardProtocol + "\r\n\r\n")
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + kubeletapi.PortForwardProtocol + "\r\n\r\n")
 	if err := brw.Flush(); err != nil {
 		return
 	}

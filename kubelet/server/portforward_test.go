@@ -13,8 +13,8 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	kubeletapi "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/kubelet/client"
 )
 
 // podStatusPods reports a status with a pod IP for every pod.
@@ -70,7 +70,7 @@ func TestPortForward(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			conn, err := client.PortForward(ctx, srv.URL, "default", "web", echoPort)
+			conn, err := kubeletapi.PortForward(ctx, srv.URL, "default", "web", echoPort)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,8 +101,8 @@ func TestPortForward(t *testing.T) {
 		{"bad port", "web", 0, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := client.PortForward(context.Background(), srv.URL, "default", tc.pod, tc.port)
-			var se *client.StatusError
+			_, err := kubeletapi.PortForward(context.Background(), srv.URL, "default", tc.pod, tc.port)
+			var se *kubeletapi.StatusError
 			if !errors.As(err, &se) || se.Code != tc.wantCode {
 				t.Fatalf("err = %v, want status %d", err, tc.wantCode)
 			}

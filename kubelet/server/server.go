@@ -39,8 +39,8 @@ import (
 
 	"minik8s/api/codec"
 	corev1 "minik8s/api/core/v1"
+	kubeletapi "minik8s/api/kubelet"
 	"minik8s/kubelet/cgroups"
-	"minik8s/kubelet/client"
 	"minik8s/kubelet/runtime"
 )
 
@@ -373,8 +373,8 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no command", http.StatusBadRequest)
 		return
 	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), client.StreamProtocol) {
-		http.Error(w, "exec needs Upgrade: "+client.StreamProtocol+" (use /run for a one-shot command)", http.StatusUpgradeRequired)
+	if !strings.EqualFold(r.Header.Get("Upgrade"), kubeletapi.StreamProtocol) {
+		http.Error(w, "exec needs Upgrade: "+kubeletapi.StreamProtocol+" (use /run for a one-shot command)", http.StatusUpgradeRequired)
 		return
 	}
 	c, err := s.container(r.Context(), r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"), false)
@@ -396,7 +396,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + client.StreamProtocol + "\r\n\r\n")
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + kubeletapi.StreamProtocol + "\r\n\r\n")
 	_ = brw.Flush()
 	serveStream(r.Context(), conn, brw.Reader, s.rt, c.ID, cmd, q.Get("stdin") == "true", q.Get("tty") == "true")
 }
@@ -404,13 +404,13 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 // The summary document's types live in the client package, which the
 // apiserver's proxy and minictl top read it with.
 type (
-	Summary        = client.Summary
-	NodeStats      = client.NodeStats
-	PodStats       = client.PodStats
-	PodRef         = client.PodRef
-	ContainerStats = client.ContainerStats
-	CPU            = client.CPU
-	Memory         = client.Memory
+	Summary        = kubeletapi.Summary
+	NodeStats      = kubeletapi.NodeStats
+	PodStats       = kubeletapi.PodStats
+	PodRef         = kubeletapi.PodRef
+	ContainerStats = kubeletapi.ContainerStats
+	CPU            = kubeletapi.CPU
+	Memory         = kubeletapi.Memory
 )
 
 func (s *Server) handleSummary(w http.ResponseWriter, r *http.Request) {

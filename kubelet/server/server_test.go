@@ -13,8 +13,8 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	kubeletapi "minik8s/api/kubelet"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/kubelet/client"
 	"minik8s/kubelet/runtime"
 )
 
@@ -119,12 +119,12 @@ func TestLogs(t *testing.T) {
 func TestExecStream(t *testing.T) {
 	srv, _ := testServer(t)
 	var out, errb bytes.Buffer
-	code, err := client.Exec(context.Background(), srv.URL, "default", "web", "app", []string{"cat", "-"},
-		client.ExecOptions{Stdin: strings.NewReader("hello"), Stdout: &out, Stderr: &errb})
+	code, err := kubeletapi.Exec(context.Background(), srv.URL, "default", "web", "app", []string{"cat", "-"},
+		kubeletapi.ExecOptions{Stdin: strings.NewReader("hello"), Stdout: &out, Stderr: &errb})
 	if err != nil || code != 2 || out.String() != "HELLO" || errb.String() != "err" {
 		t.Fatalf("exec: %d %v %q %q", code, err, out.String(), errb.String())
 	}
-	if _, err := client.Exec(context.Background(), srv.URL, "default", "nope", "app", []string{"x"}, client.ExecOptions{}); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := kubeletapi.Exec(context.Background(), srv.URL, "default", "nope", "app", []string{"x"}, kubeletapi.ExecOptions{}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("exec in unknown pod: %v", err)
 	}
 	resp, err := http.Post(srv.URL+"/run/default/web/app?command=a&command=b&command=c", "", nil)

@@ -8,7 +8,7 @@ import (
 	"net"
 	"strconv"
 
-	"minik8s/kubelet/client"
+	kubeletapi "minik8s/api/kubelet"
 	"minik8s/kubelet/runtime"
 )
 
@@ -16,7 +16,7 @@ import (
 func serveStream(ctx context.Context, conn net.Conn, in *bufio.Reader, rt runtime.Runtime, id string, cmd []string, stdin, tty bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fw := &client.FrameWriter{W: conn}
+	fw := &kubeletapi.FrameWriter{W: conn}
 	var stdinR io.Reader
 	var pw *io.PipeWriter
 	if stdin {
@@ -32,7 +32,7 @@ func serveStream(ctx context.Context, conn net.Conn, in *bufio.Reader, rt runtim
 			}
 		}()
 		for {
-			sid, p, err := client.ReadFrame(in)
+			sid, p, err := kubeletapi.ReadFrame(in)
 			if err != nil {
 				if !stdin {
 					// Without stdin, a closed client connection ends the exec.
@@ -41,7 +41,7 @@ func serveStream(ctx context.Context, conn net.Conn, in *bufio.Reader, rt runtim
 				return
 			}
 			switch sid {
-			case client.StreamStdin:
+			case kubeletapi.StreamStdin:
 				if pw == nil {
 					continue
 				}
@@ -53,7 +53,7 @@ func serveStream(ctx context.Context, conn net.Conn, in *bufio.Reader, rt runtim
 				if _, err := pw.Write(p); err != nil {
 					return
 				}
-			case client.StreamResize:
+			case kubeletapi.StreamResize:
 				if len(p) == 4 {
 					select {
 					case resize <- runtime.TermSize{Width: binary.BigEndian.Uint16(p[0:2]), Height: binary.BigEndian.Uint16(p[2:4])}:
@@ -63,14 +63,14 @@ func serveStream(ctx context.Context, conn net.Conn, in *bufio.Reader, rt runtim
 			}
 		}
 	}()
-	opts := runtime.ExecOptions{Cmd: cmd, Tty: tty, Stdin: stdinR, Stdout: client.StreamWriter{FW: fw, ID: client.StreamStdout}, Resize: resize}
+	opts := runtime.ExecOptions{Cmd: cmd, Tty: tty, Stdin: stdinR, Stdout: kubeletapi.StreamWriter{FW: fw, ID: kubeletapi.StreamStdout}, Resize: resize}
 	if !tty {
-		opts.Stderr = client.StreamWriter{FW: fw, ID: client.StreamStderr}
+		opts.Stderr = kubeletapi.StreamWriter{FW: fw, ID: kubeletapi.StreamStderr}
 	}
 	code, err := rt.Exec(ctx, id, opts)
 	msg := strconv.Itoa(code)
 	if err != nil {
 		msg = "error: " + err.Error()
 	}
-	_ = fw.Write(client.StreamExit, []byte(msg))
+	_ = fw.Write(kubeletapi.StreamExit, []byte(msg))
 }

@@ -18,10 +18,10 @@ import (
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	kubelet "minik8s/api/kubelet"
+	"minik8s/api/resource"
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
-	"minik8s/apiserver/validation"
-	kubelet "minik8s/kubelet/client"
 )
 
 // NodeProxy is what logs, exec and top need beyond objects: the
@@ -394,7 +394,7 @@ func percent(used, total float64) string {
 // quantityValue is a resource quantity as a plain number (cores, bytes);
 // 0 when absent or malformed.
 func quantityValue(q string) float64 {
-	milli, err := validation.ParseQuantity(q)
+	milli, err := resource.ParseQuantity(q)
 	if err != nil {
 		return 0
 	}

@@ -5,7 +5,7 @@ import (
 	"sort"
 
 	corev1 "minik8s/api/core/v1"
-	"minik8s/apiserver/validation"
+	"minik8s/api/resource"
 )
 
 // Resource names the scheduler accounts for by name; every other
@@ -26,7 +26,7 @@ const (
 )
 
 // Resource is an amount of every resource, each in thousandths of its unit
-// (as validation.ParseQuantity returns it): 1 cpu is 1000, 1Ki memory is
+// (as resource.ParseQuantity returns it): 1 cpu is 1000, 1Ki memory is
 // 1024000. Pods counts pods (whole pods, not thousandths).
 type Resource struct {
 	MilliCPU int64
@@ -91,7 +91,7 @@ func (r *Resource) setMax(r2 Resource) {
 func parseResourceList(list map[string]string) (Resource, error) {
 	var r Resource
 	for _, name := range sortedKeys(list) {
-		v, err := validation.ParseQuantity(list[name])
+		v, err := resource.ParseQuantity(list[name])
 		if err != nil {
 			return Resource{}, fmt.Errorf("%s quantity %q: %w", name, list[name], err)
 		}

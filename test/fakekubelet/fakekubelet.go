@@ -31,10 +31,10 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
+	kubeletapi "minik8s/api/kubelet"
 	"minik8s/api/labels"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/workqueue"
-	kubeletapi "minik8s/kubelet/client"
 )
 
 // annotationKubeletServer is where a kubelet publishes its server's URL

@@ -22,8 +22,8 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/pki"
+	"minik8s/deploy/images"
 	"minik8s/deploy/staticpods"
-	"minik8s/hack/images"
 	"minik8s/kubelet/static"
 	"minik8s/test/nodetest"
 )

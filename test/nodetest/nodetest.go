@@ -28,7 +28,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/vishvananda/netns"
 
-	"minik8s/hack/images"
+	"minik8s/deploy/images"
 	"minik8s/test/require"
 )
 

@@ -7,6 +7,7 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/resource"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/registry"
 	"minik8s/apiserver/validation"
@@ -177,6 +178,6 @@ func quantity(list map[string]string, name string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	m, err := validation.ParseQuantity(v)
+	m, err := resource.ParseQuantity(v)
 	return m, err == nil && m != 0
 }

@@ -9,6 +9,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/resource"
 	"minik8s/apiserver/validation"
 )
 
@@ -442,8 +443,8 @@ func validateResources(r *corev1.ResourceRequirements, p string) []apierrors.Fie
 		if !ok {
 			continue
 		}
-		req, _ := validation.ParseQuantity(r.Requests[name])
-		lim, _ := validation.ParseQuantity(limit)
+		req, _ := resource.ParseQuantity(r.Requests[name])
+		lim, _ := resource.ParseQuantity(limit)
 		if req > lim {
 			errs = append(errs, apierrors.Invalid(key(child(p, "requests"), name), r.Requests[name],
 				fmt.Sprintf("must be less than or equal to %s limit of %s", name, limit)))

@@ -5,6 +5,7 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/resource"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/registry"
 	"minik8s/apiserver/validation"
@@ -81,8 +82,8 @@ func (limitRangeStrategy) Validate(obj scheme.Object) []apierrors.FieldError {
 				if !ok {
 					continue
 				}
-				lo, _ := validation.ParseQuantity(o.lo[name])
-				hi, _ := validation.ParseQuantity(hiV)
+				lo, _ := resource.ParseQuantity(o.lo[name])
+				hi, _ := resource.ParseQuantity(hiV)
 				if lo > hi {
 					errs = append(errs, apierrors.Invalid(key(child(lp, o.lower), name), o.lo[name],
 						fmt.Sprintf("%s value %s is greater than %s value %s", o.lower, o.lo[name], o.higher, hiV)))

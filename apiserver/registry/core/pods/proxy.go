@@ -10,9 +10,9 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	kubelet "minik8s/api/kubelet"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/registry/generic"
-	kubelet "minik8s/kubelet/client"
 )
 
 // The node proxy relays pods/log, pods/exec and nodes/stats to the kubelet

@@ -1,8 +1,9 @@
-// Package client talks to a kubelet's server: the exec stream protocol
-// (both ends use it, the kubelet serving and the apiserver's proxy
-// calling), container logs and the stats summary. It has no dependency on
-// containerd, so the apiserver can import it.
-package client
+// Package kubelet is the kubelet server's wire contract and its client: the
+// exec and port-forward stream protocols (both ends use them, the kubelet
+// serving and the apiserver's proxy calling), container logs and the stats
+// summary. It lives in api/ so the apiserver, minictl and the autoscaler
+// reach a kubelet without importing the kubelet's packages.
+package kubelet
 
 import (
 	"bufio"

@@ -12,7 +12,7 @@ import (
 // TestEtcdVersionInStep: the etcd image's tag is the release
 // hack/tools/etcd pins.
 func TestEtcdVersionInStep(t *testing.T) {
-	b, err := os.ReadFile("../versions.sh")
+	b, err := os.ReadFile("../../hack/versions.sh")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,7 +217,7 @@ func image(files []file, cfg v1.Config) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer,
-		History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "minik8s hack/images"}})
+		History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "minik8s deploy/images"}})
 	if err != nil {
 		return nil, err
 	}

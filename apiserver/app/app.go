@@ -36,6 +36,7 @@ import (
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/restapi"
@@ -191,7 +192,12 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	g := grpc.NewServer(append(server.ServerOptions(metrics), grpc.Creds(handshaken{}))...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, nil)
-	server.New(server.Config{API: api, Store: st}).Register(g)
+	kubeletTLS, err := o.kubeletTLS()
+	if err != nil {
+		return err
+	}
+	kc := pods.NewKubeletClient(kubeletTLS)
+	server.New(server.Config{API: api, Store: st, Kubelet: kc}).Register(g)
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.SecurePort)))
 	if err != nil {
@@ -204,7 +210,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	extra.HandleFunc("/version", serveVersion)
 	extra.Handle("/openapi/", openapi.Handler())
 	rest := restapi.New(restapi.Config{
-		API: api, Extra: extra, Connect: newConnector(st).serve, Patch: ApplyPatch,
+		API: api, Extra: extra, Connect: newConnector(st, kc).serve, Patch: ApplyPatch,
 	})
 	split := newTLSSplitListener(lis, serverTLS(cert))
 	rs := &http.Server{

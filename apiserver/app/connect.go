@@ -27,7 +27,9 @@ type connector struct {
 	proxy *pods.Proxy
 }
 
-func newConnector(st *generic.Store) *connector { return &connector{proxy: &pods.Proxy{Store: st}} }
+func newConnector(st *generic.Store, kc *pods.KubeletClient) *connector {
+	return &connector{proxy: &pods.Proxy{Store: st, Kubelet: kc}}
+}
 
 // writeStatus answers a request that was not upgraded with a Status.
 var writeStatus = remotecommand.WriteStatus
@@ -64,7 +66,7 @@ func (c *connector) logs(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 		}
 		o.TailLines = n
 	}
-	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, pt.Kubelet, t.Namespace, t.Name, pt.Container, o)
+	body, err := kubelet.Logs(ctx, c.proxy.HTTPClient(), pt.Kubelet, t.Namespace, t.Name, pt.Container, o)
 	if err != nil {
 		writeStatus(w, pods.KubeletError(pt.Node, err))
 		return
@@ -138,7 +140,7 @@ func (c *connector) exec(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 				}
 			}()
 		}
-		eo := kubelet.ExecOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.Tty}
+		eo := kubelet.ExecOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.Tty, TLS: c.proxy.TLS()}
 		if resize != nil {
 			eo.Resize = resize
 		}
@@ -161,7 +163,7 @@ func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoi
 		return
 	}
 	remotecommand.ServePortForward(w, r, func(ctx context.Context, port int32) (net.Conn, error) {
-		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port)
+		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port, c.proxy.TLS())
 		if err != nil {
 			return nil, pods.KubeletError(pt.Node, err)
 		}

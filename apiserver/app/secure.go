@@ -215,3 +215,29 @@ func (o Options) etcdTLS() (*tls.Config, error) {
 func tlsErrorLog() *log.Logger {
 	return slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
 }
+
+// kubeletTLS is how the apiserver calls kubelets: its client certificate
+// (--kubelet-client-certificate/--kubelet-client-key) and the CA that
+// verifies their serving certificates (--kubelet-certificate-authority);
+// nil when none is set.
+func (o Options) kubeletTLS() (*tls.Config, error) {
+	if o.KubeletClientCertificate == "" && o.KubeletClientKey == "" && o.KubeletCertificateAuthority == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.KubeletCertificateAuthority != "" {
+		pool, err := pki.CertPool(o.KubeletCertificateAuthority)
+		if err != nil {
+			return nil, fmt.Errorf("--kubelet-certificate-authority: %w", err)
+		}
+		c.RootCAs = pool
+	}
+	if o.KubeletClientCertificate != "" || o.KubeletClientKey != "" {
+		cert, err := tls.LoadX509KeyPair(o.KubeletClientCertificate, o.KubeletClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("--kubelet-client-certificate/--kubelet-client-key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}

@@ -22,6 +22,7 @@ import (
 	"minik8s/api/scheme"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/endpoints"
+	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
 )
@@ -37,7 +38,10 @@ type Config struct {
 	// Store reads the pods and nodes the node proxy needs (after API has
 	// authorized the request).
 	Store *generic.Store
-	Log   *slog.Logger
+	// Kubelet is the apiserver's client identity towards kubelets (nil:
+	// plain HTTP).
+	Kubelet *pods.KubeletClient
+	Log     *slog.Logger
 }
 
 // Server implements rpc.APIServer.

@@ -1,6 +1,7 @@
 package pods
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,46 @@ var KubeletHTTP = &http.Client{Transport: &http.Transport{
 // the request path has authorized the subresource.
 type Proxy struct {
 	Store *generic.Store
+	// Kubelet is how the apiserver calls https kubelets: its client
+	// certificate (--kubelet-client-certificate/key) and the CA of their
+	// serving certificates (--kubelet-certificate-authority); nil is
+	// plain HTTP (and https with the system roots).
+	Kubelet *KubeletClient
+}
+
+// KubeletClient is the apiserver's TLS identity towards kubelets.
+type KubeletClient struct {
+	TLS  *tls.Config
+	HTTP *http.Client
+}
+
+// NewKubeletClient returns the client for tc (nil: KubeletHTTP).
+func NewKubeletClient(tc *tls.Config) *KubeletClient {
+	if tc == nil {
+		return &KubeletClient{HTTP: KubeletHTTP}
+	}
+	return &KubeletClient{TLS: tc, HTTP: &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       tc,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}}}
+}
+
+// HTTPClient is the client for non-streaming kubelet calls.
+func (p *Proxy) HTTPClient() *http.Client {
+	if p.Kubelet == nil || p.Kubelet.HTTP == nil {
+		return KubeletHTTP
+	}
+	return p.Kubelet.HTTP
+}
+
+// TLS is the client TLS for streams (exec, port-forward); nil when none
+// is configured.
+func (p *Proxy) TLS() *tls.Config {
+	if p.Kubelet == nil {
+		return nil
+	}
+	return p.Kubelet.TLS
 }
 
 // KubeletFor returns the kubelet server URL of a node.

@@ -474,7 +474,11 @@ node() {
 		fi
 	fi
 	step "node $i: kubelet (server $address:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+	# HTTPS with the node's certificate; only the apiserver's client
+	# certificate (apiserver-kubelet-client, cluster CA) gets past /healthz.
 	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" --kubeconfig "$STATE/kubelet-$ns.conf" "${master_flags[@]}" \
+		--tls-cert-file "$PKI/kubelet/$ns.crt" --tls-private-key-file "$PKI/kubelet/$ns.key" \
+		--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
 		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
 		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \

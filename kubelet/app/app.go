@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"minik8s/api/client"
-	"minik8s/api/pki"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
+	"minik8s/api/pki"
 	"minik8s/api/record"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/node"

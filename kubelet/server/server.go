@@ -16,11 +16,11 @@
 package server
 
 import (
-	"crypto/x509"
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"

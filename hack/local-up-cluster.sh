@@ -29,6 +29,16 @@
 #   hack/local-up-cluster.sh start-component N  start it again, same command
 #   hack/local-up-cluster.sh components         list the processes and PIDs
 #
+# TLS everywhere: `minictl certs` writes the cluster's PKI into
+# _output/local/pki (kubeadm's layout) and the kubeconfigs beside it
+# (admin.conf, scheduler.conf, controller-manager.conf, kube-proxy.conf,
+# kubelet-NODE.conf, kube-dns.conf); _output/local/kubeconfig is admin.conf.
+# etcd serves and peers over TLS with client certificates required; the
+# apiservers serve only HTTPS (REST and gRPC on one port) and authenticate
+# client certificates; every daemon and add-on has its kubeconfig. The
+# apiservers' --http-port (plain /healthz, /readyz, /livez, /metrics)
+# stays for the harness's probes.
+#
 # Everything lives under _output/local (logs/, pids/, cmds/, per-node
 # state) or is named mk8s-*; `down` removes exactly that, by the recorded
 # PIDs and the fixed names, so it also cleans up after a half-failed `up`.
@@ -91,18 +101,21 @@ MANIFESTS="$STATE/node$MASTER/manifests"
 # KUBECONFIG_SERVER the one the kubeconfig names (a kubeconfig cluster has
 # a single server URL).
 KUBECONFIG_FILE="$STATE/kubeconfig"
+PKI="$STATE/pki"
 if [ "$CONTROL_PLANE" = static-pods ]; then
 	SERVERS="$MASTER_IP:6443"
-	KUBECONFIG_SERVER="http://$MASTER_IP:6443"
-	ETCD_ENDPOINTS="http://$MASTER_IP:2379"
+	KUBECONFIG_SERVER="https://$MASTER_IP:6443"
+	ETCD_ENDPOINTS="https://$MASTER_IP:2379"
 else
 	SERVERS="$GATEWAY:${API_PORTS[0]},$GATEWAY:${API_PORTS[1]}"
-	KUBECONFIG_SERVER="http://$GATEWAY:${API_PORTS[0]}"
+	KUBECONFIG_SERVER="https://$GATEWAY:${API_PORTS[0]}"
 	ETCD_ENDPOINTS=""
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}http://$GATEWAY:$((2379 + 10 * i))"
+		ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}https://$GATEWAY:$((2379 + 10 * i))"
 	done
 fi
+# etcdctl as the apiserver: etcd requires a client certificate of its CA.
+ETCDCTL_TLS=(--cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" --key "$PKI/apiserver-etcd-client.key")
 
 CURRENT_STEP=""
 CURRENT_LOG=""
@@ -144,7 +157,7 @@ wait_for() {
 	done
 }
 
-minictl() { "$BIN/minictl" --server "$SERVERS" "$@"; }
+minictl() { "$BIN/minictl" --kubeconfig "$KUBECONFIG_FILE" --server "$SERVERS" "$@"; }
 
 # ---------------------------------------------------------------- processes
 
@@ -338,20 +351,24 @@ add_netns_on_bridge() {
 etcd() {
 	local initial="" i client peer
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-		initial+="${initial:+,}etcd-$i=http://$GATEWAY:$((2380 + 10 * i))"
+		initial+="${initial:+,}etcd-$i=https://$GATEWAY:$((2380 + 10 * i))"
 	done
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
-		client="http://$GATEWAY:$((2379 + 10 * i))"
-		peer="http://$GATEWAY:$((2380 + 10 * i))"
+		client="https://$GATEWAY:$((2379 + 10 * i))"
+		peer="https://$GATEWAY:$((2380 + 10 * i))"
 		step "etcd-$i ($client)" "$LOGS/etcd-$i.log"
 		launch "etcd-$i" "" -- "$BIN/etcd" --name "etcd-$i" --data-dir "$STATE/etcd-$i" \
 			--listen-client-urls "$client" --advertise-client-urls "$client" \
 			--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
 			--initial-cluster "$initial" --initial-cluster-token mk8s-local \
-			--initial-cluster-state new --log-level warn
+			--initial-cluster-state new --log-level warn \
+			--cert-file "$PKI/etcd/server.crt" --key-file "$PKI/etcd/server.key" \
+			--client-cert-auth --trusted-ca-file "$PKI/etcd/ca.crt" \
+			--peer-cert-file "$PKI/etcd/peer.crt" --peer-key-file "$PKI/etcd/peer.key" \
+			--peer-client-cert-auth --peer-trusted-ca-file "$PKI/etcd/ca.crt"
 	done
 	step "wait for etcd quorum" "$LOGS/etcd-0.log"
-	wait_for 60 "etcd" "$BIN/etcdctl" --endpoints "$ETCD_ENDPOINTS" endpoint health
+	wait_for 60 "etcd" "$BIN/etcdctl" --endpoints "$ETCD_ENDPOINTS" "${ETCDCTL_TLS[@]}" endpoint health
 }
 
 apiservers() {
@@ -362,7 +379,13 @@ apiservers() {
 		step "apiserver-$i ($GATEWAY:${API_PORTS[$i]}, health :${API_HTTP_PORTS[$i]})" "$LOGS/apiserver-$i.log"
 		launch "apiserver-$i" "" -- "$BIN/apiserver" --etcd-servers "$ETCD_ENDPOINTS" \
 			--bind-address "$GATEWAY" --secure-port "${API_PORTS[$i]}" --http-port "${API_HTTP_PORTS[$i]}" \
-			--service-cluster-ip-range "$SERVICE_CIDR" --component-health "$health"
+			--service-cluster-ip-range "$SERVICE_CIDR" --component-health "$health" \
+			--tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+			--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
+			--etcd-cafile "$PKI/etcd/ca.crt" --etcd-certfile "$PKI/apiserver-etcd-client.crt" \
+			--etcd-keyfile "$PKI/apiserver-etcd-client.key" \
+			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt"
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -375,7 +398,7 @@ schedulers() {
 	for i in 0 1; do
 		step "scheduler-$i (health $GATEWAY:${SCHED_PORTS[$i]})" "$LOGS/scheduler-$i.log"
 		# Short leases so failover tests take seconds, not a minute.
-		launch "scheduler-$i" "" -- "$BIN/scheduler" --server "$SERVERS" \
+		launch "scheduler-$i" "" -- "$BIN/scheduler" --server "$SERVERS" --kubeconfig "$STATE/scheduler.conf" \
 			--bind-address "$GATEWAY" --port "${SCHED_PORTS[$i]}" \
 			--leader-elect-identity "scheduler-$i" --lease-duration 10s --renew-deadline 8s --retry-period 2s
 		wait_for 30 "scheduler-$i" curl -fsS "http://$GATEWAY:${SCHED_PORTS[$i]}/healthz"
@@ -388,7 +411,7 @@ controller_managers() {
 		step "controller-manager-$i (health $GATEWAY:${CM_PORTS[$i]})" "$LOGS/controller-manager-$i.log"
 		# Node lifecycle is shortened so a stopped kubelet's pods move
 		# within a minute in the e2e tests.
-		launch "controller-manager-$i" "" -- "$BIN/controller-manager" --server "$SERVERS" \
+		launch "controller-manager-$i" "" -- "$BIN/controller-manager" --server "$SERVERS" --kubeconfig "$STATE/controller-manager.conf" \
 			--bind-address "$GATEWAY" --port "${CM_PORTS[$i]}" --cluster-cidr "$CLUSTER_CIDR" \
 			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
 			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
@@ -445,7 +468,11 @@ node() {
 		master_flags=(--pod-manifest-path "$MANIFESTS")
 	fi
 	step "node $i: kubelet (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
-	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" "${master_flags[@]}" \
+	# HTTPS with the node's certificate; only the apiserver's client
+	# certificate (apiserver-kubelet-client, cluster CA) gets past /healthz.
+	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" --kubeconfig "$STATE/kubelet-$ns.conf" "${master_flags[@]}" \
+		--tls-cert-file "$PKI/kubelet/$ns.crt" --tls-private-key-file "$PKI/kubelet/$ns.key" \
+		--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
 		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
 		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \
@@ -456,7 +483,7 @@ node() {
 	# In static-pods mode kube-proxy comes as a DaemonSet (kube_proxy_addon).
 	[ "$CONTROL_PLANE" = processes ] || return 0
 	step "node $i: kube-proxy (in $ns)" "$LOGS/kube-proxy-node$i.log"
-	launch "kube-proxy-node$i" "$ns" -- "$BIN/kube-proxy" --server "$SERVERS" \
+	launch "kube-proxy-node$i" "$ns" -- "$BIN/kube-proxy" --server "$SERVERS" --kubeconfig "$STATE/kube-proxy.conf" \
 		--hostname-override "$ns" --cluster-cidr "$CLUSTER_CIDR" --proxy-mode "$KUBE_PROXY_MODE"
 }
 
@@ -470,7 +497,7 @@ master_static_pods() {
 	# Node lifecycle shortened as for the controller-manager processes, so
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
-		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" \
+		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }
@@ -499,7 +526,8 @@ kube_proxy_addon() {
 	manifest=$(addon_manifest "$KUBE_PROXY_MANIFEST" "$KUBE_PROXY_MANIFEST_SERVER" "$SERVERS")
 	grep -qF -- "--proxy-mode=iptables" "$manifest" || fail "$KUBE_PROXY_MANIFEST does not name --proxy-mode=iptables any more"
 	sed -i "s|--proxy-mode=iptables|--proxy-mode=$KUBE_PROXY_MODE|" "$manifest"
-	minictl apply -f "$manifest" >"$LOGS/kube-proxy-addon.log" 2>&1
+	kubeconfig_secret kube-proxy-kubeconfig "$STATE/kube-proxy.conf" >"$LOGS/kube-proxy-addon.log" 2>&1
+	minictl apply -f "$manifest" >>"$LOGS/kube-proxy-addon.log" 2>&1
 }
 
 # static_pods_ready: the four mirror pods and a kube-proxy pod per node run.
@@ -536,11 +564,12 @@ dns_addon() {
 		return 0
 	fi
 	local manifest=$DNS_MANIFEST
-	step "cluster DNS: minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
+	step "cluster DNS: Secret kube-dns-kubeconfig, minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
+	kubeconfig_secret kube-dns-kubeconfig "$STATE/kube-dns.conf" >"$LOGS/dns-addon.log" 2>&1
 	if [ "$CONTROL_PLANE" = static-pods ]; then
 		manifest=$(addon_manifest "$DNS_MANIFEST" "--server=$DNS_MANIFEST_SERVERS" "--server=$SERVERS")
 	fi
-	minictl apply -f "$manifest" >"$LOGS/dns-addon.log" 2>&1
+	minictl apply -f "$manifest" >>"$LOGS/dns-addon.log" 2>&1
 	wait_for 120 "kube-dns" dns_ready
 }
 
@@ -567,25 +596,46 @@ MK8S_STATE=$STATE
 CONTROL_PLANE=$CONTROL_PLANE
 MK8S_MASTER=$master
 MK8S_KUBECONFIG=$KUBECONFIG_FILE
+MK8S_PKI=$PKI
+MK8S_ETCD_CACERT=$PKI/etcd/ca.crt
+MK8S_ETCD_CERT=$PKI/apiserver-etcd-client.crt
+MK8S_ETCD_KEY=$PKI/apiserver-etcd-client.key
 KUBE_PROXY_MODE=$KUBE_PROXY_MODE
 EOF
 	echo "$NODES" >"$STATE/nodes"
 }
 
-# write_kubeconfig writes the cluster's kubeconfig with minictl's config
-# commands (client-go's own types, so any Kubernetes client reads it):
-# cluster and context "minik8s", user "admin" (no credentials until the
-# security work lands).
-write_kubeconfig() {
-	local kc=$KUBECONFIG_FILE
-	step "write $kc (server $KUBECONFIG_SERVER)" "$LOGS/kubeconfig.log"
-	rm -f "$kc"
-	{
-		"$BIN/minictl" --kubeconfig "$kc" config set-cluster minik8s --server "$KUBECONFIG_SERVER"
-		"$BIN/minictl" --kubeconfig "$kc" config set-credentials admin
-		"$BIN/minictl" --kubeconfig "$kc" config set-context minik8s --cluster minik8s --user admin
-		"$BIN/minictl" --kubeconfig "$kc" config use-context minik8s
-	} >>"$LOGS/kubeconfig.log" 2>&1
+# certs writes the cluster's PKI with `minictl certs` (kubeadm's layout)
+# into $PKI and the kubeconfigs into $STATE; $KUBECONFIG_FILE is the
+# admin's (O=system:masters): https, the cluster CA, a client certificate.
+certs() {
+	local kc=$KUBECONFIG_FILE i nodes=""
+	step "PKI: minictl certs --cert-dir $PKI (kubeconfigs in $STATE; server $KUBECONFIG_SERVER)" "$LOGS/certs.log"
+	for i in $(seq 1 "$NODES"); do
+		nodes+="${nodes:+,}$(node_ns "$i")=$(node_ip "$i")+$GATEWAY+127.0.0.1"
+	done
+	"$BIN/minictl" certs --cert-dir "$PKI" --kubeconfig-dir "$STATE" --server "$KUBECONFIG_SERVER" \
+		--apiserver-advertise-address "$GATEWAY,$MASTER_IP" --nodes "$nodes" \
+		--client kube-dns.conf=system:kube-dns >"$LOGS/certs.log" 2>&1
+	cp "$STATE/admin.conf" "$kc"
+	chmod 600 "$kc"
+}
+
+# kubeconfig_secret NAME FILE: a Secret kube-system/NAME whose key
+# "kubeconfig" is FILE, for an add-on's pods to mount.
+kubeconfig_secret() {
+	local name=$1 file=$2 out="$STATE/secret-$1.yaml"
+	cat >"$out" <<EOF
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $name
+  namespace: kube-system
+type: Opaque
+data:
+  kubeconfig: $(base64 -w0 "$file")
+EOF
+	minictl apply -f "$out"
 }
 
 # check_owner refuses to touch a cluster another checkout started: the
@@ -610,6 +660,7 @@ up() {
 	trap 'on_err $LINENO' ERR
 	install_deps
 	build
+	certs
 	images
 	network
 	if [ "$CONTROL_PLANE" = static-pods ]; then
@@ -628,15 +679,15 @@ up() {
 		wait_nodes
 	fi
 	dns_addon
-	write_kubeconfig
 	write_env
 	trap - ERR
 	cat <<EOF
 ==> cluster is up in $((SECONDS - t0))s: $NODES nodes Ready, control plane: $CONTROL_PLANE, kube-proxy mode: $KUBE_PROXY_MODE
     export KUBECONFIG=$KUBECONFIG_FILE
     bin/minictl get nodes                     # or MINIK8S_SERVER=$SERVERS: failover across the apiservers
+    kubectl get nodes
     bin/minictl get componentstatuses
-    bin/etcdctl --endpoints $ETCD_ENDPOINTS get /registry/pods/default/NAME
+    bin/etcdctl --endpoints $ETCD_ENDPOINTS ${ETCDCTL_TLS[*]} get /registry/pods/default/NAME
     ip netns exec $(node_ns 1) sh              # a shell on node 1
     hack/local-up-cluster.sh components       # processes; stop-component/start-component NAME
     bin/minictl get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName

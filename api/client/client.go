@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -108,7 +109,13 @@ func New(servers []string, opts ...Option) (*Client, error) {
 	for _, s := range servers {
 		for _, a := range strings.Split(s, ",") {
 			if a = strings.TrimSpace(a); a != "" {
-				addrs = append(addrs, resolver.Address{Addr: a})
+				// Each address is verified as its own host over TLS, not
+				// as the target's placeholder authority.
+				host, _, err := net.SplitHostPort(a)
+				if err != nil {
+					host = a
+				}
+				addrs = append(addrs, resolver.Address{Addr: a, ServerName: host})
 			}
 		}
 	}

@@ -25,23 +25,23 @@ type Config struct {
 	// APIs share one port, so a kubeconfig's server URL names it. Several
 	// come only from a --server/MINIK8S_SERVER list and give failover.
 	Servers []string
-	// TLS is set when a server URL says https. Connections are plain gRPC
-	// until TLS lands, so NewForConfig refuses such a config rather than
-	// talk plain text to a server that expects TLS.
+	// TLS is set when the server URLs are https (or bare HOST:PORT: the
+	// API port speaks nothing else). An http:// URL leaves it false and
+	// NewForConfig refuses it: there is no plaintext API port.
 	TLS bool
 	// TLSServerName, InsecureSkipTLSVerify and CertificateAuthority(Data)
-	// verify the server; carried for TLS, not used yet.
+	// verify the server (TLSConfig).
 	TLSServerName            string
 	InsecureSkipTLSVerify    bool
 	CertificateAuthority     string
 	CertificateAuthorityData []byte
 	// ClientCertificate(Data) and ClientKey(Data) authenticate the client
-	// over TLS; carried, not used yet.
+	// over TLS.
 	ClientCertificate     string
 	ClientCertificateData []byte
 	ClientKey             string
 	ClientKeyData         []byte
-	// Token and TokenFile are a bearer token; carried, not sent yet.
+	// Token and TokenFile are a bearer token sent with every call.
 	Token     string
 	TokenFile string
 	// Namespace is the context's namespace ("" when it names none).
@@ -139,23 +139,28 @@ func ConfigFromFlags(server, kubeconfig string) (*Config, error) {
 		return nil, fmt.Errorf("--server: %w", err)
 	}
 	if len(servers) == 0 {
-		servers = []string{DefaultServer}
+		servers, tls = []string{DefaultServer}, true
 	}
 	return &Config{Servers: servers, TLS: tls}, nil
 }
 
 // NewForConfig returns a client for cfg's apiservers, as New does for
-// addresses. A config whose server is https is refused: TLS is not
-// supported yet, and a plain connection to a TLS port would only fail later
-// with a less clear error.
+// addresses, over TLS with cfg's CA, client certificate and token. An
+// http:// server is refused: the apiserver has no plaintext port, and a
+// plain connection to its TLS port would only fail later, less clearly.
 func NewForConfig(cfg *Config, opts ...Option) (*Client, error) {
 	if cfg == nil || len(cfg.Servers) == 0 {
 		return nil, fmt.Errorf("new apiserver client: no server address given (set --server or a kubeconfig)")
 	}
-	if cfg.TLS {
-		return nil, fmt.Errorf("apiserver %s: https is not supported yet (TLS comes later); use an http:// server URL", strings.Join(cfg.Servers, ","))
+	if !cfg.TLS {
+		return nil, fmt.Errorf("apiserver %s: http:// is not served (the API port is TLS only); use an https:// server URL", strings.Join(cfg.Servers, ","))
 	}
-	return New(cfg.Servers, opts...)
+	t, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig user %q / cluster %q: %w", cfg.User, cfg.Cluster, err)
+	}
+	base := []Option{WithTLS(t), WithBearerToken(cfg.Token, cfg.TokenFile)}
+	return New(cfg.Servers, append(base, opts...)...)
 }
 
 // KubeconfigFiles lists the files o selects, first (strongest) first:
@@ -181,8 +186,9 @@ func MergedKubeconfig(o KubeconfigOptions) (*clientcmdapi.Config, error) {
 }
 
 // ParseServer checks a server given as http://HOST[:PORT],
-// https://HOST[:PORT] or a bare HOST:PORT (plain), and returns the
-// HOST:PORT to dial and whether it asks for TLS.
+// https://HOST[:PORT] or a bare HOST:PORT (TLS: the API port speaks
+// nothing else), and returns the HOST:PORT to dial and whether it asks
+// for TLS.
 func ParseServer(s string) (addr string, tls bool, err error) { return parseServer(s) }
 
 func loadingRules(o KubeconfigOptions) *clientcmd.ClientConfigLoadingRules {
@@ -263,8 +269,9 @@ func configFrom(raw clientcmdapi.Config) (c *Config, server string) {
 }
 
 // parseServers turns a comma-separated list of server URLs or HOST:PORT
-// addresses into HOST:PORT addresses, and says whether any is https.
+// addresses into HOST:PORT addresses, and says whether all are TLS.
 func parseServers(list string) (servers []string, tls bool, err error) {
+	tls = true
 	for _, s := range strings.Split(list, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -274,19 +281,19 @@ func parseServers(list string) (servers []string, tls bool, err error) {
 			return nil, false, err
 		}
 		servers = append(servers, addr)
-		tls = tls || secure
+		tls = tls && secure
 	}
-	return servers, tls, nil
+	return servers, tls && len(servers) > 0, nil
 }
 
 // parseServer accepts http://HOST[:PORT], https://HOST[:PORT] (default
-// ports 80 and 443, as for any URL) and a bare HOST:PORT, which is plain.
+// ports 80 and 443, as for any URL) and a bare HOST:PORT, which is TLS.
 func parseServer(s string) (addr string, tls bool, err error) {
 	if !strings.Contains(s, "://") {
 		if _, _, err := net.SplitHostPort(s); err != nil {
-			return "", false, fmt.Errorf("server %q: want http://HOST:PORT or HOST:PORT", s)
+			return "", false, fmt.Errorf("server %q: want https://HOST:PORT or HOST:PORT", s)
 		}
-		return s, false, nil
+		return s, true, nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {

@@ -173,7 +173,7 @@ func TestParseServer(t *testing.T) {
 		{"http://apiserver", "apiserver:80", false},
 		{"https://apiserver", "apiserver:443", true},
 		{"https://[::1]:6443", "[::1]:6443", true},
-		{"127.0.0.1:6443", "127.0.0.1:6443", false},
+		{"127.0.0.1:6443", "127.0.0.1:6443", true},
 	} {
 		addr, tls, err := parseServer(tc.in)
 		if err != nil || addr != tc.addr || tls != tc.tls {
@@ -186,13 +186,17 @@ func TestNewForConfig(t *testing.T) {
 	if _, err := NewForConfig(&Config{}); err == nil || !strings.Contains(err.Error(), "no server") {
 		t.Errorf("no servers: %v", err)
 	}
-	c, err := ConfigFromFlags("https://10.0.0.1:6443", "")
+	c, err := ConfigFromFlags("http://10.0.0.1:6443", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = NewForConfig(c)
-	if err == nil || !strings.Contains(err.Error(), "https is not supported yet") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("https: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "TLS only") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("http: %v", err)
+	}
+	c.TLS, c.CertificateAuthority = true, "/nonexistent/ca.crt"
+	if _, err = NewForConfig(c); err == nil || !strings.Contains(err.Error(), "certificate-authority") {
+		t.Errorf("unreadable CA: %v", err)
 	}
 	c, err = ConfigFromFlags("127.0.0.1:1,127.0.0.1:2", "")
 	if err != nil || !reflect.DeepEqual(c.Servers, []string{"127.0.0.1:1", "127.0.0.1:2"}) {

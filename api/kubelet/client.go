@@ -8,6 +8,7 @@ package kubelet
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -103,6 +104,31 @@ type ExecOptions struct {
 	Resize         <-chan TermSize
 	// Dial connects to the kubelet (default net.Dialer).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS is the client TLS for an https kubelet URL (the apiserver's
+	// client certificate and the CA of the kubelets' serving
+	// certificates); nil uses the system roots and no certificate.
+	TLS *tls.Config
+}
+
+// secure wraps conn in TLS for an https base URL and completes the
+// handshake; an http URL leaves it plain.
+func secure(ctx context.Context, conn net.Conn, u *url.URL, tc *tls.Config) (net.Conn, error) {
+	if u.Scheme != "https" {
+		return conn, nil
+	}
+	cfg := &tls.Config{}
+	if tc != nil {
+		cfg = tc.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	t := tls.Client(conn, cfg)
+	if err := t.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("kubelet %s: %w", u.Host, err)
+	}
+	return t, nil
 }
 
 // Exec runs cmd in a container through the kubelet server at base
@@ -126,7 +152,12 @@ func Exec(ctx context.Context, base, ns, pod, container string, cmd []string, o 
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	conn, err := dial(ctx, "tcp", u.Host)
+	raw, err := dial(ctx, "tcp", u.Host)
+	if err != nil {
+		return 0, err
+	}
+	defer raw.Close()
+	conn, err := secure(ctx, raw, u, o.TLS)
 	if err != nil {
 		return 0, err
 	}
@@ -336,17 +367,22 @@ const PortForwardProtocol = "minik8s-portforward/1"
 // It supports CloseWrite, passed on to the pod as a half-close. A refusal
 // is a *StatusError: 404 for a pod the kubelet does not run, 502 when the
 // port does not answer.
-func PortForward(ctx context.Context, base, ns, pod string, port int32) (net.Conn, error) {
+func PortForward(ctx context.Context, base, ns, pod string, port int32, tc *tls.Config) (net.Conn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("port-forward: kubelet URL %s: only http is supported", base)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("port-forward: kubelet URL %s: want http or https", base)
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	raw, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
+		return nil, err
+	}
+	conn, err := secure(ctx, raw, u, tc)
+	if err != nil {
+		raw.Close()
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })

@@ -60,6 +60,25 @@ type Options struct {
 	// KubeletPreferredAddressTypes orders the Node address types tried
 	// for a kubelet (Kubernetes' --kubelet-preferred-address-types).
 	KubeletPreferredAddressTypes string
+
+	// Serving and authentication (kube-apiserver's flags).
+	TLSCertFile       string
+	TLSPrivateKeyFile string
+	CertDir           string
+	ClientCAFile      string
+	AnonymousAuth     bool
+	// etcd client TLS.
+	EtcdCAFile   string
+	EtcdCertFile string
+	EtcdKeyFile  string
+	// How the apiserver calls kubelets.
+	KubeletClientCertificate    string
+	KubeletClientKey            string
+	KubeletCertificateAuthority string
+
+	// Authenticators are added to the union after client certificates
+	// (token authenticators); not a flag.
+	Authenticators []auth.Authenticator
 }
 
 // AddFlags registers the options on fs.
@@ -76,6 +95,17 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"Go GC target (as GOGC; ignored when GOGC is set): the watch cache keeps much live memory, and collecting at 100% spends CPU etcd needs on the same machine")
 	fs.StringVar(&o.KubeletPreferredAddressTypes, "kubelet-preferred-address-types", strings.Join(pods.DefaultPreferredAddressTypes, ","),
 		"the order of Node address types to reach a kubelet at (with the port in the Node's status.daemonEndpoints)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "PEM serving certificate of the API port (with intermediates after it); without it a self-signed one is made under --cert-dir")
+	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&o.CertDir, "cert-dir", "/var/run/kubernetes", "directory of the self-signed serving certificate (apiserver.crt/key) used when --tls-cert-file is not given")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA bundle: a client certificate signed by one of them authenticates its common name as the user and its organizations as groups")
+	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "treat requests without credentials as system:anonymous; false: 401 for them (except /healthz, /livez, /readyz and /version, always open)")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", "", "CA bundle verifying the etcd servers")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", "", "client certificate for etcd")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "private key of --etcd-certfile")
+	fs.StringVar(&o.KubeletClientCertificate, "kubelet-client-certificate", "", "client certificate the apiserver presents to kubelets")
+	fs.StringVar(&o.KubeletClientKey, "kubelet-client-key", "", "private key of --kubelet-client-certificate")
+	fs.StringVar(&o.KubeletCertificateAuthority, "kubelet-certificate-authority", "", "CA bundle verifying the kubelets' serving certificates")
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
@@ -117,8 +147,8 @@ func (o *Options) Validate() error {
 	return o.Authentication.Validate()
 }
 
-// kubeletConfig is how the node proxy reaches kubelets: plain HTTP at the
-// Node's preferred address until the kubelets serve TLS.
+// kubeletConfig is where the node proxy reaches kubelets: the Node's
+// preferred address (https when the apiserver has kubelet client TLS).
 func (o *Options) kubeletConfig() pods.KubeletConfig {
 	types, _ := pods.ParseAddressTypes(o.KubeletPreferredAddressTypes)
 	return pods.KubeletConfig{Scheme: "http", PreferredAddressTypes: types}
@@ -133,7 +163,16 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if o.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(o.GCPercent)
 	}
+	etcdTLS, err := o.etcdTLS()
+	if err != nil {
+		return err
+	}
+	cert, err := servingCert(o.TLSCertFile, o.TLSPrivateKeyFile, o.CertDir, selfSignedHosts(o))
+	if err != nil {
+		return err
+	}
 	cli, err := clientv3.New(clientv3.Config{
+		TLS:         etcdTLS,
 		Endpoints:   strings.Split(o.EtcdServers, ","),
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
@@ -164,17 +203,26 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
-	g := grpc.NewServer(server.ServerOptions(metrics)...)
+	// handshaken: the split listener did the TLS handshake (alpn.go).
+	g := grpc.NewServer(append(server.ServerOptions(metrics), grpc.Creds(handshaken{}))...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
-	authn, err := o.Authentication.Build(StoreGetter(st))
+	// Client certificates first, then the bearer tokens (a token file,
+	// bootstrap tokens, service-account tokens; they read the store).
+	tokens, err := o.Authentication.Build(StoreGetter(st))
 	if err != nil {
 		return err
 	}
-	// Anonymous stays allowed until the X.509 authenticator and TLS land.
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health},
-		auth.Union{Authenticators: authn.Authenticators, AllowAnonymous: true}, nil, nil)
-	authn.Install(api)
-	kc := o.kubeletConfig()
+	authn, err := authenticator(o, append(tokens.Authenticators, o.Authenticators...)...)
+	if err != nil {
+		return err
+	}
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, nil)
+	tokens.Install(api)
+	kubeletTLS, err := o.kubeletTLS()
+	if err != nil {
+		return err
+	}
+	kc := pods.NewKubeletClient(o.kubeletConfig(), kubeletTLS)
 	RegisterMetrics(api, st, kc)
 	server.New(server.Config{API: api, Store: st, Kubelet: kc}).Register(g)
 
@@ -182,25 +230,30 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen on API port: %w", err)
 	}
-	// One port: gRPC for our components, the REST API for everyone else.
-	split := newSplitListener(lis)
+	// One TLS port: gRPC for our components, the REST API for everyone
+	// else (secure.go).
 	errc := make(chan error, 3)
-	go func() { errc <- g.Serve(split.grpc) }()
 	extra := healthMux(st, reg)
 	extra.HandleFunc("/version", serveVersion)
 	extra.Handle("/openapi/", openapi.Handler())
-	authn.InstallOpenID(extra)
+	tokens.InstallOpenID(extra)
+	rest := restapi.New(restapi.Config{
+		API: api, Extra: extra, Connect: newConnector(st, kc).serve, Patch: ApplyPatch,
+	})
+	split := newTLSSplitListener(lis, serverTLS(cert))
 	rs := &http.Server{
-		Handler: restapi.New(restapi.Config{
-			API: api, Extra: extra, Connect: newConnector(st, kc).serve, Patch: ApplyPatch,
-		}),
+		Handler: secureHandler(g, rest, authn),
+		// No TLSConfig: the split listener hands over finished TLS
+		// connections, and without one Serve sets up h2 for them.
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          tlsErrorLog(),
 	}
 	go func() {
 		if err := rs.Serve(split.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			errc <- err
 		}
 	}()
+	go func() { errc <- g.Serve(split.grpc) }()
 	defer split.Close()
 
 	var hs *http.Server
@@ -233,7 +286,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	// apiserver out of the kubernetes endpoints.
 	defer func() { cancel(); <-ksDone }()
 
-	slog.Info("apiserver serving", "grpc+rest", lis.Addr().String(), "etcd", o.EtcdServers)
+	slog.Info("apiserver serving", "https (grpc+rest)", lis.Addr().String(), "etcd", o.EtcdServers)
 	if ready != nil {
 		ready <- lis.Addr().String()
 	}
@@ -246,18 +299,21 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		_ = hs.Shutdown(sctx)
 		c()
 	}
-	split.Close()
 	{
+		// Shutdown does not wait for hijacked or streaming (watch) requests
+		// beyond its deadline; gRPC calls through ServeHTTP end with it.
 		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = rs.Shutdown(sctx)
 		c()
-	}
-	stopped := make(chan struct{})
-	go func() { g.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(3 * time.Second):
-		g.Stop()
+		_ = rs.Close()
+		split.Close()
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(3 * time.Second):
+			g.Stop()
+		}
 	}
 	return err
 }

@@ -30,7 +30,7 @@ type connector struct {
 	proxy *pods.Proxy
 }
 
-func newConnector(st *generic.Store, kc pods.KubeletConfig) *connector {
+func newConnector(st *generic.Store, kc *pods.KubeletClient) *connector {
 	return &connector{proxy: &pods.Proxy{Store: st, Kubelet: kc}}
 }
 
@@ -71,7 +71,7 @@ func (c *connector) logs(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 		}
 		o.TailLines = n
 	}
-	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, pt.Kubelet, t.Namespace, t.Name, pt.Container, o)
+	body, err := kubelet.Logs(ctx, c.proxy.HTTPClient(), pt.Kubelet, t.Namespace, t.Name, pt.Container, o)
 	if err != nil {
 		writeStatus(w, pods.KubeletError(pt.Node, err))
 		return
@@ -145,7 +145,7 @@ func (c *connector) exec(w http.ResponseWriter, r *http.Request, t endpoints.Tar
 				}
 			}()
 		}
-		eo := kubelet.ExecOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.Tty}
+		eo := kubelet.ExecOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.Tty, TLS: c.proxy.TLS()}
 		if resize != nil {
 			eo.Resize = resize
 		}
@@ -168,7 +168,7 @@ func (c *connector) portForward(w http.ResponseWriter, r *http.Request, t endpoi
 		return
 	}
 	remotecommand.ServePortForward(w, r, func(ctx context.Context, port int32) (net.Conn, error) {
-		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port)
+		conn, err := kubelet.PortForward(ctx, pt.Kubelet, t.Namespace, t.Name, port, c.proxy.TLS())
 		if err != nil {
 			return nil, pods.KubeletError(pt.Node, err)
 		}
@@ -199,7 +199,7 @@ func (c *connector) nodeProxy(w http.ResponseWriter, r *http.Request, t endpoint
 			// The caller's credentials are for the apiserver, not the kubelet.
 			pr.Out.Header.Del("Authorization")
 		},
-		Transport:     pods.KubeletHTTP.Transport,
+		Transport:     c.proxy.HTTPClient().Transport,
 		FlushInterval: -1, // stream (logs with follow) as it comes
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeStatus(w, pods.KubeletError(t.Name, err))

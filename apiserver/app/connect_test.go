@@ -82,7 +82,7 @@ func restFront(t *testing.T, st *generic.Store, authz auth.Authorizer) *httptest
 	t.Helper()
 	api := NewAPI(st, nil, nil, nil, authz, nil)
 	hs := httptest.NewServer(restapi.New(restapi.Config{API: api, Patch: ApplyPatch,
-		Connect: newConnector(st, pods.KubeletConfig{}).serve}))
+		Connect: newConnector(st, pods.NewKubeletClient(pods.KubeletConfig{}, nil)).serve}))
 	t.Cleanup(hs.Close)
 	return hs
 }

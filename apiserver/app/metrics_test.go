@@ -86,7 +86,7 @@ func TestMetricsAPI(t *testing.T) {
 		}
 	}
 	api := NewAPI(st, nil, nil, nil, nil, nil)
-	RegisterMetrics(api, st, pods.KubeletConfig{})
+	RegisterMetrics(api, st, pods.NewKubeletClient(pods.KubeletConfig{}, nil))
 	hs := httptest.NewServer(restapi.New(restapi.Config{API: api, Patch: ApplyPatch}))
 	defer hs.Close()
 	get := func(path string) (int, string) {

@@ -71,10 +71,10 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 
 // RegisterMetrics serves metrics.k8s.io/v1beta1 nodes and pods, computed
 // from the kubelets' stats summaries (kubectl top).
-func RegisterMetrics(api *endpoints.API, st *generic.Store, kc pods.KubeletConfig) {
+func RegisterMetrics(api *endpoints.API, st *generic.Store, kc *pods.KubeletClient) {
 	nodesKind, _ := scheme.ByResource("nodes")
 	podsKind, _ := scheme.ByResource("pods")
-	p := &metrics.Provider{Nodes: st.For(nodesKind), Pods: st.For(podsKind), Kubelet: kc}
+	p := &metrics.Provider{Nodes: st.For(nodesKind), Pods: st.For(podsKind), Kubelet: kc.KubeletConfig, HTTP: kc.HTTP}
 	api.RegisterComputed(metricsv1beta1.NodeMetricsKind, "nodes", metrics.NodeStorage{P: p})
 	api.RegisterComputed(metricsv1beta1.PodMetricsKind, "pods", metrics.PodStorage{P: p})
 }

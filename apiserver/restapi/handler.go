@@ -409,6 +409,11 @@ func writeJSON(w http.ResponseWriter, code int, data []byte) {
 }
 
 // writeError writes err as a metav1.Status with its HTTP code.
+// WriteError answers with err as a metav1.Status (its code, or 500), as
+// every error of this front is answered; the apiserver's authentication
+// at the door uses it for its 401s.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
 func writeError(w http.ResponseWriter, err error) {
 	st := statusOf(err)
 	data, _ := codec.MarshalJSON(st)

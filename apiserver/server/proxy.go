@@ -37,7 +37,7 @@ func (s *Server) podLogs(req *rpc.PodLogsRequest, stream rpc.API_PodLogsServer) 
 	if err != nil {
 		return err
 	}
-	body, err := kubelet.Logs(ctx, pods.KubeletHTTP, pt.Kubelet, req.Namespace, req.Name, pt.Container,
+	body, err := kubelet.Logs(ctx, s.proxy().HTTPClient(), pt.Kubelet, req.Namespace, req.Name, pt.Container,
 		kubelet.LogOptions{Follow: req.Follow, Previous: req.Previous, TailLines: req.TailLines})
 	if err != nil {
 		return pods.KubeletError(pt.Node, err)
@@ -83,7 +83,7 @@ func (s *Server) nodeStats(ctx context.Context, req *rpc.NodeStatsRequest) (*rpc
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
-	resp, err := pods.KubeletHTTP.Do(hreq)
+	resp, err := s.proxy().HTTPClient().Do(hreq)
 	if err != nil {
 		return nil, pods.KubeletError(req.Name, err)
 	}
@@ -168,7 +168,7 @@ func (s *Server) exec(stream rpc.API_ExecServer) error {
 	}()
 
 	out := &execSender{stream: stream}
-	opts := kubelet.ExecOptions{Stdin: stdin, Tty: start.Tty, Stdout: out.writer(true), Stderr: out.writer(false)}
+	opts := kubelet.ExecOptions{Stdin: stdin, Tty: start.Tty, Stdout: out.writer(true), Stderr: out.writer(false), TLS: s.proxy().TLS()}
 	if resize != nil {
 		opts.Resize = resize
 	}

@@ -38,8 +38,9 @@ type Config struct {
 	// Store reads the pods and nodes the node proxy needs (after API has
 	// authorized the request).
 	Store *generic.Store
-	// Kubelet says how the node proxy reaches kubelets.
-	Kubelet pods.KubeletConfig
+	// Kubelet is the apiserver's client identity towards kubelets (nil:
+	// plain HTTP).
+	Kubelet *pods.KubeletClient
 	Log     *slog.Logger
 }
 
@@ -62,15 +63,17 @@ func (s *Server) Register(g *grpc.Server) { rpc.RegisterAPIServer(g, s) }
 
 // ServerOptions are the gRPC options the apiserver needs: room for
 // requests a little over the object limit (so the limit is reported as a
-// clear API error) and the metrics interceptors.
+// clear API error), the metrics interceptors, and the interceptors that put
+// each call's credentials (TLS peer certificates, bearer token) into its
+// context for authentication.
 func ServerOptions(m *Metrics) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(2 * MaxObjectBytes),
 		// Let clients ping idle connections every 10s, so a watch notices a
 		// dead apiserver and moves to another.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(m.unary, recoverUnary),
-		grpc.ChainStreamInterceptor(m.stream, recoverStream),
+		grpc.ChainUnaryInterceptor(m.unary, recoverUnary, credentialsUnary),
+		grpc.ChainStreamInterceptor(m.stream, recoverStream, credentialsStream),
 	}
 }
 

@@ -74,6 +74,13 @@ type Config struct {
 	ImagePrefix string
 	// ImagePullPolicy defaults to IfNotPresent.
 	ImagePullPolicy string
+	// PKIDir is the host directory of the cluster's certificates in
+	// kubeadm's layout (`minictl certs`; default /etc/minik8s/pki),
+	// mounted read-only at /etc/kubernetes/pki; KubeconfigDir holds
+	// scheduler.conf and controller-manager.conf (default PKIDir's
+	// parent).
+	PKIDir        string
+	KubeconfigDir string
 	// ExtraArgs are appended to one component's flags, keyed by its name
 	// (Etcd, APIServer, ...), e.g. {Scheduler: {"--v"}}.
 	ExtraArgs map[string][]string
@@ -100,6 +107,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ServiceClusterIPRange, "10.96.0.0/16")
 	def(&c.ClusterCIDR, "10.244.0.0/16")
 	def(&c.ImagePullPolicy, "IfNotPresent")
+	def(&c.PKIDir, "/etc/minik8s/pki")
+	def(&c.KubeconfigDir, filepath.Dir(filepath.Clean(c.PKIDir)))
 	if c.APIServerPort == 0 {
 		c.APIServerPort = DefaultAPIServerPort
 	}
@@ -186,16 +195,24 @@ type pod struct {
 	probePort int
 	livePath  string
 	readyPath string
-	// hostPath volumes: name -> host dir, mounted at mounts[name].
+	// hostPath volumes: name -> host dir, mounted at mounts[name];
+	// files[name] marks a volume that is one file (type File, read-only).
 	volumes map[string]string
 	mounts  map[string]string
+	files   map[string]bool
+	// readOnly volumes are mounted read-only.
+	readOnly map[string]bool
 }
+
+// pkiMount is where the static pods see PKIDir (kubeadm's path).
+const pkiMount = "/etc/kubernetes/pki"
 
 func (c Config) image(repo string) string { return c.ImagePrefix + images.Image(repo) }
 
 func (c Config) etcd() pod {
 	ip := c.NodeIP
-	url := func(host string, port int) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) }
+	url := func(host string, port int) string { return "https://" + net.JoinHostPort(host, strconv.Itoa(port)) }
+	metrics := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(EtcdMetricsPort))
 	return pod{
 		name: Etcd, image: c.image(images.EtcdRepo), pull: c.ImagePullPolicy, command: images.EtcdPath,
 		args: []string{
@@ -209,11 +226,22 @@ func (c Config) etcd() pod {
 			"--initial-cluster-state=new",
 			// Health endpoints on loopback only, apart from the client
 			// port, as kubeadm does: probes need no client URL.
-			"--listen-metrics-urls=" + url("127.0.0.1", EtcdMetricsPort),
+			"--listen-metrics-urls=" + metrics,
+			// TLS for clients (a certificate of the etcd CA required:
+			// only apiservers hold one) and for peers.
+			"--cert-file=" + pkiMount + "/etcd/server.crt",
+			"--key-file=" + pkiMount + "/etcd/server.key",
+			"--client-cert-auth",
+			"--trusted-ca-file=" + pkiMount + "/etcd/ca.crt",
+			"--peer-cert-file=" + pkiMount + "/etcd/peer.crt",
+			"--peer-key-file=" + pkiMount + "/etcd/peer.key",
+			"--peer-client-cert-auth",
+			"--peer-trusted-ca-file=" + pkiMount + "/etcd/ca.crt",
 		},
 		probePort: EtcdMetricsPort, livePath: "/livez", readyPath: "/readyz",
-		volumes: map[string]string{"etcd-data": c.EtcdDataDir},
-		mounts:  map[string]string{"etcd-data": "/var/lib/etcd"},
+		volumes:  map[string]string{"etcd-data": c.EtcdDataDir, "pki": c.PKIDir},
+		mounts:   map[string]string{"etcd-data": "/var/lib/etcd", "pki": pkiMount},
+		readOnly: map[string]bool{"pki": true},
 	}
 }
 
@@ -223,7 +251,7 @@ func (c Config) apiserver() pod {
 	return pod{
 		name: APIServer, image: c.image(images.APIServerRepo), pull: c.ImagePullPolicy, command: images.APIServerPath,
 		args: []string{
-			"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(EtcdClientPort),
+			"--etcd-servers=https://127.0.0.1:" + strconv.Itoa(EtcdClientPort),
 			"--bind-address=0.0.0.0",
 			"--advertise-address=" + c.NodeIP,
 			"--secure-port=" + strconv.Itoa(c.APIServerPort),
@@ -232,8 +260,21 @@ func (c Config) apiserver() pod {
 			// The scheduler and controller-manager share the master's
 			// host network, so the apiserver probes them on loopback.
 			"--component-health=" + health,
+			"--tls-cert-file=" + pkiMount + "/apiserver.crt",
+			"--tls-private-key-file=" + pkiMount + "/apiserver.key",
+			"--client-ca-file=" + pkiMount + "/ca.crt",
+			"--anonymous-auth=false",
+			"--etcd-cafile=" + pkiMount + "/etcd/ca.crt",
+			"--etcd-certfile=" + pkiMount + "/apiserver-etcd-client.crt",
+			"--etcd-keyfile=" + pkiMount + "/apiserver-etcd-client.key",
+			"--kubelet-client-certificate=" + pkiMount + "/apiserver-kubelet-client.crt",
+			"--kubelet-client-key=" + pkiMount + "/apiserver-kubelet-client.key",
+			"--kubelet-certificate-authority=" + pkiMount + "/ca.crt",
 		},
 		probePort: c.APIServerHealthPort, livePath: "/livez", readyPath: "/readyz",
+		volumes:  map[string]string{"pki": c.PKIDir},
+		mounts:   map[string]string{"pki": pkiMount},
+		readOnly: map[string]bool{"pki": true},
 	}
 }
 
@@ -242,12 +283,13 @@ func (c Config) scheduler() pod {
 		name: Scheduler, image: c.image(images.SchedulerRepo), pull: c.ImagePullPolicy, command: images.SchedulerPath,
 		args: []string{
 			"--server=" + c.APIServerAddress(),
+			"--kubeconfig=/etc/kubernetes/scheduler.conf",
 			"--bind-address=127.0.0.1",
 			"--port=" + strconv.Itoa(SchedulerHealthPort),
 			"--leader-elect=true",
 		},
 		probePort: SchedulerHealthPort, livePath: "/healthz",
-	}
+	}.withKubeconfig(filepath.Join(c.KubeconfigDir, "scheduler.conf"), "/etc/kubernetes/scheduler.conf")
 }
 
 func (c Config) controllerManager() pod {
@@ -259,9 +301,19 @@ func (c Config) controllerManager() pod {
 			"--port=" + strconv.Itoa(ControllerManagerPort),
 			"--cluster-cidr=" + c.ClusterCIDR,
 			"--leader-elect=true",
+			"--kubeconfig=/etc/kubernetes/controller-manager.conf",
 		},
 		probePort: ControllerManagerPort, livePath: "/healthz",
-	}
+	}.withKubeconfig(filepath.Join(c.KubeconfigDir, "controller-manager.conf"), "/etc/kubernetes/controller-manager.conf")
+}
+
+// withKubeconfig mounts the host file hostFile at path, read-only.
+func (p pod) withKubeconfig(hostFile, path string) pod {
+	p.volumes = map[string]string{"kubeconfig": hostFile}
+	p.mounts = map[string]string{"kubeconfig": path}
+	p.files = map[string]bool{"kubeconfig": true}
+	p.readOnly = map[string]bool{"kubeconfig": true}
+	return p
 }
 
 // yaml writes the manifest by hand: the shape is fixed and small, and
@@ -317,13 +369,20 @@ func (p pod) yaml() string {
 		for _, n := range sortedKeys(p.mounts) {
 			w("    - name: %s", q(n))
 			w("      mountPath: %s", q(p.mounts[n]))
+			if p.readOnly[n] {
+				w("      readOnly: true")
+			}
 		}
 		w("  volumes:")
 		for _, n := range sortedKeys(p.volumes) {
 			w("  - name: %s", q(n))
 			w("    hostPath:")
 			w("      path: %s", q(p.volumes[n]))
-			w("      type: DirectoryOrCreate")
+			if p.files[n] {
+				w("      type: File")
+			} else {
+				w("      type: DirectoryOrCreate")
+			}
 		}
 	}
 	return b.String()

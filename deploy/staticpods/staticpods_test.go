@@ -85,11 +85,11 @@ func TestRender(t *testing.T) {
 		switch m.Component {
 		case Etcd:
 			if pod.Spec.Volumes[0].GetHostPath().GetPath() != "/data/etcd" || c.VolumeMounts[0].MountPath != "/var/lib/etcd" ||
-				!strings.Contains(args, "--data-dir=/var/lib/etcd") || !strings.Contains(args, "--initial-cluster=master=http://10.250.0.11:2380") {
+				!strings.Contains(args, "--data-dir=/var/lib/etcd") || !strings.Contains(args, "--initial-cluster=master=https://10.250.0.11:2380") {
 				t.Errorf("etcd: %s volumes %v", args, pod.Spec.Volumes)
 			}
 		case APIServer:
-			if !strings.Contains(args, "--advertise-address=10.250.0.11") || !strings.Contains(args, "--etcd-servers=http://127.0.0.1:2379") {
+			if !strings.Contains(args, "--advertise-address=10.250.0.11") || !strings.Contains(args, "--etcd-servers=https://127.0.0.1:2379") || !strings.Contains(args, "--client-ca-file=/etc/kubernetes/pki/ca.crt") {
 				t.Errorf("apiserver: %s", args)
 			}
 		case Scheduler:

@@ -35,6 +35,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	apiserver "minik8s/apiserver/app"
 	cm "minik8s/controller-manager/app"
+	"minik8s/hack/benchpki"
 	"minik8s/test/etcdtest"
 	"minik8s/test/fakekubelet"
 )
@@ -262,9 +263,14 @@ func bench(replicas, nodes, conc, members int, realKubelets bool) (*report, erro
 	defer acancel()
 	readyC := make(chan string, 1)
 	apiDone := make(chan error, 1)
+	bp, err := benchpki.New()
+	if err != nil {
+		return nil, err
+	}
+	defer bp.Close()
 	go func() {
-		apiDone <- apiserver.Run(actx, apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
-			ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400, ComponentHealth: apiserver.DefaultComponentHealth}, readyC)
+		apiDone <- apiserver.Run(actx, bp.Secure(apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
+			ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400, ComponentHealth: apiserver.DefaultComponentHealth}), readyC)
 	}()
 	var addr string
 	select {
@@ -273,9 +279,13 @@ func bench(replicas, nodes, conc, members int, realKubelets bool) (*report, erro
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}
 	defer func() { acancel(); <-apiDone }()
+	_, tc, err := bp.Kubeconfig(addr)
+	if err != nil {
+		return nil, err
+	}
 	clients := make([]*client.Client, conc)
 	for i := range clients {
-		if clients[i], err = client.New([]string{addr}); err != nil {
+		if clients[i], err = client.New([]string{addr}, client.WithTLS(tc)); err != nil {
 			return nil, err
 		}
 		defer clients[i].Close()

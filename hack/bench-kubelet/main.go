@@ -45,6 +45,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	apiapp "minik8s/apiserver/app"
 	"minik8s/deploy/images"
+	"minik8s/hack/benchpki"
 	"minik8s/kubelet/cgroups"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/runtime"
@@ -90,6 +91,7 @@ func main() {
 }
 
 type bench struct {
+	kubeconfig    string // the admin kubeconfig the kubelet uses
 	pods, memPods int
 
 	dir      string
@@ -134,9 +136,15 @@ func (b *bench) run() error {
 	actx, acancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	adone := make(chan error, 1)
+	bp, err := benchpki.New()
+	if err != nil {
+		acancel()
+		return err
+	}
+	b.defer_(bp.Close)
 	go func() {
-		adone <- apiapp.Run(actx, apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
-			ServiceClusterIPRange: "10.96.0.0/16", ComponentHealth: apiapp.DefaultComponentHealth}, ready)
+		adone <- apiapp.Run(actx, bp.Secure(apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
+			ServiceClusterIPRange: "10.96.0.0/16", ComponentHealth: apiapp.DefaultComponentHealth}), ready)
 	}()
 	var apiAddr string
 	select {
@@ -146,7 +154,12 @@ func (b *bench) run() error {
 		return fmt.Errorf("apiserver: %v", err)
 	}
 	b.defer_(func() { acancel(); <-adone })
-	if b.c, err = client.New([]string{apiAddr}); err != nil {
+	kubeconfig, tc, err := bp.Kubeconfig(apiAddr)
+	if err != nil {
+		return err
+	}
+	b.kubeconfig = kubeconfig
+	if b.c, err = client.New([]string{apiAddr}, client.WithTLS(tc)); err != nil {
 		return err
 	}
 	b.defer_(func() { _ = b.c.Close() })
@@ -207,7 +220,7 @@ func (b *bench) run() error {
 	if err != nil {
 		return err
 	}
-	b.kubelet = exec.Command(bin, "--server", apiAddr, "--hostname-override", b.nodeName, "--node-ip", "192.0.2.100",
+	b.kubelet = exec.Command(bin, "--server", apiAddr, "--kubeconfig", b.kubeconfig, "--hostname-override", b.nodeName, "--node-ip", "192.0.2.100",
 		"--pod-cidr", "10.244.100.0/24", "--containerd", ctrd.Address, "--containerd-namespace", nodetest.Name("k8s"),
 		"--root-dir", filepath.Join(b.dir, "kubelet"), "--registry-mirror", "docker.io=http://"+regAddr,
 		"--port", strconv.Itoa(port), "--address", "127.0.0.1", "--cgroup-root", cg, "--node-netns", nodePath,

@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiapp "minik8s/apiserver/app"
+	"minik8s/hack/benchpki"
 	"minik8s/kube-proxy/app"
 	"minik8s/kube-proxy/ipt"
 	"minik8s/kube-proxy/ipt/ipttest"
@@ -436,38 +438,52 @@ func perRuleBaseline(n int) (int, time.Duration, error) {
 	return calls, elapsed, err
 }
 
-// startAPIServer runs etcd and an apiserver; stop ends both.
-func startAPIServer() (addr string, stop func(), err error) {
+// startAPIServer runs etcd and an apiserver (TLS, client certificates);
+// stop ends both. kubeconfig and tc are the admin's.
+func startAPIServer() (addr, kubeconfig string, tc *tls.Config, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "minik8s-bench-proxy-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, nil, err
 	}
 	etcd, err := etcdtest.Run(1, dir)
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return "", "", nil, nil, err
+	}
+	bp, err := benchpki.New()
+	if err != nil {
+		etcd.Stop()
+		os.RemoveAll(dir)
+		return "", "", nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- apiapp.Run(ctx, apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16"}, ready)
+		done <- apiapp.Run(ctx, bp.Secure(apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16"}), ready)
 	}()
-	stop = func() { cancel(); <-done; etcd.Stop(); os.RemoveAll(dir) }
+	stop = func() { cancel(); <-done; etcd.Stop(); os.RemoveAll(dir); bp.Close() }
 	select {
 	case addr = <-ready:
-		return addr, stop, nil
+		kubeconfig, tc, err = bp.Kubeconfig(addr)
+		if err != nil {
+			stop()
+			return "", "", nil, nil, err
+		}
+		return addr, kubeconfig, tc, stop, nil
 	case err := <-done:
 		etcd.Stop()
 		os.RemoveAll(dir)
-		return "", nil, err
+		bp.Close()
+		return "", "", nil, nil, err
 	}
 }
 
 // runProxy runs kube-proxy in ns against the apiserver until stop.
-func runProxy(ns *nettest.NS, server, mode string) (*app.ProxyServer, func(), error) {
+func runProxy(ns *nettest.NS, server, kubeconfig, mode string) (*app.ProxyServer, func(), error) {
 	o := app.NewOptions()
 	o.Server, o.HostnameOverride, o.ProxyMode = server, "bench", mode
+	o.Kubeconfig = kubeconfig
 	o.HealthzBindAddress, o.MetricsBindAddress = "", ""
 	s, err := app.NewProxyServer(*o, app.Deps{Dialer: ns})
 	if err != nil {
@@ -490,12 +506,12 @@ func runProxy(ns *nettest.NS, server, mode string) (*app.ProxyServer, func(), er
 
 // e2eBench: Endpoints updates through the apiserver until rules applied.
 func e2eBench(n, changes int, mode string) ([]time.Duration, error) {
-	addr, stopAPI, err := startAPIServer()
+	addr, kubeconfig, tc, stopAPI, err := startAPIServer()
 	if err != nil {
 		return nil, err
 	}
 	defer stopAPI()
-	c, err := client.New([]string{addr})
+	c, err := client.New([]string{addr}, client.WithTLS(tc))
 	if err != nil {
 		return nil, err
 	}
@@ -522,7 +538,7 @@ func e2eBench(n, changes int, mode string) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, stop, err := runProxy(ns, addr, mode)
+	s, stop, err := runProxy(ns, addr, kubeconfig, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -561,12 +577,12 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 		return nil, err
 	}
 	defer stopHTTP()
-	addr, stopAPI, err := startAPIServer()
+	addr, kubeconfig, tc, stopAPI, err := startAPIServer()
 	if err != nil {
 		return nil, err
 	}
 	defer stopAPI()
-	c, err := client.New([]string{addr})
+	c, err := client.New([]string{addr}, client.WithTLS(tc))
 	if err != nil {
 		return nil, err
 	}
@@ -612,7 +628,7 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 		return nil
 	}
 	for _, mode := range []struct{ mode, name string }{{app.ModeIPTables, "service IP, iptables mode"}, {app.ModeNFTables, "service IP, nftables mode"}, {app.ModeUserspace, "service IP, userspace mode"}} {
-		_, stop, err := runProxy(topo.Node, addr, mode.mode)
+		_, stop, err := runProxy(topo.Node, addr, kubeconfig, mode.mode)
 		if err != nil {
 			return nil, err
 		}

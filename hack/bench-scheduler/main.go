@@ -38,6 +38,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	apiserver "minik8s/apiserver/app"
+	"minik8s/hack/benchpki"
 	"minik8s/scheduler/app"
 	"minik8s/test/etcdtest"
 )
@@ -161,9 +162,15 @@ func bench(p params) error {
 	actx, stopAPI := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	apiDone := make(chan error, 1)
+	bp, err := benchpki.New()
+	if err != nil {
+		stopAPI()
+		return err
+	}
+	defer bp.Close()
 	go func() {
-		apiDone <- apiserver.Run(actx, apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
-			ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400}, ready)
+		apiDone <- apiserver.Run(actx, bp.Secure(apiserver.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
+			ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400}), ready)
 	}()
 	defer func() { stopAPI(); <-apiDone }()
 	c := &cluster{}
@@ -172,8 +179,12 @@ func bench(p params) error {
 	case err := <-apiDone:
 		return fmt.Errorf("apiserver: %w", err)
 	}
+	kubeconfig, tc, err := bp.Kubeconfig(c.addr)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < p.createConc; i++ {
-		cl, err := client.New([]string{c.addr})
+		cl, err := client.New([]string{c.addr}, client.WithTLS(tc))
 		if err != nil {
 			return err
 		}
@@ -203,6 +214,7 @@ func bench(p params) error {
 	fmt.Println("starting the scheduler")
 	o := app.NewOptions()
 	o.Servers = c.addr
+	o.Kubeconfig = kubeconfig
 	o.Port = 0
 	o.ParallelBinds = p.parallelBind
 	if err := o.Complete(nil); err != nil {

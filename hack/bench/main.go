@@ -27,6 +27,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/apiserver/app"
 	"minik8s/apiserver/storage"
+	"minik8s/hack/benchpki"
 	"minik8s/test/etcdtest"
 )
 
@@ -170,8 +171,13 @@ func bench(out string, n, conc, nWatchers, nEvents int) error {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	bp, err := benchpki.New()
+	if err != nil {
+		return err
+	}
+	defer bp.Close()
 	go func() {
-		done <- app.Run(actx, app.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400}, ready)
+		done <- app.Run(actx, bp.Secure(app.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400}), ready)
 	}()
 	var addr string
 	select {
@@ -179,9 +185,13 @@ func bench(out string, n, conc, nWatchers, nEvents int) error {
 	case err := <-done:
 		return fmt.Errorf("apiserver: %w", err)
 	}
+	kubeconfig, tlsCfg, err := bp.Kubeconfig(addr)
+	if err != nil {
+		return err
+	}
 	clients := make([]*client.Client, conc)
 	for i := range clients {
-		if clients[i], err = client.New([]string{addr}); err != nil {
+		if clients[i], err = client.New([]string{addr}, client.WithTLS(tlsCfg)); err != nil {
 			return err
 		}
 		defer clients[i].Close()
@@ -225,7 +235,7 @@ func bench(out string, n, conc, nWatchers, nEvents int) error {
 
 	// 2b. The same creates and lists over the REST front of the same
 	// apiserver, and kubectl get pods end to end.
-	restResults, err := restBench(ctx, addr, n, conc)
+	restResults, err := restBench(ctx, addr, n, conc, tlsCfg, kubeconfig)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -19,9 +20,10 @@ import (
 // over HTTP/1.1 keep-alive connections (one per client, as client-go
 // keeps them), lists of the n pods as JSON and as the Table kubectl asks
 // for, and `kubectl get pods` end to end when a kubectl is at hand.
-func restBench(ctx context.Context, addr string, n, conc int) ([]*result, error) {
-	base := "http://" + addr
+func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config, kubeconfig string) ([]*result, error) {
+	base := "https://" + addr
 	hc := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     tlsCfg,
 		MaxIdleConnsPerHost: conc,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
@@ -96,7 +98,7 @@ func restBench(ctx context.Context, addr string, n, conc int) ([]*result, error)
 		var lat []time.Duration
 		for i := 0; i < 5; i++ {
 			t0 := time.Now()
-			cmd := exec.CommandContext(ctx, kubectl, "--server", base, "get", "pods", "-n", "rest")
+			cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "pods", "-n", "rest")
 			cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 			if err := cmd.Run(); err != nil {
 				return nil, fmt.Errorf("kubectl get pods: %w", err)

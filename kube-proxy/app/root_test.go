@@ -107,6 +107,7 @@ func (e *env) startProxy(t *testing.T, mode string) *proxy {
 	t.Helper()
 	o := app.NewOptions()
 	o.Server = e.api.Addr
+	o.Kubeconfig = e.api.Kubeconfig
 	o.HostnameOverride = nodeName
 	o.ProxyMode = mode
 	o.HealthzBindAddress, o.MetricsBindAddress = "127.0.0.1:0", "127.0.0.1:0"

@@ -21,6 +21,7 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
+	"minik8s/api/pki"
 	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/kubelet/config"
@@ -58,6 +59,8 @@ type Options struct {
 	Address             string
 	TLSCertFile         string
 	TLSKeyFile          string
+	ClientCAFile        string
+	AnonymousAuth       bool
 	MaxPods             int
 	NodeLabels          string
 	CgroupRoot          string
@@ -104,6 +107,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Address, "address", "0.0.0.0", "kubelet server address")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file)")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "over HTTPS, callers must present a client certificate signed by one of these CAs (the apiserver's --kubelet-client-certificate)")
+	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "over HTTPS, let callers without a client certificate in; false: 401 on every path but /healthz")
 	fs.IntVar(&o.MaxPods, "max-pods", 110, "pods this node takes")
 	fs.StringVar(&o.NodeLabels, "node-labels", "", "extra node labels k=v,k2=v2")
 	fs.StringVar(&o.CgroupRoot, "cgroup-root", "/minik8s", "parent cgroup of all pods")
@@ -305,7 +310,13 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 		if err != nil {
 			return fmt.Errorf("kubelet server certificate: %w", err)
 		}
-		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
+		scfg.AnonymousAuth = o.AnonymousAuth
+		if o.ClientCAFile != "" {
+			if scfg.ClientCAs, err = pki.CertPool(o.ClientCAFile); err != nil {
+				return fmt.Errorf("--client-ca-file: %w", err)
+			}
+		}
 	}
 	srv := server.New(scfg, rt, mgr)
 	k.Server = srv

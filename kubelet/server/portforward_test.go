@@ -70,7 +70,7 @@ func TestPortForward(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			conn, err := kubeletapi.PortForward(ctx, srv.URL, "default", "web", echoPort)
+			conn, err := kubeletapi.PortForward(ctx, srv.URL, "default", "web", echoPort, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestPortForward(t *testing.T) {
 		{"bad port", "web", 0, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := kubeletapi.PortForward(context.Background(), srv.URL, "default", tc.pod, tc.port)
+			_, err := kubeletapi.PortForward(context.Background(), srv.URL, "default", tc.pod, tc.port, nil)
 			var se *kubeletapi.StatusError
 			if !errors.As(err, &se) || se.Code != tc.wantCode {
 				t.Fatalf("err = %v, want status %d", err, tc.wantCode)

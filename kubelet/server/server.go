@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,11 @@ type Config struct {
 	RootDir  string
 	// TLSConfig, when set, serves HTTPS.
 	TLSConfig *tls.Config
+	// ClientCAs authenticate callers over HTTPS (--client-ca-file): unless
+	// AnonymousAuth, a request without a client certificate of one of
+	// them gets 401 on every path but /healthz.
+	ClientCAs     *x509.CertPool
+	AnonymousAuth bool
 	// Dial connects port forwards to pod IPs from where those are
 	// reachable (the network manager's DialContext, which enters the
 	// node's network namespace); nil dials from the kubelet's own.
@@ -103,7 +109,11 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Serve serves on ln until ctx ends.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.TLSConfig}
+	var h http.Handler = s.mux
+	if s.cfg.TLSConfig != nil && !s.cfg.AnonymousAuth {
+		h = authenticate(s.mux, s.cfg.ClientCAs)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.TLSConfig}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -121,6 +131,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// authenticate lets through requests whose client certificate verifies
+// against cas (for client authentication), and /healthz; everything else
+// gets 401 with nothing of why. A nil pool refuses every caller.
+func authenticate(next http.Handler, cas *x509.CertPool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || verified(r, cas) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+	})
+}
+
+func verified(r *http.Request, cas *x509.CertPool) bool {
+	if cas == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return false
+	}
+	opts := x509.VerifyOptions{Roots: cas, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, Intermediates: x509.NewCertPool()}
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := r.TLS.PeerCertificates[0].Verify(opts)
+	return err == nil
 }
 
 func (s *Server) registerMetrics() {

@@ -31,7 +31,7 @@ func ResolveConfig(kubeconfig, context, server string, getenv func(string) strin
 		return nil, err
 	}
 	if len(cfg.Servers) == 0 {
-		cfg.Servers = []string{DefaultServer}
+		cfg.Servers, cfg.TLS = []string{DefaultServer}, true
 	}
 	return cfg, nil
 }

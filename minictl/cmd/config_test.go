@@ -100,7 +100,6 @@ func TestKubeconfigErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := writeKubeconfig(t, filepath.Join(dir, "good"), "a", [4]string{"a", "http://10.0.0.2:6443", ""})
-	tls := writeKubeconfig(t, filepath.Join(dir, "tls"), "a", [4]string{"a", "https://10.0.0.2:6443", ""})
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -112,7 +111,7 @@ func TestKubeconfigErrors(t *testing.T) {
 		{"malformed file in $KUBECONFIG", map[string]string{"KUBECONFIG": good + ":" + bad}, nil, "error: kubeconfig " + bad + ": yaml: "},
 		{"unknown --context", nil, []string{"--kubeconfig", good, "--context", "b"}, "error: kubeconfig " + good + `: context "b" not found` + "\n"},
 		{"bad --server", nil, []string{"--kubeconfig", good, "-s", "ftp://x:1"}, `error: --server: server "ftp://x:1": scheme "ftp" is neither http nor https` + "\n"},
-		{"https", nil, []string{"--kubeconfig", tls}, "error: apiserver 10.0.0.2:6443: https is not supported yet (TLS comes later); use an http:// server URL\n"},
+		{"http", nil, []string{"--kubeconfig", good, "-s", "http://10.0.0.2:6443"}, "error: apiserver 10.0.0.2:6443: http:// is not served (the API port is TLS only); use an https:// server URL\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -203,7 +202,7 @@ users:
 		err  string
 	}{
 		{[]string{"use-context", "nope"}, "error: no context exists with the name: \"nope\"\n"},
-		{[]string{"set-cluster", "x", "--server", "10.0.0.1"}, "error: server \"10.0.0.1\": want http://HOST:PORT or HOST:PORT\n"},
+		{[]string{"set-cluster", "x", "--server", "10.0.0.1"}, "error: server \"10.0.0.1\": want https://HOST:PORT or HOST:PORT\n"},
 		{[]string{"set-context"}, "error: you must specify a context name or --current\n"},
 	} {
 		if _, errOut, code := run(tc.args...); code != 1 || errOut != tc.err {

@@ -137,7 +137,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	f := root.PersistentFlags()
-	f.StringVarP(&o.Server, "server", "s", "", "apiserver HOST:PORT or http://HOST:PORT, or a comma-separated list of several (overrides the kubeconfig's server, as does $"+EnvServer+")")
+	f.StringVarP(&o.Server, "server", "s", "", "apiserver HOST:PORT or https://HOST:PORT, or a comma-separated list of several (overrides the kubeconfig's server, as does $"+EnvServer+")")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config)")
 	f.StringVar(&o.Context, "context", "", "the kubeconfig context to use (default: its current-context)")
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "the namespace of this request (default \"default\")")
@@ -162,6 +162,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newExecCommand(o),
 		newTopCommand(o),
 		newConfigCommand(o),
+		newCertsCommand(o),
 	)
 	return root
 }

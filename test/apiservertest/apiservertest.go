@@ -4,20 +4,29 @@ package apiservertest
 
 import (
 	"context"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"minik8s/api/client"
+	"minik8s/api/pki"
 	"minik8s/apiserver/app"
 	"minik8s/test/etcdtest"
 )
 
 // Server is a running apiserver.
 type Server struct {
-	Addr   string
-	Etcd   *etcdtest.Cluster
-	cancel context.CancelFunc
-	done   chan error
+	Addr string
+	Etcd *etcdtest.Cluster
+	// PKI is the directory of its certificates (pki.Generate's layout:
+	// PKI/pki/ca.crt, ...); Kubeconfig is the admin kubeconfig
+	// (system:masters, https://Addr), what daemons under test take as
+	// --kubeconfig.
+	PKI        string
+	Kubeconfig string
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // Options adjust the apiserver; zero values are the defaults.
@@ -29,12 +38,27 @@ type Options struct {
 	HTTPPort int
 	// Authentication are the token and service-account flags.
 	Authentication app.AuthenticationOptions
+	// PKI is another Server's PKI directory to share (same CAs, so one
+	// client reaches both); empty makes a new one in a temporary directory.
+	PKI string
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
 func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	t.Helper()
+	dir := opts.PKI
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	certDir := filepath.Join(dir, "pki")
+	if _, err := pki.Generate(pki.ClusterOptions{CertDir: certDir, Server: "https://127.0.0.1:0", APIServerAddresses: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	apiCert, apiKey := pki.Paths(certDir, "apiserver")
 	o := app.Options{
+		TLSCertFile:           apiCert,
+		TLSPrivateKeyFile:     apiKey,
+		ClientCAFile:          filepath.Join(certDir, "ca.crt"),
 		EtcdServers:           etcd.Endpoints(),
 		BindAddress:           "127.0.0.1",
 		SecurePort:            opts.Port,
@@ -46,7 +70,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	s := &Server{Etcd: etcd, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{Etcd: etcd, PKI: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- app.Run(ctx, o, ready) }()
 	select {
 	case s.Addr = <-ready:
@@ -58,7 +82,49 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		t.Fatal("apiserver did not start within 30s")
 	}
 	t.Cleanup(s.Stop)
+	s.Kubeconfig = Kubeconfig(t, dir, s.Addr)
 	return s
+}
+
+// Kubeconfig makes the PKI in dir if it is not there yet (an apiserver
+// started later with Options.PKI = dir uses it) and returns the admin
+// kubeconfig (system:masters) for the apiserver at addr: what daemons
+// that start before their apiserver take as --kubeconfig.
+func Kubeconfig(t testing.TB, dir, addr string) string {
+	t.Helper()
+	certDir := filepath.Join(dir, "pki")
+	if _, err := pki.Generate(pki.ClusterOptions{CertDir: certDir, Server: "https://127.0.0.1:0", APIServerAddresses: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.ReadKeyPair(certDir, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := ca.Sign(pki.CertConfig{CommonName: "kubernetes-admin", Organization: []string{pki.GroupMasters}, Usage: pki.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	file := filepath.Join(dir, "admin-"+port+".conf")
+	if err := pki.WriteKubeconfig(file, "https://"+addr, ca.Cert, admin, "kubernetes-admin"); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// ClientOptions connect a client.New to this apiserver as the admin
+// (TLS with its CA and the admin's certificate).
+func (s *Server) ClientOptions(t testing.TB) []client.Option {
+	t.Helper()
+	cfg, err := client.ConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []client.Option{client.WithTLS(tc)}
 }
 
 // Stop stops the apiserver and waits for it.
@@ -74,7 +140,7 @@ func (s *Server) Stop() {
 // Client returns a client of this apiserver, closed at test end.
 func (s *Server) Client(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.New([]string{s.Addr})
+	c, err := client.New([]string{s.Addr}, s.ClientOptions(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func (c *cluster) watch(t *testing.T, args ...string) *watchLog {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchLog{cancel: cancel, done: make(chan struct{})}
-	cmd := exec.CommandContext(ctx, c.bin+"/minictl", append([]string{"--server", c.servers}, args...)...)
+	cmd := exec.CommandContext(ctx, c.bin+"/minictl", append(c.serverArgs(c.servers), args...)...)
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -269,7 +269,7 @@ spec:
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	key := "/registry/pods/" + ns + "/etcd-probe"
-	out, err := c.run(ctx, c.bin+"/etcdctl", "--endpoints", c.etcd, "get", key, "--print-value-only")
+	out, err := c.run(ctx, c.bin+"/etcdctl", c.etcdctl("get", key, "--print-value-only")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ spec:
 		len(obj.Spec.Containers) != 1 || obj.Spec.Containers[0].Image != "busybox" {
 		t.Fatalf("etcdctl get %s:\n%s", key, out)
 	}
-	keys, err := c.run(ctx, c.bin+"/etcdctl", "--endpoints", c.etcd, "get", "--prefix", "/registry/pods/"+ns+"/", "--keys-only")
+	keys, err := c.run(ctx, c.bin+"/etcdctl", c.etcdctl("get", "--prefix", "/registry/pods/"+ns+"/", "--keys-only")...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (c *cluster) countKeys(t *testing.T, prefix string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := c.run(ctx, c.bin+"/etcdctl", "--endpoints", c.etcd, "get", "--prefix", prefix, "--count-only", "-w", "fields")
+	out, err := c.run(ctx, c.bin+"/etcdctl", c.etcdctl("get", "--prefix", prefix, "--count-only", "-w", "fields")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestHAOneAPIServerDown(t *testing.T) {
 			eventually(t, 60*time.Second, api+" serves again", func() string {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				if _, err := c.run(ctx, c.bin+"/minictl", "--server", server, "get", "namespaces"); err != nil {
+				if _, err := c.run(ctx, c.bin+"/minictl", append(c.serverArgs(server), "get", "namespaces")...); err != nil {
 					return err.Error()
 				}
 				return ""

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +35,14 @@ const EnvCluster = "MK8S_E2E_CLUSTER"
 
 // cluster is what the harness wrote about the cluster it runs.
 type cluster struct {
-	servers string   // apiservers, comma-separated
-	etcd    string   // etcd client URLs, comma-separated
+	servers string // apiservers, comma-separated
+	etcd    string // etcd client URLs, comma-separated
+	// kubeconfig is the admin kubeconfig (https, CA, client certificate);
+	// every minictl and kubectl run uses it.
+	kubeconfig string
+	// etcdTLS are etcdctl's --cacert/--cert/--key flags (the apiserver's
+	// etcd client certificate); empty when etcd is plain.
+	etcdTLS []string
 	nodes   []string // node names (mk8s-node1, ...), also their netns names
 	nodeIPs []string
 	extNS   string // the "external host" namespace and its address
@@ -121,6 +128,13 @@ func load(path string) (*cluster, error) {
 	if c.staticPods() && c.master == "" {
 		return nil, fmt.Errorf("%s: CONTROL_PLANE=%s without MK8S_MASTER", path, StaticPods)
 	}
+	c.kubeconfig = kv["MK8S_KUBECONFIG"]
+	if c.kubeconfig == "" {
+		c.kubeconfig = filepath.Join(filepath.Dir(path), "kubeconfig")
+	}
+	if ca := kv["MK8S_ETCD_CACERT"]; ca != "" {
+		c.etcdTLS = []string{"--cacert", ca, "--cert", kv["MK8S_ETCD_CERT"], "--key", kv["MK8S_ETCD_KEY"]}
+	}
 	n, err := strconv.Atoi(kv["MK8S_NODES"])
 	if err != nil || c.servers == "" || c.bin == "" {
 		return nil, fmt.Errorf("%s is incomplete: %v", path, kv)
@@ -129,7 +143,11 @@ func load(path string) (*cluster, error) {
 	for i := 1; i <= n; i++ {
 		c.nodes = append(c.nodes, fmt.Sprintf("mk8s-node%d", i))
 	}
-	c.api, err = client.New([]string{c.servers})
+	cfg, err := client.ConfigFromFlags(c.servers, c.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	c.api, err = client.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +159,19 @@ func load(path string) (*cluster, error) {
 func (c *cluster) minictl(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return c.run(ctx, c.bin+"/minictl", append([]string{"--server", c.servers}, args...)...)
+	return c.run(ctx, c.bin+"/minictl", append(c.serverArgs(c.servers), args...)...)
+}
+
+// serverArgs are minictl's flags for the apiservers in servers (a
+// comma-separated list) as the admin.
+func (c *cluster) serverArgs(servers string) []string {
+	return []string{"--kubeconfig", c.kubeconfig, "--server", servers}
+}
+
+// etcdctl returns etcdctl's arguments for the cluster's etcd: endpoints,
+// then the client certificate, then args.
+func (c *cluster) etcdctl(args ...string) []string {
+	return append(append([]string{"--endpoints", c.etcd}, c.etcdTLS...), args...)
 }
 
 func (c *cluster) run(ctx context.Context, bin string, args ...string) (string, error) {

@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,10 +74,11 @@ func setupKubectl(c *cluster) (k *kubectl, skip string, err error) {
 	if len(cfg.Servers) == 0 {
 		return nil, "", fmt.Errorf("%s names no server", k.kubeconfig)
 	}
-	if cfg.TLS {
-		return nil, "https servers are not supported by these tests yet", nil
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, "", err
 	}
-	if err := probeREST(cfg.Servers[0]); err != nil {
+	if err := probeREST(cfg.Servers[0], tc); err != nil {
 		return nil, fmt.Sprintf("the apiserver at %s serves no Kubernetes REST API yet: %v", cfg.Servers[0], err), nil
 	}
 	if k.home, err = os.MkdirTemp("", "mk8s-e2e-kubectl-home-"); err != nil {
@@ -100,15 +102,15 @@ func clusterKubeconfig() string {
 }
 
 // probeREST checks that GET /version answers with a Kubernetes version.
-func probeREST(server string) error {
+func probeREST(server string, tc *tls.Config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+server+"/version", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+server+"/version", nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tc}}).Do(req)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -52,9 +50,10 @@ func (e *cmEnv) stopAllCM() {
 
 // cmOptions are the controller-manager options tests start from: no
 // leader election, no HTTP port, short node timings.
-func cmOptions(server string) app.Options {
+func cmOptions(server, kubeconfig string) app.Options {
 	o := app.DefaultOptions()
 	o.Server = server
+	o.Kubeconfig = kubeconfig
 	o.LeaderElect = false
 	o.Port = 0
 	o.NodeMonitorPeriod = 200 * time.Millisecond
@@ -111,7 +110,7 @@ func (e *cmEnv) startCM(mutate func(*app.Options)) (stop func()) {
 // startCMReady is startCM that also returns what the controller-manager serves.
 func (e *cmEnv) startCMReady(mutate func(*app.Options)) (stop func(), served app.Ready) {
 	e.t.Helper()
-	o := cmOptions(e.api.Addr)
+	o := cmOptions(e.api.Addr, e.api.Kubeconfig)
 	if mutate != nil {
 		mutate(&o)
 	}
@@ -466,10 +465,7 @@ func TestControllerManagerRollingUpdate(t *testing.T) {
 func (e *cmEnv) minictl(args ...string) (string, error) {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
-	cfg := filepath.Join(e.t.TempDir(), "config")
-	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
-		e.t.Fatal(err)
-	}
+	cfg := e.api.Kubeconfig
 	o := &cmd.Options{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, Getenv: func(string) string { return "" }, Now: time.Now}
 	code := o.Run(e.ctx, append([]string{"--server", e.api.Addr, "--kubeconfig", cfg}, args...))
 	if code != 0 {

@@ -71,8 +71,8 @@ func TestThreeMemberEtcd(t *testing.T) {
 func TestAPIServerFailover(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	a := apiservertest.Start(t, etcd, apiservertest.Options{})
-	b := apiservertest.Start(t, etcd, apiservertest.Options{})
-	c, err := client.New([]string{a.Addr + "," + b.Addr})
+	b := apiservertest.Start(t, etcd, apiservertest.Options{PKI: a.PKI})
+	c, err := client.New([]string{a.Addr + "," + b.Addr}, a.ClientOptions(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

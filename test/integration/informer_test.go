@@ -35,7 +35,7 @@ func TestInformerRelistsAfterCompaction(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	a := apiservertest.Start(t, etcd, apiservertest.Options{})
 	portB := freePort(t)
-	c, err := client.New([]string{a.Addr, fmt.Sprintf("127.0.0.1:%d", portB)})
+	c, err := client.New([]string{a.Addr, fmt.Sprintf("127.0.0.1:%d", portB)}, a.ClientOptions(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestInformerRelistsAfterCompaction(t *testing.T) {
 	a.Stop()
 
 	// Change things through another apiserver, then compact etcd.
-	x := apiservertest.Start(t, etcd, apiservertest.Options{})
+	x := apiservertest.Start(t, etcd, apiservertest.Options{PKI: a.PKI})
 	xw := client.For[*corev1.Pod](x.Client(t))
 	for i := 5; i < 8; i++ {
 		if _, err := xw.Create(ctx, pod(fmt.Sprintf("p%d", i), nil)); err != nil {
@@ -91,7 +91,7 @@ func TestInformerRelistsAfterCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	apiservertest.Start(t, etcd, apiservertest.Options{Port: portB})
+	apiservertest.Start(t, etcd, apiservertest.Options{Port: portB, PKI: a.PKI})
 	want := "p2,p3,p4,p5,p6,p7,p8"
 	deadline := time.Now().Add(30 * time.Second)
 	for {

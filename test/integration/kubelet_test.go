@@ -60,7 +60,7 @@ type klNode struct {
 // klNewNode prepares a node: namespace (with a link to the outside world
 // only if the caller adds one), containerd, root dir; the kubelet starts
 // with start or startProc.
-func klNewNode(t *testing.T, suffix, podCIDR, ip, server, registry string) *klNode {
+func klNewNode(t *testing.T, suffix, podCIDR, ip, server, kubeconfig, registry string) *klNode {
 	t.Helper()
 	nodetest.RequireRoot(t)
 	n := &klNode{Name: nodetest.Name("node", suffix), PodCIDR: podCIDR, IP: ip}
@@ -82,7 +82,7 @@ func klNewNode(t *testing.T, suffix, podCIDR, ip, server, registry string) *klNo
 	n.Netns, n.NetnsPath = nodetest.Netns(t, suffix)
 	n.RootDir = t.TempDir()
 	n.Opts = kubeletapp.Options{
-		Server: server, HostnameOverride: n.Name, NodeIP: ip, PodCIDR: podCIDR, ClusterCIDR: "10.244.0.0/16",
+		Server: server, Kubeconfig: kubeconfig, HostnameOverride: n.Name, NodeIP: ip, PodCIDR: podCIDR, ClusterCIDR: "10.244.0.0/16",
 		ClusterDNS: "10.96.0.10", ClusterDomain: "cluster.local", Containerd: n.Ctrd.Address,
 		ContainerdNamespace: nodetest.Name("k8s"), RootDir: n.RootDir, FileCheckFrequency: time.Second,
 		RegistryMirrors: []string{"docker.io=http://" + registry}, PauseImage: images.PauseRepo + ":3.9",
@@ -130,7 +130,7 @@ func (n *klNode) startProc(t *testing.T, bin string) {
 		n.Opts.Port = klFreePort(t)
 	}
 	o := n.Opts
-	args := []string{"--server", o.Server, "--hostname-override", o.HostnameOverride, "--node-ip", o.NodeIP,
+	args := []string{"--server", o.Server, "--kubeconfig", o.Kubeconfig, "--hostname-override", o.HostnameOverride, "--node-ip", o.NodeIP,
 		"--pod-cidr", o.PodCIDR, "--cluster-cidr", o.ClusterCIDR, "--cluster-dns", o.ClusterDNS, "--containerd", o.Containerd,
 		"--containerd-namespace", o.ContainerdNamespace, "--root-dir", o.RootDir, "--pod-infra-container-image", o.PauseImage,
 		"--port", strconv.Itoa(o.Port), "--address", o.Address, "--cgroup-root", o.CgroupRoot, "--node-netns", o.NodeNetns,
@@ -308,7 +308,7 @@ func klStart(t *testing.T) *klEnv {
 // the grace period) that leaves nothing behind.
 func TestKubeletPodLifecycle(t *testing.T) {
 	env := klStart(t)
-	n := klNewNode(t, "life", "10.244.1.0/24", "192.0.2.10", env.api.Addr, env.registry)
+	n := klNewNode(t, "life", "10.244.1.0/24", "192.0.2.10", env.api.Addr, env.api.Kubeconfig, env.registry)
 	n.start(t)
 	ctx := ctxT(t)
 	c := env.c
@@ -435,7 +435,7 @@ func TestKubeletPodLifecycle(t *testing.T) {
 		t.Fatalf("exec cat: %d %v %q", code, err, stdout.String())
 	}
 	// The same through the apiserver's node proxy, as a user runs them.
-	klMinictlThroughAPIServer(t, env.api.Addr, n)
+	klMinictlThroughAPIServer(t, env.api.Addr, env.api.Kubeconfig, n)
 
 	// Logs and stats.
 	if code, body := klHTTP(t, "GET", "http://"+n.Addr+"/containerLogs/default/kubia/main"); code != 200 || !strings.Contains(body, "kubia server starting") {
@@ -541,7 +541,7 @@ func TestKubeletPodLifecycle(t *testing.T) {
 // pod not Ready without restarts, an OnFailure pod succeeding.
 func TestKubeletRestartsAndProbes(t *testing.T) {
 	env := klStart(t)
-	n := klNewNode(t, "probe", "10.244.2.0/24", "192.0.2.11", env.api.Addr, env.registry)
+	n := klNewNode(t, "probe", "10.244.2.0/24", "192.0.2.11", env.api.Addr, env.api.Kubeconfig, env.registry)
 	n.start(t)
 	ctx := ctxT(t)
 	c := env.c
@@ -632,7 +632,7 @@ func TestKubeletRestartsAndProbes(t *testing.T) {
 func TestKubeletRestartAdoption(t *testing.T) {
 	env := klStart(t)
 	bin := klBuildKubelet(t)
-	n := klNewNode(t, "adopt", "10.244.3.0/24", "192.0.2.12", env.api.Addr, env.registry)
+	n := klNewNode(t, "adopt", "10.244.3.0/24", "192.0.2.12", env.api.Addr, env.api.Kubeconfig, env.registry)
 	n.startProc(t, bin)
 	ctx := ctxT(t)
 	c := env.c
@@ -741,7 +741,8 @@ func TestKubeletStaticPods(t *testing.T) {
 	reg := nodetest.Registry(t)
 	port := klFreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	n := klNewNode(t, "static", "10.244.4.0/24", "192.0.2.13", addr, reg)
+	pkiDir := t.TempDir()
+	n := klNewNode(t, "static", "10.244.4.0/24", "192.0.2.13", addr, apiservertest.Kubeconfig(t, pkiDir, addr), reg)
 	manifests := t.TempDir()
 	n.Opts.PodManifestPath = manifests
 	if err := os.WriteFile(filepath.Join(manifests, "web.yaml"), []byte(`apiVersion: v1
@@ -775,7 +776,7 @@ spec:
 	})
 
 	// Now an apiserver comes up on the address the kubelet was given.
-	s := apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{Port: port})
+	s := apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{Port: port, PKI: pkiDir})
 	c := s.Client(t)
 	mirrorName := "web-" + n.Name
 	var mirror *corev1.Pod
@@ -812,8 +813,8 @@ spec:
 // IP (no NAT).
 func TestKubeletTwoNodes(t *testing.T) {
 	env := klStart(t)
-	a := klNewNode(t, "na", "10.244.5.0/24", "192.0.2.21", env.api.Addr, env.registry)
-	b := klNewNode(t, "nb", "10.244.6.0/24", "192.0.2.22", env.api.Addr, env.registry)
+	a := klNewNode(t, "na", "10.244.5.0/24", "192.0.2.21", env.api.Addr, env.api.Kubeconfig, env.registry)
+	b := klNewNode(t, "nb", "10.244.6.0/24", "192.0.2.22", env.api.Addr, env.api.Kubeconfig, env.registry)
 	nodetest.Link(t, a.Netns, "eth-b", "192.0.2.21/24", b.Netns, "eth-a", "192.0.2.22/24")
 	a.start(t)
 	b.start(t)
@@ -850,7 +851,7 @@ func TestKubeletTwoNodes(t *testing.T) {
 // order, and a memory limit whose breach is reported as OOMKilled.
 func TestKubeletPodSpecFeatures(t *testing.T) {
 	env := klStart(t)
-	n := klNewNode(t, "spec", "10.244.7.0/24", "192.0.2.14", env.api.Addr, env.registry)
+	n := klNewNode(t, "spec", "10.244.7.0/24", "192.0.2.14", env.api.Addr, env.api.Kubeconfig, env.registry)
 	n.start(t)
 	ctx := ctxT(t)
 	c := env.c
@@ -923,9 +924,9 @@ func TestKubeletPodSpecFeatures(t *testing.T) {
 // klMinictlThroughAPIServer runs minictl logs, exec and top against the
 // apiserver, which finds the kubelet from the pod's node: the pods kubia
 // and client must be running on n.
-func klMinictlThroughAPIServer(t *testing.T, server string, n *klNode) {
+func klMinictlThroughAPIServer(t *testing.T, server, kubeconfig string, n *klNode) {
 	t.Helper()
-	m := &minictl{t: t, bin: buildMinictl(t), home: t.TempDir(), server: server}
+	m := &minictl{t: t, bin: buildMinictl(t), home: t.TempDir(), server: server, kubeconfig: kubeconfig}
 	if out := m.ok("logs", "kubia"); !strings.Contains(out, "kubia server starting") {
 		t.Errorf("minictl logs kubia: %q", out)
 	}

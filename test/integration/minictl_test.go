@@ -33,6 +33,9 @@ type minictl struct {
 	bin    string
 	home   string
 	server string
+	// kubeconfig is the admin kubeconfig (CA, client certificate); empty
+	// runs without credentials.
+	kubeconfig string
 }
 
 // result is what one minictl run printed and how it exited.
@@ -77,6 +80,9 @@ func (m *minictl) env() []string {
 
 func (m *minictl) command(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"--server", m.server}, args...)
+	if m.kubeconfig != "" {
+		full = append([]string{"--kubeconfig", m.kubeconfig}, full...)
+	}
 	cmd := exec.CommandContext(ctx, m.bin, full...)
 	cmd.Env = m.env()
 	cmd.Dir = m.home
@@ -297,11 +303,11 @@ func mcWaitFor(t *testing.T, what string, cond func() bool, show func() string) 
 func TestMinictl(t *testing.T) {
 	bin := buildMinictl(t)
 	s := apiservertest.StartWithEtcd(t)
-	m := &minictl{t: t, bin: bin, home: t.TempDir(), server: s.Addr}
+	m := &minictl{t: t, bin: bin, home: t.TempDir(), server: s.Addr, kubeconfig: s.Kubeconfig}
 	cl := s.Client(t)
 	sub := func(name string, fn func(t *testing.T, m *minictl)) {
 		t.Run(name, func(t *testing.T) {
-			fn(t, &minictl{t: t, bin: m.bin, home: m.home, server: m.server})
+			fn(t, &minictl{t: t, bin: m.bin, home: m.home, server: m.server, kubeconfig: m.kubeconfig})
 		})
 	}
 

@@ -67,6 +67,7 @@ func startScheduler(t *testing.T, s *apiservertest.Server, edit func(o *app.Opti
 	t.Helper()
 	o := app.NewOptions()
 	o.Servers = s.Addr
+	o.Kubeconfig = s.Kubeconfig
 	o.LeaderElect = false
 	o.Port = freePort(t)
 	o.PodInitialBackoff = 200 * time.Millisecond
@@ -554,14 +555,14 @@ const (
 	testRenewDeadline = 2 * time.Second
 )
 
-func startSchedulerProc(t *testing.T, bin, server, identity string) *schedProc {
+func startSchedulerProc(t *testing.T, bin, server, kubeconfig, identity string) *schedProc {
 	t.Helper()
 	port := freePort(t)
 	logf, err := os.Create(filepath.Join(t.TempDir(), identity+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--server", server, "--leader-elect-identity", identity,
+	cmd := exec.Command(bin, "--server", server, "--kubeconfig", kubeconfig, "--leader-elect-identity", identity,
 		"--lease-duration", testLeaseDuration.String(), "--renew-deadline", testRenewDeadline.String(), "--retry-period", "250ms",
 		"--port", fmt.Sprint(port), "--pod-initial-backoff", "200ms", "--pod-max-backoff", "1s")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -629,7 +630,7 @@ func TestSchedulerLeaderElection(t *testing.T) {
 	bin := schedulerBinary(t)
 	etcd := etcdtest.Start(t, 1)
 	apiA := apiservertest.Start(t, etcd, apiservertest.Options{})
-	apiB := apiservertest.Start(t, etcd, apiservertest.Options{})
+	apiB := apiservertest.Start(t, etcd, apiservertest.Options{PKI: apiA.PKI})
 	e := newSchedEnv(t, apiB)
 	leases := client.For[*coordinationv1.Lease](apiB.Client(t))
 	e.createNodes(schedNode("n1", "8", "16Gi", nil), schedNode("n2", "8", "16Gi", nil))
@@ -641,15 +642,15 @@ func TestSchedulerLeaderElection(t *testing.T) {
 		}
 		return l
 	}
-	a := startSchedulerProc(t, bin, apiA.Addr, "sched-a")
+	a := startSchedulerProc(t, bin, apiA.Addr, apiA.Kubeconfig, "sched-a")
 	schedEventually(t, 15*time.Second, func() string {
 		if l := holder(); l.GetSpec().GetHolderIdentity() != "sched-a" {
 			return fmt.Sprintf("lease %v, want held by sched-a", l.GetSpec())
 		}
 		return ""
 	})
-	b := startSchedulerProc(t, bin, apiB.Addr, "sched-b")
-	c := startSchedulerProc(t, bin, apiB.Addr, "sched-c")
+	b := startSchedulerProc(t, bin, apiB.Addr, apiB.Kubeconfig, "sched-b")
+	c := startSchedulerProc(t, bin, apiB.Addr, apiB.Kubeconfig, "sched-c")
 	sp := holder().GetSpec()
 	if sp.GetLeaseDurationSeconds() != int32(testLeaseDuration/time.Second) || sp.AcquireTime == nil || sp.RenewTime == nil || sp.LeaseTransitions == nil {
 		t.Fatalf("lease spec incomplete: %v", sp)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/pki"
 	"minik8s/apiserver/app"
 	"minik8s/test/apiservertest"
 	"minik8s/test/etcdtest"
@@ -24,10 +26,14 @@ import (
 // startAPIServer runs an apiserver with its own service ranges.
 func startAPIServer(t *testing.T, etcd *etcdtest.Cluster, cidr, nodePorts string) *client.Client {
 	t.Helper()
+	pkiDir := t.TempDir()
+	apiservertest.Kubeconfig(t, pkiDir, "127.0.0.1:0")
+	apiCert, apiKey := pki.Paths(filepath.Join(pkiDir, "pki"), "apiserver")
 	o := app.Options{
 		EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1",
 		ServiceClusterIPRange: cidr, ServiceNodePortRange: nodePorts,
 		ComponentHealth: app.DefaultComponentHealth,
+		TLSCertFile:     apiCert, TLSPrivateKeyFile: apiKey, ClientCAFile: filepath.Join(pkiDir, "pki", "ca.crt"),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -44,7 +50,7 @@ func startAPIServer(t *testing.T, etcd *etcdtest.Cluster, cidr, nodePorts string
 		t.Fatal("apiserver did not start")
 	}
 	t.Cleanup(func() { cancel(); <-done })
-	c, err := client.New([]string{addr})
+	c, err := client.New([]string{addr}, withAdmin(t, addr, pkiDir)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +96,7 @@ func expectInvalid(t *testing.T, err error, want string) {
 func TestServiceClusterIPsTwoAPIServers(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	a := apiservertest.Start(t, etcd, apiservertest.Options{})
-	b := apiservertest.Start(t, etcd, apiservertest.Options{})
+	b := apiservertest.Start(t, etcd, apiservertest.Options{PKI: a.PKI})
 	ctx := ctxT(t)
 	svcs := []*client.Resource[*corev1.Service]{client.For[*corev1.Service](a.Client(t)), client.For[*corev1.Service](b.Client(t))}
 	const n = 120
@@ -344,7 +350,7 @@ func TestServiceRangeFull(t *testing.T) {
 func TestKubernetesService(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	a := apiservertest.Start(t, etcd, apiservertest.Options{})
-	b := apiservertest.Start(t, etcd, apiservertest.Options{})
+	b := apiservertest.Start(t, etcd, apiservertest.Options{PKI: a.PKI})
 	c := a.Client(t)
 	ctx := ctxT(t)
 	svc := waitService(t, c, "kubernetes")
@@ -412,4 +418,19 @@ func waitUntil(t *testing.T, d time.Duration, cond func() string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// withAdmin are client options for the apiserver at addr with the PKI in
+// dir (apiservertest's layout), as the admin.
+func withAdmin(t *testing.T, addr, dir string) []client.Option {
+	t.Helper()
+	cfg, err := client.ConfigFromFlags("", apiservertest.Kubeconfig(t, dir, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []client.Option{client.WithTLS(tc)}
 }

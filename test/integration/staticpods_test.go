@@ -7,6 +7,7 @@ package integration
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/pki"
 	"minik8s/deploy/images"
 	"minik8s/deploy/staticpods"
 	"minik8s/kubelet/static"
@@ -106,7 +108,15 @@ func TestStaticControlPlane(t *testing.T) {
 	sub := (os.Getpid() % 64) * 4
 	hostIP, nodeIP := fmt.Sprintf("198.51.100.%d", sub+1), fmt.Sprintf("198.51.100.%d", sub+2)
 	server := nodeIP + ":6443"
-	n := klNewNode(t, "cp", "10.244.9.0/24", nodeIP, server, reg)
+	// The cluster's PKI (`minictl certs`' layout): the static pods mount
+	// it, the kubelet and the test use the admin kubeconfig.
+	pkiDir := t.TempDir()
+	if _, err := pki.Generate(pki.ClusterOptions{CertDir: filepath.Join(pkiDir, "pki"), KubeconfigDir: pkiDir,
+		Server: "https://" + server, APIServerAddresses: []string{nodeIP}}); err != nil {
+		t.Fatal(err)
+	}
+	adminConf := filepath.Join(pkiDir, "admin.conf")
+	n := klNewNode(t, "cp", "10.244.9.0/24", nodeIP, server, adminConf, reg)
 
 	// The test's own veth into the node: the only link it adds to the root
 	// namespace, under a unique name; it goes with the namespace, and is
@@ -125,7 +135,7 @@ func TestStaticControlPlane(t *testing.T) {
 	nodetest.IP(t, n.Netns, "link", "set", "eth0", "up")
 
 	manifests := t.TempDir()
-	cfg := staticpods.Config{NodeIP: nodeIP, EtcdName: n.Name, EtcdDataDir: filepath.Join(t.TempDir(), "etcd")}
+	cfg := staticpods.Config{NodeIP: nodeIP, EtcdName: n.Name, EtcdDataDir: filepath.Join(t.TempDir(), "etcd"), PKIDir: filepath.Join(pkiDir, "pki")}
 	if err := staticpods.Write(manifests, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +145,11 @@ func TestStaticControlPlane(t *testing.T) {
 	n.Opts.PodManifestPath = manifests
 	n.start(t)
 
-	c, err := client.New([]string{server})
+	ccfg, err := client.ConfigFromFlags(server, adminConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewForConfig(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +232,9 @@ func TestStaticControlPlane(t *testing.T) {
 	// pod (through the kubelet's run endpoint) prints the apiserver's
 	// mirror pod from /registry/pods/kube-system/<name>.
 	key := "/registry/pods/kube-system/" + staticpods.APIServer + "-" + n.Name
-	q := url.Values{"command": {images.EtcdctlPath, "get", key, "--print-value-only"}}
+	q := url.Values{"command": {images.EtcdctlPath, "--endpoints=https://127.0.0.1:2379",
+		"--cacert=/etc/kubernetes/pki/etcd/ca.crt", "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+		"--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "get", key, "--print-value-only"}}
 	code, out := klHTTP(t, "POST", fmt.Sprintf("http://%s/run/kube-system/%s-%s/%s?%s", n.Addr, staticpods.Etcd, n.Name, staticpods.Etcd, q.Encode()))
 	if code != 200 || !strings.Contains(out, `"kind":"Pod"`) || !strings.Contains(out, `"nodeName":"`+n.Name+`"`) {
 		t.Errorf("etcdctl get %s in the etcd pod: %d %s", key, code, out)
@@ -238,7 +254,19 @@ func TestStaticControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &minictl{t: t, bin: buildMinictl(t), home: t.TempDir(), server: server}
+	m := &minictl{t: t, bin: buildMinictl(t), home: t.TempDir(), server: server, kubeconfig: adminConf}
+	// Its credentials, as the harness gives them: kube-proxy.conf in the
+	// Secret kube-proxy-kubeconfig.
+	proxyConf, err := os.ReadFile(filepath.Join(pkiDir, "kube-proxy.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(m.home, "kube-proxy-secret.yaml")
+	if err := os.WriteFile(secret, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: kube-proxy-kubeconfig\n  namespace: kube-system\ndata:\n  kubeconfig: "+
+		base64.StdEncoding.EncodeToString(proxyConf)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.ok("apply", "-f", secret)
 	file := filepath.Join(m.home, "kube-proxy.yaml")
 	if err := os.WriteFile(file, manifest, 0o644); err != nil {
 		t.Fatal(err)

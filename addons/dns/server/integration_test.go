@@ -37,6 +37,7 @@ func startCluster(t *testing.T) *cluster {
 	api := apiservertest.StartWithEtcd(t)
 	s, err := server.New(server.Options{
 		Servers:    []string{api.Addr},
+		Kubeconfig: api.Kubeconfig,
 		Listen:     "127.0.0.1:0",
 		HealthAddr: "127.0.0.1:0",
 	})

@@ -24,6 +24,8 @@ func main() {
 	flag.IntVar(&c.APIServerHealthPort, "apiserver-health-port", 0, "apiserver /livez, /readyz port (default 8080)")
 	flag.StringVar(&c.ServiceClusterIPRange, "service-cluster-ip-range", "", "service CIDR (default 10.96.0.0/16)")
 	flag.StringVar(&c.ClusterCIDR, "cluster-cidr", "", "pod CIDR (default 10.244.0.0/16)")
+	flag.StringVar(&c.PKIDir, "pki-dir", "", "host directory of the cluster PKI, kubeadm's layout (default /etc/minik8s/pki)")
+	flag.StringVar(&c.KubeconfigDir, "kubeconfig-dir", "", "host directory of scheduler.conf and controller-manager.conf (default: the parent of --pki-dir)")
 	flag.StringVar(&c.ImagePrefix, "image-prefix", "", `put before "minik8s/...": e.g. "127.0.0.1:5000/" (default none: docker.io via the kubelet's mirror)`)
 	flag.StringVar(&c.ImagePullPolicy, "image-pull-policy", "", "Always, IfNotPresent or Never (default IfNotPresent)")
 	extra := map[string]*string{}

@@ -19,6 +19,19 @@ install_bin "$STAGE" apiserver kube-apiserver
 install_bin "$STAGE" scheduler kube-scheduler
 install_bin "$STAGE" controller-manager kube-controller-manager
 
+# TLS: the CAs, the serving and client certificates of etcd and the
+# apiserver, and the kubeconfigs of the admin, scheduler and
+# controller-manager (deploy/systemd/env names these paths).
+install_pki "$STAGE" pki/ca.crt pki/ca.key pki/apiserver.crt pki/apiserver.key \
+	pki/apiserver-etcd-client.crt pki/apiserver-etcd-client.key \
+	pki/apiserver-kubelet-client.crt pki/apiserver-kubelet-client.key \
+	pki/etcd/ca.crt pki/etcd/server.crt pki/etcd/server.key pki/etcd/peer.crt pki/etcd/peer.key \
+	pki/sa.key pki/sa.pub admin.conf scheduler.conf controller-manager.conf kube-dns.conf
+install_bin "$STAGE" minictl minictl
+# root's kubectl/minictl talk to the cluster as the admin.
+install -d -m 0700 /root/.kube
+install -m 0600 /etc/minik8s/admin.conf /root/.kube/config
+
 # The example environment files already carry this machine's values
 # (192.168.56.10), so they go in unchanged.
 units=(etcd kube-apiserver kube-scheduler kube-controller-manager)

@@ -17,3 +17,17 @@ install_unit() {
 install_bin() {
 	install -m 0755 "$1/bin/$2" "/usr/local/bin/$3"
 }
+
+# install_pki STAGE FILE...: files of the staged PKI (paths relative to
+# the host's deploy/vagrant/.pki, e.g. pki/ca.crt or admin.conf) into
+# /etc/minik8s; keys and kubeconfigs root-only (the units hand them to
+# their dynamic users with LoadCredential=).
+install_pki() {
+	local stage=$1 f mode
+	shift
+	for f in "$@"; do
+		mode=0644
+		case "$f" in *.key | *.conf) mode=0600 ;; esac
+		install -D -m "$mode" "$stage/pki/$f" "/etc/minik8s/$f"
+	done
+}

@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,8 +29,50 @@ var KubeletHTTP = &http.Client{Transport: &http.Transport{
 // path has authorized the subresource.
 type Proxy struct {
 	Store *generic.Store
-	// Kubelet says how kubelets are reached (address type, scheme).
-	Kubelet KubeletConfig
+	// Kubelet is where and how the apiserver calls kubelets; nil is
+	// plain HTTP at the Node's InternalIP.
+	Kubelet *KubeletClient
+}
+
+// KubeletClient is how the apiserver calls kubelets: where (the Node's
+// address and daemon endpoint, KubeletConfig) and as whom over https (its
+// client certificate, --kubelet-client-certificate/key, and the CA of the
+// kubelets' serving certificates, --kubelet-certificate-authority).
+type KubeletClient struct {
+	KubeletConfig
+	TLS  *tls.Config
+	HTTP *http.Client
+}
+
+// NewKubeletClient returns the client reaching kubelets as cfg says, over
+// https with tc (nil tc: plain HTTP, KubeletHTTP).
+func NewKubeletClient(cfg KubeletConfig, tc *tls.Config) *KubeletClient {
+	if tc == nil {
+		return &KubeletClient{KubeletConfig: cfg, HTTP: KubeletHTTP}
+	}
+	cfg.Scheme = "https"
+	return &KubeletClient{KubeletConfig: cfg, TLS: tc, HTTP: &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       tc,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}}}
+}
+
+// HTTPClient is the client for non-streaming kubelet calls.
+func (p *Proxy) HTTPClient() *http.Client {
+	if p.Kubelet == nil || p.Kubelet.HTTP == nil {
+		return KubeletHTTP
+	}
+	return p.Kubelet.HTTP
+}
+
+// TLS is the client TLS for streams (exec, port-forward); nil when none
+// is configured.
+func (p *Proxy) TLS() *tls.Config {
+	if p.Kubelet == nil {
+		return nil
+	}
+	return p.Kubelet.TLS
 }
 
 // KubeletFor returns the kubelet server URL of a node, from the Node's
@@ -40,7 +83,11 @@ func (p *Proxy) KubeletFor(ctx context.Context, nodeName string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return p.Kubelet.KubeletURL(obj.(*corev1.Node))
+	var cfg KubeletConfig
+	if p.Kubelet != nil {
+		cfg = p.Kubelet.KubeletConfig
+	}
+	return cfg.KubeletURL(obj.(*corev1.Node))
 }
 
 // Target is a pod's container and the kubelet that runs it.

@@ -308,7 +308,10 @@ func klStart(t *testing.T) *klEnv {
 // the grace period) that leaves nothing behind.
 func TestKubeletPodLifecycle(t *testing.T) {
 	env := klStart(t)
-	n := klNewNode(t, "life", "10.244.1.0/24", "192.0.2.10", env.api.Addr, env.api.Kubeconfig, env.registry)
+	// The apiserver reaches a kubelet at its Node's InternalIP; this
+	// kubelet serves on loopback (its node namespace has no link to the
+	// root one), so loopback is the address it publishes.
+	n := klNewNode(t, "life", "10.244.1.0/24", "127.0.0.1", env.api.Addr, env.api.Kubeconfig, env.registry)
 	n.start(t)
 	ctx := ctxT(t)
 	c := env.c
@@ -360,7 +363,7 @@ func TestKubeletPodLifecycle(t *testing.T) {
 	p := klWaitRunning(t, c, "kubia", true)
 	ip := net.ParseIP(p.Status.PodIP)
 	_, cidr, _ := net.ParseCIDR("10.244.1.0/24")
-	if !cidr.Contains(ip) || p.Status.HostIP != "192.0.2.10" || p.Status.StartTime == nil {
+	if !cidr.Contains(ip) || p.Status.HostIP != "127.0.0.1" || p.Status.StartTime == nil {
 		t.Fatalf("pod ip %s host ip %s", p.Status.PodIP, p.Status.HostIP)
 	}
 	cs := p.Status.ContainerStatuses[0]

@@ -79,8 +79,9 @@ type TokenAuthenticator interface {
 
 // Union tries each authenticator in order. The first that recognizes the
 // credentials decides; when none does, the caller is anonymous if
-// AllowAnonymous, else the request is refused with 401. Every
-// authenticated user also gets the group system:authenticated.
+// AllowAnonymous and it presented no bearer token, else the request is
+// refused with 401. Every authenticated user also gets the group
+// system:authenticated.
 type Union struct {
 	Authenticators []Authenticator
 	AllowAnonymous bool
@@ -97,7 +98,9 @@ func (u Union) Authenticate(ctx context.Context) (*User, bool, error) {
 			return withGroup(user, GroupAuthenticated), true, nil
 		}
 	}
-	if u.AllowAnonymous {
+	// A token nobody recognized is a bad credential, not an anonymous
+	// request (Kubernetes answers 401 for it too).
+	if u.AllowAnonymous && CredentialsFrom(ctx).BearerToken == "" {
 		return &User{Name: UserAnonymous, Groups: []string{GroupUnauthenticated}}, true, nil
 	}
 	return nil, false, apierrors.NewUnauthorized("Unauthorized")

@@ -65,6 +65,11 @@ func TestUnion(t *testing.T) {
 			}
 		})
 	}
+	// An unknown token is refused even where anonymous requests pass.
+	ctx := WithCredentials(context.Background(), Credentials{BearerToken: "nobody-knows-me"})
+	if _, ok, err := (Union{Authenticators: []Authenticator{fixed{}}, AllowAnonymous: true}).Authenticate(ctx); ok || apierrors.ReasonOf(err) != apierrors.ReasonUnauthorized {
+		t.Fatalf("unknown token: ok=%v err=%v, want 401", ok, err)
+	}
 	// The group is added to a copy: the authenticator's user is not changed.
 	if len(alice.Groups) != 1 {
 		t.Fatalf("Union changed the authenticator's user: %v", alice.Groups)

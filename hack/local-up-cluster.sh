@@ -385,7 +385,9 @@ apiservers() {
 			--etcd-cafile "$PKI/etcd/ca.crt" --etcd-certfile "$PKI/apiserver-etcd-client.crt" \
 			--etcd-keyfile "$PKI/apiserver-etcd-client.key" \
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
-			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt"
+			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
+			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+			--enable-admission-plugins NamespaceLifecycle,ServiceAccount
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -415,7 +417,8 @@ controller_managers() {
 			--bind-address "$GATEWAY" --port "${CM_PORTS[$i]}" --cluster-cidr "$CLUSTER_CIDR" \
 			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
 			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
-			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s
+			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s \
+			--root-ca-file "$PKI/ca.crt"
 		wait_for 30 "controller-manager-$i" curl -fsS "http://$GATEWAY:${CM_PORTS[$i]}/healthz"
 	done
 }

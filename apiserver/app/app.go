@@ -57,6 +57,9 @@ type Options struct {
 	ComponentHealth       string
 	GCPercent             int
 	Authentication        AuthenticationOptions
+	// EnableAdmissionPlugins names the admission plugins that run
+	// (kube-apiserver's --enable-admission-plugins).
+	EnableAdmissionPlugins string
 	// KubeletPreferredAddressTypes orders the Node address types tried
 	// for a kubelet (Kubernetes' --kubelet-preferred-address-types).
 	KubeletPreferredAddressTypes string
@@ -109,6 +112,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
+	fs.StringVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", DefaultAdmissionPlugins,
+		"comma-separated admission plugins to run on writes, of: "+strings.Join(AdmissionPlugins, ", "))
 }
 
 // DefaultComponentHealth are the scheduler's and controller-manager's
@@ -143,6 +148,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := componentstatus.ParseHTTP(o.ComponentHealth); err != nil {
 		return fmt.Errorf("--component-health: %v", err)
+	}
+	if err := o.validateAdmission(); err != nil {
+		return err
 	}
 	return o.Authentication.Validate()
 }
@@ -216,7 +224,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, nil)
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, o.admissionChain(st))
 	tokens.Install(api)
 	kubeletTLS, err := o.kubeletTLS()
 	if err != nil {

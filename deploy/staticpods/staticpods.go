@@ -270,6 +270,9 @@ func (c Config) apiserver() pod {
 			"--kubelet-client-certificate=" + pkiMount + "/apiserver-kubelet-client.crt",
 			"--kubelet-client-key=" + pkiMount + "/apiserver-kubelet-client.key",
 			"--kubelet-certificate-authority=" + pkiMount + "/ca.crt",
+			"--service-account-key-file=" + pkiMount + "/sa.pub",
+			"--service-account-signing-key-file=" + pkiMount + "/sa.key",
+			"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount",
 		},
 		probePort: c.APIServerHealthPort, livePath: "/livez", readyPath: "/readyz",
 		volumes:  map[string]string{"pki": c.PKIDir},
@@ -293,7 +296,7 @@ func (c Config) scheduler() pod {
 }
 
 func (c Config) controllerManager() pod {
-	return pod{
+	p := pod{
 		name: ControllerManager, image: c.image(images.ControllerManagerRepo), pull: c.ImagePullPolicy, command: images.ControllerManagerPath,
 		args: []string{
 			"--server=" + c.APIServerAddress(),
@@ -302,9 +305,13 @@ func (c Config) controllerManager() pod {
 			"--cluster-cidr=" + c.ClusterCIDR,
 			"--leader-elect=true",
 			"--kubeconfig=/etc/kubernetes/controller-manager.conf",
+			// Published as ConfigMap kube-root-ca.crt in every namespace.
+			"--root-ca-file=" + pkiMount + "/ca.crt",
 		},
 		probePort: ControllerManagerPort, livePath: "/healthz",
 	}.withKubeconfig(filepath.Join(c.KubeconfigDir, "controller-manager.conf"), "/etc/kubernetes/controller-manager.conf")
+	p.volumes["pki"], p.mounts["pki"], p.readOnly["pki"] = c.PKIDir, pkiMount, true
+	return p
 }
 
 // withKubeconfig mounts the host file hostFile at path, read-only.

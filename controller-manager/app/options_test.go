@@ -79,8 +79,8 @@ func TestValidate(t *testing.T) {
 // errors say which file and what is wrong.
 func TestRunKubeconfig(t *testing.T) {
 	dir := t.TempDir()
-	tls := filepath.Join(dir, "tls.conf")
-	if err := os.WriteFile(tls, []byte("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\ncontexts:\n- name: c\n  context: {cluster: c}\n"), 0o600); err != nil {
+	badCA := filepath.Join(dir, "bad-ca.conf")
+	if err := os.WriteFile(badCA, []byte("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\", certificate-authority: "+filepath.Join(dir, "no-such-ca.crt")+"}\ncontexts:\n- name: c\n  context: {cluster: c}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.conf")
@@ -88,7 +88,7 @@ func TestRunKubeconfig(t *testing.T) {
 		kubeconfig, want string
 	}{
 		{missing, "kubeconfig " + missing + ": no such file"},
-		{tls, "https is not supported yet"},
+		{badCA, "no-such-ca.crt"},
 	} {
 		o := DefaultOptions()
 		o.Kubeconfig = tt.kubeconfig
@@ -97,8 +97,12 @@ func TestRunKubeconfig(t *testing.T) {
 		if fs.Lookup("kubeconfig") == nil {
 			t.Fatal("no --kubeconfig flag")
 		}
-		if err := Run(context.Background(), o, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("--kubeconfig %s: %v, want %q", tt.kubeconfig, err, tt.want)
+		// A Run that does not fail at once would run until the deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := Run(ctx, o, nil)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("--kubeconfig %s: %v, want an error naming %q", tt.kubeconfig, err, tt.want)
 		}
 	}
 }

@@ -279,7 +279,7 @@ func bench(replicas, nodes, conc, members int, realKubelets bool) (*report, erro
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}
 	defer func() { acancel(); <-apiDone }()
-	_, tc, err := bp.Kubeconfig(addr)
+	kubeconfig, tc, err := bp.Kubeconfig(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func bench(replicas, nodes, conc, members int, realKubelets bool) (*report, erro
 	// 2. Hollow nodes and the controller-manager.
 	fmt.Fprintf(os.Stderr, "starting %d hollow nodes and the controller-manager\n", nodes)
 	kubelet := fakekubelet.Start(ctx, fakekubelet.Config{Client: clients[1%conc], Bind: true, Heartbeat: 10 * time.Second, Workers: 32,
-		Real: realKubelets, Server: addr})
+		Real: realKubelets, Server: addr, Kubeconfig: kubeconfig})
 	defer kubelet.Stop()
 	if err := runParallel(nodes, 16, func(i int) error { return kubelet.AddNode(ctx, fmt.Sprintf("hollow-%03d", i), nil) }); err != nil {
 		return nil, err

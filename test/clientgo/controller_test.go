@@ -22,8 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
@@ -169,8 +169,15 @@ func TestControllerThroughRestartAndCompaction(t *testing.T) {
 	api := apiservertest.Start(t, etcd, apiservertest.Options{})
 	addr := api.Addr
 	var expired atomic.Int32
-	cs := kubernetes.NewForConfigOrDie(&restclient.Config{Host: "http://" + addr, QPS: 100, Burst: 200,
-		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return expiredSpy{rt: rt, seen: &expired} }})
+	// The admin kubeconfig the test apiserver wrote: https, its CA, a
+	// client certificate; client-go reads it as kubectl does.
+	rc, err := clientcmd.BuildConfigFromFlags("", api.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	rc.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return expiredSpy{rt: rt, seen: &expired} }
+	cs := kubernetes.NewForConfigOrDie(rc)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -221,7 +228,7 @@ func TestControllerThroughRestartAndCompaction(t *testing.T) {
 	// The apiserver restarts on the same port: the informer's watch
 	// reconnects and the controller keeps working.
 	api.Stop()
-	api = apiservertest.Start(t, etcd, apiservertest.Options{Port: portOf(t, addr)})
+	api = apiservertest.Start(t, etcd, apiservertest.Options{Port: portOf(t, addr), PKI: api.PKI})
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, testPod("c", "busybox:c"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +264,7 @@ func TestControllerThroughRestartAndCompaction(t *testing.T) {
 	if _, err := ec.Compact(ctx, put.Header.Revision); err != nil {
 		t.Fatalf("compact: %v", err)
 	}
-	api = apiservertest.Start(t, etcd, apiservertest.Options{Port: portOf(t, addr)})
+	api = apiservertest.Start(t, etcd, apiservertest.Options{Port: portOf(t, addr), PKI: api.PKI})
 	waitAnnotated(t, cs, "d", "busybox:d")
 	if expired.Load() == 0 {
 		t.Errorf("no watch was answered 410 Expired after the compaction")

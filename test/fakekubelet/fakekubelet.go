@@ -82,6 +82,8 @@ type Config struct {
 	// the stats summary is always served.
 	Real   bool
 	Server string
+	// Kubeconfig holds the real kubelets' credentials (Real only).
+	Kubeconfig string
 }
 
 // PodUsage is what a node's stats summary reports for one pod.
@@ -228,7 +230,7 @@ func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[strin
 			Capacity:    map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
 			Allocatable: map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
 			Conditions:  []*corev1.NodeCondition{{Type: "Ready", Status: "True", Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}},
-			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "192.0.2.1"}, {Type: "Hostname", Address: name}},
+			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "127.0.0.1"}, {Type: "Hostname", Address: name}},
 		},
 	}
 	if k.cfg.ServeStats {

@@ -46,7 +46,7 @@ func TestModes(t *testing.T) {
 			if _, err := client.For[*corev1.Namespace](c).Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}); err != nil {
 				t.Fatal(err)
 			}
-			k := Start(ctx, Config{Client: c, Bind: true, Heartbeat: 300 * time.Millisecond, ServeStats: true, Real: real, Server: addr})
+			k := Start(ctx, Config{Client: c, Bind: true, Heartbeat: 300 * time.Millisecond, ServeStats: true, Real: real, Server: addr, Kubeconfig: api.Kubeconfig})
 			defer k.Stop()
 			nodes := []string{ns + "-a", ns + "-b"}
 			for _, n := range nodes {

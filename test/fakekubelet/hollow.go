@@ -41,8 +41,8 @@ func (k *Kubelet) addHollow(ctx context.Context, name string, nodeLabels map[str
 		log = k.cfg.Log
 	}
 	cidr := netip.MustParsePrefix(fmt.Sprintf("10.250.%d.0/24", idx%256))
-	n, err := hollownode.Start(k.ctx, hollownode.Config{Server: k.cfg.Server, Name: name, Labels: nodeLabels,
-		PodCIDR: cidr.String(), NodeIP: "192.0.2.1", Heartbeat: k.cfg.Heartbeat, Runtime: rt, Log: log})
+	n, err := hollownode.Start(k.ctx, hollownode.Config{Server: k.cfg.Server, Kubeconfig: k.cfg.Kubeconfig, Name: name, Labels: nodeLabels,
+		PodCIDR: cidr.String(), NodeIP: "127.0.0.1", Heartbeat: k.cfg.Heartbeat, Runtime: rt, Log: log})
 	if err != nil {
 		return err
 	}

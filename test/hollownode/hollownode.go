@@ -26,6 +26,8 @@ import (
 type Config struct {
 	// Server is the apiserver address (HOST:PORT).
 	Server string
+	// Kubeconfig holds the kubelet's credentials and the apiserver's CA.
+	Kubeconfig string
 	// Name is the node's name.
 	Name string
 	// Labels are added to the node's own.
@@ -88,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := fs.Parse(nil); err != nil {
 		return nil, err
 	}
-	o.Server, o.HostnameOverride, o.NodeIP, o.PodCIDR = cfg.Server, cfg.Name, cfg.NodeIP, cfg.PodCIDR
+	o.Server, o.Kubeconfig, o.HostnameOverride, o.NodeIP, o.PodCIDR = cfg.Server, cfg.Kubeconfig, cfg.Name, cfg.NodeIP, cfg.PodCIDR
 	o.RootDir, o.Address, o.Port, o.StatusInterval = dir, "127.0.0.1", 0, cfg.Heartbeat
 	o.NodeLabels = labelString(cfg.Labels)
 	n := &Node{Name: cfg.Name, Runtime: cfg.Runtime, Network: network.NewFake(), dir: dir, done: make(chan error, 1)}

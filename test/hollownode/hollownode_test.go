@@ -34,7 +34,7 @@ func TestHollowNode(t *testing.T) {
 	api := apiservertest.StartWithEtcd(t)
 	addr, c := api.Addr, api.Client(t)
 	ctx := context.Background()
-	n, err := Start(ctx, Config{Server: addr, Name: "hollow-0", PodCIDR: "10.250.7.0/24", Heartbeat: time.Second,
+	n, err := Start(ctx, Config{Server: addr, Kubeconfig: api.Kubeconfig, Name: "hollow-0", PodCIDR: "10.250.7.0/24", Heartbeat: time.Second,
 		Labels: map[string]string{"zone": "a"}})
 	if err != nil {
 		t.Fatal(err)

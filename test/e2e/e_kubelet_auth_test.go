@@ -3,18 +3,17 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"strings"
+	"strconv"
 	"testing"
 	"time"
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 )
-
-// annotationKubeletServer is where a kubelet publishes its server's URL.
-const annotationKubeletServer = "minik8s.io/kubelet-server"
 
 // TestKubeletRequiresClientCertificate: every kubelet serves HTTPS and,
 // without the apiserver's client certificate, answers 401 on every handler
@@ -43,10 +42,19 @@ func TestKubeletRequiresClientCertificate(t *testing.T) {
 		t.Fatal("no nodes")
 	}
 	for _, n := range nodes.Items {
-		base := n.Metadata.Annotations[annotationKubeletServer]
+		// Where the apiserver reaches the kubelet: the Node's InternalIP
+		// and its daemon endpoint's port.
+		var ip string
+		for _, a := range n.GetStatus().GetAddresses() {
+			if a.GetType() == "InternalIP" && ip == "" {
+				ip = a.GetAddress()
+			}
+		}
+		port := n.GetStatus().GetDaemonEndpoints().GetKubeletEndpoint().GetPort()
+		base := fmt.Sprintf("https://%s", net.JoinHostPort(ip, strconv.Itoa(int(port))))
 		t.Run(n.Metadata.Name, func(t *testing.T) {
-			if !strings.HasPrefix(base, "https://") {
-				t.Fatalf("kubelet server %q is not https", base)
+			if ip == "" || port == 0 {
+				t.Fatalf("node publishes no kubelet endpoint (InternalIP %q, port %d)", ip, port)
 			}
 			for _, ep := range []struct{ method, path string }{
 				{"GET", "/pods"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 )
@@ -42,7 +43,7 @@ func (p NamespaceLifecycle) Admit(ctx context.Context, a *Attributes) error {
 	if err != nil {
 		return err
 	}
-	if ns.GetStatus().GetPhase() == "Terminating" || ns.GetMetadata().GetDeletionTimestamp() != nil {
+	if helper.IsNamespaceTerminating(ns) {
 		return apierrors.NewForbidden(a.Kind.GroupResource(), objectName(a.Object),
 			fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", a.Namespace))
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
@@ -79,7 +80,7 @@ func (c *Controller) sync(ctx context.Context, ns string) error {
 	if err != nil {
 		return err
 	}
-	if n.GetMetadata().GetDeletionTimestamp() != nil || n.GetStatus().GetPhase() == "Terminating" {
+	if helper.IsNamespaceTerminating(n) {
 		return nil
 	}
 	cur, err := c.configMaps.Get(ns, ConfigMapName)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
@@ -58,7 +59,7 @@ func (c *Controller) sync(ctx context.Context, ns string) error {
 	if err != nil {
 		return err
 	}
-	if n.GetMetadata().GetDeletionTimestamp() != nil || n.GetStatus().GetPhase() == "Terminating" {
+	if helper.IsNamespaceTerminating(n) {
 		return nil
 	}
 	if _, err := c.sas.Get(ns, DefaultName); err == nil {

@@ -181,3 +181,10 @@ func IsControlledBy(meta *metav1.ObjectMeta, uid string) bool {
 	ref := GetControllerOf(meta)
 	return ref != nil && uid != "" && ref.GetUid() == uid
 }
+
+// IsNamespaceTerminating says whether ns is being deleted: it has a
+// deletionTimestamp or the Terminating phase. Nothing new may be created
+// in it (NamespaceLifecycle), and controllers stop filling it.
+func IsNamespaceTerminating(ns *corev1.Namespace) bool {
+	return ns.GetMetadata().GetDeletionTimestamp() != nil || ns.GetStatus().GetPhase() == corev1.NamespaceTerminating
+}

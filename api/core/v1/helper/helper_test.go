@@ -3,6 +3,8 @@ package helper
 import (
 	"testing"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 )
@@ -160,5 +162,23 @@ func TestControllerOf(t *testing.T) {
 		if got := IsControlledBy(meta, uid); got != want {
 			t.Errorf("IsControlledBy(%q) = %v, want %v", uid, got, want)
 		}
+	}
+}
+
+func TestIsNamespaceTerminating(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ns   *corev1.Namespace
+		want bool
+	}{
+		{"active", &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "a"}, Status: &corev1.NamespaceStatus{Phase: corev1.NamespaceActive}}, false},
+		{"terminating phase", &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "a"}, Status: &corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}, true},
+		{"deletion timestamp", &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "a", DeletionTimestamp: timestamppb.Now()}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsNamespaceTerminating(tt.ns); got != tt.want {
+				t.Fatalf("IsNamespaceTerminating = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

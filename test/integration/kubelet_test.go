@@ -335,10 +335,18 @@ func TestKubeletPodLifecycle(t *testing.T) {
 		}
 		return "not ready"
 	})
-	lease, err := client.For[*coordinationv1.Lease](c).Get(ctx, "kube-node-lease", n.Name)
-	if err != nil || lease.GetSpec().GetHolderIdentity() != n.Name {
-		t.Fatalf("lease: %v %v", lease, err)
-	}
+	// The agent writes the status before it renews the lease, so a Ready
+	// node may be seen a moment before its first Lease exists.
+	klWait(t, 20*time.Second, "node lease", func() string {
+		lease, err := client.For[*coordinationv1.Lease](c).Get(ctx, "kube-node-lease", n.Name)
+		if err != nil {
+			return err.Error()
+		}
+		if lease.GetSpec().GetHolderIdentity() != n.Name {
+			return fmt.Sprintf("lease holder %q", lease.GetSpec().GetHolderIdentity())
+		}
+		return ""
+	})
 
 	// Pending -> Running, with the phases seen by a watch. The watch starts
 	// from a list's resourceVersion: a watch from "now" may be registered

@@ -75,6 +75,10 @@ func NewBadRequest(msg string) *StatusError {
 
 // NewForbidden reports a request the caller may not make.
 func NewForbidden(resource, name, why string) *StatusError {
+	if resource == "" {
+		// A request on a path, not a resource (Kubernetes' wording).
+		return newStatus(403, ReasonForbidden, "", "", "forbidden: "+why)
+	}
 	subject := resource
 	if name != "" {
 		subject = fmt.Sprintf("%s %q", resource, name)

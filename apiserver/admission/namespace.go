@@ -25,8 +25,8 @@ func (NamespaceLifecycle) Name() string { return "NamespaceLifecycle" }
 // Immortal namespaces cannot be deleted.
 var Immortal = map[string]bool{"default": true, "kube-system": true, "kube-public": true}
 
-// Admit implements Plugin.
-func (p NamespaceLifecycle) Admit(ctx context.Context, a *Attributes) error {
+// Validate implements Validator.
+func (p NamespaceLifecycle) Validate(ctx context.Context, a *Attributes) error {
 	if a.Kind.Resource == "namespaces" {
 		if a.Operation == Delete && Immortal[a.Name] {
 			return apierrors.NewForbidden("namespaces", a.Name, "this namespace may not be deleted")

@@ -45,7 +45,7 @@ type ServiceAccount struct {
 // Name is the plugin name as Kubernetes spells it.
 func (ServiceAccount) Name() string { return "ServiceAccount" }
 
-// Admit implements Plugin.
+// Admit implements Mutator.
 func (p ServiceAccount) Admit(ctx context.Context, a *Attributes) error {
 	if a.Kind.Resource != "pods" || a.Operation != Create || a.Subresource != "" {
 		return nil

@@ -60,6 +60,9 @@ type Options struct {
 	// EnableAdmissionPlugins names the admission plugins that run
 	// (kube-apiserver's --enable-admission-plugins).
 	EnableAdmissionPlugins string
+	// AuthorizationMode lists the authorizers, in order
+	// (kube-apiserver's --authorization-mode).
+	AuthorizationMode string
 	// KubeletPreferredAddressTypes orders the Node address types tried
 	// for a kubelet (Kubernetes' --kubelet-preferred-address-types).
 	KubeletPreferredAddressTypes string
@@ -112,6 +115,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
+	fs.StringVar(&o.AuthorizationMode, "authorization-mode", DefaultAuthorizationMode,
+		"comma-separated authorizers asked in order (the first to allow or deny decides), of: "+strings.Join(AuthorizationModes, ", "))
 	fs.StringVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", DefaultAdmissionPlugins,
 		"comma-separated admission plugins to run on writes, of: "+strings.Join(AdmissionPlugins, ", "))
 }
@@ -150,6 +155,9 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--component-health: %v", err)
 	}
 	if err := o.validateAdmission(); err != nil {
+		return err
+	}
+	if _, err := parseAuthorizationModes(o.AuthorizationMode); err != nil {
 		return err
 	}
 	return o.Authentication.Validate()
@@ -224,7 +232,11 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, nil, o.admissionChain(st))
+	authz, err := o.authorizer(st)
+	if err != nil {
+		return err
+	}
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
 	tokens.Install(api)
 	kubeletTLS, err := o.kubeletTLS()
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
-	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/auth"
@@ -71,11 +70,11 @@ func kubeletNode(t *testing.T, st *generic.Store, name, url string) {
 // denyAll refuses everything but what allow says.
 type denyAll struct{ allow func(auth.Attributes) bool }
 
-func (d denyAll) Authorize(_ context.Context, a auth.Attributes) error {
+func (d denyAll) Authorize(_ context.Context, a auth.Attributes) (auth.Decision, string, error) {
 	if d.allow != nil && d.allow(a) {
-		return nil
+		return auth.Allow, "", nil
 	}
-	return apierrors.NewForbidden(a.Resource+"/"+a.Subresource, a.Name, "denied")
+	return auth.Deny, "denied", nil
 }
 
 func restFront(t *testing.T, st *generic.Store, authz auth.Authorizer) *httptest.Server {

@@ -138,29 +138,3 @@ type Anonymous struct{}
 func (Anonymous) Authenticate(context.Context) (*User, bool, error) {
 	return &User{Name: UserAnonymous, Groups: []string{GroupUnauthenticated}}, true, nil
 }
-
-// Attributes describe what a request wants to do, for authorization.
-type Attributes struct {
-	User        *User
-	Verb        string // create, get, list, watch, update, patch, delete, deletecollection
-	Group       string
-	Resource    string
-	Subresource string
-	Namespace   string
-	Name        string
-	// Path is set instead of Resource for non-resource requests (/healthz,
-	// /version, /metrics, ...).
-	Path string
-}
-
-// Authorizer decides whether a request may proceed.
-type Authorizer interface {
-	// Authorize returns nil to allow, or a Forbidden API error.
-	Authorize(ctx context.Context, a Attributes) error
-}
-
-// AlwaysAllow permits every request.
-type AlwaysAllow struct{}
-
-// Authorize always allows.
-func (AlwaysAllow) Authorize(context.Context, Attributes) error { return nil }

@@ -214,16 +214,25 @@ func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind) (
 	if !k.Namespaced {
 		attrs.Namespace = ""
 	}
-	if err := a.Authorizer.Authorize(ctx, attrs); err != nil {
+	if err := auth.Check(ctx, a.Authorizer, attrs); err != nil {
 		return nil, err
 	}
 	return user, nil
 }
 
-func (a *API) admit(ctx context.Context, op string, t Target, k *scheme.Kind, obj scheme.Object, user *auth.User) error {
-	return a.Admission.Admit(ctx, &admission.Attributes{
-		Operation: op, Kind: k, Namespace: t.Namespace, Name: t.Name, Subresource: t.Subresource, Object: obj, User: user,
-	})
+// admit runs the admission chain on a write to t; s is the storage the
+// write goes to, which reads the old object for the plugins that ask.
+func (a *API) admit(ctx context.Context, op string, t Target, k *scheme.Kind, s rest.Storage, obj scheme.Object, user *auth.User, o rest.WriteOptions) error {
+	if len(a.Admission) == 0 {
+		return nil
+	}
+	attrs := &admission.Attributes{
+		Operation: op, Kind: k, Namespace: t.Namespace, Name: t.Name, Subresource: t.Subresource, Object: obj, User: user, DryRun: o.DryRun,
+	}
+	if g, ok := s.(rest.Getter); ok && op != admission.Create {
+		attrs.OldObject = func(ctx context.Context) (scheme.Object, error) { return g.Get(ctx, t.Namespace, t.Name) }
+	}
+	return a.Admission.Admit(ctx, attrs)
 }
 
 // Get reads one object.
@@ -308,12 +317,12 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	}
 	switch c := s.(type) {
 	case rest.Creater:
-		if err := a.admit(ctx, admission.Create, t, k, obj, user); err != nil {
+		if err := a.admit(ctx, admission.Create, t, k, s, obj, user, o); err != nil {
 			return nil, err
 		}
 		return c.Create(ctx, t.Namespace, obj, o)
 	case rest.NamedCreater:
-		if err := a.admit(ctx, admission.Create, t, k, obj, user); err != nil {
+		if err := a.admit(ctx, admission.Create, t, k, s, obj, user, o); err != nil {
 			return nil, err
 		}
 		return c.CreateNamed(ctx, t.Namespace, t.Name, obj, o)
@@ -342,7 +351,7 @@ func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
-	if err := a.admit(ctx, admission.Update, t, k, obj, user); err != nil {
+	if err := a.admit(ctx, admission.Update, t, k, s, obj, user, o); err != nil {
 		return nil, err
 	}
 	return u.Update(ctx, t.Namespace, obj, o)
@@ -363,7 +372,7 @@ func (a *API) Delete(ctx context.Context, t Target, opts *metav1.DeleteOptions, 
 	if err != nil {
 		return nil, err
 	}
-	if err := a.admit(ctx, admission.Delete, t, k, nil, user); err != nil {
+	if err := a.admit(ctx, admission.Delete, t, k, s, nil, user, o); err != nil {
 		return nil, err
 	}
 	return d.Delete(ctx, t.Namespace, t.Name, opts, o)
@@ -393,7 +402,7 @@ func (a *API) DeleteCollection(ctx context.Context, t Target, lo rest.ListOption
 	for _, it := range list.Items {
 		md := it.Object.GetMetadata()
 		one := Target{Group: k.Group, Resource: k.Resource, Namespace: md.GetNamespace(), Name: md.GetName()}
-		if err := a.admit(ctx, admission.Delete, one, k, nil, user); err != nil {
+		if err := a.admit(ctx, admission.Delete, one, k, s, nil, user, o); err != nil {
 			return out, err
 		}
 		obj, err := d.Delete(ctx, one.Namespace, one.Name, opts, o)

@@ -41,6 +41,10 @@ type Options struct {
 	// PKI is another Server's PKI directory to share (same CAs, so one
 	// client reaches both); empty makes a new one in a temporary directory.
 	PKI string
+	// AuthorizationMode and EnableAdmissionPlugins are the apiserver's
+	// flags; empty means its defaults.
+	AuthorizationMode      string
+	EnableAdmissionPlugins string
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -67,6 +71,10 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		WatchHistory:          opts.WatchHistory,
 		ComponentHealth:       app.DefaultComponentHealth,
 		Authentication:        opts.Authentication,
+		AuthorizationMode:     opts.AuthorizationMode,
+	}
+	if opts.EnableAdmissionPlugins != "" {
+		o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

@@ -148,3 +148,27 @@ func Forbidden(a Attributes, reason string) error {
 	}
 	return apierrors.NewForbidden(gr, a.Name, msg)
 }
+
+// ResourceRule is one rule of what a user may do on resources (the shape
+// of SelfSubjectRulesReview's resourceRules).
+type ResourceRule struct {
+	Verbs         []string
+	APIGroups     []string
+	Resources     []string // "pods", "pods/log", "*"
+	ResourceNames []string
+}
+
+// NonResourceRule is one rule of what a user may do on paths.
+type NonResourceRule struct {
+	Verbs           []string
+	NonResourceURLs []string // "/healthz", "/api/*"
+}
+
+// RuleResolver lists the rules that apply to a user in a namespace (all
+// cluster-wide rules plus the namespace's); SelfSubjectRulesReview and
+// `kubectl auth can-i --list` show them. incomplete is true when some
+// rules could not be resolved (a binding naming a missing role) or an
+// authorizer that cannot list rules (Node) also decides.
+type RuleResolver interface {
+	RulesFor(ctx context.Context, user *User, namespace string) (resource []ResourceRule, nonResource []NonResourceRule, incomplete bool, err error)
+}

@@ -4,6 +4,7 @@ package all
 import (
 	_ "minik8s/api/apps/v1"
 	_ "minik8s/api/authentication/v1" // TokenReview, SelfSubjectReview; TokenRequest for serviceaccounts/token
+	_ "minik8s/api/authorization/v1"  // access reviews (kubectl auth can-i)
 	_ "minik8s/api/autoscaling/v1"    // Scale, the scale subresource's kind
 	_ "minik8s/api/autoscaling/v2"
 	_ "minik8s/api/batch/v1"

@@ -44,6 +44,8 @@ type Config struct {
 	// Token and TokenFile are a bearer token sent with every call.
 	Token     string
 	TokenFile string
+	// Impersonate is whom every call acts as (--as); zero: nobody.
+	Impersonate Impersonation
 	// Namespace is the context's namespace ("" when it names none).
 	Namespace string
 	// Context, Cluster and User name the kubeconfig entries used (empty
@@ -159,7 +161,7 @@ func NewForConfig(cfg *Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig user %q / cluster %q: %w", cfg.User, cfg.Cluster, err)
 	}
-	base := []Option{WithTLS(t), WithBearerToken(cfg.Token, cfg.TokenFile)}
+	base := []Option{WithTLS(t), WithBearerToken(cfg.Token, cfg.TokenFile), WithImpersonation(cfg.Impersonate)}
 	return New(cfg.Servers, append(base, opts...)...)
 }
 

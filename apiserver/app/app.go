@@ -36,6 +36,7 @@ import (
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
+	"minik8s/apiserver/registry/authorization"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
@@ -228,16 +229,20 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	authn, err := authenticator(o, append(tokens.Authenticators, o.Authenticators...)...)
-	if err != nil {
-		return err
-	}
 	authz, err := o.authorizer(st)
 	if err != nil {
 		return err
 	}
+	authn, err := authenticator(o, append(tokens.Authenticators, o.Authenticators...)...)
+	if err != nil {
+		return err
+	}
+	// Impersonate-* headers: the door and the request path see the
+	// impersonated user, once the caller may act as it.
+	authn = auth.Impersonating{Authenticator: authn, Authorizer: authz}
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
 	tokens.Install(api)
+	authorization.Install(api, api.Authenticator, authz)
 	kubeletTLS, err := o.kubeletTLS()
 	if err != nil {
 		return err

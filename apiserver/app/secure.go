@@ -120,9 +120,17 @@ func authenticator(o Options, extra ...auth.Authenticator) (auth.Authenticator, 
 type authResultKey struct{}
 
 type authResult struct {
-	user *auth.User
-	ok   bool
-	err  error
+	user  *auth.User
+	ok    bool
+	err   error
+	creds auth.Credentials // what the door authenticated
+}
+
+// same says c are the credentials the door saw: a TokenReview puts the
+// reviewed token into the context, and must not get the reviewer back.
+func (r authResult) same(c auth.Credentials) bool {
+	return c.BearerToken == r.creds.BearerToken && c.Impersonate == r.creds.Impersonate &&
+		len(c.Certificates) == len(r.creds.Certificates) && (len(c.Certificates) == 0 || c.Certificates[0] == r.creds.Certificates[0])
 }
 
 // memo answers from the result the HTTP front already computed for this
@@ -131,7 +139,7 @@ type authResult struct {
 type memo struct{ auth.Authenticator }
 
 func (m memo) Authenticate(ctx context.Context) (*auth.User, bool, error) {
-	if r, ok := ctx.Value(authResultKey{}).(authResult); ok {
+	if r, ok := ctx.Value(authResultKey{}).(authResult); ok && r.same(auth.CredentialsFrom(ctx)) {
 		return r.user, r.ok, r.err
 	}
 	return m.Authenticator.Authenticate(ctx)
@@ -146,6 +154,7 @@ func credentialsOf(r *http.Request) auth.Credentials {
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		c.BearerToken = strings.TrimSpace(h[7:])
 	}
+	c.Impersonate = auth.ImpersonationFrom(r.Header)
 	return c
 }
 
@@ -157,7 +166,8 @@ func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator) 
 			g.ServeHTTP(w, r)
 			return
 		}
-		ctx := auth.WithCredentials(r.Context(), credentialsOf(r))
+		creds := credentialsOf(r)
+		ctx := auth.WithCredentials(r.Context(), creds)
 		if !isOpen(r.URL.Path) {
 			user, ok, err := authn.Authenticate(ctx)
 			if err == nil && !ok {
@@ -167,7 +177,7 @@ func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator) 
 				restapi.WriteError(w, err)
 				return
 			}
-			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true})
+			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true, creds: creds})
 		}
 		rest.ServeHTTP(w, r.WithContext(ctx))
 	})

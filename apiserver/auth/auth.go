@@ -45,6 +45,10 @@ type Credentials struct {
 	// BearerToken is the token of an "Authorization: Bearer" header (REST)
 	// or of the "authorization" metadata (gRPC); empty when none.
 	BearerToken string
+	// Impersonate is who the caller asks to act as (the Impersonate-*
+	// headers or metadata); nil when it asks for nobody. Impersonating
+	// checks and applies it.
+	Impersonate *Impersonation
 }
 
 type credentialsKey struct{}

@@ -30,6 +30,7 @@ func credentialsOf(ctx context.Context) auth.Credentials {
 				break
 			}
 		}
+		c.Impersonate = auth.ImpersonationFrom(md)
 	}
 	return c
 }

@@ -36,7 +36,6 @@ import (
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
-	"minik8s/apiserver/registry/authorization"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
@@ -242,7 +241,6 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	authn = auth.Impersonating{Authenticator: authn, Authorizer: authz}
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
 	tokens.Install(api)
-	authorization.Install(api, api.Authenticator, authz)
 	kubeletTLS, err := o.kubeletTLS()
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/componentstatuses"
+	"minik8s/apiserver/registry/authorization"
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/core/services"
 	"minik8s/apiserver/registry/generic"
@@ -47,6 +48,8 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 			continue
 		case "selfsubjectreviews", "tokenreviews":
 			continue // Authentication.Install: they need the authenticator
+		case "subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews":
+			continue // authorization.Install, below
 		case "services":
 			if svcs != nil {
 				api.Register(k.Resource, &services.Storage{Resource: st.For(k), Alloc: svcs})
@@ -66,6 +69,9 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 	api.Register("pods/binding", binding)
 	pdbKind, _ := scheme.ByResource("poddisruptionbudgets")
 	api.Register("pods/eviction", &policy.Eviction{Pods: st.For(podsKind), Budgets: st.For(pdbKind)})
+	// The access reviews ask the API's own authorizer; the self reviews
+	// see the caller as the request path does (after impersonation).
+	authorization.Install(api, api.Authenticator, api.Authorizer)
 	return api
 }
 

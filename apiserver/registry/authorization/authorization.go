@@ -114,7 +114,7 @@ func (s SubjectAccessReviews) Create(ctx context.Context, _ string, obj scheme.O
 		errs = append(errs, apierrors.Invalid("spec.user", "", "at least one of user or group must be specified"))
 	}
 	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid("SubjectAccessReview", in.GetMetadata().GetName(), errs)
+		return nil, apierrors.NewInvalid("SubjectAccessReview.authorization.k8s.io", in.GetMetadata().GetName(), errs)
 	}
 	out := &authorizationv1.SubjectAccessReview{Metadata: meta(""), Spec: spec, Status: decide(ctx, s.Authorizer, a)}
 	scheme.SetTypeMeta(out, s.Kind())
@@ -151,7 +151,7 @@ func (s LocalSubjectAccessReviews) Create(ctx context.Context, ns string, obj sc
 		errs = append(errs, apierrors.Invalid("metadata.namespace", mns, "does not match the namespace of the request"))
 	}
 	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid("LocalSubjectAccessReview", in.GetMetadata().GetName(), errs)
+		return nil, apierrors.NewInvalid("LocalSubjectAccessReview.authorization.k8s.io", in.GetMetadata().GetName(), errs)
 	}
 	out := &authorizationv1.LocalSubjectAccessReview{Metadata: meta(ns), Spec: spec, Status: decide(ctx, s.Authorizer, a)}
 	scheme.SetTypeMeta(out, s.Kind())
@@ -183,7 +183,7 @@ func (s SelfSubjectAccessReviews) Create(ctx context.Context, _ string, obj sche
 	spec := in.GetSpec()
 	a, errs := attributes(u, spec.GetResourceAttributes(), spec.GetNonResourceAttributes())
 	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid("SelfSubjectAccessReview", in.GetMetadata().GetName(), errs)
+		return nil, apierrors.NewInvalid("SelfSubjectAccessReview.authorization.k8s.io", in.GetMetadata().GetName(), errs)
 	}
 	out := &authorizationv1.SelfSubjectAccessReview{Metadata: meta(""), Spec: spec, Status: decide(ctx, s.Authorizer, a)}
 	scheme.SetTypeMeta(out, s.Kind())

@@ -56,7 +56,6 @@ func ImpersonationFrom(h map[string][]string) *Impersonation {
 	if !found {
 		return nil
 	}
-	slices.Sort(im.Groups) // header maps have no order; keep answers stable
 	return &im
 }
 

@@ -59,8 +59,8 @@ func TestImpersonating(t *testing.T) {
 		{name: "user refused", headers: http.Header{"Impersonate-User": {"jane"}},
 			wantErr: `users "jane" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope`},
 		{name: "groups each checked", headers: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"b", "a"}},
-			allow: []string{"users/jane", "groups/a"},
-			asked: []string{"bob impersonate users/jane []", "bob impersonate groups/a []", "bob impersonate groups/b []"},
+			allow:   []string{"users/jane", "groups/a"}, // in the headers' order: b first
+			asked:   []string{"bob impersonate users/jane []", "bob impersonate groups/b []"},
 			wantErr: `groups "b" is forbidden: User "bob" cannot impersonate resource "groups" in API group "" at the cluster scope`},
 		{name: "user and groups", headers: http.Header{"Impersonate-User": {"jane"}, "Impersonate-Group": {"g", auth.GroupAuthenticated}},
 			allow: []string{"users/jane", "groups/g", "groups/" + auth.GroupAuthenticated},

@@ -72,6 +72,12 @@ type Options struct {
 	Context        string
 	Namespace      string
 	RequestTimeout string
+	// As, AsGroups and AsUID impersonate (kubectl's --as, --as-group,
+	// --as-uid): the apiserver runs every call as that user once the
+	// caller may impersonate it.
+	As       string
+	AsGroups []string
+	AsUID    string
 
 	In     io.Reader
 	Out    io.Writer
@@ -142,6 +148,9 @@ func NewRootCommand(o *Options) *cobra.Command {
 	f.StringVar(&o.Context, "context", "", "the kubeconfig context to use (default: its current-context)")
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "the namespace of this request (default \"default\")")
 	f.StringVar(&o.RequestTimeout, "request-timeout", "0", "how long to wait for one server request (e.g. 1s, 2m); 0 waits forever")
+	f.StringVar(&o.As, "as", "", "username to impersonate for the operation (a user or system:serviceaccount:NS:NAME)")
+	f.StringArrayVar(&o.AsGroups, "as-group", nil, "group to impersonate for the operation; repeat for several")
+	f.StringVar(&o.AsUID, "as-uid", "", "UID to impersonate for the operation")
 
 	root.AddCommand(
 		newGetCommand(o),
@@ -163,6 +172,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newTopCommand(o),
 		newConfigCommand(o),
 		newCertsCommand(o),
+		newAuthCommand(o),
 	)
 	return root
 }
@@ -173,6 +183,10 @@ func (o *Options) complete(c *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if o.As == "" && (len(o.AsGroups) > 0 || o.AsUID != "") {
+		return fmt.Errorf("requesting uid or groups requires a user to impersonate (--as)")
+	}
+	cfg.Impersonate = client.Impersonation{User: o.As, Groups: o.AsGroups, UID: o.AsUID}
 	o.cfg = cfg
 	o.servers = cfg.Servers
 	if o.Namespace == "" {

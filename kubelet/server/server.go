@@ -57,11 +57,19 @@ type Config struct {
 	RootDir  string
 	// TLSConfig, when set, serves HTTPS.
 	TLSConfig *tls.Config
-	// ClientCAs authenticate callers over HTTPS (--client-ca-file): unless
-	// AnonymousAuth, a request without a client certificate of one of
-	// them gets 401 on every path but /healthz.
+	// ClientCAs authenticate callers over HTTPS (--client-ca-file): the
+	// certificate's common name is the user, its organizations the
+	// groups. Tokens, when set, authenticate bearer tokens
+	// (--authentication-token-webhook). A request with neither gets 401
+	// on every path but /healthz, unless AnonymousAuth lets it in as
+	// system:anonymous.
 	ClientCAs     *x509.CertPool
+	Tokens        TokenReviewer
 	AnonymousAuth bool
+	// Authorizer, when set, must allow every request over HTTPS but
+	// /healthz (--authorization-mode=Webhook; see RequestAttributes);
+	// nil lets every authenticated caller in (AlwaysAllow).
+	Authorizer AccessReviewer
 	// Dial connects port forwards to pod IPs from where those are
 	// reachable (the network manager's DialContext, which enters the
 	// node's network namespace); nil dials from the kubelet's own.
@@ -110,8 +118,8 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Serve serves on ln until ctx ends.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var h http.Handler = s.mux
-	if s.cfg.TLSConfig != nil && !s.cfg.AnonymousAuth {
-		h = authenticate(s.mux, s.cfg.ClientCAs)
+	if s.cfg.TLSConfig != nil {
+		h = s.guard(s.mux)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.TLSConfig}
 	go func() {
@@ -131,19 +139,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
-}
-
-// authenticate lets through requests whose client certificate verifies
-// against cas (for client authentication), and /healthz; everything else
-// gets 401 with nothing of why. A nil pool refuses every caller.
-func authenticate(next http.Handler, cas *x509.CertPool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || verified(r, cas) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
-	})
 }
 
 func verified(r *http.Request, cas *x509.CertPool) bool {

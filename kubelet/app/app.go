@@ -61,6 +61,16 @@ type Options struct {
 	TLSKeyFile          string
 	ClientCAFile        string
 	AnonymousAuth       bool
+	// AuthenticationTokenWebhook checks bearer tokens on the kubelet API
+	// with TokenReviews, cached for AuthenticationTokenWebhookCacheTTL.
+	AuthenticationTokenWebhook         bool
+	AuthenticationTokenWebhookCacheTTL time.Duration
+	// AuthorizationMode is AlwaysAllow or Webhook (SubjectAccessReviews,
+	// allowed answers cached for AuthorizationWebhookCacheAuthorizedTTL,
+	// refusals for AuthorizationWebhookCacheUnauthorizedTTL).
+	AuthorizationMode                        string
+	AuthorizationWebhookCacheAuthorizedTTL   time.Duration
+	AuthorizationWebhookCacheUnauthorizedTTL time.Duration
 	MaxPods             int
 	NodeLabels          string
 	CgroupRoot          string
@@ -108,7 +118,13 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file)")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "over HTTPS, callers must present a client certificate signed by one of these CAs (the apiserver's --kubelet-client-certificate)")
-	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "over HTTPS, let callers without a client certificate in; false: 401 on every path but /healthz")
+	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "over HTTPS, let callers without credentials in as system:anonymous; false: 401 on every path but /healthz")
+	fs.BoolVar(&o.AuthenticationTokenWebhook, "authentication-token-webhook", false, "check bearer tokens on the kubelet API with TokenReviews to the apiserver")
+	fs.DurationVar(&o.AuthenticationTokenWebhookCacheTTL, "authentication-token-webhook-cache-ttl", DefaultTokenWebhookCacheTTL, "how long token review answers are cached")
+	fs.StringVar(&o.AuthorizationMode, "authorization-mode", AuthorizationModeAlwaysAllow,
+		"how requests on the kubelet API are authorized: AlwaysAllow (every authenticated caller) or Webhook (SubjectAccessReviews on nodes/proxy, nodes/stats, nodes/log, nodes/metrics, ...)")
+	fs.DurationVar(&o.AuthorizationWebhookCacheAuthorizedTTL, "authorization-webhook-cache-authorized-ttl", DefaultAuthorizedCacheTTL, "how long allowed answers of the webhook authorizer are cached")
+	fs.DurationVar(&o.AuthorizationWebhookCacheUnauthorizedTTL, "authorization-webhook-cache-unauthorized-ttl", DefaultUnauthorizedCacheTTL, "how long refusals of the webhook authorizer are cached")
 	fs.IntVar(&o.MaxPods, "max-pods", 110, "pods this node takes")
 	fs.StringVar(&o.NodeLabels, "node-labels", "", "extra node labels k=v,k2=v2")
 	fs.StringVar(&o.CgroupRoot, "cgroup-root", "/minik8s", "parent cgroup of all pods")
@@ -162,6 +178,12 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	nodeName := o.HostnameOverride
 	if nodeName == "" {
 		return errors.New("no node name (--hostname-override)")
+	}
+	if _, err := parseAuthorizationMode(o.AuthorizationMode); err != nil {
+		return err
+	}
+	if (o.AuthenticationTokenWebhook || o.AuthorizationMode == AuthorizationModeWebhook) && o.Server == "" && o.Kubeconfig == "" {
+		return errors.New("--authentication-token-webhook and --authorization-mode=Webhook need an apiserver (--kubeconfig or --server)")
 	}
 	// Read --kubeconfig before touching containerd or the network, so a
 	// bad file fails the start instead of leaving a half-set-up node.
@@ -305,6 +327,10 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	goRun(func() { mgr.Run(ctx) })
 
 	scfg := server.Config{NodeName: nodeName, RootDir: o.RootDir, Dial: netw.DialContext}
+	var err error
+	if scfg.Tokens, scfg.Authorizer, err = o.reviewers(k.Client); err != nil {
+		return err
+	}
 	if o.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 		if err != nil {

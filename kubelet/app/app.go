@@ -71,9 +71,9 @@ type Options struct {
 	AuthorizationMode                        string
 	AuthorizationWebhookCacheAuthorizedTTL   time.Duration
 	AuthorizationWebhookCacheUnauthorizedTTL time.Duration
-	MaxPods             int
-	NodeLabels          string
-	CgroupRoot          string
+	MaxPods                                  int
+	NodeLabels                               string
+	CgroupRoot                               string
 	// NodeNetns, NetnsDir, NetnsPrefix and Bridge place the node's network:
 	// the harness models a node as a network namespace and runs the kubelet
 	// outside it.

@@ -387,7 +387,8 @@ apiservers() {
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-			--enable-admission-plugins NamespaceLifecycle,ServiceAccount
+			--enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+			--encryption-provider-config "$PKI/encryption-config.yaml"
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -501,6 +502,7 @@ master_static_pods() {
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
+		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }
@@ -622,6 +624,21 @@ certs() {
 		--client kube-dns.conf=system:kube-dns >"$LOGS/certs.log" 2>&1
 	cp "$STATE/admin.conf" "$kc"
 	chmod 600 "$kc"
+	# Secrets are encrypted at rest (aesgcm, a fresh key per cluster);
+	# identity second, so values written before stay readable.
+	(umask 077 && cat >"$PKI/encryption-config.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets]
+  providers:
+  - aesgcm:
+      keys:
+      - name: key1
+        secret: $(head -c 32 /dev/urandom | base64 -w0)
+  - identity: {}
+EOF
+	)
 }
 
 # kubeconfig_secret NAME FILE: a Secret kube-system/NAME whose key

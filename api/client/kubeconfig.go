@@ -272,6 +272,10 @@ func configFrom(raw clientcmdapi.Config) (c *Config, server string) {
 		c.ClientCertificate, c.ClientCertificateData = u.ClientCertificate, u.ClientCertificateData
 		c.ClientKey, c.ClientKeyData = u.ClientKey, u.ClientKeyData
 		c.Token, c.TokenFile = u.Token, u.TokenFile
+		c.Impersonate = Impersonation{User: u.Impersonate, UID: u.ImpersonateUID, Groups: u.ImpersonateGroups}
+		if len(u.ImpersonateUserExtra) > 0 {
+			c.Impersonate.Extra = u.ImpersonateUserExtra
+		}
 	}
 	return c, server
 }

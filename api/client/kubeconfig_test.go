@@ -101,6 +101,8 @@ users:
     token: s3cret
     client-certificate-data: Y2VydA==
     client-key-data: a2V5
+    as: jane
+    as-groups: [g]
 contexts:
 - name: dev
   context: {cluster: c, user: u, namespace: team-a}
@@ -116,6 +118,7 @@ contexts:
 		ClientCertificateData: []byte("cert"),
 		ClientKeyData:         []byte("key"),
 		Token:                 "s3cret",
+		Impersonate:           Impersonation{User: "jane", Groups: []string{"g"}},
 		Namespace:             "team-a",
 		Context:               "dev", Cluster: "c", User: "u",
 	}

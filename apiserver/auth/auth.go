@@ -20,6 +20,10 @@ type User struct {
 	// Extra carries what an authenticator knows beyond name and groups
 	// (a service-account token's pod name and uid, for example).
 	Extra map[string][]string
+	// Impersonator is the authenticated caller when this user is one it
+	// impersonates (Impersonate-* headers), for audit's user and
+	// impersonatedUser; nil otherwise.
+	Impersonator *User
 }
 
 // Well-known users and groups (Kubernetes' names).

@@ -99,7 +99,7 @@ func Impersonate(ctx context.Context, z Authorizer, caller *User, im *Impersonat
 		a.User, a.Verb = caller, "impersonate"
 		return Check(ctx, z, a)
 	}
-	out := &User{Name: im.User, UID: im.UID, Groups: append([]string(nil), im.Groups...)}
+	out := &User{Name: im.User, UID: im.UID, Groups: append([]string(nil), im.Groups...), Impersonator: caller}
 	if ns, name, ok := serviceAccount(im.User); ok {
 		if err := check(Attributes{Resource: "serviceaccounts", Namespace: ns, Name: name}); err != nil {
 			return nil, err

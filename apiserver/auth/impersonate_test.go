@@ -103,6 +103,12 @@ func TestImpersonating(t *testing.T) {
 				if err != nil || !ok {
 					t.Fatalf("Authenticate: %v, %v", ok, err)
 				}
+				if tc.want.Name != "bob" {
+					if u.Impersonator == nil || u.Impersonator.Name != "bob" {
+						t.Errorf("impersonator %+v", u.Impersonator)
+					}
+					tc.want.Impersonator = u.Impersonator
+				}
 				if !reflect.DeepEqual(u, tc.want) {
 					t.Errorf("user %+v, want %+v", u, tc.want)
 				}

@@ -186,7 +186,9 @@ func (o *Options) complete(c *cobra.Command) error {
 	if o.As == "" && (len(o.AsGroups) > 0 || o.AsUID != "") {
 		return fmt.Errorf("requesting uid or groups requires a user to impersonate (--as)")
 	}
-	cfg.Impersonate = client.Impersonation{User: o.As, Groups: o.AsGroups, UID: o.AsUID}
+	if o.As != "" { // else the kubeconfig's as, as-groups, as-uid
+		cfg.Impersonate = client.Impersonation{User: o.As, Groups: o.AsGroups, UID: o.AsUID}
+	}
 	o.cfg = cfg
 	o.servers = cfg.Servers
 	if o.Namespace == "" {

@@ -55,7 +55,8 @@ type AccessReviewer interface {
 // RequestAttributes maps a request on the kubelet API to what the
 // apiserver must allow, in order; allowing any one lets the request in.
 // The verb follows the method (GET and HEAD get, POST create, PUT
-// update, PATCH patch, DELETE delete); /stats, /metrics, /logs and /spec
+// update, PATCH patch, DELETE delete), except that opening a stream
+// (/exec, /attach, /portForward, /run) is always create; /stats, /metrics, /logs and /spec
 // are nodes/stats, nodes/metrics, nodes/log and nodes/spec; /pods is
 // nodes/pods, else nodes/proxy (Kubernetes' fine-grained kubelet
 // authorization); everything else (exec, run, containerLogs,
@@ -63,6 +64,11 @@ type AccessReviewer interface {
 func RequestAttributes(u *User, node string, r *http.Request) []Attributes {
 	verb := map[string]string{http.MethodGet: "get", http.MethodHead: "get", http.MethodPost: "create",
 		http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete"}[r.Method]
+	if verb == "get" && streaming(r.URL.Path) {
+		// A GET that upgrades to a stream runs commands as surely as a
+		// POST: get on nodes/proxy must not be enough to exec.
+		verb = "create"
+	}
 	at := func(sub string) Attributes {
 		return Attributes{User: u, Verb: verb, Resource: "nodes", Subresource: sub, Name: node, Path: r.URL.Path}
 	}
@@ -80,6 +86,16 @@ func RequestAttributes(u *User, node string, r *http.Request) []Attributes {
 		return []Attributes{at("pods"), at("proxy")}
 	}
 	return []Attributes{at("proxy")}
+}
+
+// streaming says p opens a command or port stream into a pod.
+func streaming(p string) bool {
+	for _, prefix := range []string{"/exec", "/attach", "/portForward", "/run"} {
+		if isSubpath(p, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // isSubpath says p is prefix or below it.

@@ -163,7 +163,9 @@ func TestRequestAttributes(t *testing.T) {
 		{"GET", "/spec/", []string{"get nodes/spec"}},
 		{"GET", "/containerLogs/ns/p/c", []string{"get nodes/proxy"}},
 		{"POST", "/exec/ns/p/c", []string{"create nodes/proxy"}},
-		{"GET", "/exec/ns/p/c", []string{"get nodes/proxy"}},
+		{"GET", "/exec/ns/p/c", []string{"create nodes/proxy"}}, // a websocket upgrade
+		{"GET", "/portForward/ns/p", []string{"create nodes/proxy"}},
+		{"GET", "/executable", []string{"get nodes/proxy"}},
 		{"POST", "/run/ns/p/c", []string{"create nodes/proxy"}},
 		{"POST", "/portForward/ns/p", []string{"create nodes/proxy"}},
 		{"POST", "/attach/ns/p/c", []string{"create nodes/proxy"}},

@@ -8,14 +8,58 @@ import (
 
 	"github.com/spf13/cobra"
 
+	authenticationv1 "minik8s/api/authentication/v1"
 	authorizationv1 "minik8s/api/authorization/v1"
 	"minik8s/api/scheme"
 )
 
 func newAuthCommand(o *Options) *cobra.Command {
 	c := &cobra.Command{Use: "auth", Short: "Inspect authorization"}
-	c.AddCommand(newCanICommand(o))
+	c.AddCommand(newCanICommand(o), newWhoAmICommand(o))
 	return c
+}
+
+func newWhoAmICommand(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Print the caller as the apiserver sees it (after --as), as kubectl auth whoami",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			api, err := o.resource(reviewKind("selfsubjectreviews"))
+			if err != nil {
+				return err
+			}
+			rctx, cancel := o.requestContext(c.Context())
+			defer cancel()
+			out, err := api.Create(rctx, &authenticationv1.SelfSubjectReview{ApiVersion: authenticationv1.Group + "/v1", Kind: "SelfSubjectReview"})
+			if err != nil {
+				return err
+			}
+			u := out.(*authenticationv1.SelfSubjectReview).GetStatus().GetUserInfo()
+			tw := tabwriter.NewWriter(o.Out, 0, 8, 3, ' ', 0)
+			fmt.Fprintln(tw, "ATTRIBUTE\tVALUE")
+			fmt.Fprintf(tw, "Username\t%s\n", u.GetUsername())
+			if u.GetUid() != "" {
+				fmt.Fprintf(tw, "UID\t%s\n", u.GetUid())
+			}
+			if len(u.GetGroups()) > 0 {
+				fmt.Fprintf(tw, "Groups\t%v\n", u.GetGroups())
+			}
+			keys := make([]string, 0, len(u.GetExtra()))
+			for k := range u.GetExtra() {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				var vs []string
+				for _, v := range u.GetExtra()[k].GetValues() {
+					vs = append(vs, v.GetStringValue())
+				}
+				fmt.Fprintf(tw, "Extra: %s\t%v\n", k, vs)
+			}
+			return tw.Flush()
+		},
+	}
 }
 
 // canI holds kubectl auth can-i's flags.

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
+	authenticationv1 "minik8s/api/authentication/v1"
 	authorizationv1 "minik8s/api/authorization/v1"
 	"minik8s/api/client"
 	metav1 "minik8s/api/meta/v1"
@@ -51,6 +53,10 @@ func (r *reviewer) Create(_ context.Context, obj scheme.Object) (scheme.Object, 
 		if verb == "delete" {
 			o.Status.Denied, o.Status.Reason = true, "nope"
 		}
+		return o, nil
+	case *authenticationv1.SelfSubjectReview:
+		o.Status = &authenticationv1.SelfSubjectReviewStatus{UserInfo: &authenticationv1.UserInfo{Username: "jane", Uid: "42",
+			Groups: []string{"g", "system:authenticated"}, Extra: map[string]*structpb.ListValue{"scopes": {Values: []*structpb.Value{structpb.NewStringValue("view")}}}}}
 		return o, nil
 	case *authorizationv1.SelfSubjectRulesReview:
 		o.Status = r.rules
@@ -147,5 +153,25 @@ pods/log           []                    []               [get list]
 	}
 	if _, errOut, code := runCanI(t, r, "--list", "get"); code != 1 || errOut != "error: list option must be specified with no arguments\n" {
 		t.Errorf("--list with arguments: exit %d %q", code, errOut)
+	}
+}
+
+func TestWhoAmI(t *testing.T) {
+	r := &reviewer{}
+	var out, errOut bytes.Buffer
+	o := &Options{Out: &out, ErrOut: &errOut, Getenv: func(string) string { return "" },
+		Connect: func(cfg *client.Config) (Cluster, error) { r.cfg = cfg; return r, nil }}
+	code := o.Run(context.Background(), []string{"--server", "https://127.0.0.1:1", "auth", "whoami", "--as", "jane"})
+	want := `ATTRIBUTE       VALUE
+Username        jane
+UID             42
+Groups          [g system:authenticated]
+Extra: scopes   [view]
+`
+	if code != 0 || out.String() != want || errOut.String() != "" {
+		t.Errorf("exit %d %q\n%s\nwant\n%s", code, errOut.String(), out.String(), want)
+	}
+	if r.cfg.Impersonate.User != "jane" {
+		t.Errorf("impersonation %+v", r.cfg.Impersonate)
 	}
 }

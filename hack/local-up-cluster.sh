@@ -471,11 +471,15 @@ node() {
 		master_flags=(--pod-manifest-path "$MANIFESTS")
 	fi
 	step "node $i: kubelet (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
-	# HTTPS with the node's certificate; only the apiserver's client
-	# certificate (apiserver-kubelet-client, cluster CA) gets past /healthz.
+	# HTTPS with the node's certificate; callers present a client
+	# certificate of the cluster CA (the apiserver's apiserver-kubelet-client)
+	# or a bearer token (a TokenReview checks it), and the apiserver must
+	# allow what they ask (a SubjectAccessReview on nodes/proxy, nodes/stats,
+	# ...), as kubeadm's kubelets do.
 	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" --kubeconfig "$STATE/kubelet-$ns.conf" "${master_flags[@]}" \
 		--tls-cert-file "$PKI/kubelet/$ns.crt" --tls-private-key-file "$PKI/kubelet/$ns.key" \
 		--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
+		--authentication-token-webhook --authorization-mode Webhook \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
 		--containerd "$(node_sock "$i")" --root-dir "$dir/kubelet" \
 		--netns-prefix "$ns-pod" --cgroup-root "/$ns" --bridge mk8s-cbr0 \

@@ -169,9 +169,9 @@ func (s *Server) authenticateRequest(r *http.Request) (*User, error) {
 			return nil, fmt.Errorf("invalid bearer token")
 		}
 		return withGroup(u, groupAuthenticated), nil
-	} else if len(h) > 0 {
-		return nil, fmt.Errorf("credentials not accepted")
 	}
+	// Without token authentication a bearer token is not a credential
+	// here, as in Kubernetes' kubelet; a rejected one is (401 above).
 	if s.cfg.AnonymousAuth {
 		return &User{Name: userAnonymous, Groups: []string{groupUnauthenticated}}, nil
 	}

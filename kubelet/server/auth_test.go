@@ -78,6 +78,7 @@ func TestGuard(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		anonymous bool
+		noTokens  bool
 		authz     bool
 		certs     []tls.Certificate
 		token     string
@@ -99,6 +100,8 @@ func TestGuard(t *testing.T) {
 		{name: "bad token", token: "nope", path: "/pods", want: 401},
 		{name: "bad token even with anonymous", anonymous: true, token: "nope", path: "/pods", want: 401},
 		{name: "token review fails", token: "boom", path: "/pods", want: 401},
+		{name: "token not checked, anonymous", noTokens: true, anonymous: true, token: "nope", path: "/pods", want: 200},
+		{name: "token not checked", noTokens: true, token: "bob-token", path: "/pods", want: 401},
 		{name: "authz apiserver exec", authz: true, certs: apiserver, method: "POST", path: "/exec/default/p/c", want: 200},
 		{name: "authz bob stats", authz: true, certs: bobCert, path: "/stats/summary", want: 200},
 		{name: "authz bob token pods", authz: true, token: "bob-token", path: "/pods", want: 200},
@@ -116,6 +119,9 @@ func TestGuard(t *testing.T) {
 			cfg := Config{NodeName: "n1", ClientCAs: pool, AnonymousAuth: tc.anonymous, Tokens: &tokens{}}
 			if tc.authz {
 				cfg.Authorizer = &policy{}
+			}
+			if tc.noTokens {
+				cfg.Tokens = nil
 			}
 			srv := httptest.NewUnstartedServer((&Server{cfg: cfg}).guard(ok))
 			srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}

@@ -207,6 +207,13 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	defer cli.Close()
 
 	etcdStore := storage.NewEtcd(cli)
+	corrupt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apiserver_storage_corrupt_objects_total",
+		Help: "Stored values that could not be decoded, by resource: skipped by lists and watches, named by gets, removable by delete."}, []string{"resource"})
+	etcdStore.OnCorrupt = func(key string, err error) {
+		res, _, _ := strings.Cut(strings.TrimPrefix(key, storage.Prefix+"/"), "/")
+		corrupt.WithLabelValues(res).Inc()
+		slog.Error("stored object cannot be decoded; it is skipped until deleted", "key", key, "err", err)
+	}
 	if o.EncryptionProviderConfig != "" {
 		enc, err := encryption.Load(o.EncryptionProviderConfig)
 		if err != nil {
@@ -231,7 +238,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), corrupt)
 	metrics := server.NewMetrics(reg)
 	// handshaken: the split listener did the TLS handshake (alpn.go).
 	g := grpc.NewServer(append(server.ServerOptions(metrics), grpc.Creds(handshaken{}))...)

@@ -20,6 +20,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/apiserver/app"
 	"minik8s/apiserver/audit"
+	"minik8s/apiserver/auth"
 	"minik8s/test/apiservertest"
 	"minik8s/test/etcdtest"
 )
@@ -282,4 +283,61 @@ func TestAuditLog(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 	})
+}
+
+// TestAuditLogRotation: --audit-log-maxsize rotates the file; no line is
+// lost or cut across the files, and --audit-log-maxbackup 0 keeps all.
+func TestAuditLogRotation(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := app.AuditOptions{PolicyFile: policy, LogPath: filepath.Join(dir, "audit.log"), MaxSize: 1}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := o.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2500 // about 1.2 KiB each: three files or more
+	ua := strings.Repeat("u", 1000)
+	for i := 0; i < n; i++ {
+		_, r := a.Begin(context.Background(), audit.RequestInfo{RequestURI: "/api/v1/pods", UserAgent: ua})
+		r.Evaluate(auth.Attributes{User: &auth.User{Name: "jane"}, Verb: "list", Resource: "pods"}, "v1")
+		r.Complete(200, nil)
+	}
+	a.Shutdown()
+	files, _ := filepath.Glob(filepath.Join(dir, "audit*.log"))
+	if len(files) < 3 {
+		t.Fatalf("files %v: want rotation", files)
+	}
+	total := 0
+	for _, f := range files {
+		st, _ := os.Stat(f)
+		if st.Size() > 1<<20 || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %d bytes, mode %v", f, st.Size(), st.Mode())
+		}
+		total += len(readAudit(t, f))
+	}
+	if total != n {
+		t.Fatalf("%d events in %d files, want %d", total, len(files), n)
+	}
+}
+
+func TestAuditOptionsValidate(t *testing.T) {
+	for _, o := range []app.AuditOptions{{Format: "legacy"}, {Mode: "blocking-strict"}, {MaxSize: -1}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v: no error", o)
+		}
+	}
+	if a, err := (&app.AuditOptions{LogPath: "/nonexistent/x"}).Build(); a != nil || err != nil {
+		t.Errorf("without a policy: %v %v", a, err)
+	}
+	bad := filepath.Join(t.TempDir(), "p.yaml")
+	_ = os.WriteFile(bad, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\n"), 0o600)
+	if _, err := (&app.AuditOptions{PolicyFile: bad, LogPath: "-"}).Build(); err == nil || !strings.Contains(err.Error(), "--audit-policy-file") {
+		t.Errorf("a policy without rules: %v", err)
+	}
 }

@@ -146,12 +146,12 @@ func (p *Policy) validate() error {
 			if strings.Contains(gr.Group, "/") {
 				return fmt.Errorf("%s.resources[%d].group: %q names a group, not a group/version", f, j, gr.Group)
 			}
+			if len(gr.ResourceNames) > 0 && len(gr.Resources) == 0 {
+				return fmt.Errorf("%s.resources[%d]: resourceNames need resources", f, j)
+			}
 			for _, res := range gr.Resources {
 				if res == "" {
 					return fmt.Errorf("%s.resources[%d].resources: empty resource", f, j)
-				}
-				if strings.Contains(res, "*") && len(gr.ResourceNames) > 0 {
-					return fmt.Errorf("%s.resources[%d]: resourceNames cannot be combined with a wildcard resource %q", f, j, res)
 				}
 			}
 		}

@@ -339,20 +339,25 @@ type recorder struct {
 	r *Request
 }
 
+// Authorize asks z and records its decision. A later decision replaces an
+// earlier one: a REST patch is authorized as a get and then an update, and
+// the record must say why it was refused.
 func (rc recorder) Authorize(ctx context.Context, a auth.Attributes) (auth.Decision, string, error) {
 	d, reason, err := rc.z.Authorize(ctx, a)
-	rc.r.mu.Lock()
-	defer rc.r.mu.Unlock()
+	decision, note := "forbid", reason
 	switch {
 	case d == auth.Allow:
-		rc.r.annotate(AnnotationDecision, "allow")
-		rc.r.annotate(AnnotationReason, reason)
+		decision = "allow"
 	case err != nil && reason == "":
-		rc.r.annotate(AnnotationDecision, "forbid")
-		rc.r.annotate(AnnotationReason, "internal error")
-	default:
-		rc.r.annotate(AnnotationDecision, "forbid")
-		rc.r.annotate(AnnotationReason, reason)
+		note = "internal error"
+	}
+	rc.r.mu.Lock()
+	defer rc.r.mu.Unlock()
+	if rc.r.ev != nil {
+		delete(rc.r.ev.Annotations, AnnotationDecision)
+		delete(rc.r.ev.Annotations, AnnotationReason)
+		rc.r.annotate(AnnotationDecision, decision)
+		rc.r.annotate(AnnotationReason, note)
 	}
 	return d, reason, err
 }

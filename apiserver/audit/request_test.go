@@ -325,3 +325,29 @@ func TestMicroTime(t *testing.T) {
 		t.Fatal(string(b))
 	}
 }
+
+type deny struct{}
+
+func (deny) Authorize(context.Context, auth.Attributes) (auth.Decision, string, error) {
+	return auth.Deny, "no", nil
+}
+
+// TestDecisionAnnotations: a patch authorized as a get (allowed) and then
+// an update (refused) is recorded with the refusal.
+func TestDecisionAnnotations(t *testing.T) {
+	a, m := testAuditor(t, policyAt(LevelMetadata))
+	ctx, r := a.Begin(context.Background(), info())
+	r.Describe(auth.Attributes{Verb: "patch", Resource: "pods", Namespace: "default", Name: "x"}, "v1")
+	get := auth.Attributes{User: admin, Verb: "get", Resource: "pods", Namespace: "default", Name: "x"}
+	r.Evaluate(get, "v1")
+	_, _, _ = r.Authorizer(allow{}).Authorize(ctx, get)
+	upd := get
+	upd.Verb = "update"
+	r.Evaluate(upd, "v1")
+	_, _, _ = r.Authorizer(deny{}).Authorize(ctx, upd)
+	r.Complete(403, apierrors.NewForbidden("pods", "x", "no").Status)
+	last := m.lines[len(m.lines)-1]
+	if !strings.Contains(last, `"verb":"patch"`) || !strings.Contains(last, `"annotations":{"authorization.k8s.io/decision":"forbid","authorization.k8s.io/reason":"no"}`) {
+		t.Fatal(last)
+	}
+}

@@ -160,6 +160,19 @@ func TestAuditLog(t *testing.T) {
 	if _, err := client.For[*corev1.ConfigMap](denying.Client(t)).Get(ctx, "default", "x"); !apierrors.IsForbidden(err) {
 		t.Fatalf("AlwaysDeny: %v", err)
 	}
+	dcfg, err := client.ConfigFromFlags("", denying.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyTLS, err := dcfg.TLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = (&http.Client{Transport: &http.Transport{TLSClientConfig: denyTLS}, Timeout: 30 * time.Second}).Get("https://" + denying.Addr + cms + "/x")
+	if err != nil || resp.StatusCode != 403 {
+		t.Fatalf("AlwaysDeny over REST: %v %v", resp, err)
+	}
+	resp.Body.Close()
 
 	// A clean stop writes everything buffered.
 	time.Sleep(200 * time.Millisecond) // the gRPC watch's server side ends after the client's Stop
@@ -278,9 +291,14 @@ func TestAuditLog(t *testing.T) {
 				got = append(got, ev)
 			}
 		}
-		if len(got) != 1 || got[0].ResponseStatus.Code != 403 || got[0].ResponseStatus.Reason != "Forbidden" ||
-			got[0].Annotations[audit.AnnotationDecision] != "forbid" || got[0].Annotations[audit.AnnotationReason] != "Everything is forbidden." {
-			t.Fatalf("got %+v", got)
+		if len(got) != 2 {
+			t.Fatalf("%d events, want one over gRPC and one over REST: %+v", len(got), got)
+		}
+		for _, ev := range got {
+			if ev.ResponseStatus.Code != 403 || ev.ResponseStatus.Reason != "Forbidden" || ev.Verb != "get" ||
+				ev.Annotations[audit.AnnotationDecision] != "forbid" || ev.Annotations[audit.AnnotationReason] != "Everything is forbidden." {
+				t.Errorf("got %+v", ev)
+			}
 		}
 	})
 }

@@ -77,3 +77,16 @@ func TestEdgeValuesRoundTripOrAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestYAMLMergeKeyOverride: a key that overrides one a merge brings in is
+// valid YAML and decodes, with the override winning.
+func TestYAMLMergeKeyOverride(t *testing.T) {
+	doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n  labels: &l {a: \"1\", b: \"2\"}\n  annotations:\n    <<: *l\n    b: \"3\"\n"
+	var cm corev1.ConfigMap
+	if err := codec.UnmarshalYAML([]byte(doc), &cm); err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Metadata.Annotations; got["a"] != "1" || got["b"] != "3" {
+		t.Fatalf("annotations %v", got)
+	}
+}

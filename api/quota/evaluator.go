@@ -227,7 +227,9 @@ func (Services) Handles(op, subresource string) bool {
 }
 
 // MatchingResources implements Evaluator.
-func (Services) MatchingResources(names []string) []string { return Intersection(names, serviceResources) }
+func (Services) MatchingResources(names []string) []string {
+	return Intersection(names, serviceResources)
+}
 
 // MatchesScope implements Evaluator: scopes are about pods.
 func (Services) MatchesScope(*corev1.ScopedResourceSelectorRequirement, scheme.Object) bool {

@@ -24,7 +24,7 @@ type fakeQuotas struct {
 	rv      int
 	stale   []*corev1.ResourceQuota
 	writes  int
-	lists   []bool // fresh flags, in order
+	lists   []bool                        // fresh flags, in order
 	onWrite func(q *corev1.ResourceQuota) // runs before a write: another apiserver's charge
 }
 

@@ -53,11 +53,17 @@ const DefaultQuotaRetries = 10
 // status.used refuses the request ("status unknown for quota").
 //
 // Dry-run requests are evaluated, and refused where a real one would
-// be, but charge nothing. Deletes are never charged or refunded here:
+// be, but charge nothing; nor do creates Precheck says storage refuses. Deletes are never charged or refunded here:
 // the controller releases usage when it recounts. A request charged but
 // then refused by storage leaves the quota over-charged until then, as
 // in Kubernetes.
 type ResourceQuota struct {
+	// Precheck, if set, reports whether storage would refuse a create
+	// (validation, a name taken): such a request is let through
+	// uncharged, to fail in storage, since here the registry validates
+	// after admission. Nil charges every admitted create.
+	Precheck func(ctx context.Context, a *Attributes) error
+
 	quotas  QuotaStore
 	now     func() time.Time
 	retries int
@@ -119,6 +125,9 @@ func (p *ResourceQuota) Validate(ctx context.Context, a *Attributes) error {
 		charged, err := Charge(quotas, a, ev, old, p.now())
 		if err != nil || a.DryRun || len(charged) == 0 {
 			return err
+		}
+		if attempt == 0 && a.Operation == Create && p.Precheck != nil && p.Precheck(ctx, a) != nil {
+			return nil // storage refuses it with its own error; nothing to charge
 		}
 		pending = map[string]bool{}
 		var conflict error

@@ -225,6 +225,25 @@ func TestResourceQuotaServiceUpdateChargesGrowth(t *testing.T) {
 	}
 }
 
+func TestResourceQuotaPrecheck(t *testing.T) {
+	store := newFakeQuotas(rq("compute", map[string]string{"pods": "10"}, map[string]string{"pods": "0"}))
+	p := NewResourceQuota(store, nil)
+	p.Precheck = func(_ context.Context, a *Attributes) error {
+		if a.Name == "taken" {
+			return apierrors.NewAlreadyExists("pods", a.Name)
+		}
+		return nil
+	}
+	for _, name := range []string{"taken", "free"} {
+		if err := p.Validate(context.Background(), createAttrs(podWith(name, nil), "pods")); err != nil {
+			t.Fatalf("%s: %v (storage, not quota, refuses it)", name, err)
+		}
+	}
+	if got := store.used("compute")["pods"]; got != "1" {
+		t.Errorf("used pods = %s, want 1: a create storage refuses is not charged", got)
+	}
+}
+
 // TestResourceQuotaConflictRetry: a charge that loses the
 // compare-and-swap re-reads the quota fresh and evaluates again.
 func TestResourceQuotaConflictRetry(t *testing.T) {

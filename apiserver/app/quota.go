@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
+
 	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
 	"minik8s/apiserver/cache"
@@ -16,8 +19,22 @@ import (
 // wait until the cache has etcd's current revision) and charged through
 // the store's status update, whose resourceVersion precondition is an
 // etcd compare-and-swap shared by every apiserver.
+//
+// Because the registry defaults and validates after admission, a create
+// is first checked as a dry run (and against the cache for its name), so
+// that an object storage refuses costs no quota.
 func ResourceQuotaAdmission(st *generic.Store) admission.Plugin {
-	return admission.NewResourceQuota(quotaStore{st}, nil)
+	p := admission.NewResourceQuota(quotaStore{st}, nil)
+	p.Precheck = func(ctx context.Context, a *admission.Attributes) error {
+		if c := st.Cache(a.Kind); c != nil && a.Name != "" {
+			if _, taken := c.Get(a.Namespace, a.Name); taken {
+				return apierrors.NewAlreadyExists(a.Kind.GroupResource(), a.Name)
+			}
+		}
+		_, err := st.Create(ctx, a.Kind, a.Namespace, proto.Clone(a.Object).(scheme.Object), rest.WriteOptions{DryRun: true})
+		return err
+	}
+	return p
 }
 
 type quotaStore struct{ st *generic.Store }

@@ -154,8 +154,17 @@ func TestResourceQuotaComputeAndDryRun(t *testing.T) {
 	if _, err := c1.RPC().Create(t.Context(), &rpc.CreateRequest{Resource: "pods", Namespace: ns, Object: &rpc.Object{Raw: raw}, DryRun: true}); !apierrors.IsForbidden(apierrors.FromGRPC(err)) {
 		t.Fatalf("dry run over the quota: %v, want Forbidden", err)
 	}
+	// Creates storage refuses (a name taken, an invalid pod) cost nothing.
+	if _, err := pods.Create(t.Context(), quotaPod(ns, "a", map[string]string{"cpu": "100m"})); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("second pod a: %v, want AlreadyExists", err)
+	}
+	invalid := quotaPod(ns, "bad", map[string]string{"cpu": "100m"})
+	invalid.Spec.Containers[0].Image = ""
+	if _, err := pods.Create(t.Context(), invalid); !apierrors.IsInvalid(err) {
+		t.Errorf("pod without an image: %v, want Invalid", err)
+	}
 	if used := usedOf(t, c1, ns, "cpu"); used["requests.cpu"] != "600m" || used["pods"] != "1" {
-		t.Errorf("status.used = %v after a dry run, want requests.cpu=600m pods=1", used)
+		t.Errorf("status.used = %v after a dry run and refused creates, want requests.cpu=600m pods=1", used)
 	}
 	if _, err := pods.Get(t.Context(), ns, "dry"); !apierrors.IsNotFound(err) {
 		t.Errorf("dry-run pod stored: %v", err)

@@ -249,10 +249,12 @@ func (p *ResourceQuota) list(ctx context.Context, ns string, fresh bool) ([]*cor
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]*corev1.ResourceQuota, len(qs))
+	listed := make(map[string]bool, len(qs))
 	for i, q := range qs {
 		out[i] = q
 		md := q.GetMetadata()
 		key := md.GetNamespace() + "/" + md.GetName()
+		listed[key] = true
 		mine, ok := p.latest[key]
 		switch {
 		case !ok:
@@ -260,6 +262,13 @@ func (p *ResourceQuota) list(ctx context.Context, ns string, fresh bool) ([]*cor
 			out[i] = mine
 		default:
 			delete(p.latest, key) // the cache caught up, or the quota was replaced
+		}
+	}
+	// A quota this plugin wrote was in the list before (caches only move
+	// forward): missing now, it was deleted.
+	for key, q := range p.latest {
+		if q.GetMetadata().GetNamespace() == ns && !listed[key] {
+			delete(p.latest, key)
 		}
 	}
 	return out, nil

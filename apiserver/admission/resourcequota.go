@@ -50,7 +50,12 @@ const DefaultQuotaRetries = 10
 // new quota constrains nothing until the resource-quota controller has
 // copied spec.hard to status.hard and computed status.used (the objects
 // created meanwhile are in that count). A limited name missing from
-// status.used refuses the request ("status unknown for quota").
+// status.used refuses the request ("status unknown for quota"). Quotas
+// are read from the apiserver's cache; while one's status.hard differs
+// from its spec.hard (the controller has not caught up, or the cache has
+// not) they are read fresh, so a cache that lags behind the controller's
+// write does not let requests through unlimited. A quota the cache does
+// not hold yet at all is not enforced until it does (milliseconds).
 //
 // Dry-run requests are evaluated, and refused where a real one would
 // be, but charge nothing; nor do creates Precheck says storage refuses. Deletes are never charged or refunded here:
@@ -107,6 +112,12 @@ func (p *ResourceQuota) Validate(ctx context.Context, a *Attributes) error {
 	oldRead := false
 	for attempt := 0; ; attempt++ {
 		quotas, err := p.list(ctx, a.Namespace, attempt > 0)
+		if err == nil && attempt == 0 && unsettled(quotas) {
+			// A quota whose status does not enforce its spec yet may be
+			// a cached version older than the controller's write; only
+			// a fresh one tells whether it already limits this request.
+			quotas, err = p.list(ctx, a.Namespace, true)
+		}
 		if err != nil {
 			return apierrors.NewInternal(fmt.Errorf("list resource quotas of %s: %w", a.Namespace, err))
 		}
@@ -215,6 +226,17 @@ func Charge(quotas []*corev1.ResourceQuota, a *Attributes, ev quota.Evaluator, o
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// unsettled reports whether a quota's status.hard differs from its
+// spec.hard: just created, just changed, or seen through a lagging cache.
+func unsettled(quotas []*corev1.ResourceQuota) bool {
+	for _, q := range quotas {
+		if !quota.Equals(q.GetSpec().GetHard(), q.GetStatus().GetHard()) {
+			return true
+		}
+	}
+	return false
 }
 
 // lock serializes the charges of one namespace in this apiserver.

@@ -244,6 +244,20 @@ func TestResourceQuotaPrecheck(t *testing.T) {
 	}
 }
 
+// TestResourceQuotaStaleCache: a cached quota whose status does not
+// enforce its spec yet is read again, fresh.
+func TestResourceQuotaStaleCache(t *testing.T) {
+	store := newFakeQuotas(rq("compute", map[string]string{"pods": "1"}, map[string]string{"pods": "1"}))
+	store.stale = []*corev1.ResourceQuota{rq("compute", map[string]string{"pods": "1"}, nil)} // before the controller's write
+	err := NewResourceQuota(store, nil).Validate(context.Background(), createAttrs(podWith("x", nil), "pods"))
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("got %v, want exceeded quota", err)
+	}
+	if fmt.Sprint(store.lists) != "[false true]" {
+		t.Errorf("lists (fresh?) = %v, want the cache, then fresh", store.lists)
+	}
+}
+
 // TestResourceQuotaConflictRetry: a charge that loses the
 // compare-and-swap re-reads the quota fresh and evaluates again.
 func TestResourceQuotaConflictRetry(t *testing.T) {

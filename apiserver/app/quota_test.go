@@ -69,6 +69,18 @@ func usedOf(t *testing.T, c *client.Client, ns, name string) map[string]string {
 	return q.GetStatus().GetUsed()
 }
 
+// synced makes sure every apiserver's cache has the quota's status (a
+// list is consistent: it waits until the cache has etcd's revision), as
+// it would long have when the controller computed it.
+func synced(t *testing.T, ns string, cs ...*client.Client) {
+	t.Helper()
+	for _, c := range cs {
+		if _, err := client.For[*corev1.ResourceQuota](c).List(t.Context(), ns, client.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestResourceQuotaAcrossTwoAPIServers: 50 concurrent creates spread over
 // two apiservers against pods=10 leave exactly 10 pods, charged once each.
 func TestResourceQuotaAcrossTwoAPIServers(t *testing.T) {
@@ -76,6 +88,7 @@ func TestResourceQuotaAcrossTwoAPIServers(t *testing.T) {
 	const ns = "quota-race"
 	namespace(t, c1, ns)
 	quotaWithStatus(t, c1, ns, "compute", map[string]string{"pods": "10"}, map[string]string{"pods": "0"})
+	synced(t, ns, c1, c2)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -130,6 +143,7 @@ func TestResourceQuotaComputeAndDryRun(t *testing.T) {
 	namespace(t, c1, ns)
 	quotaWithStatus(t, c1, ns, "cpu", map[string]string{"requests.cpu": "1", "pods": "5"},
 		map[string]string{"requests.cpu": "0", "pods": "0"})
+	synced(t, ns, c1, c2)
 	pods := client.For[*corev1.Pod](c2)
 
 	_, err := pods.Create(t.Context(), quotaPod(ns, "x", nil))

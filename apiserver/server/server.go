@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -16,10 +17,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 
+	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/pods"
@@ -87,6 +90,9 @@ func decode(k *scheme.Kind, o *rpc.Object) (scheme.Object, error) {
 	obj := k.New()
 	if err := proto.Unmarshal(o.Raw, obj); err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot decode %s: %v", k.Kind, err))
+	}
+	if unknown := codec.UnknownProtoFields(obj); len(unknown) > 0 {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("strict decoding error: %s: %s", k.Kind, strings.Join(unknown, "; ")))
 	}
 	return obj, nil
 }
@@ -237,6 +243,8 @@ func (s *Server) watch(req *rpc.WatchRequest, stream rpc.API_WatchServer) error 
 		return err
 	}
 	defer w.Stop()
+	// Streaming from here on (the REST front's watch sends its headers now).
+	audit.From(ctx).ResponseStarted(http.StatusOK)
 	send := func(ev *cache.Event) error {
 		return stream.Send(&rpc.WatchEvent{Type: ev.Type, Object: &rpc.Object{Raw: ev.Raw()}})
 	}

@@ -30,8 +30,12 @@ func role(ns, name string, rules ...*rbacv1.PolicyRule) *rbacv1.Role {
 	return &rbacv1.Role{Metadata: &metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: rules}
 }
 
-func user(n string) *rbacv1.Subject  { return &rbacv1.Subject{Kind: "User", ApiGroup: rbacv1.Group, Name: n} }
-func group(n string) *rbacv1.Subject { return &rbacv1.Subject{Kind: "Group", ApiGroup: rbacv1.Group, Name: n} }
+func user(n string) *rbacv1.Subject {
+	return &rbacv1.Subject{Kind: "User", ApiGroup: rbacv1.Group, Name: n}
+}
+func group(n string) *rbacv1.Subject {
+	return &rbacv1.Subject{Kind: "Group", ApiGroup: rbacv1.Group, Name: n}
+}
 func sa(ns, n string) *rbacv1.Subject {
 	return &rbacv1.Subject{Kind: "ServiceAccount", Namespace: ns, Name: n}
 }
@@ -76,7 +80,9 @@ func TestAuthorize(t *testing.T) {
 	res := func(usr *auth.User, verb, group, resource, sub, ns, name string) auth.Attributes {
 		return auth.Attributes{User: usr, Verb: verb, Group: group, Resource: resource, Subresource: sub, Namespace: ns, Name: name}
 	}
-	path := func(usr *auth.User, verb, p string) auth.Attributes { return auth.Attributes{User: usr, Verb: verb, Path: p} }
+	path := func(usr *auth.User, verb, p string) auth.Attributes {
+		return auth.Attributes{User: usr, Verb: verb, Path: p}
+	}
 	ciSA := u("system:serviceaccount:team:ci", "system:serviceaccounts", "system:serviceaccounts:team")
 	tests := []struct {
 		name   string

@@ -315,6 +315,7 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	switch c := s.(type) {
 	case rest.Creater:
 		if err := a.admit(ctx, admission.Create, t, k, s, obj, user, o); err != nil {
@@ -351,6 +352,7 @@ func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	if err := a.admit(ctx, admission.Update, t, k, s, obj, user, o); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func TestClusterRoleValidate(t *testing.T) {
 
 func validRoleBinding() *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{Metadata: vt.Meta("read-pods", "default", nil),
-		RoleRef: &rbacv1.RoleRef{Kind: "Role", Name: "pod-reader"},
+		RoleRef:  &rbacv1.RoleRef{Kind: "Role", Name: "pod-reader"},
 		Subjects: []*rbacv1.Subject{{Kind: "User", Name: "jane"}, {Kind: "ServiceAccount", Name: "ci"}, {Kind: "Group", Name: "devs"}}}
 }
 

@@ -150,8 +150,11 @@ func credentialsOf(r *http.Request) auth.Credentials {
 }
 
 // secureHandler routes gRPC to g and everything else, once authenticated
-// (except the open paths), to rest.
-func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator) http.Handler {
+// (except the open paths), to rest. Requests on paths that are not
+// resources (discovery, /openapi, /metrics, ...) are authorized here by
+// authz, as Kubernetes' non-resource requests (verb: the method in
+// lower case); resource requests are authorized on the request path.
+func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator, authz auth.Authorizer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			g.ServeHTTP(w, r)
@@ -168,9 +171,30 @@ func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator) 
 				return
 			}
 			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true})
+			if authz != nil && !isResourcePath(r.URL.Path) {
+				a := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
+				if err := auth.Check(ctx, authz, a); err != nil {
+					restapi.WriteError(w, err)
+					return
+				}
+			}
 		}
 		rest.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isResourcePath tells the URLs of resources (/api/v1/RESOURCE...,
+// /apis/GROUP/VERSION/RESOURCE...) from the rest: discovery (/api,
+// /apis/GROUP/VERSION) and everything else are non-resource requests.
+func isResourcePath(path string) bool {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(segs) >= 3 && segs[0] == "api":
+		return true
+	case len(segs) >= 4 && segs[0] == "apis":
+		return true
+	}
+	return false
 }
 
 // serverTLS serves cert, asking for (not requiring) client certificates;

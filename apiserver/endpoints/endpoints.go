@@ -311,7 +311,14 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 		t.Name = obj.GetMetadata().GetName()
 	}
 	t.Namespace = ns(k, t)
-	user, err := a.gate(ctx, "create", t, k)
+	// Kubernetes authorizes a create without the new object's name (a
+	// rule with resourceNames never allows it); a create on a
+	// subresource (pods/NAME/binding) names its object.
+	gt := t
+	if t.Subresource == "" {
+		gt.Name = ""
+	}
+	user, err := a.gate(ctx, "create", gt, k)
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,10 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 		role("system:basic-user", nil, rules(
 			r("create").groups("authorization.k8s.io").res("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			r("create").groups("authentication.k8s.io").res("selfsubjectreviews"))),
+		// The service-account issuer's discovery documents, for token
+		// verifiers running as service accounts.
+		role("system:service-account-issuer-discovery", nil, rules(r("get").urls(
+			"/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/"))),
 		role("system:monitoring", nil, rules(r("get").urls(
 			"/metrics", "/metrics/slis", "/livez", "/readyz", "/healthz", "/livez/*", "/readyz/*", "/healthz/*"))),
 
@@ -232,6 +236,7 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		binding("system:discovery", "system:discovery", group(auth.GroupAuthenticated)),
 		binding("system:basic-user", "system:basic-user", group(auth.GroupAuthenticated)),
 		binding("system:public-info-viewer", "system:public-info-viewer", group(auth.GroupAuthenticated), group(auth.GroupUnauthenticated)),
+		binding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", group(auth.GroupServiceAccounts)),
 		binding("system:monitoring", "system:monitoring", group(GroupMonitoring)),
 		binding("system:kube-scheduler", "system:kube-scheduler", user(SchedulerUser)),
 		binding("system:volume-scheduler", "system:volume-scheduler", user(SchedulerUser)),

@@ -28,6 +28,7 @@ const (
 	SchedulerUser         = "system:kube-scheduler"
 	ControllerManagerUser = "system:kube-controller-manager"
 	KubeProxyUser         = "system:kube-proxy"
+	KubeDNSUser           = "system:kube-dns"
 	GroupMonitoring       = "system:monitoring"
 )
 
@@ -242,7 +243,9 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		binding("system:volume-scheduler", "system:volume-scheduler", user(SchedulerUser)),
 		binding("system:kube-controller-manager", "system:kube-controller-manager", user(ControllerManagerUser)),
 		binding("system:node-proxier", "system:node-proxier", user(KubeProxyUser)),
-		binding("system:kube-dns", "system:kube-dns", sa("kube-system", "kube-dns")),
+		// The DNS add-on runs with a client certificate of system:kube-dns
+		// (deploy/addons/dns.yaml); Kubernetes binds its service account.
+		binding("system:kube-dns", "system:kube-dns", sa("kube-system", "kube-dns"), user(KubeDNSUser)),
 		binding("system:node-bootstrapper", "system:node-bootstrapper", group(auth.GroupBootstrappers)),
 	}
 }

@@ -28,7 +28,6 @@ const (
 	SchedulerUser         = "system:kube-scheduler"
 	ControllerManagerUser = "system:kube-controller-manager"
 	KubeProxyUser         = "system:kube-proxy"
-	KubeDNSUser           = "system:kube-dns"
 	GroupMonitoring       = "system:monitoring"
 )
 
@@ -243,9 +242,9 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		binding("system:volume-scheduler", "system:volume-scheduler", user(SchedulerUser)),
 		binding("system:kube-controller-manager", "system:kube-controller-manager", user(ControllerManagerUser)),
 		binding("system:node-proxier", "system:node-proxier", user(KubeProxyUser)),
-		// The DNS add-on runs with a client certificate of system:kube-dns
-		// (deploy/addons/dns.yaml); Kubernetes binds its service account.
-		binding("system:kube-dns", "system:kube-dns", sa("kube-system", "kube-dns"), user(KubeDNSUser)),
+		// The DNS add-on runs as the service account kube-system/kube-dns
+		// (deploy/addons/dns.yaml).
+		binding("system:kube-dns", "system:kube-dns", sa("kube-system", "kube-dns")),
 		binding("system:node-bootstrapper", "system:node-bootstrapper", group(auth.GroupBootstrappers)),
 	}
 }

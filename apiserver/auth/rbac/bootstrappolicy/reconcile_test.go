@@ -240,7 +240,6 @@ func TestComponentIdentities(t *testing.T) {
 		{"kube-proxy watches services", res(proxy, "watch", "", "services", "", ""), auth.Allow},
 		{"kube-proxy cannot write services", res(proxy, "update", "", "services", "", "default"), auth.NoOpinion},
 		{"dns lists endpoints", res(dns, "list", "", "endpoints", "", ""), auth.Allow},
-		{"dns by its certificate", res(&auth.User{Name: KubeDNSUser, Groups: []string{auth.GroupAuthenticated}}, "watch", "", "services", "", ""), auth.Allow},
 		{"dns cannot read secrets", res(dns, "list", "", "secrets", "", ""), auth.NoOpinion},
 		{"discovery for the authenticated", path(sched, "/apis/apps/v1"), auth.Allow},
 		{"version for the anonymous", path(anon, "/version"), auth.Allow},

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	apierrors "minik8s/api/errors"
 	rbacv1 "minik8s/api/rbac/v1"
 	"minik8s/api/scheme"
@@ -51,12 +54,33 @@ func (s *Storage) Create(ctx context.Context, ns string, obj scheme.Object, o re
 	return s.Resource.Create(ctx, ns, obj, o)
 }
 
-// Update implements rest.Updater.
+// Update implements rest.Updater. An update that leaves what the object
+// grants as it is (metadata only: labels, ownerReferences and finalizers
+// the garbage collector edits) grants nothing new and is not checked;
+// Kubernetes exempts only the garbage collector's fields.
 func (s *Storage) Update(ctx context.Context, ns string, obj scheme.Object, o rest.WriteOptions) (scheme.Object, error) {
-	if err := s.check(ctx, ns, obj); err != nil {
-		return nil, err
+	if old, err := s.Resource.Get(ctx, ns, obj.GetMetadata().GetName()); err != nil || !samePayload(old, obj) {
+		if err := s.check(ctx, ns, obj); err != nil {
+			return nil, err
+		}
 	}
 	return s.Resource.Update(ctx, ns, obj, o)
+}
+
+// samePayload reports whether two objects of one kind grant the same:
+// equal apart from their metadata.
+func samePayload(a, b scheme.Object) bool {
+	if a.ProtoReflect().Descriptor() != b.ProtoReflect().Descriptor() {
+		return false
+	}
+	ac, bc := proto.Clone(a).(scheme.Object), proto.Clone(b).(scheme.Object)
+	for _, o := range []scheme.Object{ac, bc} {
+		m := o.ProtoReflect()
+		for _, f := range []protoreflect.Name{"metadata", "apiVersion", "kind"} {
+			m.Clear(m.Descriptor().Fields().ByName(f))
+		}
+	}
+	return proto.Equal(ac, bc)
 }
 
 func (s *Storage) check(ctx context.Context, ns string, obj scheme.Object) error {

@@ -139,4 +139,22 @@ func TestEscalation(t *testing.T) {
 	if _, err := storage("roles").Update(ctx, "default", r1, rest.WriteOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("update escalated: %v", err)
 	}
+	// A metadata-only update (the garbage collector dropping an owner
+	// reference) of a binding its writer could not create passes.
+	rootCtx := auth.WithUser(context.Background(), root)
+	b2 := &rbacv1.RoleBinding{Metadata: &metav1.ObjectMeta{Namespace: "default", Name: "gc-me", Labels: map[string]string{"a": "b"}},
+		RoleRef: ref("ClusterRole", "cluster-admin"), Subjects: userSubject("joe")}
+	if _, err := storage("rolebindings").Create(rootCtx, "default", b2, rest.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := storage("rolebindings").Get(ctx, "default", "gc-me")
+	got.GetMetadata().Labels = nil
+	if _, err := storage("rolebindings").Update(ctx, "default", got, rest.WriteOptions{}); err != nil {
+		t.Fatalf("metadata-only update refused: %v", err)
+	}
+	got, _ = storage("rolebindings").Get(ctx, "default", "gc-me")
+	got.(*rbacv1.RoleBinding).Subjects = userSubject("jane")
+	if _, err := storage("rolebindings").Update(ctx, "default", got, rest.WriteOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("new subjects for cluster-admin: %v", err)
+	}
 }

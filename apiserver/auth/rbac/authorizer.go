@@ -41,6 +41,7 @@ type binding struct {
 	roleKind        string // Role or ClusterRole
 	roleName        string
 	subjects        []*rbacv1.Subject
+	keys            []string // subjectKey of each subject, computed once
 }
 
 // New returns an authorizer holding no roles or bindings.
@@ -128,8 +129,8 @@ func (z *Authorizer) applyLocked(obj scheme.Object, deleted bool) {
 func (z *Authorizer) setBinding(ns, name string, ref *rbacv1.RoleRef, subjects []*rbacv1.Subject, deleted bool) {
 	key := ns + "/" + name
 	if old, ok := z.bindings[key]; ok {
-		for _, s := range old.subjects {
-			k := ns + "\x00" + subjectKey(s, ns)
+		for _, sk := range old.keys {
+			k := ns + "\x00" + sk
 			list := slices.DeleteFunc(z.bySubject[k], func(b *binding) bool { return b == old })
 			if len(list) == 0 {
 				delete(z.bySubject, k)
@@ -143,9 +144,12 @@ func (z *Authorizer) setBinding(ns, name string, ref *rbacv1.RoleRef, subjects [
 		return
 	}
 	b := &binding{namespace: ns, name: name, roleKind: ref.GetKind(), roleName: ref.GetName(), subjects: subjects}
-	z.bindings[key] = b
 	for _, s := range subjects {
-		k := ns + "\x00" + subjectKey(s, ns)
+		b.keys = append(b.keys, subjectKey(s, ns))
+	}
+	z.bindings[key] = b
+	for _, sk := range b.keys {
+		k := ns + "\x00" + sk
 		list := z.bySubject[k]
 		if slices.Contains(list, b) {
 			continue // the same subject twice
@@ -190,8 +194,8 @@ func (z *Authorizer) visit(u *auth.User, ns string, f func(b *binding, s *rbacv1
 	for _, scope := range scopes {
 		for _, k := range keys {
 			for _, b := range z.bySubject[scope+"\x00"+k] {
-				for _, s := range b.subjects {
-					if subjectKey(s, b.namespace) == k {
+				for i, s := range b.subjects {
+					if b.keys[i] == k {
 						if !f(b, s) {
 							return
 						}

@@ -237,3 +237,52 @@ func TestRBACEscalation(t *testing.T) {
 		t.Fatalf("escalating role: %d %q", code, msg)
 	}
 }
+
+// TestRBACTwoAPIServers: a second apiserver on the same etcd rewrites
+// none of the bootstrap policy, and a role labelled aggregate-to-view,
+// created through one apiserver, joins view as both see it.
+func TestRBACTwoAPIServers(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	s1 := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "RBAC"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c1 := s1.Client(t)
+	before, err := client.For[*rbacv1.ClusterRole](c1).Get(ctx, "", "cluster-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewBefore, err := client.For[*rbacv1.ClusterRole](c1).Get(ctx, "", "view")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "RBAC", PKI: s1.PKI})
+	c2 := s2.Client(t)
+	for name, rv := range map[string]string{"cluster-admin": before.GetMetadata().GetResourceVersion(), "view": viewBefore.GetMetadata().GetResourceVersion()} {
+		after, err := client.For[*rbacv1.ClusterRole](c2).Get(ctx, "", name)
+		if err != nil || after.GetMetadata().GetResourceVersion() != rv {
+			t.Fatalf("%s rewritten by the second apiserver: %v %v", name, after.GetMetadata(), err)
+		}
+	}
+	widgets := &rbacv1.ClusterRole{Metadata: &metav1.ObjectMeta{Name: "widgets-view",
+		Labels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+		Rules: []*rbacv1.PolicyRule{{Verbs: []string{"get", "list"}, ApiGroups: []string{""}, Resources: []string{"widgets"}}}}
+	if _, err := client.For[*rbacv1.ClusterRole](c1).Create(ctx, widgets); err != nil {
+		t.Fatal(err)
+	}
+	// view aggregates it; edit and admin aggregate view in turn.
+	for _, c := range []*client.Client{c1, c2} {
+		for _, name := range []string{"view", "edit", "admin"} {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				r, err := client.For[*rbacv1.ClusterRole](c).Get(ctx, "", name)
+				if err == nil && strings.Contains(r.String(), "widgets") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s lacks widgets: %v %v", name, r, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	apierrors "minik8s/api/errors"
 	"minik8s/api/pki"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/auth"
 	x509auth "minik8s/apiserver/auth/x509"
 	"minik8s/apiserver/restapi"
@@ -149,37 +150,61 @@ func credentialsOf(r *http.Request) auth.Credentials {
 	return c
 }
 
-// secureHandler routes gRPC to g and everything else, once authenticated
-// (except the open paths), to rest. Requests on paths that are not
-// resources (discovery, /openapi, /metrics, ...) are authorized here by
-// authz, as Kubernetes' non-resource requests (verb: the method in
-// lower case); resource requests are authorized on the request path.
-func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator, authz auth.Authorizer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-			g.ServeHTTP(w, r)
-			return
-		}
+// secureHandler routes gRPC to g (audited by its interceptors) and
+// everything else, once authenticated (except the open paths), to rest,
+// audited by aud. Requests on paths that are not resources (discovery,
+// /openapi, /metrics, ...) are authorized here by authz, as Kubernetes'
+// non-resource requests (verb: the method in lower case); resource
+// requests are authorized on the request path.
+func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticator, aud *audit.Auditor, authz auth.Authorizer) http.Handler {
+	door := aud.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.WithCredentials(r.Context(), credentialsOf(r))
+		ar := audit.From(ctx)
+		if ar != nil {
+			// Non-resource unless the URL names a resource.
+			ar.Describe(auth.Attributes{Verb: strings.ToLower(r.Method), Path: r.URL.Path}, "")
+			rest.Describe(r.WithContext(ctx))
+		}
 		if !isOpen(r.URL.Path) {
 			user, ok, err := authn.Authenticate(ctx)
 			if err == nil && !ok {
 				err = errUnauthorized
 			}
 			if err != nil {
+				ar.AuthenticationFailed(ctx)
 				restapi.WriteError(w, err)
 				return
 			}
+			ar.SetUser(user)
 			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true})
 			if authz != nil && !isResourcePath(r.URL.Path) {
 				a := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
-				if err := auth.Check(ctx, authz, a); err != nil {
+				z := authz
+				if ar != nil {
+					z = ar.Authorizer(authz) // the audit record keeps the decision
+				}
+				if err := auth.Check(ctx, z, a); err != nil {
 					restapi.WriteError(w, err)
 					return
 				}
 			}
+		} else if ar != nil {
+			// Open to anyone; the record names whoever the credentials
+			// say, else the anonymous user Kubernetes would see.
+			if user, ok, err := authn.Authenticate(ctx); err == nil && ok {
+				ar.SetUser(user)
+			} else {
+				ar.SetUser(&auth.User{Name: auth.UserAnonymous, Groups: []string{auth.GroupUnauthenticated}})
+			}
 		}
 		rest.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			g.ServeHTTP(w, r)
+			return
+		}
+		door.ServeHTTP(w, r)
 	})
 }
 

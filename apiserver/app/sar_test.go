@@ -54,6 +54,7 @@ func TestAccessReviewsAndImpersonation(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	allow := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysAllow"})
 	deny := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysDeny"})
+	rbac := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "RBAC"})
 	home := t.TempDir()
 	for _, tc := range []struct {
 		name     string
@@ -72,6 +73,16 @@ func TestAccessReviewsAndImpersonation(t *testing.T) {
 			[]string{`users "jane" is forbidden: User "kubernetes-admin" cannot impersonate resource "users" in API group "" at the cluster scope`}},
 		{"service account impersonation refused", deny, []string{"--as", "system:serviceaccount:ns1:robot", "get", "--raw", "/api/v1/namespaces/default/pods"}, 1,
 			[]string{`serviceaccounts "robot" is forbidden: User "kubernetes-admin" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "ns1"`}},
+		// RBAC: the admin (system:masters, cluster-admin) may impersonate;
+		// jane is bound to nothing but the bootstrap roles of every
+		// authenticated user.
+		{"rbac admin everything", rbac, []string{"auth", "can-i", "*", "*"}, 0, []string{"yes"}},
+		{"rbac jane create pods", rbac, []string{"auth", "can-i", "create", "pods", "--as", "jane"}, 1, []string{"no"}},
+		{"rbac jane self review", rbac, []string{"auth", "can-i", "create", "selfsubjectaccessreviews.authorization.k8s.io", "--as", "jane"}, 0, []string{"yes"}},
+		{"rbac jane list", rbac, []string{"auth", "can-i", "--list", "--as", "jane"}, 0,
+			[]string{"selfsubjectaccessreviews.authorization.k8s.io", "selfsubjectrulesreviews.authorization.k8s.io", "[create]"}},
+		{"rbac jane get pods", rbac, []string{"--as", "jane", "get", "pods"}, 1,
+			[]string{`pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := runKubectl(t, bin, home, tc.s, tc.args...)

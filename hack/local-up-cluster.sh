@@ -387,7 +387,8 @@ apiservers() {
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-			--enable-admission-plugins NamespaceLifecycle,ServiceAccount
+			--enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+			--default-not-ready-toleration-seconds 20 --default-unreachable-toleration-seconds 20
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -501,7 +502,8 @@ master_static_pods() {
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
-		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
+		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s" \
+		--kube-apiserver-extra-args "--default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20") \
 		>"$LOGS/render.log" 2>&1
 }
 

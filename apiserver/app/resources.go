@@ -83,8 +83,13 @@ func RegisterMetrics(api *endpoints.API, st *generic.Store, kc *pods.KubeletClie
 // watch cache, and from storage when the cache has not seen one yet (it
 // was created a moment ago).
 func NamespaceLifecycle(st *generic.Store) admission.Plugin {
+	return admission.NamespaceLifecycle{Get: namespaceGetter(st)}
+}
+
+// namespaceGetter reads namespaces from the watch cache, then storage.
+func namespaceGetter(st *generic.Store) admission.NamespaceGetter {
 	nsKind, _ := scheme.ByResource("namespaces")
-	return admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+	return func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		if obj, ok := st.Cache(nsKind).Get("", name); ok {
 			return obj.(*corev1.Namespace), nil
 		}
@@ -93,5 +98,5 @@ func NamespaceLifecycle(st *generic.Store) admission.Plugin {
 			return nil, err
 		}
 		return obj.(*corev1.Namespace), nil
-	}}
+	}
 }

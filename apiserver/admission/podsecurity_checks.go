@@ -103,6 +103,22 @@ func sortedSet(m map[string]bool) []string {
 	return out
 }
 
+// podSC and containerSC are the security contexts, empty when unset, so
+// their optional fields read as nil.
+func podSC(spec *corev1.PodSpec) *corev1.PodSecurityContext {
+	if sc := spec.GetSecurityContext(); sc != nil {
+		return sc
+	}
+	return &corev1.PodSecurityContext{}
+}
+
+func containerSC(c *corev1.Container) *corev1.SecurityContext {
+	if sc := c.GetSecurityContext(); sc != nil {
+		return sc
+	}
+	return &corev1.SecurityContext{}
+}
+
 func userNamespaced(spec *corev1.PodSpec) bool {
 	return spec.HostUsers != nil && !*spec.HostUsers
 }
@@ -122,13 +138,14 @@ func checkHostNamespaces(spec *corev1.PodSpec) (Violation, bool) {
 }
 
 func checkHostPorts(spec *corev1.PodSpec) (Violation, bool) {
-	var names, ports []string
+	var names []string
+	ports := map[string]bool{}
 	for _, c := range helper.AllContainers(spec) {
 		used := false
 		for _, p := range c.GetPorts() {
 			if p.GetHostPort() != 0 {
 				used = true
-				ports = append(ports, strconv.Itoa(int(p.GetHostPort())))
+				ports[strconv.Itoa(int(p.GetHostPort()))] = true
 			}
 		}
 		if used {
@@ -139,7 +156,7 @@ func checkHostPorts(spec *corev1.PodSpec) (Violation, bool) {
 		return Violation{}, true
 	}
 	return Violation{"hostPort", fmt.Sprintf("%s %s %s %s", containersWord(names), pluralize("uses", "use", len(names)),
-		pluralize("hostPort", "hostPorts", len(ports)), strings.Join(ports, ", "))}, false
+		pluralize("hostPort", "hostPorts", len(ports)), strings.Join(sortedSet(ports), ", "))}, false
 }
 
 func checkPrivileged(spec *corev1.PodSpec) (Violation, bool) {
@@ -292,7 +309,7 @@ func checkSeccompBaseline(spec *corev1.PodSpec) (Violation, bool) {
 func checkAllowPrivilegeEscalation(spec *corev1.PodSpec) (Violation, bool) {
 	var names []string
 	for _, c := range helper.AllContainers(spec) {
-		if ape := c.GetSecurityContext().AllowPrivilegeEscalation; ape == nil || *ape {
+		if sc := c.GetSecurityContext(); sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 			names = append(names, c.GetName())
 		}
 	}
@@ -340,7 +357,7 @@ func checkRunAsNonRoot(spec *corev1.PodSpec) (Violation, bool) {
 	}
 	var setters []string
 	podNonRoot := false
-	if p := spec.GetSecurityContext().RunAsNonRoot; p != nil {
+	if p := podSC(spec).RunAsNonRoot; p != nil {
 		if *p {
 			podNonRoot = true
 		} else {
@@ -349,7 +366,7 @@ func checkRunAsNonRoot(spec *corev1.PodSpec) (Violation, bool) {
 	}
 	var explicit, implicit []string
 	for _, c := range helper.AllContainers(spec) {
-		if p := c.GetSecurityContext().RunAsNonRoot; p != nil {
+		if p := containerSC(c).RunAsNonRoot; p != nil {
 			if !*p {
 				explicit = append(explicit, c.GetName())
 			}
@@ -371,12 +388,12 @@ func checkRunAsUser(spec *corev1.PodSpec) (Violation, bool) {
 		return Violation{}, true
 	}
 	var setters []string
-	if u := spec.GetSecurityContext().RunAsUser; u != nil && *u == 0 {
+	if u := podSC(spec).RunAsUser; u != nil && *u == 0 {
 		setters = append(setters, "pod")
 	}
 	var names []string
 	for _, c := range helper.AllContainers(spec) {
-		if u := c.GetSecurityContext().RunAsUser; u != nil && *u == 0 {
+		if u := containerSC(c).RunAsUser; u != nil && *u == 0 {
 			names = append(names, c.GetName())
 		}
 	}

@@ -83,7 +83,14 @@ func RegisterMetrics(api *endpoints.API, st *generic.Store, kc *pods.KubeletClie
 // watch cache, and from storage when the cache has not seen one yet (it
 // was created a moment ago).
 func NamespaceLifecycle(st *generic.Store) admission.Plugin {
-	return admission.NamespaceLifecycle{Get: namespaceGetter(st)}
+	nsKind, _ := scheme.ByResource("namespaces")
+	return admission.NewNamespaceLifecycle(namespaceGetter(st), func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		obj, err := st.Get(ctx, nsKind, "", name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Namespace), nil
+	})
 }
 
 // namespaceGetter reads namespaces from the watch cache, then storage.

@@ -138,7 +138,7 @@ func TestPodSecurityAdmission(t *testing.T) {
 			wantErr: `pods "x" is forbidden: violates PodSecurity "restricted:latest": privileged`},
 		{name: "update without new images", labels: map[string]string{EnforceLevelLabel: "restricted"}, pod: privileged(), old: privileged()},
 		{name: "update with a new image", labels: map[string]string{EnforceLevelLabel: "restricted"}, pod: privileged(),
-			old: func() *corev1.Pod { p := privileged(); p.Spec.Containers[0].Image = "nginx:old"; return p }(),
+			old:     func() *corev1.Pod { p := privileged(); p.Spec.Containers[0].Image = "nginx:old"; return p }(),
 			wantErr: `violates PodSecurity "restricted:latest"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

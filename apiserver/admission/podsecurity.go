@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"regexp"
 
+	appsv1 "minik8s/api/apps/v1"
+	batchv1 "minik8s/api/batch/v1"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/scheme"
 	"minik8s/apiserver/warning"
 )
 
@@ -32,7 +35,9 @@ const (
 // restricted level is refused when it fails that level's checks, naming
 // each failed check; the warn label's level gives warnings instead (the
 // REST front returns them as Warning headers) and the audit label's
-// level an audit annotation (passed to Audit when set). No label means
+// level an audit annotation (passed to Audit when set). A workload
+// (Deployment, Job, ...) whose pod template would violate the enforce or
+// warn level is admitted with a warning. No label means
 // privileged (allow everything); nothing is exempt. The -version labels
 // are checked (latest or v1.N) and shown in messages, but every version
 // is judged by the latest standards. A namespace with an invalid label
@@ -88,6 +93,11 @@ func (p PodSecurity) Validate(ctx context.Context, a *Attributes) error {
 	case a.Kind.Resource == "namespaces" && (a.Operation == Create || a.Operation == Update) && a.Subresource == "":
 		return validateNamespaceLabels(a)
 	case a.Kind.Resource == "pods" && a.Subresource == "" && (a.Operation == Create || a.Operation == Update):
+	case a.Subresource == "" && (a.Operation == Create || a.Operation == Update):
+		if spec := templateSpec(a.Object); spec != nil {
+			p.warnTemplate(ctx, a.Namespace, spec)
+		}
+		return nil
 	default:
 		return nil
 	}
@@ -179,4 +189,46 @@ func imagesChanged(pod, old *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// templateSpec is the pod template of a workload (Deployment, ReplicaSet,
+// StatefulSet, DaemonSet, Job, ReplicationController), nil for others.
+func templateSpec(obj scheme.Object) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.GetSpec().GetTemplate().GetSpec()
+	case *appsv1.ReplicaSet:
+		return o.GetSpec().GetTemplate().GetSpec()
+	case *appsv1.StatefulSet:
+		return o.GetSpec().GetTemplate().GetSpec()
+	case *appsv1.DaemonSet:
+		return o.GetSpec().GetTemplate().GetSpec()
+	case *batchv1.Job:
+		return o.GetSpec().GetTemplate().GetSpec()
+	case *corev1.ReplicationController:
+		return o.GetSpec().GetTemplate().GetSpec()
+	}
+	return nil
+}
+
+// warnTemplate warns, as Kubernetes does, when a workload's pods would
+// violate the namespace's enforce or warn level: the workload itself is
+// admitted, its pods will be refused.
+func (p PodSecurity) warnTemplate(ctx context.Context, ns string, spec *corev1.PodSpec) {
+	n, err := p.Namespaces(ctx, ns)
+	if err != nil {
+		return
+	}
+	labels := n.GetMetadata().GetLabels()
+	warned := map[string]bool{}
+	for _, m := range [][2]string{{EnforceLevelLabel, EnforceVersionLabel}, {WarnLevelLabel, WarnVersionLabel}} {
+		lv, bad := policyOf(labels, m[0], m[1])
+		if len(bad) > 0 || warned[lv.Level] {
+			continue
+		}
+		warned[lv.Level] = true
+		if v := EvaluatePodSecurity(lv.Level, spec); len(v) > 0 {
+			warning.Add(ctx, fmt.Sprintf("would violate PodSecurity %q: %s", lv.String(), FormatViolations(v)))
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "minik8s/api/apps/v1"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
@@ -198,5 +199,27 @@ func TestPodSecurityNamespaceLabels(t *testing.T) {
 				t.Fatalf("err %v\nwant %s", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestPodSecurityWorkloadWarnings(t *testing.T) {
+	depKind, _ := scheme.ByResource("deployments")
+	yes := true
+	tmpl := restrictedPod().Spec
+	tmpl.Containers[0].SecurityContext.Privileged = &yes
+	dep := &appsv1.Deployment{Metadata: &metav1.ObjectMeta{Name: "web", Namespace: "ns"},
+		Spec: &appsv1.DeploymentSpec{Template: &corev1.PodTemplateSpec{Spec: tmpl}}}
+	p := PodSecurity{Namespaces: func(_ context.Context, name string) (*corev1.Namespace, error) {
+		return &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			EnforceLevelLabel: "restricted", WarnLevelLabel: "baseline"}}}, nil
+	}}
+	ctx, rec := warning.NewContext(context.Background())
+	if err := p.Validate(ctx, &Attributes{Operation: Create, Kind: depKind, Namespace: "ns", Name: "web", Object: dep}); err != nil {
+		t.Fatal(err)
+	}
+	const why = `privileged (container "c" must not set securityContext.privileged=true)`
+	want := []string{`would violate PodSecurity "restricted:latest": ` + why, `would violate PodSecurity "baseline:latest": ` + why}
+	if got := rec.Texts(); !slices.Equal(got, want) {
+		t.Fatalf("warnings %q\nwant %q", got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +182,42 @@ func TestAdmissionPlugins(t *testing.T) {
 			t.Fatalf("%d %v", resp.StatusCode, out)
 		}
 	})
+}
+
+// TestKubectlRunInFreshNamespace: the real kubectl (skipped when not
+// installed) runs a pod in a namespace whose "default" service account
+// appears only a moment later, as the service-account controller makes
+// it; ServiceAccount admission waits for it. kubectl prints the warn
+// label's Warning header.
+func TestKubectlRunInFreshNamespace(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not installed")
+	}
+	s := apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{EnableAdmissionPlugins: "ServiceAccount"})
+	c := s.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := client.For[*corev1.Namespace](c).Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "fresh",
+		Labels: map[string]string{"pod-security.kubernetes.io/warn": "restricted"}}}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = client.For[*corev1.ServiceAccount](c).Create(ctx, &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: "default", Namespace: "fresh"}})
+	}()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig="+s.Kubeconfig, "--cache-dir="+dir, "-n", "fresh", "run", "web", "--image=nginx")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl run: %v\n%s", err, out)
+	}
+	for _, want := range []string{`Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false`, "pod/web created"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func mustConfig(t *testing.T, s *apiservertest.Server) *client.Config {

@@ -27,7 +27,7 @@ func TestAdmissionPluginFlags(t *testing.T) {
 			args: []string{"--enable-admission-plugins=AlwaysPullImages", "--disable-admission-plugins=LimitRanger,DefaultTolerationSeconds"},
 			want: []string{"NamespaceLifecycle", "ServiceAccount", "AlwaysPullImages", "PodSecurity"}},
 		{name: "unknown enabled", args: []string{"--enable-admission-plugins=NamespaceLifecycle,Bogus"},
-			wantErr: `--enable-admission-plugins: unknown plugin "Bogus" (known: NamespaceLifecycle, LimitRanger, ServiceAccount, AlwaysPullImages, PodSecurity, DefaultTolerationSeconds)`},
+			wantErr: `--enable-admission-plugins: unknown plugin "Bogus" (known: ` + strings.Join(AdmissionPlugins, ", ") + ")"},
 		{name: "unknown disabled", args: []string{"--disable-admission-plugins=Bogus"}, wantErr: `--disable-admission-plugins: unknown plugin "Bogus"`},
 		{name: "enabled and disabled", args: []string{"--enable-admission-plugins=AlwaysPullImages", "--disable-admission-plugins=AlwaysPullImages"},
 			wantErr: `admission plugin "AlwaysPullImages" is both enabled`},

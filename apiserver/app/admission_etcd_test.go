@@ -12,10 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/rpc"
+	"minik8s/apiserver/server"
 	"minik8s/test/apiservertest"
 	"minik8s/test/etcdtest"
 )
@@ -159,6 +165,23 @@ func TestAdmissionPlugins(t *testing.T) {
 		want := `299 - "would violate PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)"`
 		if resp.StatusCode != http.StatusCreated || resp.Header.Get("Warning") != want {
 			t.Fatalf("%d, Warning %q\nwant %q", resp.StatusCode, resp.Header.Get("Warning"), want)
+		}
+	})
+	t.Run("warn label over gRPC", func(t *testing.T) {
+		yes := true
+		p := pod("adm-warn", "loud-grpc")
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: &yes}
+		raw, err := proto.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md metadata.MD
+		if _, err := c.RPC().Create(ctx, &rpc.CreateRequest{Resource: "pods", Namespace: "adm-warn", Object: &rpc.Object{Raw: raw}}, grpc.Header(&md)); err != nil {
+			t.Fatal(err)
+		}
+		want := `would violate PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`
+		if got := md.Get(server.WarningHeader); len(got) != 1 || got[0] != want {
+			t.Fatalf("warnings %q, want %q", got, want)
 		}
 	})
 	t.Run("dryRun", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
+	"strings"
 
 	appsv1 "minik8s/api/apps/v1"
 	batchv1 "minik8s/api/batch/v1"
@@ -49,7 +51,14 @@ type PodSecurity struct {
 	// Audit records an audit annotation of the request of ctx; nil drops
 	// audit-level results.
 	Audit func(ctx context.Context, key, value string)
+	// Pods lists a namespace's pods; when set, a namespace update that
+	// changes the enforce level warns about the pods already there that
+	// violate the new one (they keep running).
+	Pods func(ctx context.Context, ns string) ([]*corev1.Pod, error)
 }
+
+// maxPodWarnings caps the per-pod warnings of a namespace update.
+const maxPodWarnings = 10
 
 // Name is the plugin name as Kubernetes spells it.
 func (PodSecurity) Name() string { return "PodSecurity" }
@@ -91,7 +100,13 @@ func policyOf(labels map[string]string, levelKey, versionKey string) (LevelVersi
 func (p PodSecurity) Validate(ctx context.Context, a *Attributes) error {
 	switch {
 	case a.Kind.Resource == "namespaces" && (a.Operation == Create || a.Operation == Update) && a.Subresource == "":
-		return validateNamespaceLabels(a)
+		if err := validateNamespaceLabels(a); err != nil {
+			return err
+		}
+		if a.Operation == Update {
+			p.warnExistingPods(ctx, a)
+		}
+		return nil
 	case a.Kind.Resource == "pods" && a.Subresource == "" && (a.Operation == Create || a.Operation == Update):
 	case a.Subresource == "" && (a.Operation == Create || a.Operation == Update):
 		if spec := templateSpec(a.Object); spec != nil {
@@ -230,5 +245,56 @@ func (p PodSecurity) warnTemplate(ctx context.Context, ns string, spec *corev1.P
 		if v := EvaluatePodSecurity(lv.Level, spec); len(v) > 0 {
 			warning.Add(ctx, fmt.Sprintf("would violate PodSecurity %q: %s", lv.String(), FormatViolations(v)))
 		}
+	}
+}
+
+// warnExistingPods warns, as Kubernetes does, when a namespace update
+// sets an enforce level that pods already in it violate:
+// `existing pods in namespace "team" violate the new PodSecurity enforce
+// level "restricted:latest"`, then `POD: reason, reason` per pod.
+func (p PodSecurity) warnExistingPods(ctx context.Context, a *Attributes) {
+	ns, ok := a.Object.(*corev1.Namespace)
+	if !ok || p.Pods == nil || a.OldObject == nil {
+		return
+	}
+	enforce, _ := policyOf(ns.GetMetadata().GetLabels(), EnforceLevelLabel, EnforceVersionLabel)
+	if enforce.Level == LevelPrivileged {
+		return
+	}
+	o, err := a.OldObject(ctx)
+	if err != nil {
+		return
+	}
+	if old, ok := o.(*corev1.Namespace); ok {
+		if before, bad := policyOf(old.GetMetadata().GetLabels(), EnforceLevelLabel, EnforceVersionLabel); len(bad) == 0 && before == enforce {
+			return // unchanged
+		}
+	}
+	pods, err := p.Pods(ctx, ns.GetMetadata().GetName())
+	if err != nil {
+		return
+	}
+	var lines []string
+	for _, pod := range pods {
+		v := EvaluatePodSecurity(enforce.Level, pod.GetSpec())
+		if len(v) == 0 {
+			continue
+		}
+		reasons := make([]string, len(v))
+		for i := range v {
+			reasons[i] = v[i].Reason
+		}
+		lines = append(lines, pod.GetMetadata().GetName()+": "+strings.Join(reasons, ", "))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	warning.Add(ctx, fmt.Sprintf("existing pods in namespace %q violate the new PodSecurity enforce level %q", ns.GetMetadata().GetName(), enforce.String()))
+	sort.Strings(lines)
+	if len(lines) > maxPodWarnings {
+		lines = append(lines[:maxPodWarnings], fmt.Sprintf("(and %d other pods)", len(lines)-maxPodWarnings))
+	}
+	for _, l := range lines {
+		warning.Add(ctx, l)
 	}
 }

@@ -223,3 +223,39 @@ func TestPodSecurityWorkloadWarnings(t *testing.T) {
 		t.Fatalf("warnings %q\nwant %q", got, want)
 	}
 }
+
+func TestPodSecurityNamespaceUpdateWarnings(t *testing.T) {
+	nsKind, _ := scheme.ByResource("namespaces")
+	yes := true
+	bad := restrictedPod()
+	bad.Metadata.Name = "root"
+	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
+	p := PodSecurity{Pods: func(_ context.Context, ns string) ([]*corev1.Pod, error) {
+		return []*corev1.Pod{restrictedPod(), bad}, nil
+	}}
+	ns := func(labels map[string]string) *corev1.Namespace {
+		return &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: "team", Labels: labels}}
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new map[string]string
+		want     []string
+	}{
+		{name: "tightened", new: map[string]string{EnforceLevelLabel: "baseline"}, want: []string{
+			`existing pods in namespace "team" violate the new PodSecurity enforce level "baseline:latest"`, "root: privileged"}},
+		{name: "unchanged", old: map[string]string{EnforceLevelLabel: "baseline"}, new: map[string]string{EnforceLevelLabel: "baseline", "x": "y"}},
+		{name: "privileged", old: map[string]string{EnforceLevelLabel: "baseline"}, new: map[string]string{EnforceLevelLabel: "privileged"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, rec := warning.NewContext(context.Background())
+			a := &Attributes{Operation: Update, Kind: nsKind, Name: "team", Object: ns(tc.new),
+				OldObject: func(context.Context) (scheme.Object, error) { return ns(tc.old), nil }}
+			if err := p.Validate(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.Texts(); !slices.Equal(got, tc.want) {
+				t.Fatalf("warnings %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -152,7 +152,7 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 		case "AlwaysPullImages":
 			chain = append(chain, admission.AlwaysPullImages{})
 		case "PodSecurity":
-			chain = append(chain, admission.PodSecurity{Namespaces: namespaceGetter(st)})
+			chain = append(chain, admission.PodSecurity{Namespaces: namespaceGetter(st), Pods: podLister(st)})
 		case "DefaultTolerationSeconds":
 			chain = append(chain, admission.DefaultTolerationSeconds{
 				NotReadySeconds:    tolerationSeconds(o.DefaultNotReadyTolerationSeconds),
@@ -211,3 +211,19 @@ func LimitRanger(st *generic.Store) admission.Plugin {
 // limitRangeLiveTTL is how long a namespace found without LimitRanges is
 // trusted to the cache (Kubernetes' LimitRanger: 30 seconds).
 const limitRangeLiveTTL = 30 * time.Second
+
+// podLister lists a namespace's pods from the watch cache.
+func podLister(st *generic.Store) func(ctx context.Context, ns string) ([]*corev1.Pod, error) {
+	podKind, _ := scheme.ByResource("pods")
+	return func(ctx context.Context, ns string) ([]*corev1.Pod, error) {
+		items, _, _, err := st.Cache(podKind).List(ctx, cache.Filter{Namespace: ns}, cache.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.Pod, len(items))
+		for i, it := range items {
+			out[i] = it.Object.(*corev1.Pod)
+		}
+		return out, nil
+	}
+}

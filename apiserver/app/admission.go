@@ -13,6 +13,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry/generic"
 )
@@ -152,7 +153,7 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 		case "AlwaysPullImages":
 			chain = append(chain, admission.AlwaysPullImages{})
 		case "PodSecurity":
-			chain = append(chain, admission.PodSecurity{Namespaces: namespaceGetter(st), Pods: podLister(st)})
+			chain = append(chain, admission.PodSecurity{Namespaces: namespaceGetter(st), Pods: podLister(st), Audit: audit.AddAnnotation})
 		case "DefaultTolerationSeconds":
 			chain = append(chain, admission.DefaultTolerationSeconds{
 				NotReadySeconds:    tolerationSeconds(o.DefaultNotReadyTolerationSeconds),

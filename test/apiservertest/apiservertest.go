@@ -53,6 +53,8 @@ type Options struct {
 	AuthorizationMode       string
 	EnableAdmissionPlugins  string
 	DisableAdmissionPlugins string
+	// Audit are the --audit-* flags (policy file, log path, rotation).
+	Audit app.AuditOptions
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -80,6 +82,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		ComponentHealth:       app.DefaultComponentHealth,
 		Authentication:        opts.Authentication,
 		AuthorizationMode:     opts.AuthorizationMode,
+		Audit:                 opts.Audit,
 	}
 	o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
 	o.DisableAdmissionPlugins = opts.DisableAdmissionPlugins

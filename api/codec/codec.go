@@ -122,7 +122,11 @@ func UnmarshalYAML(data []byte, m proto.Message) error {
 func yamlToJSON(data []byte) ([]byte, error) {
 	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil && bytes.Contains(data, []byte("<<")) {
-		if lj, lerr := yaml.YAMLToJSON(data); lerr == nil {
+		// Only when no mapping repeats one of its own keys: "<<" in a
+		// string must not switch the duplicate check off.
+		if derr := explicitDuplicate(data); derr != nil {
+			err = derr
+		} else if lj, lerr := yaml.YAMLToJSON(data); lerr == nil {
 			return lj, nil
 		}
 	}

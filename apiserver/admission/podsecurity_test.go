@@ -52,7 +52,7 @@ func TestEvaluatePodSecurity(t *testing.T) {
 			baseline:   `hostPath volumes (volume "root")`,
 			restricted: `restricted volume types (volume "root" uses restricted volume type "hostPath")`},
 		{name: "host ports", mutate: func(p *corev1.Pod) {
-			p.Spec.Containers = append(p.Spec.Containers, proto(p.Spec.Containers[0], "d"))
+			p.Spec.Containers = append(p.Spec.Containers, copyContainer(p.Spec.Containers[0], "d"))
 			p.Spec.Containers[0].Ports = []*corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 443, HostPort: 8443}}
 			p.Spec.Containers[1].Ports = []*corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
 		},
@@ -107,7 +107,7 @@ func TestEvaluatePodSecurity(t *testing.T) {
 	}
 }
 
-func proto(c *corev1.Container, name string) *corev1.Container {
+func copyContainer(c *corev1.Container, name string) *corev1.Container {
 	return &corev1.Container{Name: name, Image: c.Image, SecurityContext: c.SecurityContext}
 }
 

@@ -31,8 +31,9 @@ var AdmissionPlugins = []string{
 	"AlwaysPullImages",
 	"PodSecurity",
 	"DefaultTolerationSeconds",
-	// "ResourceQuota": the quota helper's plugin goes here (last, as in
-	// Kubernetes, so it charges only what every other plugin admitted).
+	// Last, as in Kubernetes, so it charges only what every other plugin
+	// admitted.
+	"ResourceQuota",
 }
 
 // DefaultAdmissionPlugins run without any flag: kube-apiserver's
@@ -46,7 +47,7 @@ var DefaultAdmissionPlugins = []string{
 	"ServiceAccount",
 	"PodSecurity",
 	"DefaultTolerationSeconds",
-	// "ResourceQuota": default-enabled in Kubernetes; the quota helper adds it.
+	"ResourceQuota",
 }
 
 // DefaultTolerationSeconds is kube-apiserver's default of
@@ -159,6 +160,8 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 				NotReadySeconds:    tolerationSeconds(o.DefaultNotReadyTolerationSeconds),
 				UnreachableSeconds: tolerationSeconds(o.DefaultUnreachableTolerationSeconds),
 			})
+		case "ResourceQuota":
+			chain = append(chain, ResourceQuotaAdmission(st))
 		}
 	}
 	return chain

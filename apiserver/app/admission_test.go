@@ -16,15 +16,15 @@ func TestAdmissionPluginFlags(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{name: "defaults", want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "DefaultTolerationSeconds"}},
+		{name: "defaults", want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "DefaultTolerationSeconds", "ResourceQuota"}},
 		{name: "enable adds in the recommended order",
 			args: []string{"--enable-admission-plugins=AlwaysPullImages, NamespaceLifecycle"},
-			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "AlwaysPullImages", "PodSecurity", "DefaultTolerationSeconds"}},
+			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "AlwaysPullImages", "PodSecurity", "DefaultTolerationSeconds", "ResourceQuota"}},
 		{name: "disable removes",
 			args: []string{"--disable-admission-plugins=ServiceAccount,PodSecurity"},
-			want: []string{"NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds"}},
+			want: []string{"NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "ResourceQuota"}},
 		{name: "both flags",
-			args: []string{"--enable-admission-plugins=AlwaysPullImages", "--disable-admission-plugins=LimitRanger,DefaultTolerationSeconds"},
+			args: []string{"--enable-admission-plugins=AlwaysPullImages", "--disable-admission-plugins=LimitRanger,DefaultTolerationSeconds,ResourceQuota"},
 			want: []string{"NamespaceLifecycle", "ServiceAccount", "AlwaysPullImages", "PodSecurity"}},
 		{name: "unknown enabled", args: []string{"--enable-admission-plugins=NamespaceLifecycle,Bogus"},
 			wantErr: `--enable-admission-plugins: unknown plugin "Bogus" (known: ` + strings.Join(AdmissionPlugins, ", ") + ")"},

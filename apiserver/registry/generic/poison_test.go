@@ -51,3 +51,17 @@ func wantInvalid(t *testing.T, err error, field, detail string) {
 		t.Fatalf("error %q does not name %s (%s)", err, field, detail)
 	}
 }
+
+// TestMalformedResourceVersionIsBadRequest: an update whose
+// resourceVersion is not a revision at all is the client's mistake
+// (BadRequest), not a lost race (Conflict).
+func TestMalformedResourceVersionIsBadRequest(t *testing.T) {
+	st, _ := newStore(t)
+	p := mustCreate(t, st, "pods", pod("rv", ""))
+	for _, rv := range []string{"abc", "-5", "1.5"} {
+		upd := clone(p)
+		upd.Metadata.ResourceVersion = rv
+		_, err := st.Update(ctxFor(t), kind(t, "pods"), "default", upd, "", rest.WriteOptions{})
+		wantReason(t, "update with resourceVersion "+rv, err, "BadRequest")
+	}
+}

@@ -243,6 +243,9 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	if md.Name == "" {
 		return nil, apierrors.NewInvalid(k.Kind, "", []apierrors.FieldError{apierrors.Required("metadata.name", "name is required")})
 	}
+	if _, err := storage.ParseRV(md.ResourceVersion); err != nil {
+		return nil, err // "abc" or "-5" is a bad request, not a conflict
+	}
 	old, err := s.etcd.Get(ctx, k, md.Namespace, md.Name)
 	if err != nil {
 		return nil, err

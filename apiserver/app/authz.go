@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	"minik8s/apiserver/auth"
+	"minik8s/apiserver/auth/rbac"
 	"minik8s/apiserver/registry/generic"
 )
 
 // AuthorizationModes are the modes --authorization-mode may name; the
 // flag's order is the order they are asked in (the first Allow or Deny
 // decides), as in kube-apiserver.
-var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny"}
+var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny", "RBAC"}
 
 // DefaultAuthorizationMode is kube-apiserver's default.
 const DefaultAuthorizationMode = "AlwaysAllow"
@@ -53,6 +54,8 @@ func (o *Options) authorizer(st *generic.Store) (auth.Authorizer, error) {
 			u = append(u, auth.AlwaysAllow{})
 		case "AlwaysDeny":
 			u = append(u, auth.AlwaysDeny{})
+		case "RBAC":
+			u = append(u, rbac.New()) // filled and kept current by startRBAC
 		}
 	}
 	if len(u) == 1 {

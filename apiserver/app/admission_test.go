@@ -13,6 +13,7 @@ func TestEnableAdmissionPlugins(t *testing.T) {
 	}{
 		{flag: "NamespaceLifecycle", wantPlugins: 1},
 		{flag: "ServiceAccount, NamespaceLifecycle", signingKey: "sa.key", wantPlugins: 2},
+		{flag: "NamespaceLifecycle,NodeRestriction", wantPlugins: 2},
 		{flag: "NamespaceLifecycle,AlwaysPullImages", wantErr: `unknown plugin "AlwaysPullImages"`},
 		{flag: "ServiceAccount", wantErr: "ServiceAccount needs --service-account-signing-key-file"},
 	}

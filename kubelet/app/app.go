@@ -266,7 +266,14 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 		nodeInf := informer.New[*corev1.Node](client.For[*corev1.Node](c), "", client.ListOptions{}, 0)
 		api = &apiAdapter{pods: pods, configMaps: client.For[*corev1.ConfigMap](c), secrets: client.For[*corev1.Secret](c),
 			podLister: podInf.Lister(), services: svcInf.Lister(), client: c, log: log}
-		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, log)
+		nodeUID := func() (string, error) {
+			n, err := nodeInf.Lister().Get("", nodeName)
+			if err != nil {
+				return "", err // not registered yet: the next sync retries
+			}
+			return n.GetMetadata().GetUid(), nil
+		}
+		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, nodeUID, log)
 		k.setRoutesHandler(ctx, nodeInf, netw, nodeName, initNet, log)
 		for _, run := range []func(context.Context){podInf.Run, svcInf.Run, nodeInf.Run} {
 			goRun(func() { run(ctx) })

@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	"minik8s/api/informer"
 	"minik8s/api/pki"
 	"minik8s/api/record"
@@ -162,6 +164,9 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	nodeName := o.HostnameOverride
 	if nodeName == "" {
 		return errors.New("no node name (--hostname-override)")
+	}
+	if err := checkNodeLabels(parseLabels(o.NodeLabels)); err != nil {
+		return err
 	}
 	// Read --kubeconfig before touching containerd or the network, so a
 	// bad file fails the start instead of leaving a half-set-up node.
@@ -433,6 +438,24 @@ func internalIP(n *corev1.Node) net.IP {
 		}
 	}
 	return nil
+}
+
+// checkNodeLabels refuses --node-labels the NodeRestriction admission
+// plugin would refuse (kubernetes.io and k8s.io labels outside the
+// kubelet's set), at start rather than at every registration attempt.
+func checkNodeLabels(labels map[string]string) error {
+	var bad []string
+	for k := range labels {
+		if !helper.IsKubeletLabel(k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: %v (a kubelet may set only labels outside them, the kubelet's own, and those under %s)",
+		bad, strings.Join(helper.KubeletLabelNamespaces, ", "))
 }
 
 func parseLabels(s string) map[string]string {

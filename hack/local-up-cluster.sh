@@ -32,7 +32,7 @@
 # TLS everywhere: `minictl certs` writes the cluster's PKI into
 # _output/local/pki (kubeadm's layout) and the kubeconfigs beside it
 # (admin.conf, scheduler.conf, controller-manager.conf, kube-proxy.conf,
-# kubelet-NODE.conf, kube-dns.conf); _output/local/kubeconfig is admin.conf.
+# kubelet-NODE.conf); _output/local/kubeconfig is admin.conf.
 # etcd serves and peers over TLS with client certificates required; the
 # apiservers serve only HTTPS (REST and gRPC on one port) and authenticate
 # client certificates; every daemon and add-on has its kubeconfig. The
@@ -89,8 +89,7 @@ KUBELET_PORT_BASE=10350        # kubelet of node I serves on its node IP:(base+I
 ETCD_MEMBERS=3
 DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
 KUBE_PROXY_MANIFEST="$ROOT/deploy/addons/kube-proxy.yaml"
-# The addresses the add-on manifests name, replaced in static-pods mode.
-DNS_MANIFEST_SERVERS="$GATEWAY:6443,$GATEWAY:6444"
+# The address the kube-proxy manifest names, replaced in static-pods mode.
 KUBE_PROXY_MANIFEST_SERVER="10.250.0.11:6443"
 # static-pods mode: the master is node 1; its static pods listen on its IP.
 MASTER=1
@@ -387,7 +386,8 @@ apiservers() {
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-			--enable-admission-plugins NamespaceLifecycle,ServiceAccount
+			--enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+			--encryption-provider-config "$PKI/encryption-config.yaml"
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -501,6 +501,7 @@ master_static_pods() {
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
+		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }
@@ -566,13 +567,9 @@ dns_addon() {
 		step "cluster DNS: skipped ($DNS_MANIFEST does not exist yet)"
 		return 0
 	fi
-	local manifest=$DNS_MANIFEST
-	step "cluster DNS: Secret kube-dns-kubeconfig, minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
-	kubeconfig_secret kube-dns-kubeconfig "$STATE/kube-dns.conf" >"$LOGS/dns-addon.log" 2>&1
-	if [ "$CONTROL_PLANE" = static-pods ]; then
-		manifest=$(addon_manifest "$DNS_MANIFEST" "--server=$DNS_MANIFEST_SERVERS" "--server=$SERVERS")
-	fi
-	minictl apply -f "$manifest" >>"$LOGS/dns-addon.log" 2>&1
+	# In-cluster config: the service account's token, the kubernetes Service.
+	step "cluster DNS: minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
+	minictl apply -f "$DNS_MANIFEST" >"$LOGS/dns-addon.log" 2>&1
 	wait_for 120 "kube-dns" dns_ready
 }
 
@@ -618,10 +615,24 @@ certs() {
 		nodes+="${nodes:+,}$(node_ns "$i")=$(node_ip "$i")+$GATEWAY+127.0.0.1"
 	done
 	"$BIN/minictl" certs --cert-dir "$PKI" --kubeconfig-dir "$STATE" --server "$KUBECONFIG_SERVER" \
-		--apiserver-advertise-address "$GATEWAY,$MASTER_IP" --nodes "$nodes" \
-		--client kube-dns.conf=system:kube-dns >"$LOGS/certs.log" 2>&1
+		--apiserver-advertise-address "$GATEWAY,$MASTER_IP" --nodes "$nodes" >"$LOGS/certs.log" 2>&1
 	cp "$STATE/admin.conf" "$kc"
 	chmod 600 "$kc"
+	# Secrets are encrypted at rest (aesgcm, a fresh key per cluster);
+	# identity second, so values written before stay readable.
+	(umask 077 && cat >"$PKI/encryption-config.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets]
+  providers:
+  - aesgcm:
+      keys:
+      - name: key1
+        secret: $(head -c 32 /dev/urandom | base64 -w0)
+  - identity: {}
+EOF
+	)
 }
 
 # kubeconfig_secret NAME FILE: a Secret kube-system/NAME whose key

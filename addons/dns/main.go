@@ -10,16 +10,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"minik8s/addons/dns/server"
@@ -46,7 +43,7 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	f := &flags{}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server (default: $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT without --kubeconfig)")
+	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server (default: in a pod, the in-cluster config: the kubernetes Service with the pod's service-account token)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
 	fs.StringVar(&f.listen, "listen", ":53", "DNS address, served over UDP and TCP")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
@@ -58,16 +55,8 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 
 // options checks the flags and turns them into server options.
 func (f *flags) options() (server.Options, error) {
-	if strings.TrimSpace(f.server) == "" && f.kubeconfig == "" {
-		// In a pod, the kubelet tells where the API is, as Kubernetes'
-		// in-cluster config reads it: the default/kubernetes service.
-		if h, p := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"); h != "" && p != "" {
-			f.server = net.JoinHostPort(h, p)
-		}
-	}
-	if strings.TrimSpace(f.server) == "" && f.kubeconfig == "" {
-		return server.Options{}, errors.New("--server HOST:PORT or --kubeconfig is required (or KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in the environment)")
-	}
+	// Neither flag: the in-cluster config (the pod's service account and
+	// the kubernetes Service), which server.New resolves.
 	o := server.Options{
 		Servers:       []string{f.server},
 		Kubeconfig:    f.kubeconfig,

@@ -14,7 +14,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "--server HOST:PORT or --kubeconfig is required"},
+		{nil, "no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod"},
 		{[]string{"--kubeconfig=/nonexistent/dns.conf"}, "kubeconfig /nonexistent/dns.conf: no such file"},
 		{[]string{"--server=127.0.0.1:1", "--upstream=a:b:c"}, "bad --upstream"},
 		{[]string{"--server=127.0.0.1:1", "--listen=nonsense"}, "bad dns listen address"},

@@ -121,7 +121,8 @@ const DefaultServer = "127.0.0.1:6443"
 // --kubeconfig: with a kubeconfig (only that file; daemons do not read
 // $KUBECONFIG) its current context names the apiserver and the
 // credentials, and a non-empty server replaces the address. Without one,
-// server alone is the Config; with neither, DefaultServer. A kubeconfig
+// server alone is the Config; with neither, the in-cluster config in a pod
+// (InClusterConfig) and DefaultServer elsewhere. A kubeconfig
 // that names no server is an error: a daemon must not guess.
 func ConfigFromFlags(server, kubeconfig string) (*Config, error) {
 	if kubeconfig != "" {
@@ -139,6 +140,11 @@ func ConfigFromFlags(server, kubeconfig string) (*Config, error) {
 		return nil, fmt.Errorf("--server: %w", err)
 	}
 	if len(servers) == 0 {
+		// In a pod, the in-cluster config (client-go's
+		// BuildConfigFromFlags does the same).
+		if c, err := InClusterConfig(); !errors.Is(err, ErrNotInCluster) {
+			return c, err
+		}
 		servers, tls = []string{DefaultServer}, true
 	}
 	return &Config{Servers: servers, TLS: tls}, nil

@@ -42,6 +42,7 @@ import (
 	"minik8s/apiserver/restapi"
 	"minik8s/apiserver/server"
 	"minik8s/apiserver/storage"
+	"minik8s/apiserver/storage/encryption"
 )
 
 // Options are the apiserver's flags, named as Kubernetes names them.
@@ -60,6 +61,9 @@ type Options struct {
 	// EnableAdmissionPlugins names the admission plugins that run
 	// (kube-apiserver's --enable-admission-plugins).
 	EnableAdmissionPlugins string
+	// EncryptionProviderConfig is an EncryptionConfiguration file:
+	// which resources are encrypted at rest, with which keys.
+	EncryptionProviderConfig string
 	// AuthorizationMode lists the authorizers, in order
 	// (kube-apiserver's --authorization-mode).
 	AuthorizationMode string
@@ -115,6 +119,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
+	fs.StringVar(&o.EncryptionProviderConfig, "encryption-provider-config", "",
+		"EncryptionConfiguration (apiserver.config.k8s.io/v1) file naming the resources encrypted in etcd and their providers (aesgcm, aescbc, identity); the first provider encrypts")
 	fs.StringVar(&o.AuthorizationMode, "authorization-mode", DefaultAuthorizationMode,
 		"comma-separated authorizers asked in order (the first to allow or deny decides), of: "+strings.Join(AuthorizationModes, ", "))
 	fs.StringVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", DefaultAdmissionPlugins,
@@ -200,7 +206,15 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	}
 	defer cli.Close()
 
-	st := generic.New(storage.NewEtcd(cli), cache.Options{History: o.WatchHistory})
+	etcdStore := storage.NewEtcd(cli)
+	if o.EncryptionProviderConfig != "" {
+		enc, err := encryption.Load(o.EncryptionProviderConfig)
+		if err != nil {
+			return err
+		}
+		etcdStore.Encrypt(enc)
+	}
+	st := generic.New(etcdStore, cache.Options{History: o.WatchHistory})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	storeDone := make(chan struct{})

@@ -93,7 +93,10 @@ func New(o Options) (*Server, error) {
 	}
 	servers := strings.TrimSpace(strings.Join(o.Servers, ","))
 	if servers == "" && o.Kubeconfig == "" {
-		return nil, errors.New("no apiserver given: set --server HOST:PORT or --kubeconfig")
+		// In a pod: the in-cluster config; elsewhere say what is missing.
+		if _, err := client.InClusterConfig(); err != nil {
+			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
+		}
 	}
 	apiConfig, err := client.ConfigFromFlags(servers, o.Kubeconfig)
 	if err != nil {

@@ -296,7 +296,7 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	if err := invalid(k, md.Name, errs); err != nil {
 		return nil, err
 	}
-	if proto.Equal(next, old) {
+	if proto.Equal(next, old) && !s.stale(ctx, k, md.Namespace, md.Name) {
 		return old, nil // a no-op update does not touch etcd
 	}
 	if o.DryRun {
@@ -431,4 +431,20 @@ func (s *Store) Watch(ctx context.Context, k *scheme.Kind, f cache.Filter, rv in
 		f.Namespace = ""
 	}
 	return s.caches[k.Resource].Watch(ctx, f, rv, bookmarks)
+}
+
+// stale reports whether a no-op update must still be written: the stored
+// value is encrypted with a provider other than the current first one, and
+// rewriting every object is how a key is rotated (Kubernetes' `kubectl get
+// secrets -A -o json | kubectl replace -f -`). An error reads as not stale:
+// the update then stays a no-op, as it would be without encryption.
+func (s *Store) stale(ctx context.Context, k *scheme.Kind, ns, name string) bool {
+	st, ok := s.etcd.(interface {
+		Stale(ctx context.Context, k *scheme.Kind, ns, name string) (bool, error)
+	})
+	if !ok {
+		return false
+	}
+	stale, err := st.Stale(ctx, k, ns, name)
+	return err == nil && stale
 }

@@ -26,7 +26,7 @@ install_pki "$STAGE" pki/ca.crt pki/ca.key pki/apiserver.crt pki/apiserver.key \
 	pki/apiserver-etcd-client.crt pki/apiserver-etcd-client.key \
 	pki/apiserver-kubelet-client.crt pki/apiserver-kubelet-client.key \
 	pki/etcd/ca.crt pki/etcd/server.crt pki/etcd/server.key pki/etcd/peer.crt pki/etcd/peer.key \
-	pki/sa.key pki/sa.pub admin.conf scheduler.conf controller-manager.conf kube-dns.conf
+	pki/sa.key pki/sa.pub admin.conf scheduler.conf controller-manager.conf
 install_bin "$STAGE" minictl minictl
 # root's kubectl/minictl talk to the cluster as the admin.
 install -d -m 0700 /root/.kube

@@ -3,7 +3,6 @@ package admission
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -174,13 +173,9 @@ func (p NodeRestriction) podStatus(ctx context.Context, node string, a *Attribut
 	if old.GetSpec().GetNodeName() != node {
 		return forbid(a, "node %q can only update pod status for pods with spec.nodeName set to itself", node)
 	}
-	pod, ok := a.Object.(*corev1.Pod)
-	if !ok {
-		return forbid(a, "unexpected type %T", a.Object)
-	}
-	if !maps.Equal(old.GetMetadata().GetLabels(), pod.GetMetadata().GetLabels()) {
-		return forbid(a, "node %q cannot update labels through pod status", node)
-	}
+	// Kubernetes also refuses label changes here; our store takes only
+	// .status from a status update, so labels cannot change this way, and
+	// a kubelet's stale copy should meet Conflict, not Forbidden.
 	return nil
 }
 
@@ -226,9 +221,19 @@ func (p NodeRestriction) node(ctx context.Context, node string, a *Attributes) e
 		if !ok {
 			return forbid(a, "unexpected type %T", a.Object)
 		}
+		if a.Subresource == "status" {
+			// The store takes only .status from a status update: spec
+			// and labels stay as stored, whatever the object says.
+			return nil
+		}
 		old, err := oldObject[*corev1.Node](ctx, a)
 		if err != nil {
 			return err
+		}
+		if rv := n.GetMetadata().GetResourceVersion(); rv != "" && rv != old.GetMetadata().GetResourceVersion() {
+			// A stale copy: the store refuses it with Conflict and the
+			// kubelet retries on a fresh one, which is checked then.
+			return nil
 		}
 		// Its taints keep workloads off a node; a node that could
 		// remove them could draw those workloads to itself.

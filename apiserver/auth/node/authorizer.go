@@ -105,6 +105,11 @@ func (z *Authorizer) readReferenced(node string, k Kind, a auth.Attributes) (aut
 	if a.Namespace == "" {
 		return auth.NoOpinion, "can only read namespaced object of this type", nil
 	}
+	if a.Name == "" && a.Verb != "get" {
+		// A list or watch of one object by its name (client-go's
+		// single-object reflector), as Kubernetes' request info reads it.
+		a.Name = selectorValue(a.FieldSelector, "metadata.name")
+	}
 	return z.related(node, k, a)
 }
 
@@ -172,19 +177,24 @@ func (z *Authorizer) pod(node string, a auth.Attributes) (auth.Decision, string,
 }
 
 // selectsNode reports whether a field selector requires spec.nodeName to
-// be node (one of its comma-separated terms is spec.nodeName=node or ==).
+// be node.
 func selectsNode(sel, node string) bool {
+	return node != "" && selectorValue(sel, "spec.nodeName") == node
+}
+
+// selectorValue returns the value a field selector requires of field (a
+// term field=value or field==value), or "".
+func selectorValue(sel, field string) string {
 	for _, term := range strings.Split(sel, ",") {
 		k, v, ok := strings.Cut(term, "=")
 		if !ok || strings.HasSuffix(k, "!") {
 			continue
 		}
-		v = strings.TrimPrefix(v, "=")
-		if strings.TrimSpace(k) == "spec.nodeName" && strings.TrimSpace(v) == node {
-			return true
+		if strings.TrimSpace(k) == field {
+			return strings.TrimSpace(strings.TrimPrefix(v, "="))
 		}
 	}
-	return false
+	return ""
 }
 
 // nodeObject: a node registers and updates Node objects and their status

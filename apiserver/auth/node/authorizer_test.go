@@ -57,6 +57,8 @@ func TestAuthorize(t *testing.T) {
 		{"other node's secret", attrs{User: n1, Verb: "get", Resource: "secrets", Namespace: "default", Name: "s2"}, auth.NoOpinion, "no relationship found between node 'n1' and this object"},
 		{"unbound pod's secret", attrs{User: n1, Verb: "get", Resource: "secrets", Namespace: "default", Name: "s3"}, auth.NoOpinion, "no relationship found between node 'n1' and this object"},
 		{"same name in another namespace", attrs{User: n1, Verb: "get", Resource: "secrets", Namespace: "other", Name: "s1"}, auth.NoOpinion, "no relationship found between node 'n1' and this object"},
+		{"list own pod's secret by name", attrs{User: n1, Verb: "list", Resource: "secrets", Namespace: "default", FieldSelector: "metadata.name=s1"}, auth.Allow, ""},
+		{"watch other node's secret by name", attrs{User: n1, Verb: "watch", Resource: "secrets", Namespace: "default", FieldSelector: "metadata.name==s2"}, auth.NoOpinion, "no relationship found between node 'n1' and this object"},
 		{"list secrets", attrs{User: n1, Verb: "list", Resource: "secrets", Namespace: "default"}, auth.NoOpinion, "No Object name found"},
 		{"update secret", attrs{User: n1, Verb: "update", Resource: "secrets", Namespace: "default", Name: "s1"}, auth.NoOpinion, "can only read resources of this type"},
 		{"own pod's config map", attrs{User: n1, Verb: "get", Resource: "configmaps", Namespace: "default", Name: "cm1"}, auth.Allow, ""},

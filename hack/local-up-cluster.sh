@@ -383,6 +383,8 @@ apiservers() {
 			--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
 			--etcd-cafile "$PKI/etcd/ca.crt" --etcd-certfile "$PKI/apiserver-etcd-client.crt" \
 			--etcd-keyfile "$PKI/apiserver-etcd-client.key" \
+			--audit-policy-file "$ROOT/deploy/audit/policy.yaml" --audit-log-path "$LOGS/audit-$i.log" \
+			--audit-log-maxsize 100 --audit-log-maxbackup 3 \
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \

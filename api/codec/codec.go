@@ -56,12 +56,22 @@ func (e *FieldError) Error() string {
 
 // MarshalJSON encodes m as compact Kubernetes-style JSON.
 func MarshalJSON(m proto.Message) ([]byte, error) {
-	return appendValue(make([]byte, 0, 1024), toValue(m.ProtoReflect())), nil
+	var e encoder
+	v := e.toValue(m.ProtoReflect())
+	if e.err != nil {
+		return nil, e.err
+	}
+	return appendValue(make([]byte, 0, 1024), v), nil
 }
 
 // MarshalIndentJSON encodes m as indented JSON, as `-o json` prints it.
 func MarshalIndentJSON(m proto.Message) ([]byte, error) {
-	return indent(toValue(m.ProtoReflect()))
+	var e encoder
+	v := e.toValue(m.ProtoReflect())
+	if e.err != nil {
+		return nil, e.err
+	}
+	return indent(v)
 }
 
 // MarshalYAML encodes m as YAML, as `-o yaml` prints it.
@@ -76,7 +86,8 @@ func MarshalYAML(m proto.Message) ([]byte, error) {
 // ToMap returns m as a generic JSON value tree (map[string]any, []any,
 // string, json.Number, bool), for printers that walk fields by path.
 func ToMap(m proto.Message) map[string]any {
-	v, _ := toValue(m.ProtoReflect()).(orderedMap)
+	var e encoder // printers show what they can; errors are the writers'
+	v, _ := e.toValue(m.ProtoReflect()).(orderedMap)
 	out := make(map[string]any, len(v))
 	for _, kv := range v {
 		out[kv.key] = plain(kv.val)
@@ -111,7 +122,11 @@ func UnmarshalYAML(data []byte, m proto.Message) error {
 func yamlToJSON(data []byte) ([]byte, error) {
 	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil && bytes.Contains(data, []byte("<<")) {
-		if lj, lerr := yaml.YAMLToJSON(data); lerr == nil {
+		// Only when no mapping repeats one of its own keys: "<<" in a
+		// string must not switch the duplicate check off.
+		if derr := explicitDuplicate(data); derr != nil {
+			err = derr
+		} else if lj, lerr := yaml.YAMLToJSON(data); lerr == nil {
 			return lj, nil
 		}
 	}
@@ -336,7 +351,7 @@ func plain(v any) any {
 	}
 }
 
-func toValue(m protoreflect.Message) any {
+func (e *encoder) toValue(m protoreflect.Message) any {
 	switch m.Descriptor().FullName() {
 	case intOrStringName:
 		fs := m.Descriptor().Fields()
@@ -345,9 +360,9 @@ func toValue(m protoreflect.Message) any {
 		}
 		return json.Number(strconv.FormatInt(m.Get(fs.ByName("intVal")).Int(), 10))
 	case timestampName:
-		return formatTime(m, false)
+		return e.formatTime(m, false)
 	case structName, valueName, listValueName:
-		return structToAny(m)
+		return e.structToAny(m)
 	}
 	out := orderedMap{}
 	fields := m.Descriptor().Fields()
@@ -362,18 +377,18 @@ func toValue(m protoreflect.Message) any {
 			l := v.List()
 			arr := make([]any, l.Len())
 			for j := 0; j < l.Len(); j++ {
-				arr[j] = scalarOrMessage(fd, l.Get(j))
+				arr[j] = e.scalarOrMessage(fd, l.Get(j))
 			}
 			out = append(out, kv{fd.TextName(), arr})
 		case fd.IsMap():
 			mp := map[string]any{}
 			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				mp[k.String()] = scalarOrMessage(fd.MapValue(), mv)
+				mp[k.String()] = e.scalarOrMessage(fd.MapValue(), mv)
 				return true
 			})
 			out = append(out, kv{fd.TextName(), mp})
 		default:
-			out = append(out, kv{fd.TextName(), scalarOrMessage(fd, v)})
+			out = append(out, kv{fd.TextName(), e.scalarOrMessage(fd, v)})
 		}
 	}
 	return out
@@ -391,9 +406,13 @@ var microTimeFields = map[protoreflect.FullName]bool{
 // formatTime prints a Timestamp as RFC 3339 in UTC: whole seconds like
 // metav1.Time, six digits like metav1.MicroTime when micro is set or the
 // time has microseconds, nine digits rather than lose precision.
-func formatTime(m protoreflect.Message, micro bool) string {
+func (e *encoder) formatTime(m protoreflect.Message, micro bool) string {
 	fs := m.Descriptor().Fields()
-	t := time.Unix(m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()).UTC()
+	sec, nanos := m.Get(fs.ByName("seconds")).Int(), m.Get(fs.ByName("nanos")).Int()
+	if d := TimeProblem(sec, nanos); d != "" {
+		e.fail(d)
+	}
+	t := time.Unix(sec, nanos).UTC()
 	switch {
 	case t.Nanosecond()%1000 != 0:
 		return t.Format("2006-01-02T15:04:05.000000000Z07:00")
@@ -403,13 +422,13 @@ func formatTime(m protoreflect.Message, micro bool) string {
 	return t.Format(time.RFC3339)
 }
 
-func scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any {
+func (e *encoder) scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		if microTimeFields[fd.FullName()] {
-			return formatTime(v.Message(), true)
+			return e.formatTime(v.Message(), true)
 		}
-		return toValue(v.Message())
+		return e.toValue(v.Message())
 	case protoreflect.BoolKind:
 		return v.Bool()
 	case protoreflect.StringKind:
@@ -419,6 +438,10 @@ func scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any 
 	case protoreflect.EnumKind:
 		return json.Number(strconv.FormatInt(int64(v.Enum()), 10))
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		if math.IsNaN(v.Float()) || math.IsInf(v.Float(), 0) {
+			e.fail(NonFinite)
+			return json.Number("0")
+		}
 		return json.Number(strconv.FormatFloat(v.Float(), 'g', -1, 64))
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return json.Number(strconv.FormatUint(v.Uint(), 10))
@@ -428,13 +451,13 @@ func scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any 
 }
 
 // structToAny converts google.protobuf.Struct/Value/ListValue to plain JSON.
-func structToAny(m protoreflect.Message) any {
+func (e *encoder) structToAny(m protoreflect.Message) any {
 	fs := m.Descriptor().Fields()
 	switch m.Descriptor().FullName() {
 	case structName:
 		out := map[string]any{}
 		m.Get(fs.ByName("fields")).Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-			out[k.String()] = structToAny(v.Message())
+			out[k.String()] = e.structToAny(v.Message())
 			return true
 		})
 		return out
@@ -442,7 +465,7 @@ func structToAny(m protoreflect.Message) any {
 		l := m.Get(fs.ByName("values")).List()
 		out := make([]any, l.Len())
 		for i := range out {
-			out[i] = structToAny(l.Get(i).Message())
+			out[i] = e.structToAny(l.Get(i).Message())
 		}
 		return out
 	}
@@ -454,6 +477,10 @@ func structToAny(m protoreflect.Message) any {
 	switch od.Name() {
 	case "number_value":
 		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			e.fail(NonFinite)
+			return json.Number("0")
+		}
 		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
 			return json.Number(strconv.FormatInt(int64(f), 10))
 		}
@@ -463,7 +490,7 @@ func structToAny(m protoreflect.Message) any {
 	case "bool_value":
 		return v.Bool()
 	case "struct_value", "list_value":
-		return structToAny(v.Message())
+		return e.structToAny(v.Message())
 	}
 	return nil
 }

@@ -63,6 +63,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"struct data must be an object", "apiVersion: apps/v1\nkind: ControllerRevision\ndata: [1]\n", "data: expected an object, got array"},
 		{"first bad map entry is reported", podHead + "spec:\n  nodeSelector:\n    b: 2\n    a: 1\n", "spec.nodeSelector[a]: expected a string, got number"},
 		{"duplicate YAML key", deployHead + "spec:\n  replicas: 1\n  replicas: 2\n", `key "replicas" already set in map`},
+		{"duplicate YAML key beside a << in a string", deployHead + "# a << in a comment\nspec:\n  replicas: 1\n  replicas: 2\n", `key "replicas" already set in map`},
+		{"duplicate YAML key beside a merge key", deployHead + "x: &a {k: 1}\nspec:\n  <<: *a\n  replicas: 1\n  replicas: 2\n", `key "replicas" already set in map`},
 		{"missing kind", "apiVersion: v1\nmetadata:\n  name: x\n", "kind: required field is missing"},
 		{"missing apiVersion", "kind: Pod\n", "apiVersion: required field is missing"},
 		{"kind not a string", "apiVersion: v1\nkind: 3\n", "kind: expected a string, got number"},

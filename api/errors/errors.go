@@ -35,6 +35,7 @@ const (
 	ReasonUnavailable      = "ServiceUnavailable"
 	ReasonTooManyRequests  = "TooManyRequests"
 	ReasonUnsupportedMedia = "UnsupportedMediaType"
+	ReasonStoreReadError   = "StorageReadError"
 )
 
 // StatusError is an API error with a Kubernetes-style Status.
@@ -117,6 +118,13 @@ func NewUnsupportedMediaType(accepted []string) *StatusError {
 // NewInternal wraps an unexpected server failure.
 func NewInternal(err error) *StatusError {
 	return newStatus(500, ReasonInternal, "", "", "Internal error occurred: "+err.Error())
+}
+
+// NewStoreReadError reports a stored object that cannot be decoded (or
+// decrypted): reads of it fail naming its etcd key, a delete removes it.
+func NewStoreReadError(resource, name, key string, err error) *StatusError {
+	return newStatus(500, ReasonStoreReadError, resource, name,
+		fmt.Sprintf("corrupt object: the stored value of %s cannot be decoded: %v (delete it to recover)", key, err))
 }
 
 // NewTimeout reports a request that did not finish in time.
@@ -229,12 +237,13 @@ func ReasonOf(err error) string {
 }
 
 // IsNotFound and friends branch on the reason of an API error.
-func IsNotFound(err error) bool      { return ReasonOf(err) == ReasonNotFound }
-func IsAlreadyExists(err error) bool { return ReasonOf(err) == ReasonAlreadyExists }
-func IsConflict(err error) bool      { return ReasonOf(err) == ReasonConflict }
-func IsInvalid(err error) bool       { return ReasonOf(err) == ReasonInvalid }
-func IsForbidden(err error) bool     { return ReasonOf(err) == ReasonForbidden }
-func IsBadRequest(err error) bool    { return ReasonOf(err) == ReasonBadRequest }
+func IsNotFound(err error) bool       { return ReasonOf(err) == ReasonNotFound }
+func IsStoreReadError(err error) bool { return ReasonOf(err) == ReasonStoreReadError }
+func IsAlreadyExists(err error) bool  { return ReasonOf(err) == ReasonAlreadyExists }
+func IsConflict(err error) bool       { return ReasonOf(err) == ReasonConflict }
+func IsInvalid(err error) bool        { return ReasonOf(err) == ReasonInvalid }
+func IsForbidden(err error) bool      { return ReasonOf(err) == ReasonForbidden }
+func IsBadRequest(err error) bool     { return ReasonOf(err) == ReasonBadRequest }
 
 // IsExpired reports a "too old resource version": the caller must relist.
 func IsExpired(err error) bool {

@@ -86,6 +86,9 @@ type Options struct {
 	KubeletClientKey            string
 	KubeletCertificateAuthority string
 
+	// Audit are the --audit-* flags.
+	Audit AuditOptions
+
 	// Authenticators are added to the union after client certificates
 	// (token authenticators); not a flag.
 	Authenticators []auth.Authenticator
@@ -119,6 +122,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ComponentHealth, "component-health", DefaultComponentHealth,
 		"health URLs probed for (get componentstatuses): name=url[;url...] (several URLs for active-standby replicas), comma-separated")
 	o.Authentication.AddFlags(fs)
+	o.Audit.AddFlags(fs)
 	fs.StringVar(&o.EncryptionProviderConfig, "encryption-provider-config", "",
 		"EncryptionConfiguration (apiserver.config.k8s.io/v1) file naming the resources encrypted in etcd and their providers (aesgcm, aescbc, identity); the first provider encrypts")
 	fs.StringVar(&o.AuthorizationMode, "authorization-mode", DefaultAuthorizationMode,
@@ -166,6 +170,9 @@ func (o *Options) Validate() error {
 	if _, err := parseAuthorizationModes(o.AuthorizationMode); err != nil {
 		return err
 	}
+	if err := o.Audit.Validate(); err != nil {
+		return err
+	}
 	return o.Authentication.Validate()
 }
 
@@ -189,6 +196,13 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	auditor, err := o.Audit.Build()
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the servers and the watches
+	// stopped, every event accepted is written before Run returns.
+	defer auditor.Shutdown()
 	cert, err := servingCert(o.TLSCertFile, o.TLSPrivateKeyFile, o.CertDir, selfSignedHosts(o))
 	if err != nil {
 		return err
@@ -207,6 +221,13 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	defer cli.Close()
 
 	etcdStore := storage.NewEtcd(cli)
+	corrupt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "apiserver_storage_corrupt_objects_total",
+		Help: "Stored values that could not be decoded, by resource: skipped by lists and watches, named by gets, removable by delete."}, []string{"resource"})
+	etcdStore.OnCorrupt = func(key string, err error) {
+		res, _, _ := strings.Cut(strings.TrimPrefix(key, storage.Prefix+"/"), "/")
+		corrupt.WithLabelValues(res).Inc()
+		slog.Error("stored object cannot be decoded; it is skipped until deleted", "key", key, "err", err)
+	}
 	if o.EncryptionProviderConfig != "" {
 		enc, err := encryption.Load(o.EncryptionProviderConfig)
 		if err != nil {
@@ -231,10 +252,10 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), corrupt)
 	metrics := server.NewMetrics(reg)
 	// handshaken: the split listener did the TLS handshake (alpn.go).
-	g := grpc.NewServer(append(server.ServerOptions(metrics), grpc.Creds(handshaken{}))...)
+	g := grpc.NewServer(append(append(server.ServerOptions(metrics), server.AuditOptions(auditor)...), grpc.Creds(handshaken{}))...)
 	health, _ := componentstatus.ParseHTTP(o.ComponentHealth)
 	// Client certificates first, then the bearer tokens (a token file,
 	// bootstrap tokens, service-account tokens; they read the store).
@@ -276,7 +297,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	})
 	split := newTLSSplitListener(lis, serverTLS(cert))
 	rs := &http.Server{
-		Handler: secureHandler(g, rest, authn),
+		Handler: secureHandler(g, rest, authn, auditor),
 		// No TLSConfig: the split listener hands over finished TLS
 		// connections, and without one Serve sets up h2 for them.
 		ReadHeaderTimeout: 10 * time.Second,

@@ -16,6 +16,7 @@ import (
 
 	apierrors "minik8s/api/errors"
 	"minik8s/api/pki"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/auth"
 	x509auth "minik8s/apiserver/auth/x509"
 	"minik8s/apiserver/restapi"
@@ -149,27 +150,47 @@ func credentialsOf(r *http.Request) auth.Credentials {
 	return c
 }
 
-// secureHandler routes gRPC to g and everything else, once authenticated
-// (except the open paths), to rest.
-func secureHandler(g *grpc.Server, rest http.Handler, authn auth.Authenticator) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-			g.ServeHTTP(w, r)
-			return
-		}
+// secureHandler routes gRPC to g (audited by its interceptors) and
+// everything else, once authenticated (except the open paths), to rest,
+// audited by aud.
+func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticator, aud *audit.Auditor) http.Handler {
+	door := aud.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.WithCredentials(r.Context(), credentialsOf(r))
+		ar := audit.From(ctx)
+		if ar != nil {
+			// Non-resource unless the URL names a resource.
+			ar.Describe(auth.Attributes{Verb: strings.ToLower(r.Method), Path: r.URL.Path}, "")
+			rest.Describe(r.WithContext(ctx))
+		}
 		if !isOpen(r.URL.Path) {
 			user, ok, err := authn.Authenticate(ctx)
 			if err == nil && !ok {
 				err = errUnauthorized
 			}
 			if err != nil {
+				ar.AuthenticationFailed(ctx)
 				restapi.WriteError(w, err)
 				return
 			}
+			ar.SetUser(user)
 			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true})
+		} else if ar != nil {
+			// Open to anyone; the record names whoever the credentials
+			// say, else the anonymous user Kubernetes would see.
+			if user, ok, err := authn.Authenticate(ctx); err == nil && ok {
+				ar.SetUser(user)
+			} else {
+				ar.SetUser(&auth.User{Name: auth.UserAnonymous, Groups: []string{auth.GroupUnauthenticated}})
+			}
 		}
 		rest.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			g.ServeHTTP(w, r)
+			return
+		}
+		door.ServeHTTP(w, r)
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry/rest"
@@ -204,12 +205,14 @@ func (a *API) Authorize(ctx context.Context, verb string, t Target) (*auth.User,
 // gate authenticates and authorizes; lists and watches also pass their
 // field selector (for the Node authorizer).
 func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind, fieldSelector ...string) (*auth.User, error) {
+	ar := audit.From(ctx)
 	user, ok, err := a.Authenticator.Authenticate(ctx)
-	if err != nil {
-		return nil, err
+	if err == nil && !ok {
+		err = apierrors.NewUnauthorized("Unauthorized")
 	}
-	if !ok {
-		return nil, apierrors.NewUnauthorized("Unauthorized")
+	if err != nil {
+		ar.AuthenticationFailed(ctx)
+		return nil, err
 	}
 	attrs := auth.Attributes{User: user, Verb: verb, Group: k.Group, Resource: k.Resource,
 		Subresource: t.Subresource, Namespace: t.Namespace, Name: t.Name}
@@ -219,7 +222,10 @@ func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind, f
 	if len(fieldSelector) > 0 {
 		attrs.FieldSelector = fieldSelector[0]
 	}
-	if err := auth.Check(ctx, a.Authorizer, attrs); err != nil {
+	// The audit policy decides with the user and the resource, before
+	// authorization, whose decision it then records.
+	ar.Evaluate(attrs, k.Version)
+	if err := auth.Check(ctx, ar.Authorizer(a.Authorizer), attrs); err != nil {
 		return nil, err
 	}
 	return user, nil
@@ -253,7 +259,9 @@ func (a *API) Get(ctx context.Context, t Target) (scheme.Object, error) {
 	if _, err := a.gate(ctx, "get", t, k); err != nil {
 		return nil, err
 	}
-	return g.Get(ctx, ns(k, t), t.Name)
+	obj, err := g.Get(ctx, ns(k, t), t.Name)
+	audit.From(ctx).LogResponseObject(s.Kind(), obj)
+	return obj, err
 }
 
 func ns(k *scheme.Kind, t Target) string {
@@ -276,7 +284,15 @@ func (a *API) List(ctx context.Context, t Target, o rest.ListOptions) (*rest.Lis
 	if _, err := a.gate(ctx, "list", t, k, o.FieldSelector); err != nil {
 		return nil, err
 	}
-	return l.List(ctx, ns(k, t), o)
+	res, err := l.List(ctx, ns(k, t), o)
+	if ar := audit.From(ctx); err == nil && ar.Level() == audit.LevelRequestResponse {
+		items := make([]scheme.Object, len(res.Items))
+		for i, it := range res.Items {
+			items[i] = it.Object
+		}
+		ar.LogResponseList(s.Kind(), items, res.ResourceVersion, res.Continue)
+	}
+	return res, err
 }
 
 // Watch opens a watch; the caller stops it. A target with a name watches
@@ -320,19 +336,26 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ar := audit.From(ctx)
+	var out scheme.Object
 	switch c := s.(type) {
 	case rest.Creater:
+		ar.LogRequestObject(s.Kind(), obj)
 		if err := a.admit(ctx, admission.Create, t, k, s, obj, user, o); err != nil {
 			return nil, err
 		}
-		return c.Create(ctx, t.Namespace, obj, o)
+		out, err = c.Create(ctx, t.Namespace, obj, o)
 	case rest.NamedCreater:
+		ar.LogRequestObject(s.Kind(), obj)
 		if err := a.admit(ctx, admission.Create, t, k, s, obj, user, o); err != nil {
 			return nil, err
 		}
-		return c.CreateNamed(ctx, t.Namespace, t.Name, obj, o)
+		out, err = c.CreateNamed(ctx, t.Namespace, t.Name, obj, o)
+	default:
+		return nil, notSupported(k, t, "create")
 	}
-	return nil, notSupported(k, t, "create")
+	ar.LogResponseObject(s.Kind(), out)
+	return out, err
 }
 
 // Update replaces obj (or its status, for t.Subresource "status").
@@ -356,10 +379,14 @@ func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ar := audit.From(ctx)
+	ar.LogRequestObject(s.Kind(), obj)
 	if err := a.admit(ctx, admission.Update, t, k, s, obj, user, o); err != nil {
 		return nil, err
 	}
-	return u.Update(ctx, t.Namespace, obj, o)
+	out, err := u.Update(ctx, t.Namespace, obj, o)
+	ar.LogResponseObject(s.Kind(), out)
+	return out, err
 }
 
 // Delete removes the named object.
@@ -380,7 +407,9 @@ func (a *API) Delete(ctx context.Context, t Target, opts *metav1.DeleteOptions, 
 	if err := a.admit(ctx, admission.Delete, t, k, s, nil, user, o); err != nil {
 		return nil, err
 	}
-	return d.Delete(ctx, t.Namespace, t.Name, opts, o)
+	out, err := d.Delete(ctx, t.Namespace, t.Name, opts, o)
+	audit.From(ctx).LogResponseObject(s.Kind(), out)
+	return out, err
 }
 
 // DeleteCollection deletes every object a list selects and returns them.
@@ -419,5 +448,6 @@ func (a *API) DeleteCollection(ctx context.Context, t Target, lo rest.ListOption
 		}
 		out = append(out, obj)
 	}
+	audit.From(ctx).LogResponseList(k, out, "", "")
 	return out, nil
 }

@@ -20,6 +20,8 @@ import (
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/audit"
+	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/rest"
@@ -75,6 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			h.cfg.Log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+			audit.From(r.Context()).Panic(p)
 			writeError(w, apierrors.NewInternal(fmt.Errorf("panic: %v", p)))
 		}
 	}()
@@ -170,6 +173,34 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, rt route
 	default:
 		writeError(w, apierrors.NewMethodNotSupported(rt.kind.GroupResource(), r.Method))
 	}
+}
+
+// Describe tells the audit record of r (if any) which verb and resource
+// its URL asks for, as Kubernetes knows it before authentication, so a
+// request refused before the request path evaluates it (401, a bad body)
+// is recorded with its objectRef. The door calls it before authenticating.
+func (h *Handler) Describe(r *http.Request) {
+	ar := audit.From(r.Context())
+	if ar == nil {
+		return
+	}
+	rt, ok, err := parsePath(h.cfg.API, r.URL.Path)
+	if !ok || err != nil {
+		return
+	}
+	verb := verbOf(r.Method, rt, boolParam(r.URL.Query(), "watch"))
+	if v, ok := connectSubresources[rt.target.Subresource]; ok {
+		verb = v
+		if rt.target.Subresource == "proxy" {
+			verb = proxyVerbs[r.Method]
+		}
+	}
+	t := rt.target
+	if !rt.kind.Namespaced {
+		t.Namespace = ""
+	}
+	ar.Describe(auth.Attributes{Verb: verb, Group: rt.kind.Group, Resource: rt.kind.Resource,
+		Subresource: t.Subresource, Namespace: t.Namespace, Name: t.Name}, rt.kind.Version)
 }
 
 func boolParam(q map[string][]string, name string) bool {

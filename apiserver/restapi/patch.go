@@ -7,6 +7,7 @@ import (
 	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/registry/rest"
 )
 
@@ -39,6 +40,8 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	q := r.URL.Query()
+	ctx := r.Context()
+	t := rt.target
 	apply := ct == "application/apply-patch+yaml"
 	if apply && q.Get("fieldManager") == "" {
 		writeError(w, apierrors.NewBadRequest("PATCH with application/apply-patch+yaml requires the fieldManager parameter"))
@@ -48,8 +51,6 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 	if po.FieldManager == "" {
 		po.FieldManager = managerFromUserAgent(r.UserAgent())
 	}
-	ctx := r.Context()
-	t := rt.target
 	bk, err := h.cfg.API.BodyKind(t)
 	if err != nil {
 		writeError(w, err)
@@ -58,6 +59,8 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 	wo := writeOptions(r)
 	for attempt := 0; ; attempt++ {
 		cur, err := h.cfg.API.Get(ctx, t)
+		// Recorded as Kubernetes does: the patch is the request object.
+		audit.From(ctx).LogRequestPatch(data)
 		var curJSON []byte
 		switch {
 		case apierrors.IsNotFound(err) && apply && t.Subresource == "":

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/rpc"
 	"minik8s/api/scheme"
+	"minik8s/apiserver/audit"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/core/pods"
@@ -237,6 +239,8 @@ func (s *Server) watch(req *rpc.WatchRequest, stream rpc.API_WatchServer) error 
 		return err
 	}
 	defer w.Stop()
+	// Streaming from here on (the REST front's watch sends its headers now).
+	audit.From(ctx).ResponseStarted(http.StatusOK)
 	send := func(ev *cache.Event) error {
 		return stream.Send(&rpc.WatchEvent{Type: ev.Type, Object: &rpc.Object{Raw: ev.Raw()}})
 	}

@@ -46,6 +46,12 @@ type Etcd struct {
 	// encryption transforms the values of the resources it names
 	// (--encryption-provider-config); nil stores every value as JSON.
 	encryption encryption.Config
+
+	// OnCorrupt hears of every stored value that cannot be decoded, by
+	// key; lists and watches skip such values (so one bad object never
+	// stops a resource from being served) and Get names the key. Set it
+	// before the store is used; nil logs nothing.
+	OnCorrupt func(key string, err error)
 }
 
 type writtenObject struct {
@@ -293,7 +299,8 @@ func (s *Etcd) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme
 	kv := resp.Kvs[0]
 	obj, err := s.decode(k, kv.Key, kv.Value, kv.ModRevision)
 	if err != nil {
-		return nil, apierrors.NewInternal(err)
+		s.corrupt(string(kv.Key), err)
+		return nil, apierrors.NewStoreReadError(k.GroupResource(), name, string(kv.Key), err)
 	}
 	return obj, nil
 }
@@ -352,7 +359,12 @@ func (s *Etcd) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv i
 	if len(prev) == 0 {
 		return nil, apierrors.NewNotFound(k.GroupResource(), name)
 	}
-	return s.decode(k, prev[0].Key, prev[0].Value, resp.Header.Revision)
+	obj, err := s.decode(k, prev[0].Key, prev[0].Value, resp.Header.Revision)
+	if err != nil {
+		// Deleted all the same: what is returned is all that is known.
+		return stub(k, ns, name, resp.Header.Revision), nil
+	}
+	return obj, nil
 }
 
 // List reads every object of a kind (in ns, or all namespaces when ns is
@@ -366,7 +378,8 @@ func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Ob
 	for _, kv := range resp.Kvs {
 		obj, err := s.decode(k, kv.Key, kv.Value, kv.ModRevision)
 		if err != nil {
-			return nil, 0, apierrors.NewInternal(err)
+			s.corrupt(string(kv.Key), err)
+			continue
 		}
 		out = append(out, obj)
 	}
@@ -440,8 +453,10 @@ func (s *Etcd) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan Raw
 			for _, ev := range resp.Events {
 				re, err := s.rawEvent(k, ev)
 				if err != nil {
-					errc <- err
-					return
+					// One bad value must not stop the watch (and with it
+					// the watch cache of the whole resource): skip it.
+					s.corrupt(string(ev.Kv.Key), err)
+					continue
 				}
 				select {
 				case out <- re:
@@ -466,7 +481,17 @@ func (s *Etcd) rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
 		} else {
 			var err error
 			if obj, err = s.decode(k, ev.Kv.Key, ev.Kv.Value, ev.Kv.ModRevision); err != nil {
-				return RawEvent{}, err
+				// An object overwritten with a value that cannot be read
+				// is gone as far as watchers can tell.
+				s.corrupt(string(ev.Kv.Key), err)
+				if ev.PrevKv == nil {
+					return RawEvent{}, err
+				}
+				prev, perr := s.decode(k, ev.PrevKv.Key, ev.PrevKv.Value, ev.Kv.ModRevision)
+				if perr != nil {
+					return RawEvent{}, err
+				}
+				return RawEvent{Type: Deleted, Object: prev, Revision: ev.Kv.ModRevision}, nil
 			}
 		}
 		return RawEvent{Type: Put, Object: obj, Revision: ev.Kv.ModRevision, Created: ev.IsCreate()}, nil
@@ -480,6 +505,51 @@ func (s *Etcd) rawEvent(k *scheme.Kind, ev *clientv3.Event) (RawEvent, error) {
 		}
 		return RawEvent{Type: Deleted, Object: obj, Revision: ev.Kv.ModRevision}, nil
 	}
+}
+
+// corrupt reports a value that cannot be decoded.
+func (s *Etcd) corrupt(key string, err error) {
+	if s.OnCorrupt != nil {
+		s.OnCorrupt(key, err)
+	}
+}
+
+// stub is what is known of an object whose value cannot be read: its
+// kind, namespace, name and revision.
+func stub(k *scheme.Kind, ns, name string, rev int64) scheme.Object {
+	obj := k.New()
+	scheme.SetTypeMeta(obj, k)
+	md := scheme.Meta(obj)
+	md.Name, md.Namespace, md.ResourceVersion = name, ns, strconv.FormatInt(rev, 10)
+	return obj
+}
+
+// DeleteCorrupt removes an object whose stored value cannot be decoded
+// (Get answered StorageReadError): nothing of it can be checked - no
+// precondition, finalizer or grace period - so it is deleted outright, and
+// only while its value is still unreadable (a fixed value is left to the
+// normal delete). It returns the stub of what was deleted.
+func (s *Etcd) DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
+	key := Key(k, ns, name)
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, apierrors.NewNotFound(k.GroupResource(), name)
+	}
+	kv := resp.Kvs[0]
+	if _, err := s.decode(k, kv.Key, kv.Value, kv.ModRevision); err == nil {
+		return nil, apierrors.NewConflict(k.GroupResource(), name, "the stored object is readable again; delete it normally")
+	}
+	del, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(clientv3.OpDelete(key)).Commit()
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !del.Succeeded {
+		return nil, apierrors.NewConflict(k.GroupResource(), name, "the object has been modified; please apply your changes to the latest version and try again")
+	}
+	return stub(k, ns, name, del.Header.Revision), nil
 }
 
 // translate maps etcd client errors to API errors.

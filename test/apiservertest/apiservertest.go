@@ -45,6 +45,8 @@ type Options struct {
 	// flags; empty means its defaults.
 	AuthorizationMode      string
 	EnableAdmissionPlugins string
+	// Audit are the --audit-* flags (policy file, log path, rotation).
+	Audit app.AuditOptions
 }
 
 // Start runs an apiserver over etcd and stops it with t.Cleanup.
@@ -72,6 +74,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		ComponentHealth:       app.DefaultComponentHealth,
 		Authentication:        opts.Authentication,
 		AuthorizationMode:     opts.AuthorizationMode,
+		Audit:                 opts.Audit,
 	}
 	if opts.EnableAdmissionPlugins != "" {
 		o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins

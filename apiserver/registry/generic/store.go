@@ -94,6 +94,7 @@ func invalid(k *scheme.Kind, name string, errs []apierrors.FieldError) error {
 func (s *Store) validate(k *scheme.Kind, obj scheme.Object) []apierrors.FieldError {
 	md := obj.GetMetadata()
 	errs := validation.ValidateObjectMeta(md, k.Namespaced, validation.NameRule(k.Resource), "metadata")
+	errs = append(errs, validation.ValidateEncodable(obj)...)
 	return append(errs, registry.For(k.Resource).Validate(obj)...)
 }
 
@@ -242,6 +243,9 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	if md.Name == "" {
 		return nil, apierrors.NewInvalid(k.Kind, "", []apierrors.FieldError{apierrors.Required("metadata.name", "name is required")})
 	}
+	if _, err := storage.ParseRV(md.ResourceVersion); err != nil {
+		return nil, err // "abc" or "-5" is a bad request, not a conflict
+	}
 	old, err := s.etcd.Get(ctx, k, md.Namespace, md.Name)
 	if err != nil {
 		return nil, err
@@ -346,6 +350,15 @@ func (s *Store) Delete(ctx context.Context, k *scheme.Kind, ns, name string, opt
 
 func (s *Store) deleteOnce(ctx context.Context, k *scheme.Kind, ns, name string, opts *metav1.DeleteOptions, dryRun bool) (scheme.Object, error) {
 	cur, err := s.etcd.Get(ctx, k, ns, name)
+	if apierrors.IsStoreReadError(err) {
+		// A value that cannot be read can still be removed; nothing
+		// else would ever get rid of it.
+		if dc, ok := s.etcd.(interface {
+			DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error)
+		}); ok && !dryRun {
+			return dc.DeleteCorrupt(ctx, k, ns, name)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (ingressStrategy) Validate(obj scheme.Object) []apierrors.FieldError {
 	if b := s.GetDefaultBackend(); b != nil {
 		errs = append(errs, validateBackend(b, "spec.defaultBackend")...)
 	}
-	if c := s.GetIngressClassName(); s.IngressClassName != nil {
+	if c := s.GetIngressClassName(); s != nil && s.IngressClassName != nil {
 		errs = append(errs, validation.Msgs("spec.ingressClassName", c, validation.IsDNS1123Subdomain(c))...)
 	}
 	for i, r := range s.GetRules() {

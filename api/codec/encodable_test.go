@@ -90,3 +90,25 @@ func TestYAMLMergeKeyOverride(t *testing.T) {
 		t.Fatalf("annotations %v", got)
 	}
 }
+
+// TestUnknownProtoFields: a field number the type does not declare, at
+// any depth, is reported with its path.
+func TestUnknownProtoFields(t *testing.T) {
+	pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"}, Spec: &corev1.PodSpec{Containers: []*corev1.Container{{Name: "a"}}}}
+	if got := codec.UnknownProtoFields(pod); len(got) != 0 {
+		t.Fatalf("clean pod: %v", got)
+	}
+	raw, _ := proto.Marshal(pod)
+	// Field 99, varint 1, appended to the first container.
+	c := pod.Spec.Containers[0]
+	c.ProtoReflect().SetUnknown([]byte{0x98, 0x06, 0x01})
+	raw, _ = proto.Marshal(pod)
+	var back corev1.Pod
+	if err := proto.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	got := codec.UnknownProtoFields(&back)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "spec.containers[0]: unknown field(s) in minik8s.core.v1.Container") {
+		t.Fatalf("UnknownProtoFields = %v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	networkingv1 "minik8s/api/networking/v1"
+	"minik8s/api/quota"
 	"minik8s/api/scheme"
 )
 
@@ -310,16 +311,17 @@ var kindPrinters = map[string]printer{
 		},
 	},
 	groupKind("", "ResourceQuota"): {
+		// Kubernetes' order: the age before the (long) usage cells.
 		columns: []Column{
 			nameColumn,
-			col("Request", typeString, "Used over hard limits of everything but limits.*."),
-			col("Limit", typeString, "Used over hard limits of limits.*."),
 			ageColumn,
+			col("Request", typeString, "Request represents a minimum amount of cpu/memory that a container may consume."),
+			col("Limit", typeString, "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
 		},
 		cells: func(o scheme.Object, now time.Time) []any {
 			q, _ := o.(*corev1.ResourceQuota)
 			req, lim := quotaUsage(q)
-			return []any{name(o), req, lim, age(o, now)}
+			return []any{name(o), age(o, now), req, lim}
 		},
 	},
 	groupKind("coordination.k8s.io", "Lease"): {
@@ -651,14 +653,11 @@ func EventTimes(e *corev1.Event, now time.Time) (first, last string, count int32
 
 // ---- quotas, ingresses, autoscalers ----
 
-// quotaUsage lists "resource: used/hard" of each hard limit, sorted, split
-// into limits.* and the rest. The spec's limits stand in until the quota's
-// status has been computed.
+// quotaUsage lists "resource: used/hard" of each enforced limit
+// (status.hard, as Kubernetes: empty until the resource-quota controller
+// has computed the quota), sorted, split into limits.* and the rest.
 func quotaUsage(q *corev1.ResourceQuota) (requests, limits string) {
 	hard := q.GetStatus().GetHard()
-	if len(hard) == 0 {
-		hard = q.GetSpec().GetHard()
-	}
 	keys := make([]string, 0, len(hard))
 	for k := range hard {
 		keys = append(keys, k)
@@ -666,7 +665,7 @@ func quotaUsage(q *corev1.ResourceQuota) (requests, limits string) {
 	sort.Strings(keys)
 	var req, lim []string
 	for _, k := range keys {
-		cell := fmt.Sprintf("%s: %s/%s", k, firstNonEmpty(q.GetStatus().GetUsed()[k], "0"), hard[k])
+		cell := fmt.Sprintf("%s: %s/%s", k, quota.Canonical(firstNonEmpty(q.GetStatus().GetUsed()[k], "0")), quota.Canonical(hard[k]))
 		if strings.HasPrefix(k, "limits.") {
 			lim = append(lim, cell)
 		} else {

@@ -149,7 +149,7 @@ func TestColumns(t *testing.T) {
 		"configmaps":               "Name Data Age",
 		"secrets":                  "Name Type Data Age",
 		"serviceaccounts":          "Name Age",
-		"resourcequotas":           "Name Request Limit Age",
+		"resourcequotas":           "Name Age Request Limit",
 		"limitranges":              "Name Created At",
 		"bindings":                 "Name Created At",
 		"leases":                   "Name Holder Age",
@@ -380,7 +380,13 @@ spec: {hard: {pods: "10", requests.cpu: "1", limits.memory: 1Gi}}
 status:
   hard: {pods: "10", requests.cpu: "1", limits.memory: 1Gi}
   used: {pods: "3", limits.memory: 256Mi}
-`, []any{"compute", "pods: 3/10, requests.cpu: 0/1", "limits.memory: 256Mi/1Gi", "60m"}},
+`, []any{"compute", "60m", "pods: 3/10, requests.cpu: 0/1", "limits.memory: 256Mi/1Gi"}},
+		{"resourcequota before the controller computed it", `
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {hard: {pods: "10"}}
+`, []any{"compute", "60m", "", ""}},
 		{"limitrange (default table)", `
 apiVersion: v1
 kind: LimitRange

@@ -12,7 +12,7 @@ import (
 // AdmissionPlugins are the plugins --enable-admission-plugins may name,
 // in the order they run whatever order the flag lists them in (as
 // kube-apiserver orders its plugins).
-var AdmissionPlugins = []string{"NamespaceLifecycle", "ServiceAccount", "NodeRestriction"}
+var AdmissionPlugins = []string{"NamespaceLifecycle", "ServiceAccount", "NodeRestriction", "ResourceQuota"}
 
 // DefaultAdmissionPlugins run when the flag is not given. ServiceAccount
 // is not among them because its pods mount tokens that only an apiserver
@@ -62,6 +62,8 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 			chain = append(chain, ServiceAccountAdmission(st))
 		case "NodeRestriction":
 			chain = append(chain, NodeRestriction(st))
+		case "ResourceQuota":
+			chain = append(chain, ResourceQuotaAdmission(st))
 		}
 	}
 	return chain

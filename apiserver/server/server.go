@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 
+	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/rpc"
@@ -89,6 +90,9 @@ func decode(k *scheme.Kind, o *rpc.Object) (scheme.Object, error) {
 	obj := k.New()
 	if err := proto.Unmarshal(o.Raw, obj); err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("cannot decode %s: %v", k.Kind, err))
+	}
+	if unknown := codec.UnknownProtoFields(obj); len(unknown) > 0 {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("strict decoding error: %s: %s", k.Kind, strings.Join(unknown, "; ")))
 	}
 	return obj, nil
 }

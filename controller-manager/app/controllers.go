@@ -22,6 +22,7 @@ import (
 	"minik8s/controller-manager/nodelifecycle"
 	"minik8s/controller-manager/podautoscaler"
 	"minik8s/controller-manager/replicaset"
+	"minik8s/controller-manager/resourcequota"
 	"minik8s/controller-manager/rootcacertpublisher"
 	"minik8s/controller-manager/serviceaccount"
 	"minik8s/controller-manager/statefulset"
@@ -32,6 +33,7 @@ import (
 var registry = map[string]StartFunc{
 	"replicaset":               startReplicaSet,
 	"replicationcontroller":    startReplicationController,
+	"resourcequota":            startResourceQuota,
 	"daemonset":                startDaemonSet,
 	"deployment":               startDeployment,
 	"endpoint":                 startEndpoints,
@@ -208,4 +210,19 @@ func startHorizontalPodAutoscaler(_ context.Context, cc *Context) (func(context.
 		CPUInitializationPeriod: o.HPACPUInitializationPeriod, InitialReadinessDelay: o.HPAInitialReadinessDelay,
 	})
 	return func(ctx context.Context) error { return c.Run(ctx, o.ConcurrentHPASyncs) }, nil
+}
+
+func startResourceQuota(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	c := resourcequota.New(resourcequota.Config{
+		Quotas:                        clientFor[*corev1.ResourceQuota](cc),
+		QuotaInformer:                 informer.For[*corev1.ResourceQuota](cc.Factory, ""),
+		PodInformer:                   informer.For[*corev1.Pod](cc.Factory, ""),
+		ServiceInformer:               informer.For[*corev1.Service](cc.Factory, ""),
+		ConfigMapInformer:             informer.For[*corev1.ConfigMap](cc.Factory, ""),
+		SecretInformer:                informer.For[*corev1.Secret](cc.Factory, ""),
+		ReplicationControllerInformer: informer.For[*corev1.ReplicationController](cc.Factory, ""),
+		List:                          resourcequota.ClientLister(cc.Client),
+		SyncPeriod:                    cc.Options.ResourceQuotaSyncPeriod, Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentResourceQuotaSyncs) }, nil
 }

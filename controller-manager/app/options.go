@@ -55,6 +55,10 @@ type Options struct {
 	HPACPUInitializationPeriod time.Duration
 	HPAInitialReadinessDelay   time.Duration
 	ConcurrentHPASyncs         int
+
+	// The resource-quota controller's flags.
+	ResourceQuotaSyncPeriod      time.Duration
+	ConcurrentResourceQuotaSyncs int
 }
 
 // AddFlags registers the options on fs with their defaults.
@@ -90,6 +94,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.HPACPUInitializationPeriod, "horizontal-pod-autoscaler-cpu-initialization-period", 5*time.Minute, "after a pod starts, its CPU counts only while it is ready")
 	fs.DurationVar(&o.HPAInitialReadinessDelay, "horizontal-pod-autoscaler-initial-readiness-delay", 30*time.Second, "after a pod starts, readiness changes within this delay count as its initial readiness")
 	fs.IntVar(&o.ConcurrentHPASyncs, "concurrent-horizontal-pod-autoscaler-syncs", 5, "workers of the horizontal pod autoscaler")
+	fs.DurationVar(&o.ResourceQuotaSyncPeriod, "resource-quota-sync-period", 5*time.Minute, "how often every ResourceQuota's status.used is recounted from its namespace")
+	fs.IntVar(&o.ConcurrentResourceQuotaSyncs, "concurrent-resource-quota-syncs", 5, "workers of the resource-quota controller")
 }
 
 // DefaultOptions returns the flag defaults, for callers that do not parse flags.
@@ -131,6 +137,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ConcurrentSyncs < 1 || o.ConcurrentEndpoints < 1 || o.ConcurrentHPASyncs < 1 {
 		errs = append(errs, errors.New("--concurrent-syncs, --concurrent-endpoint-syncs and --concurrent-horizontal-pod-autoscaler-syncs must be at least 1"))
+	}
+	if o.ResourceQuotaSyncPeriod <= 0 || o.ConcurrentResourceQuotaSyncs < 1 {
+		errs = append(errs, errors.New("--resource-quota-sync-period must be positive and --concurrent-resource-quota-syncs at least 1"))
 	}
 	if o.HPASyncPeriod <= 0 {
 		errs = append(errs, errors.New("--horizontal-pod-autoscaler-sync-period must be positive"))

@@ -12,4 +12,5 @@ import (
 	_ "minik8s/api/metrics/v1beta1" // NodeMetrics, PodMetrics: served, not stored
 	_ "minik8s/api/networking/v1"
 	_ "minik8s/api/policy/v1"
+	_ "minik8s/api/rbac/v1" // Role, ClusterRole, RoleBinding, ClusterRoleBinding
 )

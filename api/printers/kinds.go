@@ -15,6 +15,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/quota"
+	rbacv1 "minik8s/api/rbac/v1"
 	"minik8s/api/scheme"
 )
 
@@ -331,6 +332,8 @@ var kindPrinters = map[string]printer{
 			return []any{name(o), l.GetSpec().GetHolderIdentity(), age(o, now)}
 		},
 	},
+	groupKind("rbac.authorization.k8s.io", "RoleBinding"):        bindingPrinter,
+	groupKind("rbac.authorization.k8s.io", "ClusterRoleBinding"): bindingPrinter,
 	groupKind("networking.k8s.io", "Ingress"): {
 		columns: []Column{
 			nameColumn,
@@ -373,6 +376,44 @@ var kindPrinters = map[string]printer{
 			return []any{name(o), ref.GetKind() + "/" + ref.GetName(), hpaTargets(h), min,
 				int64(h.GetSpec().GetMaxReplicas()), int64(h.GetStatus().GetCurrentReplicas()), age(o, now)}
 		},
+	},
+}
+
+// bindingPrinter is the table of RoleBindings and ClusterRoleBindings:
+// the role as KIND/NAME, and the subjects by kind with -o wide. Roles and
+// ClusterRoles use the default table (name, creation time), as in
+// Kubernetes.
+var bindingPrinter = printer{
+	columns: []Column{
+		nameColumn,
+		col("Role", typeString, "The role the binding grants, as Kind/name."),
+		ageColumn,
+		wide(col("Users", typeString, "Users the role is granted to.")),
+		wide(col("Groups", typeString, "Groups the role is granted to.")),
+		wide(col("ServiceAccounts", typeString, "Service accounts the role is granted to, as namespace/name.")),
+	},
+	cells: func(o scheme.Object, now time.Time) []any {
+		var ref *rbacv1.RoleRef
+		var subjects []*rbacv1.Subject
+		switch b := o.(type) {
+		case *rbacv1.RoleBinding:
+			ref, subjects = b.GetRoleRef(), b.GetSubjects()
+		case *rbacv1.ClusterRoleBinding:
+			ref, subjects = b.GetRoleRef(), b.GetSubjects()
+		}
+		var users, groups, sas []string
+		for _, s := range subjects {
+			switch s.GetKind() {
+			case rbacv1.UserKind:
+				users = append(users, s.GetName())
+			case rbacv1.GroupKind:
+				groups = append(groups, s.GetName())
+			case rbacv1.ServiceAccountKind:
+				sas = append(sas, s.GetNamespace()+"/"+s.GetName())
+			}
+		}
+		return []any{name(o), ref.GetKind() + "/" + ref.GetName(), age(o, now),
+			strings.Join(users, ", "), strings.Join(groups, ", "), strings.Join(sas, ", ")}
 	},
 }
 

@@ -155,6 +155,10 @@ func TestColumns(t *testing.T) {
 		"leases":                   "Name Holder Age",
 		"ingresses":                "Name Class Hosts Address Ports Age",
 		"horizontalpodautoscalers": "Name Reference Targets MinPods MaxPods Replicas Age",
+		"roles":                    "Name Created At",
+		"clusterroles":             "Name Created At",
+		"rolebindings":             "Name Role Age Users* Groups* ServiceAccounts*",
+		"clusterrolebindings":      "Name Role Age Users* Groups* ServiceAccounts*",
 	} {
 		t.Run(resource, func(t *testing.T) {
 			k, err := scheme.ByResource(resource)
@@ -408,6 +412,26 @@ spec:
   rules: [{host: a.example.com}, {}, {host: b.example.com}, {host: c.example.com}, {host: d.example.com}]
 status: {loadBalancer: {ingress: [{ip: 192.168.0.12}, {ip: 192.168.0.11}, {ip: 192.168.0.12}]}}
 `, []any{"site", "minik8s", "a.example.com,b.example.com,c.example.com + 2 more...", "192.168.0.11,192.168.0.12", "80, 443", "60m"}},
+		{"rolebinding", `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods, namespace: default, creationTimestamp: "2024-01-01T11:00:00Z"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: joe}
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs}
+- {kind: ServiceAccount, name: ci, namespace: build}
+`, []any{"read-pods", "ClusterRole/view", "60m", "jane, joe", "devs", "build/ci"}},
+		{"aggregated clusterrole (default table)", `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring, creationTimestamp: "2024-01-01T11:00:00Z"}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.example.com/aggregate-to-monitoring: "true"}
+rules: []
+`, []any{"monitoring", "2024-01-01T11:00:00Z"}},
 		{"ingress without hosts", `
 apiVersion: networking.k8s.io/v1
 kind: Ingress

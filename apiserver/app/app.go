@@ -271,6 +271,11 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	if z := rbacIn(authz); z != nil {
+		if err := startRBAC(ctx, st, z); err != nil {
+			return err
+		}
+	}
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
 	tokens.Install(api)
 	kubeletTLS, err := o.kubeletTLS()
@@ -297,7 +302,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	})
 	split := newTLSSplitListener(lis, serverTLS(cert))
 	rs := &http.Server{
-		Handler: secureHandler(g, rest, authn, auditor),
+		Handler: secureHandler(g, rest, authn, auditor, authz),
 		// No TLSConfig: the split listener hands over finished TLS
 		// connections, and without one Serve sets up h2 for them.
 		ReadHeaderTimeout: 10 * time.Second,

@@ -9,13 +9,14 @@ import (
 	"minik8s/api/scheme"
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/auth/node"
+	"minik8s/apiserver/auth/rbac"
 	"minik8s/apiserver/registry/generic"
 )
 
 // AuthorizationModes are the modes --authorization-mode may name; the
 // flag's order is the order they are asked in (the first Allow or Deny
 // decides), as in kube-apiserver.
-var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny", "Node"}
+var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
 
 // DefaultAuthorizationMode is kube-apiserver's default.
 const DefaultAuthorizationMode = "AlwaysAllow"
@@ -59,6 +60,8 @@ func (o *Options) authorizer(ctx context.Context, st *generic.Store) (auth.Autho
 			u = append(u, auth.AlwaysDeny{})
 		case "Node":
 			u = append(u, NodeAuthorizer(ctx, st))
+		case "RBAC":
+			u = append(u, rbac.New()) // filled and kept current by startRBAC
 		}
 	}
 	if len(u) == 1 {

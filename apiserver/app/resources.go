@@ -17,6 +17,7 @@ import (
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/metrics"
 	"minik8s/apiserver/registry/policy"
+	rbacregistry "minik8s/apiserver/registry/rbac"
 )
 
 // NewAPI serves every kind of the scheme from the generic store, with
@@ -47,6 +48,12 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 			continue
 		case "selfsubjectreviews", "tokenreviews":
 			continue // Authentication.Install: they need the authenticator
+		case "roles", "clusterroles", "rolebindings", "clusterrolebindings":
+			if z := rbacIn(authz); z != nil {
+				api.Register(k.Resource, &rbacregistry.Storage{Resource: st.For(k), Policy: z, Authorizer: authz})
+				continue
+			}
+			api.Register(k.Resource, st.For(k))
 		case "services":
 			if svcs != nil {
 				api.Register(k.Resource, &services.Storage{Resource: st.For(k), Alloc: svcs})

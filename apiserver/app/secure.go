@@ -152,8 +152,11 @@ func credentialsOf(r *http.Request) auth.Credentials {
 
 // secureHandler routes gRPC to g (audited by its interceptors) and
 // everything else, once authenticated (except the open paths), to rest,
-// audited by aud.
-func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticator, aud *audit.Auditor) http.Handler {
+// audited by aud. Requests on paths that are not resources (discovery,
+// /openapi, /metrics, ...) are authorized here by authz, as Kubernetes'
+// non-resource requests (verb: the method in lower case); resource
+// requests are authorized on the request path.
+func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticator, aud *audit.Auditor, authz auth.Authorizer) http.Handler {
 	door := aud.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.WithCredentials(r.Context(), credentialsOf(r))
 		ar := audit.From(ctx)
@@ -174,6 +177,17 @@ func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticat
 			}
 			ar.SetUser(user)
 			ctx = context.WithValue(ctx, authResultKey{}, authResult{user: user, ok: true})
+			if authz != nil && !isResourcePath(r.URL.Path) {
+				a := auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
+				z := authz
+				if ar != nil {
+					z = ar.Authorizer(authz) // the audit record keeps the decision
+				}
+				if err := auth.Check(ctx, z, a); err != nil {
+					restapi.WriteError(w, err)
+					return
+				}
+			}
 		} else if ar != nil {
 			// Open to anyone; the record names whoever the credentials
 			// say, else the anonymous user Kubernetes would see.
@@ -192,6 +206,20 @@ func secureHandler(g *grpc.Server, rest *restapi.Handler, authn auth.Authenticat
 		}
 		door.ServeHTTP(w, r)
 	})
+}
+
+// isResourcePath tells the URLs of resources (/api/v1/RESOURCE...,
+// /apis/GROUP/VERSION/RESOURCE...) from the rest: discovery (/api,
+// /apis/GROUP/VERSION) and everything else are non-resource requests.
+func isResourcePath(path string) bool {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(segs) >= 3 && segs[0] == "api":
+		return true
+	case len(segs) >= 4 && segs[0] == "apis":
+		return true
+	}
+	return false
 }
 
 // serverTLS serves cert, asking for (not requiring) client certificates;

@@ -138,3 +138,18 @@ type Anonymous struct{}
 func (Anonymous) Authenticate(context.Context) (*User, bool, error) {
 	return &User{Name: UserAnonymous, Groups: []string{GroupUnauthenticated}}, true, nil
 }
+
+type userKey struct{}
+
+// WithUser returns ctx carrying the authenticated caller; the request
+// path (apiserver/endpoints) sets it before calling a storage, so that
+// storages that decide by caller (RBAC's escalation check) can read it.
+func WithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the caller WithUser stored, or nil.
+func UserFrom(ctx context.Context) *User {
+	u, _ := ctx.Value(userKey{}).(*User)
+	return u
+}

@@ -332,10 +332,18 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 		t.Name = obj.GetMetadata().GetName()
 	}
 	t.Namespace = ns(k, t)
-	user, err := a.gate(ctx, "create", t, k)
+	// Kubernetes authorizes a create without the new object's name (a
+	// rule with resourceNames never allows it); a create on a
+	// subresource (pods/NAME/binding) names its object.
+	gt := t
+	if t.Subresource == "" {
+		gt.Name = ""
+	}
+	user, err := a.gate(ctx, "create", gt, k)
 	if err != nil {
 		return nil, err
 	}
+	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	ar := audit.From(ctx)
 	var out scheme.Object
 	switch c := s.(type) {
@@ -379,6 +387,7 @@ func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	ar := audit.From(ctx)
 	ar.LogRequestObject(s.Kind(), obj)
 	if err := a.admit(ctx, admission.Update, t, k, s, obj, user, o); err != nil {

@@ -55,15 +55,17 @@ func TestCorruptValueDoesNotTakeTheResourceDown(t *testing.T) {
 	}
 
 	good := &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: "good", Namespace: "default"}, Data: map[string]string{"a": "1"}}
-	if _, err := st.Create(ctx, k, "default", good, rest.WriteOptions{}); err != nil {
+	created, err := st.Create(ctx, k, "default", good, rest.WriteOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := st.Watch(ctx, k, cache.Filter{}, 0, false)
+	createdRV, _ := storage.ParseRV(created.GetMetadata().GetResourceVersion())
+	w, err := st.Watch(ctx, k, cache.Filter{}, createdRV, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	items, _, _, err := st.List(ctx, k, cache.Filter{}, cache.ListOptions{})
+	items, _, _, err := st.List(ctx, k, cache.Filter{}, cache.ListOptions{MinRV: createdRV})
 	if err != nil || len(items) != 1 || items[0].Object.GetMetadata().GetName() != "good" {
 		t.Fatalf("list = %v, %v; want only the good one", items, err)
 	}

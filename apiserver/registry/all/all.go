@@ -10,4 +10,5 @@ import (
 	_ "minik8s/apiserver/registry/core"         // pods, services, nodes, namespaces, ...
 	_ "minik8s/apiserver/registry/networking"   // ingresses
 	_ "minik8s/apiserver/registry/policy"       // poddisruptionbudgets
+	_ "minik8s/apiserver/registry/rbac"         // roles, clusterroles, rolebindings, clusterrolebindings
 )

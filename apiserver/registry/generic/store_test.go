@@ -114,7 +114,7 @@ func TestUpdateResourceVersion(t *testing.T) {
 	}{
 		{"stale", v1.GetMetadata().GetResourceVersion(), apierrors.ReasonConflict},
 		{"future", strconv.FormatInt(rv2+10, 10), apierrors.ReasonConflict},
-		{"not a number", "abc", apierrors.ReasonConflict},
+		{"not a number", "abc", apierrors.ReasonBadRequest},
 		{"current", v2.GetMetadata().GetResourceVersion(), ""},
 		{"empty means whatever is stored", "", ""},
 	}

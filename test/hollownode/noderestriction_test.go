@@ -61,7 +61,7 @@ func (s *syncBuffer) String() string {
 }
 
 // TestKubeletUnderNodeAuthorization runs the real kubelet with its node's
-// credentials against an apiserver with --authorization-mode=Node and
+// credentials against an apiserver with --authorization-mode=Node,RBAC and
 // NodeRestriction: everything a kubelet does (registration, status,
 // lease, its pods' watch, secrets and config maps of its pods, pod
 // status, mirror pods, graceful deletion, events) must be allowed.
@@ -69,7 +69,7 @@ func TestKubeletUnderNodeAuthorization(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	admin := apiservertest.Start(t, etcd, apiservertest.Options{})
 	restricted := apiservertest.Start(t, etcd, apiservertest.Options{PKI: admin.PKI,
-		AuthorizationMode: "Node", EnableAdmissionPlugins: "NamespaceLifecycle,NodeRestriction"})
+		AuthorizationMode: "Node,RBAC", EnableAdmissionPlugins: "NamespaceLifecycle,NodeRestriction"})
 	ctx := context.Background()
 	c := admin.Client(t)
 

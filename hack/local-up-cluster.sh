@@ -389,6 +389,7 @@ apiservers() {
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
 			--enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+			--default-not-ready-toleration-seconds 20 --default-unreachable-toleration-seconds 20 \
 			--encryption-provider-config "$PKI/encryption-config.yaml"
 	done
 	for i in 0 1; do
@@ -503,7 +504,7 @@ master_static_pods() {
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
-		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml" \
+		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml --default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }

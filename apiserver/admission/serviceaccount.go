@@ -3,8 +3,10 @@ package admission
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
+	"fmt"
+	mrand "math/rand/v2"
 	"strings"
+	"time"
 
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
@@ -26,21 +28,36 @@ const (
 type ServiceAccountGetter func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error)
 
 // ServiceAccount is Kubernetes' ServiceAccount admission plugin for pods
-// being created: it defaults spec.serviceAccountName to "default" and,
-// unless the pod or its service account turns automounting off or a
-// container already mounts something at the service-account path, adds
-// the projected volume kube-api-access-XXXXX (a bound token the kubelet
-// requests and refreshes, the cluster CA from ConfigMap kube-root-ca.crt,
-// the namespace from the downward API) mounted read-only into every
+// being created: it defaults spec.serviceAccountName to "default" (or to
+// the deprecated spec.serviceAccount), refuses a pod whose service
+// account does not exist (`error looking up service account NS/NAME:
+// serviceaccount "NAME" not found`) and, unless NoTokens is set, the pod
+// or its service account turns automounting off or a container already
+// mounts something at the service-account path, adds the projected
+// volume kube-api-access-XXXXX (a bound token the kubelet requests and
+// refreshes, the cluster CA from ConfigMap kube-root-ca.crt, the
+// namespace from the downward API) mounted read-only into every
 // container at /var/run/secrets/kubernetes.io/serviceaccount.
 //
-// A missing service account is not refused here: the kubelet's token
-// request fails until it exists (the service-account controller creates
-// "default" moments after its namespace), so a pod created right after
-// its namespace does not race the controller.
+// The service-account controller creates "default" moments after its
+// namespace, so a pod created right after its namespace may find no
+// account yet: as Kubernetes does, a missing "default" is looked up again
+// for up to DefaultAccountWait before the pod is refused; another missing
+// account is refused at once.
 type ServiceAccount struct {
 	Get ServiceAccountGetter
+	// NoTokens is set when the apiserver cannot issue tokens (no
+	// --service-account-signing-key-file): the plugin still names and
+	// checks the account but mounts no token, as Kubernetes does when
+	// token mounting is off.
+	NoTokens bool
+	// DefaultAccountWait is how long a pod naming the missing "default"
+	// account waits for it (Kubernetes: 10 lookups 100-200ms apart).
+	DefaultAccountWait time.Duration
 }
+
+// DefaultAccountWait is the wait the apiserver gives ServiceAccount.
+const DefaultAccountWait = 2 * time.Second
 
 // Name is the plugin name as Kubernetes spells it.
 func (ServiceAccount) Name() string { return "ServiceAccount" }
@@ -61,9 +78,17 @@ func (p ServiceAccount) Admit(ctx context.Context, a *Attributes) error {
 		pod.Spec = &corev1.PodSpec{}
 	}
 	if pod.Spec.ServiceAccountName == "" {
+		pod.Spec.ServiceAccountName = pod.Spec.ServiceAccount // the deprecated alias
+	}
+	if pod.Spec.ServiceAccountName == "" {
 		pod.Spec.ServiceAccountName = DefaultServiceAccount
 	}
-	if !p.automount(ctx, a.Namespace, pod) {
+	sa, err := p.account(ctx, a.Namespace, pod.Spec.ServiceAccountName)
+	if err != nil {
+		return apierrors.NewForbidden("pods", objectName(a.Object),
+			fmt.Sprintf("error looking up service account %s/%s: %v", a.Namespace, pod.Spec.ServiceAccountName, err))
+	}
+	if p.NoTokens || !automount(sa, pod) {
 		return nil
 	}
 	name := APIAccessVolumePrefix + suffix()
@@ -74,20 +99,43 @@ func (p ServiceAccount) Admit(ctx context.Context, a *Attributes) error {
 	return nil
 }
 
-func (p ServiceAccount) automount(ctx context.Context, ns string, pod *corev1.Pod) bool {
+// account finds the service account, waiting up to DefaultAccountWait
+// for "default". Kubernetes words a missing one `serviceaccount "NAME"
+// not found`.
+func (p ServiceAccount) account(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+	if p.Get == nil {
+		return nil, nil // nothing to check against (tests)
+	}
+	deadline := time.Now().Add(p.DefaultAccountWait)
+	for {
+		sa, err := p.Get(ctx, ns, name)
+		if err == nil {
+			return sa, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if name != DefaultServiceAccount || !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("serviceaccount %q not found", name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100*time.Millisecond + time.Duration(mrand.Int64N(int64(100*time.Millisecond)))):
+		}
+	}
+}
+
+// automount reports whether the pod gets the token volume: neither the
+// pod nor its account (sa, nil when unknown) turns it off, and the pod
+// does not bring its own.
+func automount(sa *corev1.ServiceAccount, pod *corev1.Pod) bool {
 	if a := pod.Spec.AutomountServiceAccountToken; a != nil {
 		if !*a {
 			return false
 		}
-	} else if p.Get != nil {
-		sa, err := p.Get(ctx, ns, pod.Spec.ServiceAccountName)
-		switch {
-		case err == nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken:
-			return false
-		case err != nil && !apierrors.IsNotFound(err):
-			slog.Warn("service account admission: lookup failed; mounting the token", "namespace", ns,
-				"serviceAccount", pod.Spec.ServiceAccountName, "err", err)
-		}
+	} else if sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+		return false
 	}
 	for _, c := range append(append([]*corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		for _, m := range c.GetVolumeMounts() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	_ "minik8s/api/all"
 	corev1 "minik8s/api/core/v1"
@@ -40,7 +41,7 @@ func TestServiceAccountAdmission(t *testing.T) {
 		mounted bool
 	}{
 		{"default account", newPod(nil), Create, "", "default", true},
-		{"missing account still mounts", newPod(func(s *corev1.PodSpec) { s.ServiceAccountName = "ghost" }), Create, "", "ghost", true},
+		{"deprecated alias", newPod(func(s *corev1.PodSpec) { s.ServiceAccount = "quiet" }), Create, "", "quiet", false},
 		{"pod opts out", newPod(func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = &no }), Create, "", "default", false},
 		{"account opts out", newPod(func(s *corev1.PodSpec) { s.ServiceAccountName = "quiet" }), Create, "", "quiet", false},
 		{"own mount", newPod(func(s *corev1.PodSpec) {
@@ -92,6 +93,48 @@ func TestServiceAccountAdmission(t *testing.T) {
 			_ = p.Admit(context.Background(), a)
 			if len(spec.Volumes) != n {
 				t.Error("second admission added another volume")
+			}
+		})
+	}
+}
+
+func TestServiceAccountMissing(t *testing.T) {
+	podKind, _ := scheme.ByResource("pods")
+	for _, tc := range []struct {
+		name, account string
+		createAfter   int // lookups before "default" appears; 0 never
+		wait          time.Duration
+		wantErr       string
+		wantLookups   int
+	}{
+		{name: "named account refused at once", account: "ghost", wait: time.Second,
+			wantErr: `pods "p" is forbidden: error looking up service account ns/ghost: serviceaccount "ghost" not found`, wantLookups: 1},
+		{name: "default waited for", account: "", createAfter: 3, wait: 5 * time.Second, wantLookups: 3},
+		{name: "default never created", account: "", wait: 300 * time.Millisecond,
+			wantErr: `pods "p" is forbidden: error looking up service account ns/default: serviceaccount "default" not found`},
+		{name: "no tokens still checks", account: "ghost", wantErr: `serviceaccount "ghost" not found`, wantLookups: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookups := 0
+			p := ServiceAccount{DefaultAccountWait: tc.wait, NoTokens: tc.name == "no tokens still checks",
+				Get: func(_ context.Context, _, name string) (*corev1.ServiceAccount, error) {
+					lookups++
+					if name == DefaultServiceAccount && tc.createAfter > 0 && lookups >= tc.createAfter {
+						return &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: name}}, nil
+					}
+					return nil, apierrors.NewNotFound("serviceaccounts", name)
+				}}
+			pod := &corev1.Pod{Metadata: &metav1.ObjectMeta{Name: "p"}, Spec: &corev1.PodSpec{ServiceAccountName: tc.account, Containers: []*corev1.Container{{Name: "a"}}}}
+			err := p.Admit(context.Background(), &Attributes{Operation: Create, Kind: podKind, Namespace: "ns", Name: "p", Object: pod})
+			if tc.wantErr == "" {
+				if err != nil || len(pod.Spec.Volumes) != 1 {
+					t.Fatalf("err %v, volumes %v", err, pod.Spec.Volumes)
+				}
+			} else if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err %v, want %q", err, tc.wantErr)
+			}
+			if tc.wantLookups > 0 && lookups != tc.wantLookups {
+				t.Errorf("%d lookups, want %d", lookups, tc.wantLookups)
 			}
 		})
 	}

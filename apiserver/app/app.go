@@ -58,9 +58,18 @@ type Options struct {
 	ComponentHealth       string
 	GCPercent             int
 	Authentication        AuthenticationOptions
-	// EnableAdmissionPlugins names the admission plugins that run
-	// (kube-apiserver's --enable-admission-plugins).
-	EnableAdmissionPlugins string
+	// EnableAdmissionPlugins and DisableAdmissionPlugins are
+	// comma-separated plugin names (kube-apiserver's
+	// --enable-admission-plugins and --disable-admission-plugins): the
+	// plugins that run are DefaultAdmissionPlugins plus the enabled minus
+	// the disabled ones (admission.go).
+	EnableAdmissionPlugins  string
+	DisableAdmissionPlugins string
+	// DefaultNotReadyTolerationSeconds and
+	// DefaultUnreachableTolerationSeconds are the tolerationSeconds the
+	// DefaultTolerationSeconds plugin gives pods; nil means 300.
+	DefaultNotReadyTolerationSeconds    *int64
+	DefaultUnreachableTolerationSeconds *int64
 	// EncryptionProviderConfig is an EncryptionConfiguration file:
 	// which resources are encrypted at rest, with which keys.
 	EncryptionProviderConfig string
@@ -127,8 +136,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"EncryptionConfiguration (apiserver.config.k8s.io/v1) file naming the resources encrypted in etcd and their providers (aesgcm, aescbc, identity); the first provider encrypts")
 	fs.StringVar(&o.AuthorizationMode, "authorization-mode", DefaultAuthorizationMode,
 		"comma-separated authorizers asked in order (the first to allow or deny decides), of: "+strings.Join(AuthorizationModes, ", "))
-	fs.StringVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", DefaultAdmissionPlugins,
-		"comma-separated admission plugins to run on writes, of: "+strings.Join(AdmissionPlugins, ", "))
+	o.addAdmissionFlags(fs)
 }
 
 // DefaultComponentHealth are the scheduler's and controller-manager's

@@ -192,13 +192,20 @@ func (g storeGetter) Get(ctx context.Context, k *scheme.Kind, ns, name string) (
 // (the controller-manager's root-ca-cert-publisher) and a kubelet that
 // requests tokens.
 func ServiceAccountAdmission(st *generic.Store) admission.Plugin {
+	return serviceAccountAdmission(st, true)
+}
+
+// serviceAccountAdmission is ServiceAccountAdmission, mounting tokens
+// only when the apiserver can issue them.
+func serviceAccountAdmission(st *generic.Store, tokens bool) admission.ServiceAccount {
 	get := StoreGetter(st)
 	saKind, _ := scheme.ByResource("serviceaccounts")
-	return admission.ServiceAccount{Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
-		obj, err := get.Get(ctx, saKind, ns, name)
-		if err != nil {
-			return nil, err
-		}
-		return obj.(*corev1.ServiceAccount), nil
-	}}
+	return admission.ServiceAccount{NoTokens: !tokens, DefaultAccountWait: admission.DefaultAccountWait,
+		Get: func(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+			obj, err := get.Get(ctx, saKind, ns, name)
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*corev1.ServiceAccount), nil
+		}}
 }

@@ -323,6 +323,8 @@ func TestKubectlCreateTokenAndWhoami(t *testing.T) {
 
 func TestServiceAccountAdmissionOverREST(t *testing.T) {
 	s := newAuthServer(t)
+	// What the service-account controller would have made.
+	mustCreate(t, s.st, "serviceaccounts", &corev1.ServiceAccount{Metadata: &metav1.ObjectMeta{Name: "default", Namespace: "default"}})
 	var pod struct {
 		Spec struct {
 			ServiceAccountName string `json:"serviceAccountName"`

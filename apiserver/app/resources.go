@@ -91,7 +91,19 @@ func RegisterMetrics(api *endpoints.API, st *generic.Store, kc *pods.KubeletClie
 // was created a moment ago).
 func NamespaceLifecycle(st *generic.Store) admission.Plugin {
 	nsKind, _ := scheme.ByResource("namespaces")
-	return admission.NamespaceLifecycle{Get: func(ctx context.Context, name string) (*corev1.Namespace, error) {
+	return admission.NewNamespaceLifecycle(namespaceGetter(st), func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		obj, err := st.Get(ctx, nsKind, "", name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Namespace), nil
+	})
+}
+
+// namespaceGetter reads namespaces from the watch cache, then storage.
+func namespaceGetter(st *generic.Store) admission.NamespaceGetter {
+	nsKind, _ := scheme.ByResource("namespaces")
+	return func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		if obj, ok := st.Cache(nsKind).Get("", name); ok {
 			return obj.(*corev1.Namespace), nil
 		}
@@ -100,7 +112,7 @@ func NamespaceLifecycle(st *generic.Store) admission.Plugin {
 			return nil, err
 		}
 		return obj.(*corev1.Namespace), nil
-	}}
+	}
 }
 
 // NodeRestriction is the NodeRestriction admission plugin reading pods and

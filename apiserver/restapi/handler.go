@@ -25,6 +25,7 @@ import (
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/registry/rest"
+	"minik8s/apiserver/warning"
 )
 
 // MaxBodyBytes is the largest request body (Kubernetes' 3 MiB).
@@ -120,6 +121,10 @@ var proxyVerbs = map[string]string{
 }
 
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, rt route) {
+	// Warnings of the request path (admission) become Warning headers
+	// of the answer (writeObject).
+	wctx, _ := warning.NewContext(r.Context())
+	r = r.WithContext(wctx)
 	q := r.URL.Query()
 	ctx := r.Context()
 	api := h.cfg.API
@@ -288,7 +293,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, k *scheme.Kind, data []b
 		}
 		if mode == "Warn" {
 			for _, wn := range warnings {
-				w.Header().Add("Warning", `299 - "`+strings.ReplaceAll(wn, `"`, `\"`)+`"`)
+				w.Header().Add("Warning", warning.Header(wn))
 			}
 		}
 	default:
@@ -414,6 +419,9 @@ func (h *Handler) deleteCollection(w http.ResponseWriter, r *http.Request, rt ro
 
 // writeObject writes obj as JSON (or a one-row Table when asked), or err.
 func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, obj scheme.Object, err error) {
+	for _, text := range warning.FromContext(r.Context()) {
+		w.Header().Add("Warning", warning.Header(text))
+	}
 	if err != nil {
 		writeError(w, err)
 		return

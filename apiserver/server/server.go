@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"minik8s/api/codec"
@@ -28,6 +29,7 @@ import (
 	"minik8s/apiserver/registry/core/pods"
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
+	"minik8s/apiserver/warning"
 )
 
 // MaxObjectBytes is the largest object a request may carry (as Kubernetes
@@ -112,8 +114,23 @@ func target(resource, subresource, ns, name string) endpoints.Target {
 
 // Create implements rpc.APIServer.
 func (s *Server) Create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object, error) {
+	ctx, rec := warning.NewContext(ctx)
 	out, err := s.create(ctx, req)
+	sendWarnings(ctx, rec)
 	return out, apierrors.ToGRPC(err)
+}
+
+// WarningHeader is the gRPC response header carrying the request path's
+// warnings (admission's), one value each: the REST front's Warning
+// header for gRPC clients.
+const WarningHeader = "warning"
+
+func sendWarnings(ctx context.Context, rec *warning.Recorder) {
+	if texts := rec.Texts(); len(texts) > 0 {
+		md := metadata.MD{}
+		md.Append(WarningHeader, texts...)
+		_ = grpc.SetHeader(ctx, md)
+	}
 }
 
 func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Object, error) {
@@ -157,7 +174,9 @@ func (s *Server) get(ctx context.Context, req *rpc.GetRequest) (*rpc.Object, err
 
 // Update implements rpc.APIServer.
 func (s *Server) Update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Object, error) {
+	ctx, rec := warning.NewContext(ctx)
 	out, err := s.update(ctx, req)
+	sendWarnings(ctx, rec)
 	return out, apierrors.ToGRPC(err)
 }
 

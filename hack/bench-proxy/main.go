@@ -460,7 +460,9 @@ func startAPIServer() (addr, kubeconfig string, tc *tls.Config, stop func(), err
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- apiapp.Run(ctx, bp.Secure(apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16"}), ready)
+		done <- apiapp.Run(ctx, bp.Secure(apiapp.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16",
+			// No service-account controller creates the "default" accounts.
+			DisableAdmissionPlugins: "ServiceAccount"}), ready)
 	}()
 	stop = func() { cancel(); <-done; etcd.Stop(); os.RemoveAll(dir); bp.Close() }
 	select {

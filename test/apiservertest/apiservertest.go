@@ -6,6 +6,8 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,10 +43,16 @@ type Options struct {
 	// PKI is another Server's PKI directory to share (same CAs, so one
 	// client reaches both); empty makes a new one in a temporary directory.
 	PKI string
-	// AuthorizationMode and EnableAdmissionPlugins are the apiserver's
-	// flags; empty means its defaults.
-	AuthorizationMode      string
-	EnableAdmissionPlugins string
+	// AuthorizationMode, EnableAdmissionPlugins and
+	// DisableAdmissionPlugins are the apiserver's flags; empty means its
+	// defaults, except that ServiceAccount is disabled unless
+	// EnableAdmissionPlugins names it or DisableAdmissionPlugins is
+	// given: no service-account controller runs here to create the
+	// "default" accounts pods need (Kubernetes' integration test server
+	// does the same).
+	AuthorizationMode       string
+	EnableAdmissionPlugins  string
+	DisableAdmissionPlugins string
 	// Audit are the --audit-* flags (policy file, log path, rotation).
 	Audit app.AuditOptions
 }
@@ -76,8 +84,10 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		AuthorizationMode:     opts.AuthorizationMode,
 		Audit:                 opts.Audit,
 	}
-	if opts.EnableAdmissionPlugins != "" {
-		o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
+	o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
+	o.DisableAdmissionPlugins = opts.DisableAdmissionPlugins
+	if o.DisableAdmissionPlugins == "" && !slices.Contains(strings.Split(strings.ReplaceAll(o.EnableAdmissionPlugins, " ", ""), ","), "ServiceAccount") {
+		o.DisableAdmissionPlugins = "ServiceAccount"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

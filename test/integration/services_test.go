@@ -34,6 +34,8 @@ func startAPIServer(t *testing.T, etcd *etcdtest.Cluster, cidr, nodePorts string
 		ServiceClusterIPRange: cidr, ServiceNodePortRange: nodePorts,
 		ComponentHealth: app.DefaultComponentHealth,
 		TLSCertFile:     apiCert, TLSPrivateKeyFile: apiKey, ClientCAFile: filepath.Join(pkiDir, "pki", "ca.crt"),
+		// No service-account controller creates the "default" accounts.
+		DisableAdmissionPlugins: "ServiceAccount",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

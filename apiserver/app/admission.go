@@ -27,7 +27,7 @@ var AdmissionPlugins = []string{
 	"NamespaceLifecycle",
 	"LimitRanger",
 	"ServiceAccount",
-	// "NodeRestriction": the node helper's plugin goes here.
+	"NodeRestriction",
 	"AlwaysPullImages",
 	"PodSecurity",
 	"DefaultTolerationSeconds",
@@ -151,6 +151,8 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 			// Without a signing key the apiserver issues no tokens: the
 			// plugin still names and checks the account but mounts none.
 			chain = append(chain, serviceAccountAdmission(st, o.Authentication.ServiceAccountSigningKeyFile != ""))
+		case "NodeRestriction":
+			chain = append(chain, NodeRestriction(st))
 		case "AlwaysPullImages":
 			chain = append(chain, admission.AlwaysPullImages{})
 		case "PodSecurity":

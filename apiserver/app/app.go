@@ -271,7 +271,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	authz, err := o.authorizer(st)
+	authz, err := o.authorizer(ctx, st)
 	if err != nil {
 		return err
 	}

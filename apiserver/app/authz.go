@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"minik8s/api/scheme"
 	"minik8s/apiserver/auth"
+	"minik8s/apiserver/auth/node"
 	"minik8s/apiserver/auth/rbac"
 	"minik8s/apiserver/registry/generic"
 )
@@ -13,7 +16,7 @@ import (
 // AuthorizationModes are the modes --authorization-mode may name; the
 // flag's order is the order they are asked in (the first Allow or Deny
 // decides), as in kube-apiserver.
-var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny", "RBAC"}
+var AuthorizationModes = []string{"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
 
 // DefaultAuthorizationMode is kube-apiserver's default.
 const DefaultAuthorizationMode = "AlwaysAllow"
@@ -42,7 +45,8 @@ func parseAuthorizationModes(v string) ([]string, error) {
 }
 
 // authorizer builds the modes of --authorization-mode in the flag's order.
-func (o *Options) authorizer(st *generic.Store) (auth.Authorizer, error) {
+// Authorizers that follow the store (Node's graph) run until ctx ends.
+func (o *Options) authorizer(ctx context.Context, st *generic.Store) (auth.Authorizer, error) {
 	modes, err := parseAuthorizationModes(o.AuthorizationMode)
 	if err != nil {
 		return nil, err
@@ -54,6 +58,8 @@ func (o *Options) authorizer(st *generic.Store) (auth.Authorizer, error) {
 			u = append(u, auth.AlwaysAllow{})
 		case "AlwaysDeny":
 			u = append(u, auth.AlwaysDeny{})
+		case "Node":
+			u = append(u, NodeAuthorizer(ctx, st))
 		case "RBAC":
 			u = append(u, rbac.New()) // filled and kept current by startRBAC
 		}
@@ -62,4 +68,13 @@ func (o *Options) authorizer(st *generic.Store) (auth.Authorizer, error) {
 		return u[0], nil
 	}
 	return u, nil
+}
+
+// NodeAuthorizer is the Node authorizer over st's pod watch cache; its
+// graph follows the pods until ctx ends.
+func NodeAuthorizer(ctx context.Context, st *generic.Store) *node.Authorizer {
+	g := node.NewGraph()
+	podKind, _ := scheme.ByResource("pods")
+	go g.Run(ctx, st.Cache(podKind))
+	return node.NewAuthorizer(g)
 }

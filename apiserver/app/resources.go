@@ -120,3 +120,27 @@ func namespaceGetter(st *generic.Store) admission.NamespaceGetter {
 		return obj.(*corev1.Namespace), nil
 	}
 }
+
+// NodeRestriction is the NodeRestriction admission plugin reading pods and
+// nodes from storage (not the watch cache: a token request names a pod
+// by uid, which a lagging cache could still hold in an older incarnation).
+func NodeRestriction(st *generic.Store) admission.Plugin {
+	podKind, _ := scheme.ByResource("pods")
+	nodeKind, _ := scheme.ByResource("nodes")
+	return admission.NodeRestriction{
+		GetPod: func(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+			obj, err := st.Get(ctx, podKind, ns, name)
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*corev1.Pod), nil
+		},
+		GetNode: func(ctx context.Context, name string) (*corev1.Node, error) {
+			obj, err := st.Get(ctx, nodeKind, "", name)
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*corev1.Node), nil
+		},
+	}
+}

@@ -17,6 +17,10 @@ type Attributes struct {
 	Subresource string
 	Namespace   string
 	Name        string
+	// FieldSelector is a list's or watch's field selector as sent
+	// ("spec.nodeName=n1"): the Node authorizer lets a kubelet list only
+	// the pods bound to it.
+	FieldSelector string
 	// Path is set instead of Resource for non-resource requests (/healthz,
 	// /version, /metrics, ...).
 	Path string

@@ -202,7 +202,9 @@ func (a *API) Authorize(ctx context.Context, verb string, t Target) (*auth.User,
 	return a.gate(ctx, verb, t, k)
 }
 
-func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind) (*auth.User, error) {
+// gate authenticates and authorizes; lists and watches also pass their
+// field selector (for the Node authorizer).
+func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind, fieldSelector ...string) (*auth.User, error) {
 	ar := audit.From(ctx)
 	user, ok, err := a.Authenticator.Authenticate(ctx)
 	if err == nil && !ok {
@@ -216,6 +218,9 @@ func (a *API) gate(ctx context.Context, verb string, t Target, k *scheme.Kind) (
 		Subresource: t.Subresource, Namespace: t.Namespace, Name: t.Name}
 	if !k.Namespaced {
 		attrs.Namespace = ""
+	}
+	if len(fieldSelector) > 0 {
+		attrs.FieldSelector = fieldSelector[0]
 	}
 	// The audit policy decides with the user and the resource, before
 	// authorization, whose decision it then records.
@@ -276,7 +281,7 @@ func (a *API) List(ctx context.Context, t Target, o rest.ListOptions) (*rest.Lis
 	if !ok {
 		return nil, notSupported(k, t, "list")
 	}
-	if _, err := a.gate(ctx, "list", t, k); err != nil {
+	if _, err := a.gate(ctx, "list", t, k, o.FieldSelector); err != nil {
 		return nil, err
 	}
 	res, err := l.List(ctx, ns(k, t), o)
@@ -301,7 +306,7 @@ func (a *API) Watch(ctx context.Context, t Target, o rest.ListOptions) (*cache.W
 	if !ok {
 		return nil, notSupported(k, t, "watch")
 	}
-	if _, err := a.gate(ctx, "watch", t, k); err != nil {
+	if _, err := a.gate(ctx, "watch", t, k, o.FieldSelector); err != nil {
 		return nil, err
 	}
 	if t.Name != "" {

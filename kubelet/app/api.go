@@ -132,15 +132,18 @@ type mirrors struct {
 	pods   *client.Resource[*corev1.Pod]
 	lister *informer.Lister[*corev1.Pod]
 	node   string
-	log    *slog.Logger
+	// nodeUID is our Node's uid: a mirror pod is owned by its Node, as
+	// NodeRestriction requires (and the Node's deletion collects it).
+	nodeUID func() (string, error)
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	static map[string]*corev1.Pod // by namespace/name
 	kick   chan struct{}
 }
 
-func newMirrors(pods *client.Resource[*corev1.Pod], lister *informer.Lister[*corev1.Pod], node string, log *slog.Logger) *mirrors {
-	return &mirrors{pods: pods, lister: lister, node: node, log: log, static: map[string]*corev1.Pod{}, kick: make(chan struct{}, 1)}
+func newMirrors(pods *client.Resource[*corev1.Pod], lister *informer.Lister[*corev1.Pod], node string, nodeUID func() (string, error), log *slog.Logger) *mirrors {
+	return &mirrors{pods: pods, lister: lister, node: node, nodeUID: nodeUID, log: log, static: map[string]*corev1.Pod{}, kick: make(chan struct{}, 1)}
 }
 
 func (m *mirrors) setStatic(pods []*corev1.Pod) {
@@ -205,7 +208,11 @@ func (m *mirrors) sync(ctx context.Context) error {
 				return fmt.Errorf("delete stale mirror pod %s: %w", key, err)
 			}
 		}
-		if _, err := m.pods.Create(ctx, static.MirrorOf(sp)); err != nil && !apierrors.IsAlreadyExists(err) {
+		uid, err := m.nodeUID()
+		if err != nil {
+			return fmt.Errorf("create mirror pod %s: node %s: %w", key, m.node, err)
+		}
+		if _, err := m.pods.Create(ctx, static.MirrorOf(sp, m.node, uid)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create mirror pod %s: %w", key, err)
 		}
 		m.log.Info("mirror pod published", "pod", key)

@@ -14,12 +14,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	"minik8s/api/informer"
 	"minik8s/api/pki"
 	"minik8s/api/record"
@@ -185,6 +187,9 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	if (o.AuthenticationTokenWebhook || o.AuthorizationMode == AuthorizationModeWebhook) && o.Server == "" && o.Kubeconfig == "" {
 		return errors.New("--authentication-token-webhook and --authorization-mode=Webhook need an apiserver (--kubeconfig or --server)")
 	}
+	if err := checkNodeLabels(parseLabels(o.NodeLabels)); err != nil {
+		return err
+	}
 	// Read --kubeconfig before touching containerd or the network, so a
 	// bad file fails the start instead of leaving a half-set-up node.
 	var apiConfig *client.Config
@@ -288,7 +293,14 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 		nodeInf := informer.New[*corev1.Node](client.For[*corev1.Node](c), "", client.ListOptions{}, 0)
 		api = &apiAdapter{pods: pods, configMaps: client.For[*corev1.ConfigMap](c), secrets: client.For[*corev1.Secret](c),
 			podLister: podInf.Lister(), services: svcInf.Lister(), client: c, log: log}
-		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, log)
+		nodeUID := func() (string, error) {
+			n, err := nodeInf.Lister().Get("", nodeName)
+			if err != nil {
+				return "", err // not registered yet: the next sync retries
+			}
+			return n.GetMetadata().GetUid(), nil
+		}
+		mirrorSync = newMirrors(pods, podInf.Lister(), nodeName, nodeUID, log)
 		k.setRoutesHandler(ctx, nodeInf, netw, nodeName, initNet, log)
 		for _, run := range []func(context.Context){podInf.Run, svcInf.Run, nodeInf.Run} {
 			goRun(func() { run(ctx) })
@@ -452,6 +464,24 @@ func internalIP(n *corev1.Node) net.IP {
 		}
 	}
 	return nil
+}
+
+// checkNodeLabels refuses --node-labels the NodeRestriction admission
+// plugin would refuse (kubernetes.io and k8s.io labels outside the
+// kubelet's set), at start rather than at every registration attempt.
+func checkNodeLabels(labels map[string]string) error {
+	var bad []string
+	for k := range labels {
+		if !helper.IsKubeletLabel(k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: %v (a kubelet may set only labels outside them, the kubelet's own, and those under %s)",
+		bad, strings.Join(helper.KubeletLabelNamespaces, ", "))
 }
 
 func parseLabels(s string) map[string]string {

@@ -29,3 +29,24 @@ func TestKubeconfigReadFirst(t *testing.T) {
 		t.Errorf("the root dir was created before the kubeconfig was read (%v)", err)
 	}
 }
+
+func TestNodeLabelsChecked(t *testing.T) {
+	for flagValue, want := range map[string]string{
+		"rack=1,example.com/tier=gold,node.kubernetes.io/pool=a": "",
+		"node-role.kubernetes.io/worker=,rack=1":                 "[node-role.kubernetes.io/worker]",
+		"node-restriction.kubernetes.io/trusted=yes":             "[node-restriction.kubernetes.io/trusted]",
+	} {
+		t.Run(flagValue, func(t *testing.T) {
+			err := checkNodeLabels(parseLabels(flagValue))
+			if want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "labels specified with --node-labels: "+want) {
+				t.Fatalf("err %v, want one naming %s", err, want)
+			}
+		})
+	}
+}

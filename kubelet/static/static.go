@@ -171,13 +171,17 @@ func UIDFromHash(h string) string {
 }
 
 // MirrorOf returns the mirror pod of a static pod: the same spec and
-// metadata with the mirror annotation, for the apiserver to store.
-func MirrorOf(pod *corev1.Pod) *corev1.Pod {
+// metadata with the mirror annotation, owned (as its controller) by the
+// Node named node with uid nodeUID, as the NodeRestriction admission
+// plugin requires of a kubelet's mirror pods.
+func MirrorOf(pod *corev1.Pod, node, nodeUID string) *corev1.Pod {
+	controller := true
 	m := &corev1.Pod{
 		ApiVersion: "v1", Kind: "Pod",
 		Metadata: &metav1.ObjectMeta{
 			Name: pod.Metadata.Name, Namespace: pod.Metadata.Namespace,
 			Labels: pod.Metadata.Labels, Annotations: map[string]string{},
+			OwnerReferences: []*metav1.OwnerReference{{ApiVersion: "v1", Kind: "Node", Name: node, Uid: nodeUID, Controller: &controller}},
 		},
 		Spec: proto.Clone(pod.Spec).(*corev1.PodSpec),
 	}

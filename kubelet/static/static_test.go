@@ -31,9 +31,12 @@ func TestLoad(t *testing.T) {
 	if again[0].Metadata.Uid != p.Metadata.Uid || other[0].Metadata.Uid == p.Metadata.Uid {
 		t.Fatalf("uids %s %s %s", p.Metadata.Uid, again[0].Metadata.Uid, other[0].Metadata.Uid)
 	}
-	m := MirrorOf(p)
+	m := MirrorOf(p, "node-a", "node-uid")
 	if !IsMirror(m) || UIDFromHash(m.Metadata.Annotations[AnnotationMirror]) != p.Metadata.Uid || m.Metadata.Uid != "" {
 		t.Fatalf("mirror %v", m.Metadata)
+	}
+	if o := m.Metadata.OwnerReferences; len(o) != 1 || o[0].Kind != "Node" || o[0].Name != "node-a" || o[0].Uid != "node-uid" || !o[0].GetController() {
+		t.Fatalf("mirror owner %v", o)
 	}
 	if pods, _ := Load(filepath.Join(dir, "missing"), "n"); len(pods) != 0 {
 		t.Fatal("missing dir gave pods")

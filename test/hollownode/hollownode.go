@@ -44,6 +44,9 @@ type Config struct {
 	Runtime *fake.Runtime
 	// Log gets the kubelet's log (default: discarded).
 	Log *slog.Logger
+	// PodManifestPath is a directory of static pod manifests (none when
+	// empty), read every second.
+	PodManifestPath string
 }
 
 // Node is a running hollow node.
@@ -93,6 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	o.Server, o.Kubeconfig, o.HostnameOverride, o.NodeIP, o.PodCIDR = cfg.Server, cfg.Kubeconfig, cfg.Name, cfg.NodeIP, cfg.PodCIDR
 	o.RootDir, o.Address, o.Port, o.StatusInterval = dir, "127.0.0.1", 0, cfg.Heartbeat
 	o.NodeLabels = labelString(cfg.Labels)
+	o.PodManifestPath, o.FileCheckFrequency = cfg.PodManifestPath, time.Second
 	n := &Node{Name: cfg.Name, Runtime: cfg.Runtime, Network: network.NewFake(), dir: dir, done: make(chan error, 1)}
 	ctx, n.cancel = context.WithCancel(ctx)
 	ready := make(chan *app.Kubelet, 1)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	appsv1 "minik8s/api/apps/v1"
@@ -94,8 +95,11 @@ func TestManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("args %q: %v", c.GetArgs(), err)
 	}
-	if o.Servers[0] != "10.250.0.1:6443,10.250.0.1:6444" || o.Upstream != "" || o.ClusterDomain != "cluster.local" || o.Listen != ":53" {
-		t.Errorf("options %+v: want the harness apiservers, no upstream, cluster.local on :53", o)
+	if strings.Join(o.Servers, "") != "" || o.Kubeconfig != "" || o.Upstream != "" || o.ClusterDomain != "cluster.local" || o.Listen != ":53" {
+		t.Errorf("options %+v: want the in-cluster config (no server, no kubeconfig), no upstream, cluster.local on :53", o)
+	}
+	if spec.GetServiceAccountName() != "kube-dns" {
+		t.Errorf("serviceAccountName %q: the in-cluster config is the kube-dns service account's (bound to system:kube-dns)", spec.GetServiceAccountName())
 	}
 	if hp := ports["health"]; hp == nil || o.HealthAddr != ":"+itoa(hp.GetContainerPort()) {
 		t.Errorf("health address %q does not match the container's health port %v", o.HealthAddr, hp)

@@ -15,7 +15,6 @@ import (
 	"minik8s/apiserver/registry/generic"
 	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/storage"
-	"minik8s/test/etcdtest"
 )
 
 // TestCorruptValueDoesNotTakeTheResourceDown: a value in etcd that cannot
@@ -27,7 +26,7 @@ func TestCorruptValueDoesNotTakeTheResourceDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := etcdtest.Start(t, 1)
+	cluster := sharedEtcd(t)
 	cli, err := cluster.Client()
 	if err != nil {
 		t.Fatal(err)

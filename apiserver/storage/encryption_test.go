@@ -20,7 +20,6 @@ import (
 	"minik8s/apiserver/storage"
 	"minik8s/apiserver/storage/encryption"
 	"minik8s/apiserver/storage/storagetest"
-	"minik8s/test/etcdtest"
 )
 
 func encConfig(t *testing.T, providers string) encryption.Config {
@@ -42,7 +41,7 @@ func TestEtcdContractEncrypted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := etcdtest.Start(t, 1)
+	cluster := sharedEtcd(t)
 	cli, err := cluster.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +70,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := etcdtest.Start(t, 1)
+	cluster := sharedEtcd(t)
 	cli, err := cluster.Client()
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 
 	"minik8s/apiserver/storage"
 	"minik8s/apiserver/storage/storagetest"
-	"minik8s/test/etcdtest"
 )
 
 // TestEtcdContract runs the storage contract against a real etcd, the one
@@ -17,7 +16,7 @@ func TestEtcdContract(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := etcdtest.Start(t, 1)
+	cluster := sharedEtcd(t)
 	cli, err := cluster.Client()
 	if err != nil {
 		t.Fatal(err)

@@ -388,7 +388,7 @@ apiservers() {
 			--kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
 			--kubelet-client-key "$PKI/apiserver-kubelet-client.key" --kubelet-certificate-authority "$PKI/ca.crt" \
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-			--enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+			--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
 			--default-not-ready-toleration-seconds 20 --default-unreachable-toleration-seconds 20 \
 			--encryption-provider-config "$PKI/encryption-config.yaml"
 	done

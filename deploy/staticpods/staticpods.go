@@ -272,7 +272,9 @@ func (c Config) apiserver() pod {
 			"--kubelet-certificate-authority=" + pkiMount + "/ca.crt",
 			"--service-account-key-file=" + pkiMount + "/sa.pub",
 			"--service-account-signing-key-file=" + pkiMount + "/sa.key",
-			"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount",
+			"--authorization-mode=Node,RBAC",
+			// The default plugins plus NodeRestriction (kubeadm's choice).
+			"--enable-admission-plugins=NodeRestriction",
 		},
 		probePort: c.APIServerHealthPort, livePath: "/livez", readyPath: "/readyz",
 		volumes:  map[string]string{"pki": c.PKIDir},

@@ -26,12 +26,7 @@ func TestCorruptValueDoesNotTakeTheResourceDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := sharedEtcd(t)
-	cli, err := cluster.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	k, _ := scheme.ByResource("configmaps")

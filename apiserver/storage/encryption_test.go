@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	_ "minik8s/api/all"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
@@ -19,7 +17,6 @@ import (
 	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/storage"
 	"minik8s/apiserver/storage/encryption"
-	"minik8s/apiserver/storage/storagetest"
 )
 
 func encConfig(t *testing.T, providers string) encryption.Config {
@@ -41,26 +38,8 @@ func TestEtcdContractEncrypted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := sharedEtcd(t)
-	cli, err := cluster.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
 	cfg := encConfig(t, aesgcm("k1", "0123456789abcdef"))
-	storagetest.Run(t, func(t *testing.T) (storage.Interface, func(int64)) {
-		ctx := context.Background()
-		if _, err := cli.Delete(ctx, storage.Prefix+"/", clientv3.WithPrefix()); err != nil {
-			t.Fatal(err)
-		}
-		s := storage.NewEtcd(cli)
-		s.Encrypt(cfg)
-		return s, func(rev int64) {
-			if _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
-				t.Fatalf("compact at %d: %v", rev, err)
-			}
-		}
-	}, "RequestProgress")
+	runContract(t, func(s *storage.Etcd) { s.Encrypt(cfg) })
 }
 
 // TestEncryptionAtRest: etcd holds ciphertext (what etcdctl shows), the
@@ -70,12 +49,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := sharedEtcd(t)
-	cli, err := cluster.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	cli := etcdClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	k, _ := scheme.ByResource("secrets")

@@ -16,19 +16,21 @@ func TestEtcdContract(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs an etcd binary (-short)")
 	}
-	cluster := sharedEtcd(t)
-	cli, err := cluster.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	runContract(t, func(*storage.Etcd) {})
+}
+
+// runContract holds a store over the package's etcd, set up by configure,
+// to the storage contract; every case starts from an empty keyspace.
+func runContract(t *testing.T, configure func(*storage.Etcd)) {
+	cli := etcdClient(t)
 	storagetest.Run(t, func(t *testing.T) (storage.Interface, func(int64)) {
 		ctx := context.Background()
-		// One etcd for every subtest: each starts from an empty keyspace.
 		if _, err := cli.Delete(ctx, storage.Prefix+"/", clientv3.WithPrefix()); err != nil {
 			t.Fatal(err)
 		}
-		return storage.NewEtcd(cli), func(rev int64) {
+		s := storage.NewEtcd(cli)
+		configure(s)
+		return s, func(rev int64) {
 			if _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
 				t.Fatalf("compact at %d: %v", rev, err)
 			}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"minik8s/test/etcdtest"
 )
 
@@ -18,8 +20,9 @@ var shared struct {
 	err  error
 }
 
-// sharedEtcd returns the package's etcd, starting it on first use.
-func sharedEtcd(t *testing.T) *etcdtest.Cluster {
+// etcdClient is a client of the package's etcd (started on first use),
+// closed when the test ends.
+func etcdClient(t *testing.T) *clientv3.Client {
 	t.Helper()
 	shared.once.Do(func() {
 		if shared.dir, shared.err = os.MkdirTemp("", "storage-etcd-"); shared.err == nil {
@@ -29,7 +32,12 @@ func sharedEtcd(t *testing.T) *etcdtest.Cluster {
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	return shared.c
+	cli, err := shared.c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }
 
 func TestMain(m *testing.M) {

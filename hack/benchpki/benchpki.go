@@ -63,3 +63,25 @@ func (p *PKI) Kubeconfig(addr string) (string, *tls.Config, error) {
 	tc, err := cfg.TLSConfig()
 	return file, tc, err
 }
+
+// UserTLS is the client TLS of a certificate for user in groups, signed by
+// the cluster CA, trusting the cluster CA (client.WithTLS takes it).
+func (p *PKI) UserTLS(user string, groups ...string) (*tls.Config, error) {
+	ca, err := pki.ReadKeyPair(p.certDir, "ca")
+	if err != nil {
+		return nil, err
+	}
+	kp, err := ca.Sign(pki.CertConfig{CommonName: user, Organization: groups, Usage: pki.Client})
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(p.dir, "user-"+user+".conf")
+	if err := pki.WriteKubeconfig(file, "https://127.0.0.1:0", ca.Cert, kp, user); err != nil {
+		return nil, err
+	}
+	cfg, err := client.ConfigFromFlags("", file)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.TLSConfig()
+}

@@ -134,6 +134,7 @@ func New(servers []string, opts ...Option) (*Client, error) {
 		}),
 		grpc.WithKeepaliveParams(o.keepalive),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
+		grpc.WithChainUnaryInterceptor(retryTooMany),
 	}
 	if o.userAgent != "" {
 		dial = append(dial, grpc.WithUserAgent(o.userAgent))

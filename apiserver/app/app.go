@@ -34,6 +34,7 @@ import (
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/componentstatus"
+	"minik8s/apiserver/endpoints"
 	"minik8s/apiserver/openapi"
 	_ "minik8s/apiserver/registry/all" // every kind's strategy
 	"minik8s/apiserver/registry/core/pods"
@@ -73,6 +74,13 @@ type Options struct {
 	// EncryptionProviderConfig is an EncryptionConfiguration file:
 	// which resources are encrypted at rest, with which keys.
 	EncryptionProviderConfig string
+	// RequestTimeout, MaxRequestsInflight and MaxMutatingRequestsInflight
+	// bound requests that are not long-running (kube-apiserver's
+	// --request-timeout, --max-requests-inflight,
+	// --max-mutating-requests-inflight).
+	RequestTimeout              time.Duration
+	MaxRequestsInflight         int
+	MaxMutatingRequestsInflight int
 	// AuthorizationMode lists the authorizers, in order
 	// (kube-apiserver's --authorization-mode).
 	AuthorizationMode string
@@ -134,6 +142,12 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	o.Audit.AddFlags(fs)
 	fs.StringVar(&o.EncryptionProviderConfig, "encryption-provider-config", "",
 		"EncryptionConfiguration (apiserver.config.k8s.io/v1) file naming the resources encrypted in etcd and their providers (aesgcm, aescbc, identity); the first provider encrypts")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", time.Minute,
+		"longest a request that is not a watch or a stream may take; a storage that does not answer by then gives 504 Timeout")
+	fs.IntVar(&o.MaxRequestsInflight, "max-requests-inflight", 400,
+		"read-only requests served at once; more get 429 with Retry-After (system:masters is never refused; 0: no limit)")
+	fs.IntVar(&o.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 200,
+		"create, update, patch and delete requests served at once; more get 429 with Retry-After (0: no limit)")
 	fs.StringVar(&o.AuthorizationMode, "authorization-mode", DefaultAuthorizationMode,
 		"comma-separated authorizers asked in order (the first to allow or deny decides), of: "+strings.Join(AuthorizationModes, ", "))
 	o.addAdmissionFlags(fs)
@@ -289,6 +303,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 	}
 	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
 	tokens.Install(api)
+	api.SetLimits(endpoints.Limits{RequestTimeout: o.RequestTimeout, MaxReadOnly: o.MaxRequestsInflight, MaxMutating: o.MaxMutatingRequestsInflight})
 	kubeletTLS, err := o.kubeletTLS()
 	if err != nil {
 		return err

@@ -61,6 +61,8 @@ type API struct {
 	resources map[groupResource]served
 	// kinds are the resources' kinds by group and resource name.
 	kinds map[groupResource]*scheme.Kind
+	// limits bound requests that are not long-running (SetLimits).
+	limits *limiter
 }
 
 // New returns an API with no resources; nil stages default to Anonymous
@@ -256,9 +258,15 @@ func (a *API) Get(ctx context.Context, t Target) (scheme.Object, error) {
 	if !ok {
 		return nil, notSupported(k, t, "get")
 	}
-	if _, err := a.gate(ctx, "get", t, k); err != nil {
+	user, err := a.gate(ctx, "get", t, k)
+	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, false)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	obj, err := g.Get(ctx, ns(k, t), t.Name)
 	audit.From(ctx).LogResponseObject(s.Kind(), obj)
 	return obj, err
@@ -281,9 +289,15 @@ func (a *API) List(ctx context.Context, t Target, o rest.ListOptions) (*rest.Lis
 	if !ok {
 		return nil, notSupported(k, t, "list")
 	}
-	if _, err := a.gate(ctx, "list", t, k, o.FieldSelector); err != nil {
+	user, err := a.gate(ctx, "list", t, k, o.FieldSelector)
+	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, false)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	res, err := l.List(ctx, ns(k, t), o)
 	if ar := audit.From(ctx); err == nil && ar.Level() == audit.LevelRequestResponse {
 		items := make([]scheme.Object, len(res.Items))
@@ -343,6 +357,11 @@ func (a *API) Create(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	ar := audit.From(ctx)
 	var out scheme.Object
@@ -387,6 +406,11 @@ func (a *API) Update(ctx context.Context, t Target, obj scheme.Object, o rest.Wr
 	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	ctx = auth.WithUser(ctx, user) // for storages that decide by caller (RBAC escalation)
 	ar := audit.From(ctx)
 	ar.LogRequestObject(s.Kind(), obj)
@@ -413,6 +437,11 @@ func (a *API) Delete(ctx context.Context, t Target, opts *metav1.DeleteOptions, 
 	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if err := a.admit(ctx, admission.Delete, t, k, s, nil, user, o); err != nil {
 		return nil, err
 	}
@@ -437,6 +466,11 @@ func (a *API) DeleteCollection(ctx context.Context, t Target, lo rest.ListOption
 	if err != nil {
 		return nil, err
 	}
+	ctx, done, err := a.begin(ctx, user, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	list, err := l.List(ctx, t.Namespace, lo)
 	if err != nil {
 		return nil, err

@@ -455,6 +455,10 @@ func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
 
 func writeError(w http.ResponseWriter, err error) {
 	st := statusOf(err)
+	if s := st.GetDetails().GetRetryAfterSeconds(); s > 0 {
+		// What client-go and kubectl wait for before trying again.
+		w.Header().Set("Retry-After", strconv.Itoa(int(s)))
+	}
 	data, _ := codec.MarshalJSON(st)
 	writeJSON(w, int(st.Code), data)
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"minik8s/apiserver/app"
 	"minik8s/kubelet/server"
 	"minik8s/test/apiservertest"
 	"minik8s/test/etcdtest"
@@ -26,7 +25,7 @@ func TestAPIReviewer(t *testing.T) {
 	}
 	etcd := etcdtest.Start(t, 1)
 	allow := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysAllow",
-		Authentication: app.AuthenticationOptions{TokenAuthFile: tokFile}})
+		TokenAuthFile: tokFile})
 	deny := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysDeny", PKI: allow.PKI})
 	ctx := context.Background()
 

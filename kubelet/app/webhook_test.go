@@ -15,7 +15,6 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/pki"
-	"minik8s/apiserver/app"
 	"minik8s/kubelet/runtime/fake"
 	"minik8s/kubelet/server"
 	"minik8s/test/apiservertest"
@@ -34,9 +33,8 @@ func TestWebhookKubeletAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	etcd := etcdtest.Start(t, 1)
-	authn := app.AuthenticationOptions{TokenAuthFile: tokFile}
-	allow := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysAllow", Authentication: authn})
-	deny := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysDeny", Authentication: authn, PKI: allow.PKI})
+	allow := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysAllow", TokenAuthFile: tokFile})
+	deny := apiservertest.Start(t, etcd, apiservertest.Options{AuthorizationMode: "AlwaysDeny", TokenAuthFile: tokFile, PKI: allow.PKI})
 	caFile := filepath.Join(allow.PKI, "pki", "ca.crt")
 	cas, err := pki.CertPool(caFile)
 	if err != nil {

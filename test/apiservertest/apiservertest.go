@@ -40,6 +40,9 @@ type Options struct {
 	HTTPPort int
 	// Authentication are the token and service-account flags.
 	Authentication app.AuthenticationOptions
+	// TokenAuthFile is --token-auth-file, for tests of components that may
+	// not import the apiserver's packages (Authentication's type).
+	TokenAuthFile string
 	// PKI is another Server's PKI directory to share (same CAs, so one
 	// client reaches both); empty makes a new one in a temporary directory.
 	PKI string
@@ -83,6 +86,9 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 		Authentication:        opts.Authentication,
 		AuthorizationMode:     opts.AuthorizationMode,
 		Audit:                 opts.Audit,
+	}
+	if opts.TokenAuthFile != "" {
+		o.Authentication.TokenAuthFile = opts.TokenAuthFile
 	}
 	o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
 	o.DisableAdmissionPlugins = opts.DisableAdmissionPlugins

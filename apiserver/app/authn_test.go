@@ -249,8 +249,18 @@ func TestServiceAccountTokenOverREST(t *testing.T) {
 	if _, err := s.st.Delete(context.Background(), podKind, "default", "web-1", &metav1.DeleteOptions{GracePeriodSeconds: &zero}, rest.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := s.whoami(t, tok); code != http.StatusUnauthorized {
-		t.Fatalf("whoami after the pod is gone: %d", code)
+	// The authenticator reads pods from the watch cache, which learns of
+	// the deletion a moment after etcd.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := s.whoami(t, tok)
+		if code == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whoami after the pod is gone: %d", code)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if ok, _, _ := s.review(t, tok); ok {
 		t.Fatal("tokenreview after the pod is gone: authenticated")

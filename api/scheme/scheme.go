@@ -38,6 +38,10 @@ type Kind struct {
 	HasStatus bool
 	// New returns an empty message of this kind.
 	New func() Object
+	// CreateOnly marks a review (TokenReview, SubjectAccessReview, ...):
+	// answered at create and never stored, so nothing lists, watches,
+	// gets or deletes it - controllers that walk every kind skip it.
+	CreateOnly bool
 }
 
 // APIVersion is the apiVersion string objects of this kind carry ("v1", "apps/v1").

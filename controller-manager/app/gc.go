@@ -33,7 +33,7 @@ func startGarbageCollector(_ context.Context, cc *Context) (func(context.Context
 	}
 	gc := garbagecollector.New(cc.Metrics)
 	for _, k := range scheme.All() {
-		if ignored[k.Resource] {
+		if ignored[k.Resource] || k.CreateOnly {
 			continue
 		}
 		api, err := cc.Client.Dynamic(k.Resource)
@@ -115,7 +115,7 @@ func namespaceContent(cc *Context) ([]namespace.NamedContent, error) {
 	}
 	var kinds []*scheme.Kind
 	for _, k := range scheme.All() {
-		if k.Namespaced && k.Resource != "bindings" {
+		if k.Namespaced && k.Resource != "bindings" && !k.CreateOnly {
 			kinds = append(kinds, k)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"minik8s/controller-manager/app"
 	"minik8s/minictl/cmd"
 	"minik8s/test/apiservertest"
+	"minik8s/test/etcdtest"
 	"minik8s/test/fakekubelet"
 )
 
@@ -84,7 +85,9 @@ func startClusterOnly(t *testing.T, nodes int, kubelet func(*fakekubelet.Config)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	t.Cleanup(cancel)
-	e := &cmEnv{t: t, ctx: ctx, api: apiservertest.StartWithEtcd(t)}
+	// Without DefaultTolerationSeconds: its 300 s tolerations would keep
+	// pods on a lost node far longer than the tests' shortened eviction.
+	e := &cmEnv{t: t, ctx: ctx, api: apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{DisableAdmissionPlugins: "DefaultTolerationSeconds,ServiceAccount"})}
 	e.c = e.api.Client(t)
 	kc := fakekubelet.Config{Client: e.c, Bind: true, Heartbeat: 300 * time.Millisecond}
 	if kubelet != nil {

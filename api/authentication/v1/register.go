@@ -13,8 +13,8 @@ var TokenRequestKind = &scheme.Kind{Group: Group, Version: "v1", Kind: "TokenReq
 	Namespaced: true, New: func() scheme.Object { return &TokenRequest{} }}
 
 func init() {
-	scheme.Register(&scheme.Kind{Group: Group, Version: "v1", Kind: "TokenReview", Resource: "tokenreviews",
+	scheme.Register(&scheme.Kind{Group: Group, Version: "v1", Kind: "TokenReview", Resource: "tokenreviews", CreateOnly: true,
 		New: func() scheme.Object { return &TokenReview{} }})
-	scheme.Register(&scheme.Kind{Group: Group, Version: "v1", Kind: "SelfSubjectReview", Resource: "selfsubjectreviews",
+	scheme.Register(&scheme.Kind{Group: Group, Version: "v1", Kind: "SelfSubjectReview", Resource: "selfsubjectreviews", CreateOnly: true,
 		New: func() scheme.Object { return &SelfSubjectReview{} }})
 }

@@ -14,7 +14,7 @@ func init() {
 		{Kind: "LocalSubjectAccessReview", Resource: "localsubjectaccessreviews", Namespaced: true, New: func() scheme.Object { return &LocalSubjectAccessReview{} }},
 		{Kind: "SelfSubjectRulesReview", Resource: "selfsubjectrulesreviews", New: func() scheme.Object { return &SelfSubjectRulesReview{} }},
 	} {
-		k.Group, k.Version = Group, "v1"
+		k.Group, k.Version, k.CreateOnly = Group, "v1", true
 		scheme.Register(k)
 	}
 }

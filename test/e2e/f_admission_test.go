@@ -197,3 +197,56 @@ func TestAuditLog(t *testing.T) {
 		return ""
 	})
 }
+
+// TestAdmissionPluginsOnMakeUp: the default admission plugins as a user
+// meets them with kubectl: LimitRange defaults fill a pod's requests, a
+// pod naming a missing service account is refused, and a namespace
+// enforcing the restricted Pod Security level refuses a privileged pod.
+func TestAdmissionPluginsOnMakeUp(t *testing.T) {
+	c := need(t)
+	k := needKubectl(t, c)
+	ns := c.kubectlNamespace(t, "admission")
+	c.apply(t, ns, `apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 200m, memory: 64Mi}
+    defaultRequest: {cpu: 100m, memory: 32Mi}
+`)
+	attempt := 0
+	eventually(t, 30*time.Second, "LimitRange defaults in a new pod", func() string {
+		attempt++
+		name := fmt.Sprintf("limited-%d", attempt)
+		if _, errOut, code := k.run("", "-n", ns, "run", name, "--image=busybox", "--restart=Never", "--command", "--", "sleep", "3600"); code != 0 {
+			return errOut
+		}
+		got, _, _ := k.run("", "-n", ns, "get", "pod", name, "-o", "jsonpath={.spec.containers[0].resources.requests.cpu}/{.spec.containers[0].resources.limits.memory}")
+		if got != "100m/64Mi" {
+			return "requests.cpu/limits.memory = " + got
+		}
+		return ""
+	})
+
+	_, errOut, code := k.run("", "-n", ns, "run", "nosa", "--image=busybox", "--restart=Never", "--overrides", `{"spec":{"serviceAccountName":"nobody"}}`)
+	if want := fmt.Sprintf(`error looking up service account %s/nobody: serviceaccount "nobody" not found`, ns); code == 0 || !strings.Contains(errOut, want) {
+		t.Errorf("a pod naming a missing service account: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+
+	k.ok(t, "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+	privileged := `apiVersion: v1
+kind: Pod
+metadata: {name: privileged}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+    securityContext: {privileged: true}
+`
+	_, errOut, code = k.run(privileged, "-n", ns, "apply", "-f", "-")
+	if code == 0 || !strings.Contains(errOut, `pods "privileged" is forbidden: violates PodSecurity "restricted:latest": privileged (container "main" must not set securityContext.privileged=true)`) {
+		t.Errorf("a privileged pod in a restricted namespace: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	_ "minik8s/api/autoscaling/v1"    // Scale, the scale subresource's kind
 	_ "minik8s/api/autoscaling/v2"
 	_ "minik8s/api/batch/v1"
+	_ "minik8s/api/certificates/v1" // CertificateSigningRequest (kubelet bootstrap, kubectl certificate approve)
 	_ "minik8s/api/coordination/v1"
 	_ "minik8s/api/core/v1"
 	_ "minik8s/api/metrics/v1beta1" // NodeMetrics, PodMetrics: served, not stored

@@ -1,0 +1,82 @@
+package component
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// Verbosity is the -v (or --v) flag: an integer as Kubernetes' klog -v
+// takes it, mapped onto slog levels so that -v=0 logs Info and above and
+// each step down adds detail, -v=4 reaching slog.LevelDebug (klog's usual
+// debug verbosity). For compatibility it also takes a level name (debug,
+// info, warn, error, as the kubelet's -v once did) and, as a boolean flag,
+// a bare -v (debug logging, as several daemons' -v once meant). Its zero
+// value is -v=0.
+type Verbosity struct {
+	level slog.Level
+}
+
+var _ flag.Value = (*Verbosity)(nil)
+
+// debugV is the -v value at which slog's debug records appear.
+const debugV = 4
+
+// AddFlags registers -v on fs (Go's flag package takes -v and --v alike).
+func (v *Verbosity) AddFlags(fs *flag.FlagSet) {
+	fs.Var(v, "v", "log verbosity: 0 logs info and above, 4 (or a bare -v) adds debug; a level name (debug, info, warn, error) is accepted too")
+}
+
+// Level is the slog level records must reach to be logged.
+func (v Verbosity) Level() slog.Level { return v.level }
+
+// String prints the level as an integer -v, or by name above Info.
+func (v *Verbosity) String() string {
+	if v == nil {
+		return "0"
+	}
+	if v.level > slog.LevelInfo {
+		return strings.ToLower(v.level.String())
+	}
+	return strconv.Itoa(-int(v.level))
+}
+
+// Set parses an integer verbosity, a level name or a boolean.
+func (v *Verbosity) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 {
+			return fmt.Errorf("verbosity %d: must not be negative", n)
+		}
+		v.level = slog.Level(-n)
+		return nil
+	}
+	switch strings.ToLower(s) {
+	case "true":
+		v.level = slog.Level(-debugV)
+		return nil
+	case "false":
+		v.level = slog.LevelInfo
+		return nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("verbosity %q: want an integer (0, 4, ...) or a level (debug, info, warn, error)", s)
+	}
+	v.level = l
+	return nil
+}
+
+// IsBoolFlag lets a bare -v mean debug logging.
+func (*Verbosity) IsBoolFlag() bool { return true }
+
+// Logger returns a text logger writing to w at v's level.
+func (v Verbosity) Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: v.level}))
+}
+
+// SetDefault makes Logger(w) the process's default logger.
+func (v Verbosity) SetDefault(w io.Writer) { slog.SetDefault(v.Logger(w)) }

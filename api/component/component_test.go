@@ -32,7 +32,7 @@ func TestVerbosity(t *testing.T) {
 		{args: []string{"--v=4"}, want: slog.LevelDebug},
 		{args: []string{"-v=2"}, want: slog.Level(-2)},
 		{args: []string{"-v=6"}, want: slog.Level(-6)},
-		{args: []string{"--v=warn"}, want: slog.LevelWarn},  // the kubelet's old values
+		{args: []string{"--v=warn"}, want: slog.LevelWarn},   // the kubelet's old values
 		{args: []string{"--v=debug"}, want: slog.LevelDebug}, //
 		{args: []string{"-v=error"}, want: slog.LevelError},
 		{args: []string{"-v=false"}, want: slog.LevelInfo},

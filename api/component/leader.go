@@ -74,7 +74,7 @@ func NewElected(cfg ElectedConfig) (*Elected, error) {
 	el, err := leaderelection.New(leaderelection.Config{
 		Client: cfg.Client, Namespace: o.ResourceNamespace, Name: o.ResourceName, Identity: e.identity,
 		LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
-		ReleaseOnCancel:  cfg.ReleaseOnCancel,
+		ReleaseOnCancel: cfg.ReleaseOnCancel,
 		OnStartedLeading: func(ctx context.Context) {
 			e.led.Store(true)
 			cfg.Log.Info("leading", "lease", lease, "identity", e.identity)

@@ -8,32 +8,22 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"minik8s/api/component"
 	"minik8s/scheduler/app"
 )
 
 func main() {
 	o := app.NewOptions()
 	o.AddFlags(flag.CommandLine)
-	verbose := flag.Bool("v", false, "debug logging")
+	var v component.Verbosity
+	v.AddFlags(flag.CommandLine)
 	flag.Parse()
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	v.SetDefault(os.Stderr)
 	if err := o.Complete(flag.CommandLine); err != nil {
 		fmt.Fprintln(os.Stderr, "scheduler:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, o, app.Hooks{}); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler:", err)
-		os.Exit(1)
-	}
+	component.Main("scheduler", func(ctx context.Context) error { return app.Run(ctx, o, app.Hooks{}) })
 }

@@ -213,7 +213,7 @@ func bench(p params) error {
 
 	fmt.Println("starting the scheduler")
 	o := app.NewOptions()
-	o.Servers = c.addr
+	o.Server = c.addr
 	o.Kubeconfig = kubeconfig
 	o.Port = 0
 	o.ParallelBinds = p.parallelBind

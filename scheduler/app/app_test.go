@@ -45,8 +45,8 @@ func TestOptionsDefaults(t *testing.T) {
 	if o.SchedulerName != "default-scheduler" || !o.LeaderElect || o.Port != 10259 || o.BindAddress != "127.0.0.1" {
 		t.Fatalf("defaults: %+v", o)
 	}
-	if o.LeaseNameOrDefault() != "scheduler" || o.LeaseNamespace != "kube-system" || o.Identity == "" {
-		t.Fatalf("lease: %q/%q identity %q", o.LeaseNamespace, o.LeaseNameOrDefault(), o.Identity)
+	if o.LeaseNameOrDefault() != "scheduler" || o.ResourceNamespace != "kube-system" || o.Identity == "" {
+		t.Fatalf("lease: %q/%q identity %q", o.ResourceNamespace, o.LeaseNameOrDefault(), o.Identity)
 	}
 	if o.Weights.String() != framework.DefaultWeights().String() {
 		t.Fatalf("weights %s", o.Weights)
@@ -88,7 +88,7 @@ leaderElection:
 
 func TestKubeconfigFlagAndFile(t *testing.T) {
 	o, err := parse(t, "--kubeconfig", "/etc/a.conf")
-	if err != nil || o.Kubeconfig != "/etc/a.conf" || o.Servers != "" {
+	if err != nil || o.Kubeconfig != "/etc/a.conf" || o.Server != "" {
 		t.Fatalf("--kubeconfig: %+v %v", o, err)
 	}
 	cfg := writeConfig(t, "clientConnection:\n  kubeconfig: /etc/from-file.conf\n")
@@ -106,7 +106,7 @@ func TestOptionsRejected(t *testing.T) {
 		file string
 		want string
 	}{
-		{args: []string{"--lease-duration", "2s", "--renew-deadline", "3s"}, want: "must be less than --lease-duration"},
+		{args: []string{"--lease-duration", "2s", "--renew-deadline", "3s"}, want: "must be less than --leader-elect-lease-duration"},
 		{args: []string{"--lease-duration", "500ms", "--renew-deadline", "300ms", "--retry-period", "100ms"}, want: "at least 1s"},
 		{args: []string{"--score-weights", "Bogus=1"}, want: "unknown score plugin"},
 		{args: []string{"--percentage-of-nodes-to-score", "101"}, want: "want 0-100"},

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"sigs.k8s.io/yaml"
 
-	"minik8s/api/client"
+	"minik8s/api/component"
 	"minik8s/scheduler/framework"
 )
 
@@ -22,27 +21,18 @@ const DefaultSchedulerName = "default-scheduler"
 // file. Precedence: built-in defaults, then the config file, then flags
 // given on the command line.
 type Options struct {
-	// Servers is the apiserver address list ("host:port,host:port"); it
-	// replaces the kubeconfig's server when both are set.
-	Servers string
-	// Kubeconfig is a kubeconfig file naming the apiserver and the
-	// credentials (its current context).
-	Kubeconfig string
+	// ClientOptions are --kubeconfig and --server (the apiserver address
+	// list, "host:port,host:port", replacing the kubeconfig's server).
+	component.ClientOptions
 	// SchedulerName is the spec.schedulerName this scheduler serves; also
 	// the source.component of its events.
 	SchedulerName string
 
-	LeaderElect bool
-	// LeaseName is the Lease in LeaseNamespace; "" derives it from the
-	// scheduler name: "scheduler" for the default scheduler, the scheduler
-	// name otherwise (two different schedulers must not share a lease).
-	LeaseName      string
-	LeaseNamespace string
-	LeaseDuration  time.Duration
-	RenewDeadline  time.Duration
-	RetryPeriod    time.Duration
-	// Identity names this instance in the lease (default hostname_uuid).
-	Identity string
+	// LeaderElectionOptions are the --leader-elect flags. An empty
+	// ResourceName derives the lease from the scheduler name: "scheduler"
+	// for the default scheduler, the scheduler name otherwise (two
+	// different schedulers must not share a lease).
+	component.LeaderElectionOptions
 
 	// BindAddress and Port serve /healthz and /metrics; Port 0 disables them.
 	BindAddress string
@@ -112,39 +102,29 @@ type FileConfig struct {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
+	le := component.DefaultLeaderElection("")
 	return &Options{
-		SchedulerName:     DefaultSchedulerName,
-		LeaderElect:       true,
-		LeaseNamespace:    "kube-system",
-		LeaseDuration:     15 * time.Second,
-		RenewDeadline:     10 * time.Second,
-		RetryPeriod:       2 * time.Second,
-		BindAddress:       "127.0.0.1",
-		Port:              10259,
-		Weights:           framework.DefaultWeights(),
-		PodInitialBackoff: time.Second,
-		PodMaxBackoff:     10 * time.Second,
-		ParallelBinds:     64,
+		SchedulerName:         DefaultSchedulerName,
+		LeaderElectionOptions: le,
+		BindAddress:           "127.0.0.1",
+		Port:                  10259,
+		Weights:               framework.DefaultWeights(),
+		PodInitialBackoff:     time.Second,
+		PodMaxBackoff:         10 * time.Second,
+		ParallelBinds:         64,
 	}
 }
 
 // AddFlags registers the flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Servers, "server", o.Servers, "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated for HA; replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file whose current context names the apiserver and credentials")
+	o.ClientOptions.AddFlags(fs, "")
 	fs.StringVar(&o.SchedulerName, "scheduler-name", o.SchedulerName, "schedule only pods whose spec.schedulerName is this; also the source of events")
-	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "run active-standby: schedule only while holding the lease")
-	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, `lease name; default "scheduler" for the default scheduler, else the scheduler name`)
-	fs.StringVar(&o.LeaseNamespace, "leader-elect-resource-namespace", o.LeaseNamespace, "lease namespace")
-	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "how long a standby waits after the last renewal before taking over (whole seconds)")
-	fs.DurationVar(&o.RenewDeadline, "renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it stops scheduling")
-	fs.DurationVar(&o.RetryPeriod, "retry-period", o.RetryPeriod, "time between lease attempts")
-	// Kubernetes' names for the same settings (the controller-manager
-	// uses them too); both spellings set one value.
-	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "same as --lease-duration")
-	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "same as --renew-deadline")
-	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "same as --retry-period")
-	fs.StringVar(&o.Identity, "leader-elect-identity", o.Identity, "identity in the lease (default hostname_uuid)")
+	o.LeaderElectionOptions.AddFlags(fs)
+	// The scheduler's older short names for the same settings; both
+	// spellings set one value.
+	fs.DurationVar(&o.LeaseDuration, "lease-duration", o.LeaseDuration, "same as --leader-elect-lease-duration")
+	fs.DurationVar(&o.RenewDeadline, "renew-deadline", o.RenewDeadline, "same as --leader-elect-renew-deadline")
+	fs.DurationVar(&o.RetryPeriod, "retry-period", o.RetryPeriod, "same as --leader-elect-retry-period")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address for /healthz and /metrics")
 	fs.IntVar(&o.Port, "port", o.Port, "port for /healthz and /metrics (0 disables)")
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "scheduler config file (YAML); flags given explicitly override it")
@@ -180,8 +160,7 @@ func (o *Options) Complete(fs *flag.FlagSet) error {
 		}
 	}
 	if o.Identity == "" {
-		host, _ := os.Hostname()
-		o.Identity = host + "_" + uuid.NewString()
+		o.Identity = component.DefaultIdentity()
 	}
 	return o.Validate()
 }
@@ -189,8 +168,8 @@ func (o *Options) Complete(fs *flag.FlagSet) error {
 // LeaseNameOrDefault returns the lease this scheduler campaigns for.
 func (o *Options) LeaseNameOrDefault() string {
 	switch {
-	case o.LeaseName != "":
-		return o.LeaseName
+	case o.ResourceName != "":
+		return o.ResourceName
 	case o.SchedulerName == DefaultSchedulerName:
 		return "scheduler"
 	default:
@@ -204,16 +183,8 @@ func (o *Options) Validate() error {
 	if o.SchedulerName == "" {
 		errs = append(errs, errors.New("--scheduler-name must not be empty"))
 	}
-	if o.LeaderElect {
-		if o.LeaseDuration < time.Second {
-			errs = append(errs, fmt.Errorf("--lease-duration %s: at least 1s (leases count whole seconds)", o.LeaseDuration))
-		}
-		if o.RenewDeadline >= o.LeaseDuration {
-			errs = append(errs, fmt.Errorf("--renew-deadline %s must be less than --lease-duration %s", o.RenewDeadline, o.LeaseDuration))
-		}
-		if o.RetryPeriod <= 0 || o.RetryPeriod >= o.RenewDeadline {
-			errs = append(errs, fmt.Errorf("--retry-period %s must be positive and less than --renew-deadline %s", o.RetryPeriod, o.RenewDeadline))
-		}
+	if err := o.LeaderElectionOptions.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d out of range", o.Port))
@@ -287,8 +258,8 @@ func (o *Options) applyFile(path string) error {
 		setDur("lease-duration", &o.LeaseDuration, le.LeaseDuration)
 		setDur("renew-deadline", &o.RenewDeadline, le.RenewDeadline)
 		setDur("retry-period", &o.RetryPeriod, le.RetryPeriod)
-		setStr("leader-elect-resource-name", &o.LeaseName, le.ResourceName)
-		setStr("leader-elect-resource-namespace", &o.LeaseNamespace, le.ResourceNamespace)
+		setStr("leader-elect-resource-name", &o.ResourceName, le.ResourceName)
+		setStr("leader-elect-resource-namespace", &o.ResourceNamespace, le.ResourceNamespace)
 	}
 	if cc := fc.ClientConnection; cc != nil {
 		setStr("kubeconfig", &o.Kubeconfig, cc.Kubeconfig)

@@ -23,23 +23,16 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
-	"minik8s/api/scheme"
+	"minik8s/api/record"
 	"minik8s/scheduler/cache"
 	"minik8s/scheduler/framework"
 	"minik8s/scheduler/queue"
 )
 
-// EventRecorder records Events; *record.Recorder is one.
-type EventRecorder interface {
-	Eventf(obj scheme.Object, eventType, reason, format string, args ...any)
-}
-
 // Event reasons and types, as Kubernetes' scheduler writes them.
 const (
 	ReasonScheduled        = "Scheduled"
 	ReasonFailedScheduling = "FailedScheduling"
-	eventNormal            = "Normal"
-	eventWarning           = "Warning"
 
 	// PodScheduled condition reasons.
 	ConditionUnschedulable  = "Unschedulable"
@@ -51,7 +44,7 @@ type Scheduler struct {
 	name     string
 	client   *client.Client
 	pods     *client.Resource[*corev1.Pod]
-	recorder EventRecorder
+	recorder record.EventRecorder
 	metrics  *Metrics
 	log      *slog.Logger
 
@@ -75,8 +68,10 @@ type Config struct {
 	Framework     framework.Config
 	Queue         queue.Config
 	ParallelBinds int
-	Recorder      EventRecorder
-	Metrics       *Metrics
+	// Recorder writes the Scheduled and FailedScheduling events (none
+	// when nil).
+	Recorder record.EventRecorder
+	Metrics  *Metrics
 }
 
 // New builds a scheduler and registers its informer handlers; Start runs
@@ -92,7 +87,7 @@ func New(c *client.Client, cfg Config) *Scheduler {
 		name:     cfg.SchedulerName,
 		client:   c,
 		pods:     client.For[*corev1.Pod](c),
-		recorder: cfg.Recorder,
+		recorder: record.Or(cfg.Recorder),
 		metrics:  cfg.Metrics,
 		log:      slog.Default().With("scheduler", cfg.SchedulerName),
 		factory:  informer.NewFactory(c, 0),
@@ -319,9 +314,7 @@ func (s *Scheduler) bind(ctx context.Context, p *queue.QueuedPodInfo, node strin
 	s.metrics.attempts.WithLabelValues(resultScheduled).Inc()
 	s.metrics.e2eLatency.WithLabelValues(resultScheduled).Observe(s.now().Sub(p.Added).Seconds())
 	s.log.Debug("bound", "pod", p.Key(), "node", node, "attempts", p.Attempts)
-	if s.recorder != nil {
-		s.recorder.Eventf(pod, eventNormal, ReasonScheduled, "Successfully assigned %s/%s to %s", md.GetNamespace(), md.GetName(), node)
-	}
+	s.recorder.Eventf(pod, record.Normal, ReasonScheduled, "Successfully assigned %s/%s to %s", md.GetNamespace(), md.GetName(), node)
 	// The binding does not touch status: a pod that was reported
 	// unschedulable before gets PodScheduled=True here.
 	if c := podScheduledCondition(pod); c != nil && c.GetStatus() != corev1.ConditionTrue {
@@ -358,9 +351,7 @@ func (s *Scheduler) failed(ctx context.Context, p *queue.QueuedPodInfo, err erro
 	} else {
 		s.log.Warn("scheduling failed", "pod", p.Key(), "err", err, "attempts", p.Attempts)
 	}
-	if s.recorder != nil {
-		s.recorder.Eventf(cur, eventWarning, ReasonFailedScheduling, "%s", msg)
-	}
+	s.recorder.Eventf(cur, record.Warning, ReasonFailedScheduling, "%s", msg)
 	write := func() {
 		if err := s.setCondition(ctx, cur, "False", reason, msg); err != nil && ctx.Err() == nil {
 			s.log.Warn("could not set PodScheduled=False", "pod", p.Key(), "err", err)

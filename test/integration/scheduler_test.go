@@ -66,7 +66,7 @@ func schedPod(name, cpu string, edit ...func(*corev1.Pod)) *corev1.Pod {
 func startScheduler(t *testing.T, s *apiservertest.Server, edit func(o *app.Options)) string {
 	t.Helper()
 	o := app.NewOptions()
-	o.Servers = s.Addr
+	o.Server = s.Addr
 	o.Kubeconfig = s.Kubeconfig
 	o.LeaderElect = false
 	o.Port = freePort(t)

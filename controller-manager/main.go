@@ -8,24 +8,18 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"minik8s/api/component"
 	"minik8s/controller-manager/app"
 )
 
 func main() {
 	var o app.Options
 	o.AddFlags(flag.CommandLine)
+	var v component.Verbosity
+	v.AddFlags(flag.CommandLine)
 	flag.Parse()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, o, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "controller-manager:", err)
-		os.Exit(1)
-	}
+	v.SetDefault(os.Stderr)
+	component.Main("controller-manager", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

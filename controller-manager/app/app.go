@@ -6,25 +6,19 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	_ "minik8s/api/all" // every kind: the garbage collector watches them all
 	"minik8s/api/client"
+	"minik8s/api/component"
 	"minik8s/api/informer"
-	"minik8s/api/leaderelection"
 	"minik8s/api/record"
 	"minik8s/controller-manager/controller"
 )
@@ -56,130 +50,52 @@ type Ready struct {
 }
 
 // Run runs the controller-manager until ctx ends, or until it loses
-// leadership (an error: the process should exit so that it starts over
-// as a clean standby, as Kubernetes' does). ready, if not nil, receives
-// the served addresses once /healthz answers.
+// leadership (component.ErrLostLeadership: the process should exit so
+// that it starts over as a clean standby, as Kubernetes' does). ready, if
+// not nil, receives the served addresses once /healthz answers. It is
+// wiring: the client, metrics, the health server and the leader-elected
+// controllers.
 func Run(ctx context.Context, o Options, ready chan<- Ready) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	enabled, _ := o.EnabledControllers()
-	cfg, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	c, err := client.NewForConfig(cfg, client.WithUserAgent("controller-manager"))
+	c, err := o.NewClient("controller-manager")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := component.NewRegistry()
 	metrics := controller.NewMetrics(reg)
 	leading := prometheus.NewGauge(prometheus.GaugeOpts{Name: "leader_election_master_status", Help: "1 while this replica leads, else 0."})
 	reg.MustRegister(leading)
 
-	var elector *leaderelection.Elector
 	host, _ := os.Hostname()
-	identity := o.LeaderElectIdentity
-	if identity == "" {
-		identity = host + "_" + uuid.NewString()
+	elected, err := component.NewElected(component.ElectedConfig{
+		Client: c, Options: o.LeaderElectionOptions, Leading: leading,
+		Work: func(ctx context.Context) error { return startControllers(ctx, c, o, enabled, metrics, host) },
+	})
+	if err != nil {
+		return err
 	}
-	runControllers := func(ctx context.Context) error {
-		leading.Set(1)
-		defer leading.Set(0)
-		return startControllers(ctx, c, o, enabled, metrics, host)
-	}
-	errc := make(chan error, 2)
-	if o.LeaderElect {
-		elector, err = leaderelection.New(leaderelection.Config{
-			Client: c, Namespace: o.LeaderElectNamespace, Name: o.LeaderElectName, Identity: identity,
-			LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
-			OnStartedLeading: func(ctx context.Context) {
-				if err := runControllers(ctx); err != nil {
-					errc <- err
-				}
-			},
-			OnNewLeader: func(id string) { slog.Info("leader is now", "identity", id, "self", id == identity) },
-		})
-		if err != nil {
-			return err
-		}
-	}
-
-	var hs *http.Server
-	healthAddr := ""
+	health := component.NewHealth(reg)
+	health.AddLivez(elected.Check())
+	health.AddReadyz(component.ShutdownCheck(ctx))
+	addr := ""
 	if o.Port >= 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.Port)))
-		if err != nil {
-			return fmt.Errorf("listen for /healthz: %w", err)
-		}
-		healthAddr = l.Addr().String()
-		hs = &http.Server{Handler: healthMux(elector, reg), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = hs.Shutdown(sctx)
-		}()
+		addr = net.JoinHostPort(o.BindAddress, strconv.Itoa(o.Port))
 	}
-	slog.Info("controller-manager starting", "servers", cfg.Servers, "controllers", enabled, "leaderElect", o.LeaderElect, "identity", identity, "health", healthAddr)
+	hs, err := component.Listen(addr, health.Handler())
+	if err != nil {
+		return fmt.Errorf("listen for /healthz: %w", err)
+	}
+	defer hs.Shutdown()
+	slog.Info("controller-manager starting", "controllers", enabled, "leaderElect", o.LeaderElect, "identity", elected.Identity(), "health", hs.Addr())
 	if ready != nil {
-		ready <- Ready{HealthAddr: healthAddr}
+		ready <- Ready{HealthAddr: hs.Addr()}
 	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if elector != nil {
-			elector.Run(runCtx)
-			return
-		}
-		if err := runControllers(runCtx); err != nil {
-			errc <- err
-		}
-	}()
-	select {
-	case <-done:
-	case err = <-errc:
-		cancel()
-		<-done
-		return err
-	}
-	select {
-	case err = <-errc:
-		return err
-	default:
-	}
-	if ctx.Err() == nil {
-		return errors.New("leader election lost")
-	}
-	return nil
-}
-
-func healthMux(e *leaderelection.Elector, reg *prometheus.Registry) *http.ServeMux {
-	mux := http.NewServeMux()
-	health := func(w http.ResponseWriter, _ *http.Request) {
-		if e != nil {
-			if err := e.Healthy(); err != nil {
-				http.Error(w, "leaderElection: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok"))
-	}
-	mux.HandleFunc("/healthz", health)
-	mux.HandleFunc("/livez", health)
-	mux.HandleFunc("/readyz", health)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return elected.Run(ctx)
 }
 
 // startControllers builds the enabled controllers over one informer

@@ -10,28 +10,21 @@ import (
 	"strings"
 	"time"
 
-	"minik8s/api/client"
+	"minik8s/api/component"
 )
 
 // Options are the controller-manager's flags, named as Kubernetes names them.
 type Options struct {
-	// Server is the apiserver address list; it replaces the kubeconfig's
-	// server when both are set.
-	Server string
-	// Kubeconfig is a kubeconfig file naming the apiserver and the
-	// credentials (its current context).
-	Kubeconfig string
+	// ClientOptions are --kubeconfig and --server (the apiserver address
+	// list, replacing the kubeconfig's server).
+	component.ClientOptions
 	// Controllers is the --controllers list: "*" (every controller enabled
 	// by default), "name" (enable), "-name" (disable).
 	Controllers string
 
-	LeaderElect          bool
-	LeaseDuration        time.Duration
-	RenewDeadline        time.Duration
-	RetryPeriod          time.Duration
-	LeaderElectNamespace string
-	LeaderElectName      string
-	LeaderElectIdentity  string
+	// LeaderElectionOptions are the --leader-elect flags: the Lease
+	// kube-system/controller-manager by default.
+	component.LeaderElectionOptions
 	BindAddress          string
 	Port                 int
 	ConcurrentSyncs      int
@@ -63,16 +56,11 @@ type Options struct {
 
 // AddFlags registers the options on fs with their defaults.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Server, "server", "", "apiserver HOST:PORT or http://HOST:PORT, or a comma-separated list of several; replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
+	o.ClientOptions = component.ClientOptions{}
+	o.ClientOptions.AddFlags(fs, "")
 	fs.StringVar(&o.Controllers, "controllers", "*", "controllers to run: '*' runs all enabled by default, 'foo' enables foo, '-foo' disables foo; known: "+strings.Join(KnownControllers(), ", "))
-	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "run only while holding the Lease kube-system/controller-manager (active-standby replicas)")
-	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a standby waits after the last renewal before taking over")
-	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it stops leading")
-	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "time between attempts to acquire or renew the lease")
-	fs.StringVar(&o.LeaderElectNamespace, "leader-elect-resource-namespace", "kube-system", "namespace of the leader-election Lease")
-	fs.StringVar(&o.LeaderElectName, "leader-elect-resource-name", "controller-manager", "name of the leader-election Lease")
-	fs.StringVar(&o.LeaderElectIdentity, "leader-elect-identity", "", "identity in the Lease (default HOSTNAME_<random>)")
+	o.LeaderElectionOptions = component.DefaultLeaderElection("controller-manager")
+	o.LeaderElectionOptions.AddFlags(fs)
 	fs.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address of /healthz and /metrics")
 	fs.IntVar(&o.Port, "port", 10257, "port of /healthz and /metrics (0 picks a free one, -1 disables)")
 	fs.IntVar(&o.ConcurrentSyncs, "concurrent-syncs", 5, "workers per workload controller (replicaset, deployment, daemonset, job, statefulset, ...)")
@@ -112,13 +100,8 @@ func (o *Options) Validate() error {
 	if _, err := o.EnabledControllers(); err != nil {
 		errs = append(errs, err)
 	}
-	if o.LeaderElect {
-		if o.RenewDeadline >= o.LeaseDuration {
-			errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline %s must be less than --leader-elect-lease-duration %s", o.RenewDeadline, o.LeaseDuration))
-		}
-		if o.RetryPeriod >= o.RenewDeadline {
-			errs = append(errs, fmt.Errorf("--leader-elect-retry-period %s must be less than --leader-elect-renew-deadline %s", o.RetryPeriod, o.RenewDeadline))
-		}
+	if err := o.LeaderElectionOptions.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: must be at most 65535", o.Port))

@@ -791,7 +791,7 @@ func TestControllerManagerLeaderFailover(t *testing.T) {
 	elect := func(id string) func(*app.Options) {
 		return func(o *app.Options) {
 			o.LeaderElect = true
-			o.LeaderElectIdentity = id
+			o.Identity = id
 			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 2*time.Second, 1500*time.Millisecond, 200*time.Millisecond
 		}
 	}

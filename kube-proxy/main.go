@@ -10,29 +10,18 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"minik8s/api/component"
 	"minik8s/kube-proxy/app"
 )
 
 func main() {
 	o := app.NewOptions()
 	o.AddFlags(flag.CommandLine)
-	verbose := flag.Bool("v", false, "debug logging")
+	var v component.Verbosity
+	v.AddFlags(flag.CommandLine)
 	flag.Parse()
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "kube-proxy:", err)
-		os.Exit(1)
-	}
+	v.SetDefault(os.Stderr)
+	component.Main("kube-proxy", func(ctx context.Context) error { return app.Run(ctx, o) })
 }

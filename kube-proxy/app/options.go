@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"minik8s/api/client"
+	"minik8s/api/component"
 )
 
 // Proxy modes.
@@ -25,12 +25,9 @@ const (
 
 // Options are kube-proxy's flags, named as Kubernetes names them.
 type Options struct {
-	// Server is the apiserver address list; it replaces the kubeconfig's
-	// server when both are set.
-	Server string
-	// Kubeconfig is a kubeconfig file naming the apiserver and the
-	// credentials (its current context).
-	Kubeconfig         string
+	// ClientOptions are --kubeconfig and --server (the apiserver address
+	// list, replacing the kubeconfig's server).
+	component.ClientOptions
 	HostnameOverride   string
 	ProxyMode          string
 	ClusterCIDR        string
@@ -60,8 +57,7 @@ func NewOptions() *Options {
 
 // AddFlags registers the options on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Server, "server", o.Server, "apiserver address HOST:PORT or http://HOST:PORT (a comma-separated list for several apiservers); replaces the kubeconfig's server (default "+client.DefaultServer+" without --kubeconfig)")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file whose current context names the apiserver and credentials")
+	o.ClientOptions.AddFlags(fs, "")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", o.HostnameOverride, "this node's name, matched against endpoints' nodeName (default: the hostname)")
 	fs.StringVar(&o.ProxyMode, "proxy-mode", o.ProxyMode, "iptables (DNAT in the kernel), nftables (DNAT in the kernel through kube-proxy's own nftables table, verdict maps instead of a rule per service) or userspace (connections spliced by this process)")
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "the pod network; traffic to a service from outside it is masqueraded (empty: none is)")

@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"minik8s/api/client"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 	"minik8s/kube-proxy/conntrack"
@@ -57,8 +55,8 @@ type ProxyServer struct {
 	proxier  Proxier
 	ipt      ipt.Interface
 	nft      nftables.Backend
-	healthz  net.Listener
-	metricsL net.Listener
+	healthz  *component.HTTPServer
+	metricsS *component.HTTPServer
 	registry *prometheus.Registry
 	log      *slog.Logger
 	// healthTimeout: /healthz fails when a change waited this long for a
@@ -76,8 +74,7 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 	log := slog.Default().With("component", "kube-proxy", "node", o.HostnameOverride)
 	s := &ProxyServer{opts: o, log: log, healthTimeout: 2 * o.SyncPeriod, registry: d.Registry}
 	if s.registry == nil {
-		s.registry = prometheus.NewRegistry()
-		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.registry = component.NewRegistry()
 	}
 	s.ipt = d.IPTables
 	if s.ipt == nil {
@@ -87,11 +84,7 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 		}
 		s.ipt = r
 	}
-	cfg, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.NewForConfig(cfg, client.WithUserAgent("kube-proxy/"+o.HostnameOverride), client.WithKeepalive(30*time.Second, 10*time.Second))
+	c, err := o.NewClient("kube-proxy/"+o.HostnameOverride, client.WithKeepalive(30*time.Second, 10*time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -135,17 +128,23 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 	informer.For[*corev1.Service](s.factory, "").AddEventHandler(s.proxier.State().ServiceHandler())
 	informer.For[*corev1.Endpoints](s.factory, "").AddEventHandler(s.proxier.State().EndpointsHandler())
 
-	listen := func(addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
+	// Both servers answer the component base's paths; /healthz keeps
+	// the JSON body Kubernetes' kube-proxy serves.
+	health := component.NewHealth(s.registry)
+	health.AddReadyz(component.NamedCheck("proxier-sync", func(context.Context) error {
+		if st := s.health(); !st.Healthy {
+			return fmt.Errorf("rules last synced %s, a change pending since %s", st.LastUpdated.Format(time.RFC3339), st.PendingSince.Format(time.RFC3339))
 		}
-		return net.Listen("tcp", addr)
-	}
-	if s.healthz, err = listen(o.HealthzBindAddress); err != nil {
+		return nil
+	}))
+	mux := http.NewServeMux()
+	mux.Handle("/", health.Handler())
+	mux.HandleFunc("/healthz", s.serveHealthz)
+	if s.healthz, err = component.Listen(o.HealthzBindAddress, mux); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("healthz listener: %w", err)
 	}
-	if s.metricsL, err = listen(o.MetricsBindAddress); err != nil {
+	if s.metricsS, err = component.Listen(o.MetricsBindAddress, mux); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
@@ -153,30 +152,21 @@ func NewProxyServer(o Options, d Deps) (*ProxyServer, error) {
 }
 
 // HealthzAddr is the bound /healthz address ("" when disabled).
-func (s *ProxyServer) HealthzAddr() string { return addrOf(s.healthz) }
+func (s *ProxyServer) HealthzAddr() string { return s.healthz.Addr() }
 
 // MetricsAddr is the bound /metrics address ("" when disabled).
-func (s *ProxyServer) MetricsAddr() string { return addrOf(s.metricsL) }
-
-func addrOf(l net.Listener) string {
-	if l == nil {
-		return ""
-	}
-	return l.Addr().String()
-}
+func (s *ProxyServer) MetricsAddr() string { return s.metricsS.Addr() }
 
 // Proxier returns the running proxier (for tests).
 func (s *ProxyServer) Proxier() Proxier { return s.proxier }
 
-// Close releases the client and listeners; Run does it on return.
+// Close drains the health and metrics servers and releases the client;
+// Run does it on return.
 func (s *ProxyServer) Close() {
+	_ = s.healthz.Shutdown()
+	_ = s.metricsS.Shutdown()
 	if s.client != nil {
 		_ = s.client.Close()
-	}
-	for _, l := range []net.Listener{s.healthz, s.metricsL} {
-		if l != nil {
-			_ = l.Close()
-		}
 	}
 }
 
@@ -187,35 +177,6 @@ func (s *ProxyServer) Close() {
 // calling thread's network namespace.
 func (s *ProxyServer) Run(ctx context.Context) error {
 	defer s.Close()
-	var servers []*http.Server
-	serve := func(l net.Listener, h http.Handler) {
-		if l == nil {
-			return
-		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		servers = append(servers, srv)
-		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("http server", "addr", l.Addr().String(), "err", err)
-			}
-		}()
-	}
-	healthMux := http.NewServeMux()
-	healthMux.HandleFunc("/healthz", s.serveHealthz)
-	healthMux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	serve(s.healthz, healthMux)
-	metricsMux := http.NewServeMux()
-	metricsMux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	metricsMux.HandleFunc("/healthz", s.serveHealthz)
-	serve(s.metricsL, metricsMux)
-	defer func() {
-		for _, srv := range servers {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = srv.Shutdown(sctx)
-			cancel()
-		}
-	}()
-
 	if err := s.cleanupOtherMode(); err != nil {
 		s.log.Warn("removing the other proxy mode's rules", "err", err)
 	}
@@ -258,12 +219,19 @@ type healthStatus struct {
 	Healthy      bool      `json:"healthy"`
 }
 
-// serveHealthz answers 200 once the rules were synced and no change has
-// waited for a sync longer than the health timeout; 503 otherwise.
-func (s *ProxyServer) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+// health is healthy once the rules were synced and no change has waited
+// for a sync longer than the health timeout.
+func (s *ProxyServer) health() healthStatus {
 	now := time.Now()
 	st := healthStatus{LastUpdated: s.proxier.LastSync(), CurrentTime: now, PendingSince: s.proxier.State().PendingSince()}
 	st.Healthy = !st.LastUpdated.IsZero() && (st.PendingSince.IsZero() || now.Sub(st.PendingSince) < s.healthTimeout)
+	return st
+}
+
+// serveHealthz answers 200 when healthy, 503 otherwise, with the status
+// as JSON.
+func (s *ProxyServer) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	st := s.health()
 	w.Header().Set("Content-Type", "application/json")
 	if !st.Healthy {
 		w.WriteHeader(http.StatusServiceUnavailable)

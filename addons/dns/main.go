@@ -11,55 +11,47 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"minik8s/addons/dns/server"
+	"minik8s/api/component"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "dns:", err)
-		os.Exit(1)
-	}
+	component.Main("dns", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stderr) })
 }
 
 // flags holds the command line; newFlags also serves the manifest test,
 // which checks that deploy/addons/dns.yaml passes only flags that exist.
 type flags struct {
-	server, kubeconfig, listen, domain, upstream string
-	healthPort                                   int
-	verbose                                      bool
+	client                   component.ClientOptions
+	listen, domain, upstream string
+	healthPort               int
+	verbosity                component.Verbosity
 }
 
 func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	f := &flags{}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server (default: in a pod, the in-cluster config: the kubernetes Service with the pod's service-account token)")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
+	f.client.AddFlags(fs, "in a pod, the in-cluster config: the kubernetes Service with the pod's service-account token")
 	fs.StringVar(&f.listen, "listen", ":53", "DNS address, served over UDP and TCP")
 	fs.StringVar(&f.domain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	fs.StringVar(&f.upstream, "upstream", "", "HOST[:PORT] to forward names outside the cluster domain to; empty refuses them")
-	fs.IntVar(&f.healthPort, "health-port", 8080, "port of /healthz, /readyz and /metrics (0 disables)")
-	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	fs.IntVar(&f.healthPort, "health-port", 8080, "port of /healthz, /livez, /readyz and /metrics (0 disables)")
+	f.verbosity.AddFlags(fs)
 	return fs, f
 }
 
 // options checks the flags and turns them into server options.
 func (f *flags) options() (server.Options, error) {
-	// Neither flag: the in-cluster config (the pod's service account and
-	// the kubernetes Service), which server.New resolves.
+	// Neither --server nor --kubeconfig: the in-cluster config (the pod's
+	// service account and the kubernetes Service), which server.New
+	// resolves.
 	o := server.Options{
-		Servers:       []string{f.server},
-		Kubeconfig:    f.kubeconfig,
+		ClientOptions: f.client,
 		Listen:        f.listen,
 		ClusterDomain: f.domain,
 		Upstream:      f.upstream,
@@ -75,11 +67,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	f.verbosity.SetDefault(stderr)
 	o, err := f.options()
 	if err != nil {
 		return err

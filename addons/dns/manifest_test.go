@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 
 	appsv1 "minik8s/api/apps/v1"
@@ -95,7 +94,7 @@ func TestManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("args %q: %v", c.GetArgs(), err)
 	}
-	if strings.Join(o.Servers, "") != "" || o.Kubeconfig != "" || o.Upstream != "" || o.ClusterDomain != "cluster.local" || o.Listen != ":53" {
+	if o.Server != "" || o.Kubeconfig != "" || o.Upstream != "" || o.ClusterDomain != "cluster.local" || o.Listen != ":53" {
 		t.Errorf("options %+v: want the in-cluster config (no server, no kubeconfig), no upstream, cluster.local on :53", o)
 	}
 	if spec.GetServiceAccountName() != "kube-dns" {

@@ -16,6 +16,7 @@ import (
 	"minik8s/addons/dns/server"
 	"minik8s/api/client"
 	"minik8s/api/codec"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
@@ -36,10 +37,9 @@ func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	api := apiservertest.StartWithEtcd(t)
 	s, err := server.New(server.Options{
-		Servers:    []string{api.Addr},
-		Kubeconfig: api.Kubeconfig,
-		Listen:     "127.0.0.1:0",
-		HealthAddr: "127.0.0.1:0",
+		ClientOptions: component.ClientOptions{Server: api.Addr, Kubeconfig: api.Kubeconfig},
+		Listen:        "127.0.0.1:0",
+		HealthAddr:    "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestDNSAgainstAPIServer(t *testing.T) {
 // rather than denying names it cannot know yet.
 func TestNotReadyWithoutAPIServer(t *testing.T) {
 	// A loopback port nobody listens on: the client keeps retrying it.
-	s, err := server.New(server.Options{Servers: []string{"127.0.0.1:1"}, Listen: "127.0.0.1:0", HealthAddr: "127.0.0.1:0"})
+	s, err := server.New(server.Options{ClientOptions: component.ClientOptions{Server: "127.0.0.1:1"}, Listen: "127.0.0.1:0", HealthAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +293,8 @@ func TestNotReadyWithoutAPIServer(t *testing.T) {
 		}
 		return nil
 	})
-	if code := c.get(t, "/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz answers %d before the caches synced, want 503", code)
+	if code := c.get(t, "/readyz"); code != http.StatusInternalServerError { // Kubernetes' failed-check status
+		t.Errorf("/readyz answers %d before the caches synced, want 500", code)
 	}
 	if m := c.ask(t, "udp", "web.default.svc.cluster.local.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
 		t.Errorf("cluster name before sync: %s, want SERVFAIL", dns.RcodeToString[m.Rcode])

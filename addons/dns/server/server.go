@@ -22,22 +22,19 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"minik8s/addons/dns/zone"
 	"minik8s/api/client"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 )
 
 // Options configure a Server.
 type Options struct {
-	// Servers are the apiserver addresses (HOST:PORT or http://HOST:PORT;
-	// comma lists allowed). They replace Kubeconfig's server if both are set.
-	Servers []string
-	// Kubeconfig is a kubeconfig file naming the apiserver and the
-	// credentials (its current context).
-	Kubeconfig string
+	// ClientOptions name the apiserver (--server, a comma list, replaces
+	// the --kubeconfig's server); neither is the in-cluster config.
+	component.ClientOptions
 	// Listen is the DNS address, served over both UDP and TCP. Port 0
 	// picks a port free for both.
 	Listen string
@@ -69,7 +66,7 @@ type Server struct {
 
 	udp    net.PacketConn
 	tcp    net.Listener
-	health net.Listener
+	health *component.HTTPServer
 
 	synced  atomic.Bool
 	serving atomic.Int32 // DNS servers (UDP, TCP) that have started
@@ -91,14 +88,14 @@ func New(o Options) (*Server, error) {
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = 2 * time.Second
 	}
-	servers := strings.TrimSpace(strings.Join(o.Servers, ","))
-	if servers == "" && o.Kubeconfig == "" {
+	o.Server = strings.TrimSpace(o.Server)
+	if !o.Given() {
 		// In a pod: the in-cluster config; elsewhere say what is missing.
 		if _, err := client.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
 		}
 	}
-	apiConfig, err := client.ConfigFromFlags(servers, o.Kubeconfig)
+	apiConfig, err := o.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -125,13 +122,11 @@ func New(o Options) (*Server, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	if o.HealthAddr != "" {
-		if s.health, err = net.Listen("tcp", o.HealthAddr); err != nil {
-			_ = c.Close()
-			s.udp.Close()
-			s.tcp.Close()
-			return nil, fmt.Errorf("health listener on %s: %w", o.HealthAddr, err)
-		}
+	if s.health, err = component.Listen(o.HealthAddr, s.healthHandler()); err != nil {
+		_ = c.Close()
+		s.udp.Close()
+		s.tcp.Close()
+		return nil, fmt.Errorf("health listener: %w", err)
 	}
 	return s, nil
 }
@@ -140,12 +135,7 @@ func New(o Options) (*Server, error) {
 func (s *Server) Addr() string { return s.tcp.Addr().String() }
 
 // HealthAddr is the bound health address, "" when disabled.
-func (s *Server) HealthAddr() string {
-	if s.health == nil {
-		return ""
-	}
-	return s.health.Addr().String()
-}
+func (s *Server) HealthAddr() string { return s.health.Addr() }
 
 // Index is the server's zone data.
 func (s *Server) Index() *zone.Index { return s.index }
@@ -194,17 +184,6 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	var hs *http.Server
-	if s.health != nil {
-		hs = &http.Server{Handler: s.healthMux(), ReadHeaderTimeout: 10 * time.Second}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := hs.Serve(s.health); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("serve health on %s: %w", s.HealthAddr(), err)
-			}
-		}()
-	}
 	go func() {
 		if factory.WaitForCacheSync(ctx) {
 			s.synced.Store(true)
@@ -217,6 +196,8 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
+	case <-s.health.Done(): // never, without a health server
+		err = fmt.Errorf("serve health on %s: %w", s.HealthAddr(), s.health.Shutdown())
 	}
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -227,9 +208,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// A server that never started does not close its socket on Shutdown.
 	s.udp.Close()
 	s.tcp.Close()
-	if hs != nil {
-		_ = hs.Shutdown(sctx)
-	}
+	_ = s.health.Shutdown()
 	wg.Wait()
 	return err
 }
@@ -394,20 +373,17 @@ func listenDNS(addr string) (net.PacketConn, net.Listener, error) {
 	}
 }
 
-func (s *Server) healthMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+// healthHandler serves the component base's /healthz, /livez and
+// /metrics, and /readyz once the caches synced and both transports serve.
+func (s *Server) healthHandler() http.Handler {
+	h := component.NewHealth(s.registry)
+	h.AddReadyz(component.NamedCheck("dns", func(context.Context) error {
 		if !s.Ready() {
-			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
-			return
+			return errors.New("caches not synced or DNS not serving yet")
 		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	return mux
+		return nil
+	}))
+	return h.Handler()
 }
 
 func (s *Server) initMetrics() {

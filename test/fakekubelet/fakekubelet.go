@@ -1,5 +1,13 @@
 // Package fakekubelet plays the kubelets (and, optionally, the scheduler)
-// of a test cluster without running containers: it registers Node objects
+// of a test cluster without running containers. By default every node is
+// a hollow node (test/hollownode): the real kubelet on the fake runtime
+// and network, as kubemark runs them. Registration, heartbeats, pod
+// status, graceful deletion and the stats summary are then the real
+// kubelet's; this package only binds pods (with Bind) and plays the
+// containers (Outcome, ReadyDelay, DeleteDelay, SetPodUsage) through the
+// fake runtime's hooks.
+//
+// With Config.Simulated no kubelet code runs: the package registers Node objects
 // with a heartbeat (a Lease in kube-node-lease and the Ready condition),
 // binds pending pods round-robin over its live nodes, marks bound pods
 // Running and Ready with a pod IP, finishes pods whose restartPolicy is
@@ -8,13 +16,6 @@
 // be stopped to simulate its kubelet dying: its heartbeat and pod handling
 // end while its objects stay. With Config.ServeStats every node also
 // serves a kubelet stats summary whose per-pod numbers the test sets.
-//
-// With Config.Real every node is instead a hollow node (test/hollownode):
-// the real kubelet on the fake runtime and network, as kubemark runs them.
-// Registration, heartbeats, pod status, graceful deletion and the stats
-// summary are then the real kubelet's; this package only binds pods (with
-// Bind) and plays the containers (Outcome, ReadyDelay, DeleteDelay,
-// SetPodUsage) through the fake runtime's hooks.
 package fakekubelet
 
 import (
@@ -75,15 +76,17 @@ type Config struct {
 	// pod of the node appears in the summary once SetPodUsage gave it numbers.
 	ServeStats bool
 	Log        *slog.Logger
-	// Real runs the real kubelet for every node (see the package comment);
-	// Server must name the apiserver. Its containers take ReadyDelay to
-	// start and DeleteDelay to stop; run-to-completion containers exit as
-	// Outcome says (0 for Succeeded, else 1), init containers at once;
-	// the stats summary is always served.
-	Real   bool
-	Server string
-	// Kubeconfig holds the real kubelets' credentials (Real only).
+	// Server (with Kubeconfig, the credentials) is the apiserver the real
+	// kubelets talk to; required unless Simulated. Their containers take
+	// ReadyDelay to start and DeleteDelay to stop; run-to-completion
+	// containers exit as Outcome says (0 for Succeeded, else 1), init
+	// containers at once; the stats summary is always served.
+	Server     string
 	Kubeconfig string
+	// Simulated plays the nodes in this package instead of running the
+	// real kubelet (see the package comment): lighter, and what tests
+	// tuned against it before the real kubelet ran on fakes still use.
+	Simulated bool
 }
 
 // PodUsage is what a node's stats summary reports for one pod.
@@ -116,7 +119,7 @@ type Kubelet struct {
 	// statsServers are the nodes' stats endpoints (ServeStats), by node.
 	statsServers map[string]*statsServer
 
-	// With Config.Real: the running hollow nodes and, kept across
+	// Unless Config.Simulated: the running hollow nodes and, kept across
 	// StopNode so a new kubelet adopts its containers, their runtimes.
 	ctx      context.Context
 	hollow   map[string]*hollownode.Node
@@ -173,7 +176,7 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 	k.inf.AddEventHandler(informer.HandlerFuncs[*corev1.Pod]{AddFunc: enqueue, UpdateFunc: func(_, p *corev1.Pod) { enqueue(p) }})
 	k.wg.Add(1)
 	go func() { defer k.wg.Done(); k.inf.Run(ctx) }()
-	if !cfg.Real {
+	if cfg.Simulated {
 		k.wg.Add(1)
 		go func() { defer k.wg.Done(); k.heartbeatLoop(ctx) }()
 	}
@@ -215,7 +218,7 @@ func (k *Kubelet) Stop() {
 // AddNode registers a Node (or takes over an existing one) and starts its
 // heartbeat; its pods are then run by the helper.
 func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[string]string) error {
-	if k.cfg.Real {
+	if !k.cfg.Simulated {
 		return k.addHollow(ctx, name, nodeLabels)
 	}
 	now := timestamppb.Now()
@@ -542,7 +545,7 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		return nil // gone
 	}
 	nodeName := pod.GetSpec().GetNodeName()
-	if k.cfg.Real && nodeName != "" {
+	if !k.cfg.Simulated && nodeName != "" {
 		return nil // the node's kubelet runs it
 	}
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {

@@ -31,7 +31,7 @@ func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	}
 }
 
-// TestModes: the simulated nodes and the real kubelets on fakes (Real)
+// TestModes: the simulated nodes (Simulated) and the real kubelets on fakes
 // behave alike for what the benchmarks and integration tests use: nodes
 // become Ready, pending pods are bound round-robin and run, pods that do
 // not restart finish as Outcome says, deletions complete, and the stats
@@ -46,7 +46,7 @@ func TestModes(t *testing.T) {
 			if _, err := client.For[*corev1.Namespace](c).Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}); err != nil {
 				t.Fatal(err)
 			}
-			k := Start(ctx, Config{Client: c, Bind: true, Heartbeat: 300 * time.Millisecond, ServeStats: true, Real: real, Server: addr, Kubeconfig: api.Kubeconfig})
+			k := Start(ctx, Config{Client: c, Bind: true, Heartbeat: 300 * time.Millisecond, ServeStats: true, Simulated: !real, Server: addr, Kubeconfig: api.Kubeconfig})
 			defer k.Stop()
 			nodes := []string{ns + "-a", ns + "-b"}
 			for _, n := range nodes {

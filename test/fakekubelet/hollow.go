@@ -19,7 +19,7 @@ import (
 // real kubelet of node name and waits for its Node to be Ready.
 func (k *Kubelet) addHollow(ctx context.Context, name string, nodeLabels map[string]string) error {
 	if k.cfg.Server == "" {
-		return errors.New("fakekubelet: Real needs Server")
+		return errors.New("fakekubelet: the real kubelet needs Config.Server (or set Config.Simulated)")
 	}
 	k.mu.Lock()
 	if _, ok := k.hollow[name]; ok {
@@ -125,7 +125,7 @@ func (k *Kubelet) newRuntime() *fake.Runtime {
 }
 
 // stats reports a container's share of its pod's SetPodUsage numbers
-// (all of it goes to the first container, as without Real), as the
+// (all of it goes to the first container, as Simulated nodes do), as the
 // cumulative counters a runtime gives.
 func (k *Kubelet) stats(c runtime.Container) (runtime.Stats, error) {
 	key := c.Labels[runtime.LabelPodNamespace] + "/" + c.Labels[runtime.LabelPodName]

@@ -89,7 +89,10 @@ func startClusterOnly(t *testing.T, nodes int, kubelet func(*fakekubelet.Config)
 	// pods on a lost node far longer than the tests' shortened eviction.
 	e := &cmEnv{t: t, ctx: ctx, api: apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{DisableAdmissionPlugins: "DefaultTolerationSeconds,ServiceAccount"})}
 	e.c = e.api.Client(t)
-	kc := fakekubelet.Config{Client: e.c, Bind: true, Heartbeat: 300 * time.Millisecond}
+	// Simulated: these tests' timings (eviction, heartbeats, ReadyDelay)
+	// were tuned against the simulated nodes.
+	kc := fakekubelet.Config{Client: e.c, Bind: true, Heartbeat: 300 * time.Millisecond, Simulated: true,
+		Server: e.api.Addr, Kubeconfig: e.api.Kubeconfig}
 	if kubelet != nil {
 		kubelet(&kc)
 	}

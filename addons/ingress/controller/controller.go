@@ -54,6 +54,9 @@ type Options struct {
 	SyncDelay time.Duration
 	// Proxy tunes the data path.
 	Proxy proxy.Options
+	// ClientOptions are added to the apiserver client's (tests act as the
+	// add-on's service account with client.WithImpersonation).
+	ClientOptions []client.Option
 }
 
 // Controller watches the API and serves the Ingresses of its classes.
@@ -104,7 +107,7 @@ func New(o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{opts: o, log: log, proxy: p, kick: make(chan struct{}, 1)}
-	if c.client, err = client.NewForConfig(cfg, client.WithUserAgent("ingress-controller"), client.WithLogger(log)); err != nil {
+	if c.client, err = client.NewForConfig(cfg, append([]client.Option{client.WithUserAgent("ingress-controller"), client.WithLogger(log)}, o.ClientOptions...)...); err != nil {
 		return nil, err
 	}
 	for _, l := range []struct {
@@ -241,43 +244,44 @@ func (c *Controller) signal() {
 }
 
 // loop waits for the caches, then rebuilds the table on every signal, at
-// most once per SyncDelay, and retries failed status writes every 10 s.
+// most once per SyncDelay. Status writes run in statusLoop, so a slow
+// apiserver never delays a reload.
 func (c *Controller) loop(ctx context.Context) {
 	if !informer.WaitForCacheSync(ctx, c.classes.HasSynced, c.ingresses.HasSynced, c.services.HasSynced, c.endpoints.HasSynced, c.secrets.HasSynced) {
 		return
 	}
-	retry := time.NewTicker(10 * time.Second)
-	defer retry.Stop()
-	statusOK := c.sync(ctx)
-	c.synced.Store(true)
-	c.log.Info("caches synced, serving", "ingresses", len(c.proxy.Table().Ingresses()))
-	for {
+	statusKick := make(chan struct{}, 1)
+	go c.statusLoop(ctx, statusKick)
+	for first := true; ; first = false {
+		c.sync()
+		if first {
+			c.synced.Store(true)
+			c.log.Info("caches synced, serving", "ingresses", len(c.proxy.Table().Ingresses()))
+		}
+		select {
+		case statusKick <- struct{}{}:
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
-			// Let a burst (a rollout touching many Endpoints) settle.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(c.opts.SyncDelay):
-			}
-			select {
-			case <-c.kick:
-			default:
-			}
-		case <-retry.C:
-			if statusOK {
-				continue
-			}
 		}
-		statusOK = c.sync(ctx)
+		// Let a burst (a rollout touching many Endpoints) settle.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.opts.SyncDelay):
+		}
+		select {
+		case <-c.kick:
+		default:
+		}
 	}
 }
 
-// sync builds the table from the caches, swaps it in, and writes the
-// Ingresses' status; it reports whether every status write succeeded.
-func (c *Controller) sync(ctx context.Context) bool {
+// sync builds the table from the caches and swaps it in.
+func (c *Controller) sync() {
 	start := time.Now()
 	all := labels.Everything()
 	t := routes.Build(routes.Input{
@@ -296,7 +300,26 @@ func (c *Controller) sync(ctx context.Context) bool {
 	for _, p := range t.Problems() {
 		c.log.Debug("ingress problem", "problem", p)
 	}
-	return c.updateStatus(ctx, t)
+}
+
+// statusLoop writes the status of the current table's Ingresses after
+// every swap, and every 10 s while a write failed.
+func (c *Controller) statusLoop(ctx context.Context, kick <-chan struct{}) {
+	retry := time.NewTicker(10 * time.Second)
+	defer retry.Stop()
+	ok := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		case <-retry.C:
+			if ok {
+				continue
+			}
+		}
+		ok = c.updateStatus(ctx, c.proxy.Table())
+	}
 }
 
 // updateStatus sets status.loadBalancer.ingress of every served Ingress

@@ -38,7 +38,7 @@ func TestBuild1000Ingresses(t *testing.T) {
 		}
 	}
 	t.Logf("build of 1000 Ingresses: %v (best of 5)", best)
-	if best > 100*time.Millisecond {
+	if best > 100*time.Millisecond && !raceEnabled {
 		t.Errorf("building 1000 Ingresses took %v, want < 100ms", best)
 	}
 }

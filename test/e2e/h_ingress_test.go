@@ -4,7 +4,7 @@ package e2e
 // docs/ingress.md): two Deployments of kubia behind Services, one Ingress
 // with two hosts and a path, reached through the NodePort 30080 of a node
 // from the node's network namespace and from the host with a Host header;
-// a 404 for an unknown host; TLS by SNI on 30443 with a Secret's
+// and from a pod; a 404 for an unknown host; TLS by SNI on 30443 with a Secret's
 // certificate; a path change under a loop of requests; a backend pod
 // deleted mid-traffic.
 
@@ -111,6 +111,18 @@ data:
   tls.crt: %s
   tls.key: %s
 `, base64.StdEncoding.EncodeToString(crtPEM), base64.StdEncoding.EncodeToString(keyPEM))
+	manifest.WriteString(`---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: ["sleep", "36000"]
+`)
 	c.apply(t, ns, manifest.String())
 	c.apply(t, ns, ingressManifest(false))
 	c.runningPods(t, ns, "app=ing-a", 2, 120*time.Second)
@@ -144,6 +156,18 @@ data:
 			code, body, err := ingressGet(http.DefaultClient, "http://"+net.JoinHostPort(ip, ingressHTTPNodePort)+"/", "b.ingress.test")
 			if err != nil || code != 200 || !strings.Contains(body, "ing-b-") {
 				t.Errorf("node %s: %d %q %v", c.nodes[i], code, body, err)
+			}
+		}
+	})
+
+	t.Run("from a pod", func(t *testing.T) {
+		c.runningPods(t, ns, "", 5, 120*time.Second) // 4 kubia pods and the client
+		for _, ip := range c.nodeIPs {
+			// busybox's wget under timeout (its own -T crashes it, see b_network_test.go).
+			out, err := c.exec(ns, "client", "timeout", "5", "wget", "-qO-", "--header", "Host: a.ingress.test",
+				"http://"+net.JoinHostPort(ip, ingressHTTPNodePort)+"/")
+			if err != nil || !strings.Contains(out, "You've hit ing-a-") {
+				t.Errorf("from pod client to %s: %q %v", ip, out, err)
 			}
 		}
 	})

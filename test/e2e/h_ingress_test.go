@@ -3,9 +3,9 @@ package e2e
 // The ingress controller add-on (deploy/addons/ingress.yaml,
 // docs/ingress.md): two Deployments of kubia behind Services, one Ingress
 // with two hosts and a path, reached through the NodePort 30080 of a node
-// from the node's network namespace and from the host with a Host header;
-// and from a pod; a 404 for an unknown host; TLS by SNI on 30443 with a Secret's
-// certificate; a path change under a loop of requests; a backend pod
+// with a Host header from the node's network namespace, from the host and
+// from a pod; a 404 for an unknown host; TLS by SNI on 30443 with a
+// Secret's certificate; a path change under a loop of requests; a backend pod
 // deleted mid-traffic.
 
 import (

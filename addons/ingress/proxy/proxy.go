@@ -105,8 +105,9 @@ func New(o Options) (*Proxy, error) {
 		Transport:    &retryTransport{p: p},
 		ErrorHandler: p.errorHandler,
 		ErrorLog:     slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
-		// Stream responses (server-sent events, long polls) as they come.
-		FlushInterval: -1,
+		// FlushInterval 0: a response of known length goes out in one
+		// write; ReverseProxy flushes streams (server-sent events, chunked
+		// bodies of unknown length) after every write by itself.
 	}
 	p.initMetrics()
 	return p, nil

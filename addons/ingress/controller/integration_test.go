@@ -231,9 +231,6 @@ func (e *env) get(host, path string) (int, string, error) {
 }
 
 func TestControllerAgainstAPIServer(t *testing.T) {
-	if _, err := etcdtest.Binary(); err != nil {
-		t.Skip(err)
-	}
 	e := start(t)
 	e.service(t, "svc-a", "a1", "a2")
 	e.service(t, "svc-b", "b1")

@@ -7,11 +7,9 @@ package main
 import (
 	"context"
 	"flag"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"minik8s/api/component"
 	"minik8s/kubelet/app"
 )
 
@@ -20,15 +18,6 @@ func main() {
 	fs := flag.NewFlagSet("kubelet", flag.ExitOnError)
 	o.AddFlags(fs)
 	_ = fs.Parse(os.Args[1:])
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
-		level = slog.LevelInfo
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, o, nil); err != nil {
-		slog.Error("kubelet failed", "err", err)
-		os.Exit(1)
-	}
+	o.Verbosity.SetDefault(os.Stderr)
+	component.Main("kubelet", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"minik8s/api/client"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/core/v1/helper"
 	"minik8s/api/informer"
@@ -36,13 +37,10 @@ import (
 
 // Options are the kubelet's flags.
 type Options struct {
-	// Server is the apiserver address list; it replaces the kubeconfig's
-	// server when both are set. With neither the kubelet runs static
-	// pods only.
-	Server string
-	// Kubeconfig is a kubeconfig file naming the apiserver and the
-	// credentials (its current context).
-	Kubeconfig          string
+	// ClientOptions are --kubeconfig and --server (the apiserver address
+	// list, replacing the kubeconfig's server). With neither the kubelet
+	// runs static pods only.
+	component.ClientOptions
 	HostnameOverride    string
 	NodeIP              string
 	PodCIDR             string
@@ -87,14 +85,15 @@ type Options struct {
 	BackoffBase    time.Duration
 	BackoffMax     time.Duration
 	Relist         time.Duration
-	LogLevel       string
+	// Verbosity is -v: klog's integer, or a level name (debug, info,
+	// warn, error) as the kubelet's -v took before.
+	Verbosity component.Verbosity
 }
 
 // AddFlags registers the kubelet's flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	host, _ := os.Hostname()
-	fs.StringVar(&o.Server, "server", "", "apiserver address(es) HOST:PORT or http://HOST:PORT, comma-separated; replaces the kubeconfig's server; with neither, only static pods run")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
+	o.ClientOptions.AddFlags(fs, "only static pods run")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", host, "node name")
 	fs.StringVar(&o.NodeIP, "node-ip", "", "the node's InternalIP (default: first non-loopback IPv4 address)")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", "", "the node's pod CIDR when node.spec.podCIDR is not set")
@@ -138,7 +137,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.BackoffBase, "restart-backoff", 10*time.Second, "first container restart back-off (doubles to --restart-backoff-max)")
 	fs.DurationVar(&o.BackoffMax, "restart-backoff-max", 5*time.Minute, "maximum container restart back-off")
 	fs.DurationVar(&o.Relist, "relist-period", time.Second, "how often containerd is listed for changes")
-	fs.StringVar(&o.LogLevel, "v", "info", "log level: debug, info, warn, error")
+	o.Verbosity.AddFlags(fs)
 }
 
 // Kubelet is a running kubelet.
@@ -184,7 +183,7 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	if _, err := parseAuthorizationMode(o.AuthorizationMode); err != nil {
 		return err
 	}
-	if (o.AuthenticationTokenWebhook || o.AuthorizationMode == AuthorizationModeWebhook) && o.Server == "" && o.Kubeconfig == "" {
+	if (o.AuthenticationTokenWebhook || o.AuthorizationMode == AuthorizationModeWebhook) && !o.Given() {
 		return errors.New("--authentication-token-webhook and --authorization-mode=Webhook need an apiserver (--kubeconfig or --server)")
 	}
 	if err := checkNodeLabels(parseLabels(o.NodeLabels)); err != nil {
@@ -193,8 +192,8 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	// Read --kubeconfig before touching containerd or the network, so a
 	// bad file fails the start instead of leaving a half-set-up node.
 	var apiConfig *client.Config
-	if o.Server != "" || o.Kubeconfig != "" {
-		c, err := client.ConfigFromFlags(o.Server, o.Kubeconfig)
+	if o.Given() {
+		c, err := o.Config()
 		if err != nil {
 			return err
 		}

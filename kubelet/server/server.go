@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"minik8s/api/codec"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	kubeletapi "minik8s/api/kubelet"
 	"minik8s/kubelet/cgroups"
@@ -94,13 +95,14 @@ type Server struct {
 // New returns a Server.
 func New(cfg Config, rt runtime.Runtime, pods Pods) *Server {
 	s := &Server{cfg: cfg, rt: rt, pods: pods, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), samples: map[string]cpuSamples{}}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := rt.Version(r.Context()); err != nil {
-			http.Error(w, "container runtime: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	// /healthz (and /healthz/NAME, ?verbose) from the component base,
+	// without its /metrics: the kubelet's own is below, behind the guard.
+	health := component.NewHealth(nil)
+	health.AddLivez(component.NamedCheck("container-runtime", func(ctx context.Context) error {
+		_, err := rt.Version(ctx)
+		return err
+	}))
+	s.mux.Handle("GET /healthz", health.Handler())
 	s.mux.HandleFunc("GET /pods", s.handlePods)
 	s.mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", s.handleLogs)
 	s.mux.HandleFunc("POST /run/{ns}/{pod}/{container}", s.handleRun)

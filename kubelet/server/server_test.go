@@ -111,7 +111,7 @@ func TestLogs(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/containerLogs/default/nope/app"); code != 404 {
 		t.Errorf("unknown pod: %d", code)
 	}
-	if code, body := get(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
+	if code, body := get(t, srv.URL+"/healthz"); code != 200 || body != "ok" {
 		t.Errorf("healthz %d %q", code, body)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"minik8s/api/client"
+	"minik8s/api/component"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
@@ -82,14 +83,14 @@ func klNewNode(t *testing.T, suffix, podCIDR, ip, server, kubeconfig, registry s
 	n.Netns, n.NetnsPath = nodetest.Netns(t, suffix)
 	n.RootDir = t.TempDir()
 	n.Opts = kubeletapp.Options{
-		Server: server, Kubeconfig: kubeconfig, HostnameOverride: n.Name, NodeIP: ip, PodCIDR: podCIDR, ClusterCIDR: "10.244.0.0/16",
+		ClientOptions: component.ClientOptions{Server: server, Kubeconfig: kubeconfig}, HostnameOverride: n.Name, NodeIP: ip, PodCIDR: podCIDR, ClusterCIDR: "10.244.0.0/16",
 		ClusterDNS: "10.96.0.10", ClusterDomain: "cluster.local", Containerd: n.Ctrd.Address,
 		ContainerdNamespace: nodetest.Name("k8s"), RootDir: n.RootDir, FileCheckFrequency: time.Second,
 		RegistryMirrors: []string{"docker.io=http://" + registry}, PauseImage: images.PauseRepo + ":3.9",
 		Port: 0, Address: "127.0.0.1", MaxPods: 110, CgroupRoot: cg, NodeNetns: n.NetnsPath,
 		NetnsDir: "/var/run/netns", NetnsPrefix: prefix, Bridge: "mk8sbr0",
 		StatusInterval: 2 * time.Second, BackoffBase: time.Second, BackoffMax: 8 * time.Second,
-		Relist: 500 * time.Millisecond, LogLevel: "info",
+		Relist: 500 * time.Millisecond,
 	}
 	return n
 }

@@ -17,9 +17,6 @@ import (
 func main() {
 	var o app.Options
 	o.AddFlags(flag.CommandLine)
-	var v component.Verbosity
-	v.AddFlags(flag.CommandLine)
-	flag.Parse()
-	v.SetDefault(os.Stderr)
+	_ = component.ParseFlags(flag.CommandLine, os.Args[1:]) // CommandLine exits on errors
 	component.Main("controller-manager", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

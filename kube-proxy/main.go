@@ -19,9 +19,6 @@ import (
 func main() {
 	o := app.NewOptions()
 	o.AddFlags(flag.CommandLine)
-	var v component.Verbosity
-	v.AddFlags(flag.CommandLine)
-	flag.Parse()
-	v.SetDefault(os.Stderr)
+	_ = component.ParseFlags(flag.CommandLine, os.Args[1:]) // CommandLine exits on errors
 	component.Main("kube-proxy", func(ctx context.Context) error { return app.Run(ctx, o) })
 }

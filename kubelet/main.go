@@ -17,7 +17,7 @@ func main() {
 	var o app.Options
 	fs := flag.NewFlagSet("kubelet", flag.ExitOnError)
 	o.AddFlags(fs)
-	_ = fs.Parse(os.Args[1:])
+	_ = fs.Parse(os.Args[1:]) // exits on errors
 	o.Verbosity.SetDefault(os.Stderr)
 	component.Main("kubelet", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

@@ -17,10 +17,7 @@ import (
 func main() {
 	o := app.NewOptions()
 	o.AddFlags(flag.CommandLine)
-	var v component.Verbosity
-	v.AddFlags(flag.CommandLine)
-	flag.Parse()
-	v.SetDefault(os.Stderr)
+	_ = component.ParseFlags(flag.CommandLine, os.Args[1:]) // CommandLine exits on errors
 	if err := o.Complete(flag.CommandLine); err != nil {
 		fmt.Fprintln(os.Stderr, "scheduler:", err)
 		os.Exit(2)

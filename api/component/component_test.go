@@ -357,3 +357,19 @@ func gaugeValue(g prometheus.Gauge) float64 {
 	}
 	return m.GetGauge().GetValue()
 }
+
+func TestParseFlags(t *testing.T) {
+	defer slog.SetDefault(slog.Default())
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "")
+	if err := ParseFlags(fs, []string{"--name=x", "--v=4"}); err != nil || *name != "x" {
+		t.Fatalf("ParseFlags: %v, name %q", err, *name)
+	}
+	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		t.Error("--v=4 did not enable debug logging")
+	}
+	if err := ParseFlags(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--nope"}); err == nil {
+		t.Error("unknown flag: no error")
+	}
+}

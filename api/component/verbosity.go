@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -80,3 +81,16 @@ func (v Verbosity) Logger(w io.Writer) *slog.Logger {
 
 // SetDefault makes Logger(w) the process's default logger.
 func (v Verbosity) SetDefault(w io.Writer) { slog.SetDefault(v.Logger(w)) }
+
+// ParseFlags registers -v on fs, parses args and makes the verbosity's
+// logger (to stderr) the default: a daemon's main calls it after adding
+// its own flags.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	var v Verbosity
+	v.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	v.SetDefault(os.Stderr)
+	return nil
+}

@@ -2,14 +2,13 @@ package app_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"minik8s/controller-manager/app"
 	"minik8s/test/apiservertest"
+	"minik8s/test/componenttest"
 )
 
 // TestRunWiring runs the controller-manager against a real apiserver with
@@ -35,33 +34,12 @@ func TestRunWiring(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("not ready")
 	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get("/livez?verbose"); code != 200 || !strings.Contains(body, "[+]leaderElection ok") {
+	if code, body := componenttest.Get(t, addr, "/livez?verbose"); code != 200 || !strings.Contains(body, "[+]leaderElection ok") {
 		t.Errorf("/livez = %d %q", code, body)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, body := get("/metrics"); strings.Contains(body, "\nleader_election_master_status 1") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never leading")
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run after cancel = %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	componenttest.Eventually(t, 10*time.Second, "leading", func() bool {
+		_, body := componenttest.Get(t, addr, "/metrics")
+		return strings.Contains(body, "\nleader_election_master_status 1")
+	})
+	componenttest.Stop(t, cancel, done, addr)
 }

@@ -2,20 +2,19 @@ package app_test
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"minik8s/scheduler/app"
 	"minik8s/test/apiservertest"
+	"minik8s/test/componenttest"
 )
 
 // TestRunWiring runs the scheduler against a real apiserver with leader
-// election: it serves the component base's health paths and metrics, and
-// Run returns nil when its context ends.
+// election: it serves the component base's health paths and metrics,
+// leads, and Run returns nil when its context ends.
 func TestRunWiring(t *testing.T) {
 	s := apiservertest.StartWithEtcd(t)
 	o := app.NewOptions()
@@ -37,38 +36,14 @@ func TestRunWiring(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("not ready")
 	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get("/readyz?verbose"); code != 200 || !strings.Contains(body, "[+]leaderElection ok") || !strings.Contains(body, "[+]sched-handler-sync ok") {
+	if code, body := componenttest.Get(t, addr, "/readyz?verbose"); code != 200 || !strings.Contains(body, "[+]leaderElection ok") || !strings.Contains(body, "[+]sched-handler-sync ok") {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, body := get("/metrics"); strings.Contains(body, `leader_election_master_status{profile="default-scheduler"} 1`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never leading")
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run after cancel = %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return")
-	}
-	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		t.Error("health server still serves after Run returned")
-	}
+	componenttest.Eventually(t, 10*time.Second, "leading", func() bool {
+		_, body := componenttest.Get(t, addr, "/metrics")
+		return strings.Contains(body, `leader_election_master_status{profile="default-scheduler"} 1`)
+	})
+	componenttest.Stop(t, cancel, done, addr)
 }
 
 func freePort(t *testing.T) int {

@@ -114,6 +114,9 @@ cmd_boot() {
 	mount -t overlay "mk8s-$name" -o "lowerdir=$BASE,upperdir=$d/upper,workdir=$d/work" "$d/root"
 	echo "$name" >"$d/root/etc/hostname"
 	printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$name" >"$d/root/etc/hosts"
+	# A machine is thrown away, never recovered after a crash: dpkg need
+	# not fsync every file it unpacks (as container images configure it).
+	echo force-unsafe-io >"$d/root/etc/dpkg/dpkg.cfg.d/mk8s-unsafe-io"
 	local net=(--private-network)
 	local a
 	for a in "$@"; do

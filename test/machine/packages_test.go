@@ -86,6 +86,15 @@ func (m *machine) eventually(timeout time.Duration, command string) string {
 	}
 }
 
+// timed runs must and logs how long the step took.
+func (m *machine) timed(what, command string) string {
+	m.t.Helper()
+	start := time.Now()
+	out := m.must(command)
+	m.t.Logf("%s: %s", what, time.Since(start).Round(100*time.Millisecond))
+	return out
+}
+
 func (m *machine) unitState(unit, verb string) string {
 	out, _ := m.sh("systemctl " + verb + " " + unit + ".service")
 	return strings.TrimSpace(out)
@@ -167,7 +176,7 @@ func TestPackagesLifecycle(t *testing.T) {
 
 	t.Run("install without PKI", func(t *testing.T) {
 		m.t = t
-		out := m.must(apt + "install " + strings.Join(v1Debs, " ") + " 2>&1")
+		out := m.timed("apt-get install", apt+"install "+strings.Join(v1Debs, " ")+" 2>&1")
 		// postinst names what is missing instead of failing.
 		if !strings.Contains(out, "kube-apiserver.service is enabled but not started") {
 			t.Errorf("install output does not tell the unconfigured units apart:\n%s", out)
@@ -252,7 +261,7 @@ func TestPackagesLifecycle(t *testing.T) {
 		for _, u := range controlPlaneUnits {
 			before[u] = m.must("systemctl show -p MainPID --value " + u)
 		}
-		m.must(apt + "install " + strings.Join(v2Debs, " "))
+		m.timed("apt-get install (upgrade)", apt+"install "+strings.Join(v2Debs, " "))
 		for _, p := range packages {
 			if got := m.must("dpkg-query -W -f '${Status} ${Version}' " + p); got != "install ok installed "+v2 {
 				t.Errorf("%s: dpkg status %q, want installed %s", p, got, v2)
@@ -281,7 +290,7 @@ func TestPackagesLifecycle(t *testing.T) {
 
 	t.Run("remove stops daemons and keeps conffiles", func(t *testing.T) {
 		m.t = t
-		m.must(apt + "remove " + strings.Join(packages, " "))
+		m.timed("apt-get remove", apt+"remove "+strings.Join(packages, " "))
 		for _, p := range packages {
 			// The client has no conffiles: removing it leaves nothing.
 			want := "deinstall ok config-files"
@@ -318,7 +327,8 @@ func TestPackagesLifecycle(t *testing.T) {
 
 	t.Run("purge removes conffiles and state, keeps PKI", func(t *testing.T) {
 		m.t = t
-		m.must(apt + "purge " + strings.Join(packages, " "))
+		// The client went away whole on remove; apt would not know it.
+		m.timed("apt-get purge", apt+"purge minik8s-control-plane minik8s-node")
 		for _, p := range packages {
 			if out, err := m.sh("dpkg-query -W -f '${Status}' " + p + " 2>/dev/null"); err == nil && strings.TrimSpace(out) != "unknown ok not-installed" {
 				t.Errorf("%s: dpkg still knows it after purge: %q", p, out)

@@ -63,6 +63,7 @@ package: build ## build the Debian packages minik8s-control-plane, -node and -cl
 # The upgrade installs a second build of the same tree with a higher
 # version (uncompressed, to save the time of compressing it again).
 test-packages: package ## install, upgrade, remove and purge the packages in a booted nspawn machine (root)
+	cd hack/package && $(GO) test -count=1 .
 	@rm -f $(PACKAGE_DIR)-upgrade/minik8s-*.deb
 	cd hack/package && $(GO) run . --root $(CURDIR) --version $(VERSION)+upgrade1 --out $(PACKAGE_DIR)-upgrade --compression none
 	MK8S_PACKAGES=$(PACKAGE_DIR) MK8S_PACKAGES_UPGRADE=$(PACKAGE_DIR)-upgrade MINIK8S_NO_SKIP=1 \

@@ -14,6 +14,8 @@
 #   machine.sh run NAME -- CMD...        run CMD inside NAME (as root, in all
 #                                        of its namespaces, like `docker exec`)
 #   machine.sh cp NAME SRC DEST          copy a host file into NAME
+#   machine.sh reboot NAME               power NAME off and boot it again with
+#                                        the same flags, keeping its files
 #   machine.sh stop NAME                 power NAME off and remove its files
 #   machine.sh list                      the machines that are up
 #
@@ -109,9 +111,12 @@ cmd_boot() {
 	[ -e "$d/nspawn.pid" ] && die "$name is already up (machine.sh stop $name)"
 	cmd_base
 	mkdir -p "$d/upper" "$d/work" "$d/root" "$d/containerd"
+	# The flags, for reboot.
+	printf '%s\0' "$@" >"$d/args"
 	# An overlay on the cached base: the machine writes only its own upper
 	# directory, and removing the machine is removing that.
-	mount -t overlay "mk8s-$name" -o "lowerdir=$BASE,upperdir=$d/upper,workdir=$d/work" "$d/root"
+	mountpoint -q "$d/root" ||
+		mount -t overlay "mk8s-$name" -o "lowerdir=$BASE,upperdir=$d/upper,workdir=$d/work" "$d/root"
 	echo "$name" >"$d/root/etc/hostname"
 	printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$name" >"$d/root/etc/hosts"
 	# A machine is thrown away, never recovered after a crash: dpkg need
@@ -142,8 +147,8 @@ cmd_boot() {
 		sleep 0.1
 	done
 	tail -20 "$d/console.log" >&2
-	cmd_stop "$name"
-	die "$name did not boot"
+	cmd_poweroff "$name"
+	die "$name did not boot (its files are kept in $d; machine.sh stop $name removes them)"
 }
 
 cmd_run() {
@@ -188,7 +193,8 @@ cmd_cp() {
 	cmd_run "$name" sh -c 'cat >"$1"' sh "$dest" <"$src"
 }
 
-cmd_stop() {
+# poweroff NAME: shut the machine down; its files stay.
+cmd_poweroff() {
 	need_root
 	local name=${1:?machine name} d pid i
 	d=$(mdir "$name")
@@ -208,10 +214,28 @@ cmd_stop() {
 			sleep 1
 		fi
 	fi
+	rm -f "$d/nspawn.pid"
 	if mountpoint -q "$d/root"; then
 		umount "$d/root" 2>/dev/null || umount -l "$d/root"
 	fi
-	rm -rf "$d"
+}
+
+# reboot NAME: what `systemctl reboot` on a VM does. nspawn itself exits
+# when its machine reboots (status 133), so the host boots it again, with
+# the flags it was first booted with and the files it has written since.
+cmd_reboot() {
+	local name=${1:?machine name} d args=()
+	d=$(mdir "$name")
+	[ -f "$d/args" ] || die "$name was never booted"
+	mapfile -d '' args <"$d/args"
+	cmd_poweroff "$name"
+	cmd_boot "$name" "${args[@]}"
+}
+
+cmd_stop() {
+	local name=${1:?machine name}
+	cmd_poweroff "$name"
+	rm -rf "$(mdir "$name")"
 }
 
 cmd_list() {
@@ -224,7 +248,7 @@ cmd_list() {
 
 case "${1:-}" in
 base) cmd_base ;;
-boot | wait | run | cp | stop) c=$1; shift; "cmd_$c" "$@" ;;
+boot | wait | run | cp | poweroff | reboot | stop) c=$1; shift; "cmd_$c" "$@" ;;
 list) cmd_list ;;
-*) sed -n '2,20p' "$0" >&2; exit 2 ;;
+*) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

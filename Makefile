@@ -59,7 +59,7 @@ package: build ## build the Debian packages minik8s-control-plane, -node and -cl
 
 # test-packages installs, upgrades, removes and purges the packages in a
 # machine booted with systemd-nspawn (hack/machine/machine.sh; root; the
-# base image is built once with debootstrap and cached in _output/machine).
+# base image is built once with debootstrap and cached in /var/cache/minik8s).
 # The upgrade installs a second build of the same tree with a higher
 # version (uncompressed, to save the time of compressing it again).
 test-packages: package ## install, upgrade, remove and purge the packages in a booted nspawn machine (root)

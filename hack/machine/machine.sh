@@ -19,16 +19,19 @@
 #   machine.sh stop NAME                 power NAME off and remove its files
 #   machine.sh list                      the machines that are up
 #
-# Environment: MACHINE_DIR (default _output/machine) holds the cache
-# (base-SUITE) and the machines (machines/NAME); MACHINE_MIRROR (default:
-# the Debian mirror of this host's apt sources); MACHINE_SUITE (bookworm).
+# Environment: MACHINE_CACHE (default /var/cache/minik8s) holds the base
+# image (base-SUITE), shared by every checkout on this host so that a fresh
+# clone (CI's) boots warm; MACHINE_DIR (default _output/machine) holds the
+# machines (machines/NAME); MACHINE_MIRROR (default: the Debian mirror of
+# this host's apt sources); MACHINE_SUITE (bookworm).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MACHINE_DIR=${MACHINE_DIR:-$ROOT/_output/machine}
 MACHINE_SUITE=${MACHINE_SUITE:-bookworm}
+MACHINE_CACHE=${MACHINE_CACHE:-/var/cache/minik8s}
 MACHINES=$MACHINE_DIR/machines
-BASE=$MACHINE_DIR/base-$MACHINE_SUITE
+BASE=$MACHINE_CACHE/base-$MACHINE_SUITE
 
 # What every machine has: systemd as init, D-Bus for systemctl, the network
 # tools, and the minik8s-node package's dependencies (containerd, runc,
@@ -56,17 +59,21 @@ base_stamp() { echo "$MACHINE_SUITE $BASE_PACKAGES"; }
 
 cmd_base() {
 	need_root
+	mkdir -p "$MACHINE_CACHE"
+	# One builder at a time; the others wait and then find it built.
+	exec {lock}>"$MACHINE_CACHE/.base.lock"
+	flock "$lock"
 	if [ -d "$BASE" ] && [ "$(cat "$BASE.stamp" 2>/dev/null)" = "$(base_stamp)" ]; then
+		exec {lock}>&-
 		return 0
 	fi
 	command -v debootstrap >/dev/null || die "debootstrap missing: apt-get install debootstrap (hack/install-deps.sh)"
 	command -v systemd-nspawn >/dev/null || die "systemd-nspawn missing: apt-get install systemd-container (hack/install-deps.sh)"
 	local tmp=$BASE.tmp start=$SECONDS
 	rm -rf "$tmp" "$BASE" "$BASE.stamp"
-	mkdir -p "$MACHINE_DIR"
 	log "debootstrap $MACHINE_SUITE into $BASE (once; cached)"
-	debootstrap --variant=minbase --include="$BASE_PACKAGES" "$MACHINE_SUITE" "$tmp" "$(mirror)" >"$MACHINE_DIR/debootstrap.log" 2>&1 ||
-		{ tail -20 "$MACHINE_DIR/debootstrap.log" >&2; die "debootstrap failed (log: $MACHINE_DIR/debootstrap.log)"; }
+	debootstrap --variant=minbase --include="$BASE_PACKAGES" "$MACHINE_SUITE" "$tmp" "$(mirror)" >"$MACHINE_CACHE/debootstrap.log" 2>&1 ||
+		{ tail -20 "$MACHINE_CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $MACHINE_CACHE/debootstrap.log)"; }
 	# A machine is a throwaway node: no console login to wait for, no
 	# timers that wake apt, and an empty machine-id so each boot makes one.
 	: >"$tmp/etc/machine-id"
@@ -80,6 +87,7 @@ cmd_base() {
 	rm -rf "$tmp/var/cache/apt/archives/"*.deb
 	mv "$tmp" "$BASE"
 	base_stamp >"$BASE.stamp"
+	exec {lock}>&-
 	log "base image ready in $((SECONDS - start))s"
 }
 

@@ -50,7 +50,10 @@ clean: ## remove build output
 # Debian packages (docs/operations.md): hack/package drives nfpm's library
 # from a module of its own, so nfpm's dependencies stay out of go.mod.
 # VERSION defaults to one derived from git describe (hack/package/version.sh).
-VERSION ?= $(shell ./hack/package/version.sh)
+# Expanded once, so both builds of test-packages see the same commit.
+ifndef VERSION
+VERSION := $(shell ./hack/package/version.sh)
+endif
 PACKAGE_DIR ?= $(CURDIR)/_output/packages
 PACKAGE_COMPRESSION ?= gzip
 package: build ## build the Debian packages minik8s-control-plane, -node and -client into _output/packages (VERSION=...)

@@ -215,12 +215,12 @@ func TestPackagesLifecycle(t *testing.T) {
 		if out, err := certs.CombinedOutput(); err != nil {
 			t.Fatalf("minictl certs: %v\n%s", err, out)
 		}
-		// Only what a control-plane machine gets; the kubelet's and
-		// kube-proxy's files too, so their units have their kubeconfigs.
+		// What a control-plane machine gets. The node's kubeconfigs stay
+		// out: an unconfigured kubelet must stay stopped through the
+		// upgrade, and a running one would make pod cgroups in the host's
+		// cgroup tree (the machine binds it).
 		files := map[string]string{
 			"admin.conf": "admin.conf", "scheduler.conf": "scheduler.conf", "controller-manager.conf": "controller-manager.conf",
-			"kube-proxy.conf": "kube-proxy.conf", "kubelet-worker-1.conf": "kubelet.conf",
-			"pki/kubelet/worker-1.crt": "pki/kubelet.crt", "pki/kubelet/worker-1.key": "pki/kubelet.key",
 		}
 		for _, f := range []string{"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "apiserver-etcd-client.crt", "apiserver-etcd-client.key",
 			"apiserver-kubelet-client.crt", "apiserver-kubelet-client.key", "etcd/ca.crt", "etcd/server.crt", "etcd/server.key",
@@ -242,7 +242,7 @@ func TestPackagesLifecycle(t *testing.T) {
 			}
 			m.must("chmod " + mode + " /etc/minik8s/" + dst)
 		}
-		m.must("ip addr add 192.168.56.10/32 dev lo && ip addr add 192.168.56.11/32 dev lo && ip link set lo up")
+		m.must("ip addr add 192.168.56.10/32 dev lo && ip link set lo up")
 		m.must("systemctl start " + strings.Join(controlPlaneUnits, " "))
 		for _, u := range controlPlaneUnits {
 			m.eventually(60*time.Second, "systemctl is-active --quiet "+u)
@@ -278,6 +278,11 @@ func TestPackagesLifecycle(t *testing.T) {
 			}
 			if got := m.unitState(u, "is-enabled"); got != "enabled" {
 				t.Errorf("%s: is-enabled %q after upgrade", u, got)
+			}
+		}
+		for _, u := range nodeUnits {
+			if got := m.unitState(u, "is-active"); got != "inactive" {
+				t.Errorf("%s: %s after the upgrade, want inactive (not configured)", u, got)
 			}
 		}
 		m.eventually(60*time.Second, "curl -fsS http://127.0.0.1:8080/healthz")

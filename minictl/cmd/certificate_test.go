@@ -52,7 +52,7 @@ func TestCertificateApproveDeny(t *testing.T) {
 func TestGetCSR(t *testing.T) {
 	h := newHarness(t)
 	h.cluster.Add(&certificatesv1.CertificateSigningRequest{Metadata: &metav1.ObjectMeta{Name: "jane"},
-		Spec: &certificatesv1.CertificateSigningRequestSpec{SignerName: certificatesv1.KubeAPIServerClientSignerName, Username: "admin"},
+		Spec:   &certificatesv1.CertificateSigningRequestSpec{SignerName: certificatesv1.KubeAPIServerClientSignerName, Username: "admin"},
 		Status: &certificatesv1.CertificateSigningRequestStatus{Conditions: []*certificatesv1.CertificateSigningRequestCondition{{Type: "Approved", Status: "True"}}}})
 	out, errOut, code := h.run("", "get", "csr")
 	want := "NAME   AGE   SIGNERNAME                            REQUESTOR   REQUESTEDDURATION   CONDITION\n" +

@@ -44,7 +44,6 @@ func csrOf(req []byte, signer string, usages ...string) *certificatesv1.Certific
 	}
 }
 
-
 func TestValidate(t *testing.T) {
 	user := makeRequest(t, "jane", []string{"developers"}, nil, nil)
 	node := makeRequest(t, "system:node:n1", []string{"system:nodes"}, nil, nil)

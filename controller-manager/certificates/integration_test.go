@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,6 +224,28 @@ func TestBootstrapAndUserCertificates(t *testing.T) {
 		renewed := waitIssued(t, node, "node-csr-n1-renew")
 		if c := renewed.GetStatus().GetConditions()[0]; c.GetMessage() != approver.SelfNodeClientMessage {
 			t.Errorf("renewal approval %v", c)
+		}
+
+		// The serving certificate: approved once the Node reports the
+		// addresses it names (minik8s' approver; Kubernetes leaves it to
+		// an external one).
+		servingReq, _ := certtest.Request(t, "system:node:n1", []string{"system:nodes"}, []string{"n1"}, []net.IP{net.ParseIP("10.0.0.1")})
+		if _, err := client.For[*certificatesv1.CertificateSigningRequest](node).Create(ctx,
+			certtest.CSR("node-csr-n1-serving", servingReq, certificatesv1.KubeletServingSignerName, "", nil, "digital signature", "server auth")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if cur, _ := csrs.Get(ctx, "", "node-csr-n1-serving"); certificatesv1.IsApproved(cur) {
+			t.Fatal("serving request approved before the Node exists")
+		}
+		if _, err := client.For[*corev1.Node](node).Create(ctx, &corev1.Node{Metadata: &metav1.ObjectMeta{Name: "n1"},
+			Status: &corev1.NodeStatus{Addresses: []*corev1.NodeAddress{{Type: "InternalIP", Address: "10.0.0.1"}, {Type: "Hostname", Address: "n1"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		serving := waitIssued(t, node, "node-csr-n1-serving")
+		certs, err := pki.ParseCerts(serving.GetStatus().GetCertificate())
+		if err != nil || certs[0].VerifyHostname("10.0.0.1") != nil || certs[0].VerifyHostname("n1") != nil {
+			t.Fatalf("serving certificate: %v", err)
 		}
 	})
 

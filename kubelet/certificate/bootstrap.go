@@ -193,4 +193,3 @@ func SelfSigned(certDir, node string, hosts []string) (*tls.Certificate, error) 
 	}
 	return &tls.Certificate{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}, nil
 }
-

@@ -20,6 +20,7 @@ func main() {
 	fs := flag.NewFlagSet("kubelet", flag.ExitOnError)
 	o.AddFlags(fs)
 	_ = fs.Parse(os.Args[1:])
+	o.Complete()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		level = slog.LevelInfo

@@ -436,9 +436,6 @@ schedulers() {
 
 controller_managers() {
 	local i
-	local -a signing_flags=()
-	# The CSR signers issue the nodes' certificates with the cluster CA.
-	[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || signing_flags=(--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key")
 	for i in 0 1; do
 		step "controller-manager-$i (health $GATEWAY:${CM_PORTS[$i]})" "$LOGS/controller-manager-$i.log"
 		# Node lifecycle is shortened so a stopped kubelet's pods move
@@ -448,7 +445,8 @@ controller_managers() {
 			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
 			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
 			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s \
-			--root-ca-file "$PKI/ca.crt" "${signing_flags[@]}"
+			--root-ca-file "$PKI/ca.crt" \
+			--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key"
 		wait_for 30 "controller-manager-$i" curl -fsS "http://$GATEWAY:${CM_PORTS[$i]}/healthz"
 	done
 }
@@ -537,19 +535,17 @@ node() {
 # kubelet, on the node's address; etcd keeps its data under the node's
 # state directory, so down removes it with everything else.
 master_static_pods() {
-	local i=$1 dir api_extra="" cm_extra=""
+	local i=$1 dir api_extra=""
 	dir=$(node_dir "$i")
-	if [ "$KUBELET_TLS_BOOTSTRAP" = 1 ]; then
-		api_extra=" --enable-bootstrap-token-auth"
-		cm_extra=" --cluster-signing-cert-file=/etc/kubernetes/pki/ca.crt --cluster-signing-key-file=/etc/kubernetes/pki/ca.key"
-	fi
+	[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || api_extra=" --enable-bootstrap-token-auth"
 	step "node $i: master, static pod manifests in $MANIFESTS" "$LOGS/render.log"
 	# Node lifecycle shortened as for the controller-manager processes, so
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
+		--audit-policy-file "$ROOT/deploy/audit/policy.yaml" --audit-log-dir "$LOGS/audit" \
 		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml --default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20$api_extra" \
-		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s$cm_extra") \
+		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }
 

@@ -24,7 +24,7 @@ import (
 
 type testSigner struct {
 	ca   *pki.KeyPair
-	csrs client.Interface[*certificatesv1.CertificateSigningRequest]
+	csrs *client.Resource[*certificatesv1.CertificateSigningRequest]
 	// renewLife is the lifetime of every certificate after the first of
 	// each signer (whose lifetime is the request's expirationSeconds):
 	// long, so that a test that moved its fake clock past the first
@@ -63,12 +63,21 @@ func (s *testSigner) run(ctx context.Context, t *testing.T) {
 				t.Errorf("test signer: %s: %v", csr.GetMetadata().GetName(), err)
 				continue
 			}
+			// Approved through the approval subresource, then the
+			// certificate through status, as the real controllers write.
 			csr.Status = &certificatesv1.CertificateSigningRequestStatus{
 				Conditions: []*certificatesv1.CertificateSigningRequestCondition{
 					{Type: certificatesv1.Approved, Status: "True", Reason: "TestSignerApproved", Message: "approved by the test-only signer"}},
-				Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 			}
-			if _, err := s.csrs.UpdateStatus(ctx, csr); err != nil && ctx.Err() == nil {
+			approved, err := s.csrs.UpdateSubresource(ctx, csr, "approval")
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("test signer: approve %s: %v", csr.GetMetadata().GetName(), err)
+				}
+				continue
+			}
+			approved.Status.Certificate = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+			if _, err := s.csrs.UpdateStatus(ctx, approved); err != nil && ctx.Err() == nil {
 				t.Errorf("test signer: update status of %s: %v", csr.GetMetadata().GetName(), err)
 			}
 		}

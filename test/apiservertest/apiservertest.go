@@ -92,9 +92,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	if opts.TokenAuthFile != "" {
 		o.Authentication.TokenAuthFile = opts.TokenAuthFile
 	}
-	if opts.EnableBootstrapTokenAuth {
-		o.Authentication.EnableBootstrapTokenAuth = true
-	}
+	o.Authentication.EnableBootstrapTokenAuth = o.Authentication.EnableBootstrapTokenAuth || opts.EnableBootstrapTokenAuth
 	o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
 	o.DisableAdmissionPlugins = opts.DisableAdmissionPlugins
 	if o.DisableAdmissionPlugins == "" && !slices.Contains(strings.Split(strings.ReplaceAll(o.EnableAdmissionPlugins, " ", ""), ","), "ServiceAccount") {

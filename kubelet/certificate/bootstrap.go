@@ -132,9 +132,14 @@ func LoadClientCert(ctx context.Context, o BootstrapOptions) error {
 			return fmt.Errorf("TLS bootstrap of node %s: %w", o.NodeName, ctx.Err())
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, retryMax)
+		backoff = min(2*backoff, bootstrapRetryMax)
 	}
 }
+
+// bootstrapRetryMax caps the back-off of a joining kubelet lower than a
+// renewal's: it has nothing to do until it joins, and its apiserver may
+// just be starting (a static pod of the master).
+const bootstrapRetryMax = 30 * time.Second
 
 // kubeconfigValid reports whether file is a kubeconfig a kubelet can use
 // now: it exists and its client certificate is valid at t (one that

@@ -274,7 +274,7 @@ func TestBootstrapAndUserCertificates(t *testing.T) {
 		issued := waitIssued(t, admin, "jane")
 		keyPEM, _ := pki.EncodeKey(key)
 		jane := connect(t, s, "jane", "", issued.GetStatus().GetCertificate(), keyPEM)
-		if u, g := whoami(t, jane); u != "jane" || !slices.Contains(g, "developers") {
+		if u, g := whoami(t, jane); u != "jane" || !slices.Contains(g, "developers") || !slices.Contains(g, "system:authenticated") {
 			t.Fatalf("user certificate authenticates as %s %v", u, g)
 		}
 		// A certificate, once issued, cannot be replaced, and a decision

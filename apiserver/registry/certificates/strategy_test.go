@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	certificatesv1 "minik8s/api/certificates/v1"
+	"minik8s/api/codec"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/apiserver/auth"
 )
@@ -228,5 +230,20 @@ func TestValidateUpdate(t *testing.T) {
 				t.Errorf("errors = %v, want ok %v", errs, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestExampleValidates: deploy/examples/csr.yaml is a valid request.
+func TestExampleValidates(t *testing.T) {
+	data, err := os.ReadFile("../../../deploy/examples/csr.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := codec.DecodeObjects(data)
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("decode: %v", err)
+	}
+	if errs := (Strategy{}).Validate(objs[0]); len(errs) > 0 {
+		t.Fatalf("deploy/examples/csr.yaml is invalid: %v", errs)
 	}
 }

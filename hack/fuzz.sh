@@ -5,6 +5,10 @@
 # already run with every plain `go test`; this explores beyond them. A
 # failing input is written to the package's testdata/fuzz/FuzzX/ - commit
 # it with the fix, and it runs as a seed from then on.
+# `go test -fuzz` builds every dependency with coverage instrumentation
+# (for the REST and gRPC fronts' targets that includes k8s.io/client-go):
+# the first run on a machine pays minutes of compiling once, later runs
+# reuse the build cache and take about FUZZTIME per target plus a link.
 #   FUZZTIME=30s hack/fuzz.sh            every target, 30 s each
 #   hack/fuzz.sh ./api/codec             the targets of one package
 set -euo pipefail

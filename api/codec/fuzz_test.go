@@ -3,6 +3,7 @@ package codec_test
 import (
 	"math"
 
+	yaml3 "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"testing"
 
@@ -63,6 +64,18 @@ func FuzzDecodeYAML(f *testing.F) {
 		objs, err := codec.DecodeObjects(data)
 		if err != nil {
 			return
+		}
+		// A mapping that writes one key twice (merge keys aside) is
+		// refused, also beside a merge key or a "<<" in a string.
+		if docs, err := codec.SplitYAMLDocuments(data); err == nil {
+			for _, d := range docs {
+				var n yaml3.Node
+				if yaml3.Unmarshal(d, &n) == nil {
+					if k := duplicateKey(&n); k != "" {
+						t.Fatalf("decoded a document that sets %q twice:\n%s", k, d)
+					}
+				}
+			}
 		}
 		for _, o := range objs {
 			y, err := codec.MarshalYAML(o)
@@ -249,4 +262,28 @@ func canonical(m protoreflect.Message) {
 		}
 		return true
 	})
+}
+
+// duplicateKey returns a scalar key some mapping under n sets twice, not
+// counting merge keys and without following aliases ("" when none).
+func duplicateKey(n *yaml3.Node) string {
+	if n.Kind == yaml3.MappingNode {
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml3.ScalarNode || k.Tag == "!!merge" || k.Value == "<<" {
+				continue
+			}
+			if seen[k.Value] {
+				return k.Value
+			}
+			seen[k.Value] = true
+		}
+	}
+	for _, c := range n.Content {
+		if d := duplicateKey(c); d != "" {
+			return d
+		}
+	}
+	return ""
 }

@@ -23,6 +23,9 @@
 # deploy/addons/kube-proxy.yaml instead of processes. Nothing of the control
 # plane runs in the root namespace; every client uses 10.250.0.11:6443.
 #
+# INGRESS=1 (make up INGRESS=1) also installs the ingress controller add-on
+# (deploy/addons/ingress.yaml: NodePorts 30080/30443, docs/ingress.md).
+#
 #   hack/local-up-cluster.sh up                 (make up) down first, then up
 #   hack/local-up-cluster.sh down               (make down) remove everything
 #   hack/local-up-cluster.sh stop-component N   stop one process by its PID
@@ -421,7 +424,8 @@ controller_managers() {
 			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
 			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
 			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s \
-			--root-ca-file "$PKI/ca.crt"
+			--root-ca-file "$PKI/ca.crt" \
+			--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key"
 		wait_for 30 "controller-manager-$i" curl -fsS "http://$GATEWAY:${CM_PORTS[$i]}/healthz"
 	done
 }
@@ -581,6 +585,20 @@ dns_addon() {
 	wait_for 120 "kube-dns" dns_ready
 }
 
+# ingress_addon installs the ingress controller when INGRESS=1.
+ingress_addon() {
+	[ "${INGRESS:-0}" = 1 ] || return 0
+	step "ingress controller: minictl apply -f deploy/addons/ingress.yaml" "$LOGS/ingress-addon.log"
+	minictl apply -f "$ROOT/deploy/addons/ingress.yaml" >"$LOGS/ingress-addon.log" 2>&1
+	wait_for 120 "ingress-controller" ingress_ready
+}
+
+ingress_ready() {
+	local ready
+	ready=$(minictl -n kube-system get deployment ingress-controller -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
+	[ -n "$ready" ] && [ "$ready" -ge 1 ]
+}
+
 dns_ready() {
 	local ready
 	ready=$(minictl -n kube-system get deployment kube-dns -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
@@ -701,6 +719,7 @@ up() {
 		wait_nodes
 	fi
 	dns_addon
+	ingress_addon
 	write_env
 	trap - ERR
 	cat <<EOF

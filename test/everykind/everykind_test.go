@@ -47,6 +47,7 @@ var skeletons = map[string]string{
 	"controllerrevisions":      `{"revision":1,"data":{"a":1}}`,
 	"horizontalpodautoscalers": `{"spec":{"scaleTargetRef":{"kind":"Deployment","name":"d","apiVersion":"apps/v1"},"maxReplicas":2}}`,
 	"poddisruptionbudgets":     `{"spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"s"}}}}`,
+	"ingressclasses":           `{"spec":{"controller":"example.com/ingress-controller"}}`,
 	"ingresses":                `{"spec":{"defaultBackend":{"service":{"name":"s","port":{"number":80}}}}}`,
 	"roles":                    `{"rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get"]}]}`,
 	"clusterroles":             `{"rules":[{"apiGroups":[""],"resources":["pods"],"verbs":["get"]}]}`,
@@ -154,7 +155,7 @@ func grpcVerbs(t *testing.T, c *client.Client, k *scheme.Kind) {
 	const name = "skel-grpc"
 	created, err := r.Create(ctx, skeleton(t, k, name))
 	if err != nil {
-		t.Fatalf("create: %v", err)
+		t.Fatalf("create: %v (a new kind needs its smallest valid object in skeletons)", err)
 	}
 	rv := created.GetMetadata().GetResourceVersion()
 	w, err := r.Watch(ctx, ns, client.ListOptions{ResourceVersion: rv})

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -80,7 +81,31 @@ func MarshalYAML(m proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return yaml.JSONToYAML(j)
+	return yaml.JSONToYAML(yamlReadable(j))
+}
+
+// yamlReadable escapes the characters JSON may carry raw but a YAML reader
+// refuses or misreads (DEL and the C1 controls, NEL a line break to
+// YAML 1.1; U+FFFE and U+FFFF), so a string holding one still prints as
+// YAML. Outside strings JSON has only ASCII punctuation, so a rune-level
+// rewrite touches string contents alone.
+func yamlReadable(j []byte) []byte {
+	if !bytes.ContainsFunc(j, yamlUnreadable) {
+		return j
+	}
+	out := make([]byte, 0, len(j)+16)
+	for _, r := range string(j) {
+		if yamlUnreadable(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+			continue
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
+}
+
+func yamlUnreadable(r rune) bool {
+	return r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0xfffe || r == 0xffff
 }
 
 // ToMap returns m as a generic JSON value tree (map[string]any, []any,

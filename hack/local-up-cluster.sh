@@ -42,8 +42,8 @@
 # apiservers' --http-port (plain /healthz, /readyz, /livez, /metrics)
 # stays for the harness's probes.
 #
-# KUBELET_TLS_BOOTSTRAP=1 (make up KUBELET_TLS_BOOTSTRAP=1) makes the nodes
-# join as Kubernetes nodes do (kubeadm join): a bootstrap token Secret
+# The nodes join as Kubernetes nodes do (kubeadm join; KUBELET_TLS_BOOTSTRAP=0
+# gives every kubelet a pre-signed certificate instead): a bootstrap token Secret
 # (kube-system/bootstrap-token-ID, as kubeadm makes it) and
 # _output/local/bootstrap-kubelet.conf carrying that token; each kubelet
 # starts with only --bootstrap-kubeconfig, --rotate-certificates and
@@ -88,7 +88,7 @@ CONTROL_PLANE=${CONTROL_PLANE:-processes}
 # iptables (the default), nftables or userspace: every kube-proxy's mode.
 KUBE_PROXY_MODE=${KUBE_PROXY_MODE:-${PROXY_MODE:-iptables}}
 # 1: nodes join with a bootstrap token (TLS bootstrap); 0: pre-made kubeconfigs.
-KUBELET_TLS_BOOTSTRAP=${KUBELET_TLS_BOOTSTRAP:-0}
+KUBELET_TLS_BOOTSTRAP=${KUBELET_TLS_BOOTSTRAP:-1}
 REGISTRY=127.0.0.1:5000
 BRIDGE=mk8s-br0
 NET_PREFIX=10.250.0           # the harness subnet, a /24 on the bridge

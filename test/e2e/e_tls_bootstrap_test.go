@@ -20,7 +20,7 @@ import (
 	"minik8s/api/pki"
 )
 
-// TestNodesJoinedWithBootstrapToken (make up KUBELET_TLS_BOOTSTRAP=1): every
+// TestNodesJoinedWithBootstrapToken (make up's default): every
 // worker's kubelet joined with only the bootstrap kubeconfig. Its client
 // certificate was issued for an approved CSR of the
 // kube-apiserver-client-kubelet signer (requested by
@@ -32,7 +32,7 @@ import (
 func TestNodesJoinedWithBootstrapToken(t *testing.T) {
 	c := need(t)
 	if !c.tlsBootstrap {
-		t.Skip("the cluster's nodes did not join with a bootstrap token (make up KUBELET_TLS_BOOTSTRAP=1)")
+		t.Skip("the cluster's nodes did not join with a bootstrap token (make up KUBELET_TLS_BOOTSTRAP=0)")
 	}
 	raw, err := os.ReadFile(filepath.Join(c.state, "bootstrap-token"))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
@@ -338,4 +339,37 @@ func (identity) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	u := &unstructured.Unstructured{Object: map[string]any{}}
 	u.SetGroupVersionKind(gvk)
 	return u, nil
+}
+
+// TrackObject is TrackSubresourceUpdate for objects: it records a create
+// (old nil) or an update of next by manager as an Update entry in next's
+// managedFields and returns the object to store (a new message; next is
+// not changed). The generic registry calls it on every create and update
+// that names a manager, so objects written by PUT and POST carry
+// managedFields as in Kubernetes and a later server-side apply by another
+// manager conflicts only where the values differ.
+func TrackObject(k *scheme.Kind, subresource string, old, next scheme.Object, manager string, now time.Time) (scheme.Object, error) {
+	if manager == "" {
+		return next, nil
+	}
+	var oldJSON []byte
+	if old != nil {
+		var err error
+		if oldJSON, err = codec.MarshalJSON(old); err != nil {
+			return nil, apierrors.NewInternal(err)
+		}
+	}
+	newJSON, err := codec.MarshalJSON(next)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	data, err := TrackSubresourceUpdate(k, subresource, oldJSON, newJSON, manager, OperationUpdate, now)
+	if err != nil {
+		return nil, err
+	}
+	out := k.New()
+	if err := codec.UnmarshalJSON(data, out); err != nil {
+		return nil, apierrors.NewInternal(fmt.Errorf("managedFields of %s %s: %w", k.Kind, next.GetMetadata().GetName(), err))
+	}
+	return out, nil
 }

@@ -23,6 +23,9 @@
 # deploy/addons/kube-proxy.yaml instead of processes. Nothing of the control
 # plane runs in the root namespace; every client uses 10.250.0.11:6443.
 #
+# INGRESS=1 (make up INGRESS=1) also installs the ingress controller add-on
+# (deploy/addons/ingress.yaml: NodePorts 30080/30443, docs/ingress.md).
+#
 #   hack/local-up-cluster.sh up                 (make up) down first, then up
 #   hack/local-up-cluster.sh down               (make down) remove everything
 #   hack/local-up-cluster.sh stop-component N   stop one process by its PID
@@ -508,6 +511,7 @@ master_static_pods() {
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
+		--audit-policy-file "$ROOT/deploy/audit/policy.yaml" --audit-log-dir "$LOGS/audit" \
 		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml --default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
@@ -578,6 +582,20 @@ dns_addon() {
 	step "cluster DNS: minictl apply -f deploy/addons/dns.yaml" "$LOGS/dns-addon.log"
 	minictl apply -f "$DNS_MANIFEST" >"$LOGS/dns-addon.log" 2>&1
 	wait_for 120 "kube-dns" dns_ready
+}
+
+# ingress_addon installs the ingress controller when INGRESS=1.
+ingress_addon() {
+	[ "${INGRESS:-0}" = 1 ] || return 0
+	step "ingress controller: minictl apply -f deploy/addons/ingress.yaml" "$LOGS/ingress-addon.log"
+	minictl apply -f "$ROOT/deploy/addons/ingress.yaml" >"$LOGS/ingress-addon.log" 2>&1
+	wait_for 120 "ingress-controller" ingress_ready
+}
+
+ingress_ready() {
+	local ready
+	ready=$(minictl -n kube-system get deployment ingress-controller -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
+	[ -n "$ready" ] && [ "$ready" -ge 1 ]
 }
 
 dns_ready() {
@@ -700,6 +718,7 @@ up() {
 		wait_nodes
 	fi
 	dns_addon
+	ingress_addon
 	write_env
 	trap - ERR
 	cat <<EOF

@@ -358,6 +358,22 @@ var kindPrinters = map[string]printer{
 			return []any{name(o), class, ingressHosts(in), ingressAddress(in), ports, age(o, now)}
 		},
 	},
+	groupKind("networking.k8s.io", "IngressClass"): {
+		columns: []Column{
+			nameColumn,
+			col("Controller", typeString, "The controller that implements the class."),
+			col("Parameters", typeString, "The resource holding the class's parameters."),
+			ageColumn,
+		},
+		cells: func(o scheme.Object, now time.Time) []any {
+			c, _ := o.(*networkingv1.IngressClass)
+			params := "<none>"
+			if p := c.GetSpec().GetParameters(); p != nil {
+				params = p.GetKind() + "/" + p.GetName()
+			}
+			return []any{name(o), c.GetSpec().GetController(), params, age(o, now)}
+		},
+	},
 	groupKind("autoscaling", "HorizontalPodAutoscaler"): {
 		columns: []Column{
 			nameColumn,

@@ -81,6 +81,13 @@ type Config struct {
 	// parent).
 	PKIDir        string
 	KubeconfigDir string
+	// AuditPolicyFile is the host file of the audit policy (kube-apiserver
+	// --audit-policy-file; default KubeconfigDir/audit-policy.yaml, e.g.
+	// /etc/minik8s/audit-policy.yaml), mounted read-only; AuditLogDir the
+	// host directory the apiserver writes audit.log into (default
+	// /var/log/kubernetes/audit, kubeadm's documented place).
+	AuditPolicyFile string
+	AuditLogDir     string
 	// ExtraArgs are appended to one component's flags, keyed by its name
 	// (Etcd, APIServer, ...), e.g. {Scheduler: {"--v"}}.
 	ExtraArgs map[string][]string
@@ -109,6 +116,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ImagePullPolicy, "IfNotPresent")
 	def(&c.PKIDir, "/etc/minik8s/pki")
 	def(&c.KubeconfigDir, filepath.Dir(filepath.Clean(c.PKIDir)))
+	def(&c.AuditPolicyFile, filepath.Join(c.KubeconfigDir, "audit-policy.yaml"))
+	def(&c.AuditLogDir, "/var/log/kubernetes/audit")
 	if c.APIServerPort == 0 {
 		c.APIServerPort = DefaultAPIServerPort
 	}
@@ -207,6 +216,13 @@ type pod struct {
 // pkiMount is where the static pods see PKIDir (kubeadm's path).
 const pkiMount = "/etc/kubernetes/pki"
 
+// Where the apiserver finds its audit policy and writes its audit log
+// inside the pod (kubeadm's paths).
+const (
+	auditPolicyMount = "/etc/kubernetes/audit-policy.yaml"
+	auditLogMount    = "/var/log/kubernetes/audit"
+)
+
 func (c Config) image(repo string) string { return c.ImagePrefix + images.Image(repo) }
 
 func (c Config) etcd() pod {
@@ -275,11 +291,17 @@ func (c Config) apiserver() pod {
 			"--authorization-mode=Node,RBAC",
 			// The default plugins plus NodeRestriction (kubeadm's choice).
 			"--enable-admission-plugins=NodeRestriction",
+			// Who did what: kubeadm's audit layout, rotated at 100 MB.
+			"--audit-policy-file=" + auditPolicyMount,
+			"--audit-log-path=" + auditLogMount + "/audit.log",
+			"--audit-log-maxsize=100",
+			"--audit-log-maxbackup=3",
 		},
 		probePort: c.APIServerHealthPort, livePath: "/livez", readyPath: "/readyz",
-		volumes:  map[string]string{"pki": c.PKIDir},
-		mounts:   map[string]string{"pki": pkiMount},
-		readOnly: map[string]bool{"pki": true},
+		volumes:  map[string]string{"pki": c.PKIDir, "audit-policy": c.AuditPolicyFile, "audit-log": c.AuditLogDir},
+		mounts:   map[string]string{"pki": pkiMount, "audit-policy": auditPolicyMount, "audit-log": auditLogMount},
+		readOnly: map[string]bool{"pki": true, "audit-policy": true},
+		files:    map[string]bool{"audit-policy": true},
 	}
 }
 

@@ -757,6 +757,213 @@ func (x *Ingress) GetStatus() *IngressStatus {
 	return nil
 }
 
+// IngressClass names the controller that implements the Ingresses of its
+// class. The annotation ingressclass.kubernetes.io/is-default-class="true"
+// makes it the class of Ingresses that name none. Cluster-scoped.
+type IngressClass struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=apiVersion,proto3" json:"apiVersion,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata      *v11.ObjectMeta        `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *IngressClassSpec      `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngressClass) Reset() {
+	*x = IngressClass{}
+	mi := &file_api_networking_v1_networking_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngressClass) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngressClass) ProtoMessage() {}
+
+func (x *IngressClass) ProtoReflect() protoreflect.Message {
+	mi := &file_api_networking_v1_networking_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngressClass.ProtoReflect.Descriptor instead.
+func (*IngressClass) Descriptor() ([]byte, []int) {
+	return file_api_networking_v1_networking_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *IngressClass) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *IngressClass) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *IngressClass) GetMetadata() *v11.ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *IngressClass) GetSpec() *IngressClassSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// IngressClassSpec is the configuration of an IngressClass.
+type IngressClassSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// controller names the controller that serves this class, a
+	// domain-prefixed path such as "minik8s.io/ingress"; it cannot change.
+	Controller string `protobuf:"bytes,1,opt,name=controller,proto3" json:"controller,omitempty"`
+	// parameters optionally points at a resource holding the controller's
+	// configuration for this class.
+	Parameters    *IngressClassParametersReference `protobuf:"bytes,2,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngressClassSpec) Reset() {
+	*x = IngressClassSpec{}
+	mi := &file_api_networking_v1_networking_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngressClassSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngressClassSpec) ProtoMessage() {}
+
+func (x *IngressClassSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_api_networking_v1_networking_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngressClassSpec.ProtoReflect.Descriptor instead.
+func (*IngressClassSpec) Descriptor() ([]byte, []int) {
+	return file_api_networking_v1_networking_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *IngressClassSpec) GetController() string {
+	if x != nil {
+		return x.Controller
+	}
+	return ""
+}
+
+func (x *IngressClassSpec) GetParameters() *IngressClassParametersReference {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
+// IngressClassParametersReference points at a resource with parameters of
+// an IngressClass.
+type IngressClassParametersReference struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ApiGroup *string                `protobuf:"bytes,1,opt,name=apiGroup,proto3,oneof" json:"apiGroup,omitempty"`
+	Kind     string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name     string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// scope is "Cluster" (default) or "Namespace".
+	Scope         *string `protobuf:"bytes,4,opt,name=scope,proto3,oneof" json:"scope,omitempty"`
+	Namespace     *string `protobuf:"bytes,5,opt,name=namespace,proto3,oneof" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngressClassParametersReference) Reset() {
+	*x = IngressClassParametersReference{}
+	mi := &file_api_networking_v1_networking_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngressClassParametersReference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngressClassParametersReference) ProtoMessage() {}
+
+func (x *IngressClassParametersReference) ProtoReflect() protoreflect.Message {
+	mi := &file_api_networking_v1_networking_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngressClassParametersReference.ProtoReflect.Descriptor instead.
+func (*IngressClassParametersReference) Descriptor() ([]byte, []int) {
+	return file_api_networking_v1_networking_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *IngressClassParametersReference) GetApiGroup() string {
+	if x != nil && x.ApiGroup != nil {
+		return *x.ApiGroup
+	}
+	return ""
+}
+
+func (x *IngressClassParametersReference) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *IngressClassParametersReference) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IngressClassParametersReference) GetScope() string {
+	if x != nil && x.Scope != nil {
+		return *x.Scope
+	}
+	return ""
+}
+
+func (x *IngressClassParametersReference) GetNamespace() string {
+	if x != nil && x.Namespace != nil {
+		return *x.Namespace
+	}
+	return ""
+}
+
 var File_api_networking_v1_networking_proto protoreflect.FileDescriptor
 
 const file_api_networking_v1_networking_proto_rawDesc = "" +
@@ -813,7 +1020,31 @@ const file_api_networking_v1_networking_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x1b.minik8s.meta.v1.ObjectMetaR\bmetadata\x126\n" +
 	"\x04spec\x18\x04 \x01(\v2\".minik8s.networking.v1.IngressSpecR\x04spec\x12<\n" +
-	"\x06status\x18\x05 \x01(\v2$.minik8s.networking.v1.IngressStatusR\x06statusB(Z&minik8s/api/networking/v1;networkingv1b\x06proto3"
+	"\x06status\x18\x05 \x01(\v2$.minik8s.networking.v1.IngressStatusR\x06status\"\xb8\x01\n" +
+	"\fIngressClass\x12\x1e\n" +
+	"\n" +
+	"apiVersion\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x127\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x1b.minik8s.meta.v1.ObjectMetaR\bmetadata\x12;\n" +
+	"\x04spec\x18\x04 \x01(\v2'.minik8s.networking.v1.IngressClassSpecR\x04spec\"\x8a\x01\n" +
+	"\x10IngressClassSpec\x12\x1e\n" +
+	"\n" +
+	"controller\x18\x01 \x01(\tR\n" +
+	"controller\x12V\n" +
+	"\n" +
+	"parameters\x18\x02 \x01(\v26.minik8s.networking.v1.IngressClassParametersReferenceR\n" +
+	"parameters\"\xcd\x01\n" +
+	"\x1fIngressClassParametersReference\x12\x1f\n" +
+	"\bapiGroup\x18\x01 \x01(\tH\x00R\bapiGroup\x88\x01\x01\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x19\n" +
+	"\x05scope\x18\x04 \x01(\tH\x01R\x05scope\x88\x01\x01\x12!\n" +
+	"\tnamespace\x18\x05 \x01(\tH\x02R\tnamespace\x88\x01\x01B\v\n" +
+	"\t_apiGroupB\b\n" +
+	"\x06_scopeB\f\n" +
+	"\n" +
+	"_namespaceB(Z&minik8s/api/networking/v1;networkingv1b\x06proto3"
 
 var (
 	file_api_networking_v1_networking_proto_rawDescOnce sync.Once
@@ -827,23 +1058,26 @@ func file_api_networking_v1_networking_proto_rawDescGZIP() []byte {
 	return file_api_networking_v1_networking_proto_rawDescData
 }
 
-var file_api_networking_v1_networking_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_api_networking_v1_networking_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_api_networking_v1_networking_proto_goTypes = []any{
-	(*IngressSpec)(nil),                  // 0: minik8s.networking.v1.IngressSpec
-	(*IngressTLS)(nil),                   // 1: minik8s.networking.v1.IngressTLS
-	(*IngressStatus)(nil),                // 2: minik8s.networking.v1.IngressStatus
-	(*IngressLoadBalancerStatus)(nil),    // 3: minik8s.networking.v1.IngressLoadBalancerStatus
-	(*IngressLoadBalancerIngress)(nil),   // 4: minik8s.networking.v1.IngressLoadBalancerIngress
-	(*IngressPortStatus)(nil),            // 5: minik8s.networking.v1.IngressPortStatus
-	(*IngressRule)(nil),                  // 6: minik8s.networking.v1.IngressRule
-	(*HTTPIngressRuleValue)(nil),         // 7: minik8s.networking.v1.HTTPIngressRuleValue
-	(*HTTPIngressPath)(nil),              // 8: minik8s.networking.v1.HTTPIngressPath
-	(*IngressBackend)(nil),               // 9: minik8s.networking.v1.IngressBackend
-	(*IngressServiceBackend)(nil),        // 10: minik8s.networking.v1.IngressServiceBackend
-	(*ServiceBackendPort)(nil),           // 11: minik8s.networking.v1.ServiceBackendPort
-	(*Ingress)(nil),                      // 12: minik8s.networking.v1.Ingress
-	(*v1.TypedLocalObjectReference)(nil), // 13: minik8s.core.v1.TypedLocalObjectReference
-	(*v11.ObjectMeta)(nil),               // 14: minik8s.meta.v1.ObjectMeta
+	(*IngressSpec)(nil),                     // 0: minik8s.networking.v1.IngressSpec
+	(*IngressTLS)(nil),                      // 1: minik8s.networking.v1.IngressTLS
+	(*IngressStatus)(nil),                   // 2: minik8s.networking.v1.IngressStatus
+	(*IngressLoadBalancerStatus)(nil),       // 3: minik8s.networking.v1.IngressLoadBalancerStatus
+	(*IngressLoadBalancerIngress)(nil),      // 4: minik8s.networking.v1.IngressLoadBalancerIngress
+	(*IngressPortStatus)(nil),               // 5: minik8s.networking.v1.IngressPortStatus
+	(*IngressRule)(nil),                     // 6: minik8s.networking.v1.IngressRule
+	(*HTTPIngressRuleValue)(nil),            // 7: minik8s.networking.v1.HTTPIngressRuleValue
+	(*HTTPIngressPath)(nil),                 // 8: minik8s.networking.v1.HTTPIngressPath
+	(*IngressBackend)(nil),                  // 9: minik8s.networking.v1.IngressBackend
+	(*IngressServiceBackend)(nil),           // 10: minik8s.networking.v1.IngressServiceBackend
+	(*ServiceBackendPort)(nil),              // 11: minik8s.networking.v1.ServiceBackendPort
+	(*Ingress)(nil),                         // 12: minik8s.networking.v1.Ingress
+	(*IngressClass)(nil),                    // 13: minik8s.networking.v1.IngressClass
+	(*IngressClassSpec)(nil),                // 14: minik8s.networking.v1.IngressClassSpec
+	(*IngressClassParametersReference)(nil), // 15: minik8s.networking.v1.IngressClassParametersReference
+	(*v1.TypedLocalObjectReference)(nil),    // 16: minik8s.core.v1.TypedLocalObjectReference
+	(*v11.ObjectMeta)(nil),                  // 17: minik8s.meta.v1.ObjectMeta
 }
 var file_api_networking_v1_networking_proto_depIdxs = []int32{
 	9,  // 0: minik8s.networking.v1.IngressSpec.defaultBackend:type_name -> minik8s.networking.v1.IngressBackend
@@ -856,16 +1090,19 @@ var file_api_networking_v1_networking_proto_depIdxs = []int32{
 	8,  // 7: minik8s.networking.v1.HTTPIngressRuleValue.paths:type_name -> minik8s.networking.v1.HTTPIngressPath
 	9,  // 8: minik8s.networking.v1.HTTPIngressPath.backend:type_name -> minik8s.networking.v1.IngressBackend
 	10, // 9: minik8s.networking.v1.IngressBackend.service:type_name -> minik8s.networking.v1.IngressServiceBackend
-	13, // 10: minik8s.networking.v1.IngressBackend.resource:type_name -> minik8s.core.v1.TypedLocalObjectReference
+	16, // 10: minik8s.networking.v1.IngressBackend.resource:type_name -> minik8s.core.v1.TypedLocalObjectReference
 	11, // 11: minik8s.networking.v1.IngressServiceBackend.port:type_name -> minik8s.networking.v1.ServiceBackendPort
-	14, // 12: minik8s.networking.v1.Ingress.metadata:type_name -> minik8s.meta.v1.ObjectMeta
+	17, // 12: minik8s.networking.v1.Ingress.metadata:type_name -> minik8s.meta.v1.ObjectMeta
 	0,  // 13: minik8s.networking.v1.Ingress.spec:type_name -> minik8s.networking.v1.IngressSpec
 	2,  // 14: minik8s.networking.v1.Ingress.status:type_name -> minik8s.networking.v1.IngressStatus
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	17, // 15: minik8s.networking.v1.IngressClass.metadata:type_name -> minik8s.meta.v1.ObjectMeta
+	14, // 16: minik8s.networking.v1.IngressClass.spec:type_name -> minik8s.networking.v1.IngressClassSpec
+	15, // 17: minik8s.networking.v1.IngressClassSpec.parameters:type_name -> minik8s.networking.v1.IngressClassParametersReference
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_api_networking_v1_networking_proto_init() }
@@ -876,13 +1113,14 @@ func file_api_networking_v1_networking_proto_init() {
 	file_api_networking_v1_networking_proto_msgTypes[0].OneofWrappers = []any{}
 	file_api_networking_v1_networking_proto_msgTypes[5].OneofWrappers = []any{}
 	file_api_networking_v1_networking_proto_msgTypes[8].OneofWrappers = []any{}
+	file_api_networking_v1_networking_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_networking_v1_networking_proto_rawDesc), len(file_api_networking_v1_networking_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -26,6 +26,8 @@ func main() {
 	flag.StringVar(&c.ClusterCIDR, "cluster-cidr", "", "pod CIDR (default 10.244.0.0/16)")
 	flag.StringVar(&c.PKIDir, "pki-dir", "", "host directory of the cluster PKI, kubeadm's layout (default /etc/minik8s/pki)")
 	flag.StringVar(&c.KubeconfigDir, "kubeconfig-dir", "", "host directory of scheduler.conf and controller-manager.conf (default: the parent of --pki-dir)")
+	flag.StringVar(&c.AuditPolicyFile, "audit-policy-file", "", "host file of the apiserver's audit policy (default: audit-policy.yaml in --kubeconfig-dir)")
+	flag.StringVar(&c.AuditLogDir, "audit-log-dir", "", "host directory the apiserver writes audit.log into (default /var/log/kubernetes/audit)")
 	flag.StringVar(&c.ImagePrefix, "image-prefix", "", `put before "minik8s/...": e.g. "127.0.0.1:5000/" (default none: docker.io via the kubelet's mirror)`)
 	flag.StringVar(&c.ImagePullPolicy, "image-pull-policy", "", "Always, IfNotPresent or Never (default IfNotPresent)")
 	extra := map[string]*string{}

@@ -32,6 +32,9 @@ install_bin "$STAGE" minictl minictl
 install -d -m 0700 /root/.kube
 install -m 0600 /etc/minik8s/admin.conf /root/.kube/config
 
+# The apiserver's audit policy (--audit-policy-file in its env file).
+install -m 0644 "$STAGE/audit-policy.yaml" /etc/minik8s/audit-policy.yaml
+
 # The example environment files already carry this machine's values
 # (192.168.56.10), so they go in unchanged.
 units=(etcd kube-apiserver kube-scheduler kube-controller-manager)

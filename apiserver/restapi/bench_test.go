@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +125,52 @@ func BenchmarkKubectlGetPods(b *testing.B) {
 		if rows != benchPods {
 			b.Fatalf("%d rows, want %d", rows, benchPods)
 		}
+	}
+}
+
+// BenchmarkKubectlEndToEnd runs `kubectl get pods -n rest` of benchPods
+// pods against the REST front (process start, cached discovery, the
+// Table pages and printing), with the kubectl of $KUBECTL, bin/kubectl
+// or PATH; it is skipped without one.
+func BenchmarkKubectlEndToEnd(b *testing.B) {
+	kubectl := os.Getenv("KUBECTL")
+	if kubectl == "" {
+		if _, err := os.Stat("../../bin/kubectl"); err == nil {
+			kubectl = "../../bin/kubectl"
+		} else if p, err := exec.LookPath("kubectl"); err == nil {
+			kubectl = p
+		}
+	}
+	if kubectl == "" {
+		b.Skip("no kubectl: set $KUBECTL")
+	}
+	base := benchServer(b, benchPods)
+	dir := b.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: %q}\n"+
+		"users:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n", base)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	get := func() {
+		args := []string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(dir, "cache")}
+		if p := os.Getenv("KUBECTL_PROFILE"); p != "" {
+			args = append(args, "--profile=cpu", "--profile-output="+p, "-v=6")
+		}
+		cmd := exec.Command(kubectl, append(args, "get", "pods", "-n", "rest")...)
+		cmd.Stdout = io.Discard
+		out := &strings.Builder{}
+		cmd.Stderr = out
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("kubectl get pods: %v: %s", err, out)
+		}
+		if p := os.Getenv("KUBECTL_PROFILE"); p != "" {
+			_ = os.WriteFile(p+".log", []byte(out.String()), 0o644)
+		}
+	}
+	get() // discovery cached, as for a user's second command
+	b.ResetTimer()
+	for b.Loop() {
+		get()
 	}
 }

@@ -140,6 +140,34 @@ func TrackSubresourceUpdate(k *scheme.Kind, subresource string, old, new []byte,
 	return finish(k, live, out, now)
 }
 
+// trackJSON is TrackSubresourceUpdate without the final normalization:
+// the result is the field manager's JSON, which the caller decodes into a
+// message itself (decoding checks it as normalization would).
+func trackJSON(k *scheme.Kind, subresource string, old, new []byte, manager string, now time.Time) ([]byte, error) {
+	fm, err := fieldManagerFor(k, subresource)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	live, err := liveObject(k, old)
+	if err != nil {
+		return nil, err
+	}
+	newObj, err := liveObject(k, new)
+	if err != nil {
+		return nil, err
+	}
+	out := fm.UpdateNoErrors(live, newObj, manager)
+	u, err := stamp(live, out, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	return data, nil
+}
+
 // ManagerFromUserAgent is the field manager Kubernetes records for a write
 // that names none: the User-Agent up to its first "/" ("kubectl" for
 // "kubectl/v1.33.0 (linux/amd64) kubernetes/abc"), at most 128 bytes.
@@ -173,6 +201,20 @@ func liveObject(k *scheme.Kind, data []byte) (*unstructured.Unstructured, error)
 // the time of every managedFields entry the call stamped to now (the field
 // manager stamps the wall clock; callers and tests want their own).
 func finish(k *scheme.Kind, live *unstructured.Unstructured, out runtime.Object, now time.Time) ([]byte, error) {
+	u, err := stamp(live, out, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	return normalize(k, data)
+}
+
+// stamp returns the field manager's result as an unstructured object with
+// the entries the call changed (their time differs from live's) set to now.
+func stamp(live *unstructured.Unstructured, out runtime.Object, now time.Time) (*unstructured.Unstructured, error) {
 	u, ok := out.(*unstructured.Unstructured)
 	if !ok {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(out)
@@ -201,11 +243,7 @@ func finish(k *scheme.Kind, live *unstructured.Unstructured, out runtime.Object,
 		}
 		_ = unstructured.SetNestedSlice(u.Object, entries, "metadata", "managedFields")
 	}
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, apierrors.NewInternal(err)
-	}
-	return normalize(k, data)
+	return u, nil
 }
 
 func entryKey(manager, operation, subresource string) string {
@@ -363,7 +401,7 @@ func TrackObject(k *scheme.Kind, subresource string, old, next scheme.Object, ma
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
-	data, err := TrackSubresourceUpdate(k, subresource, oldJSON, newJSON, manager, OperationUpdate, now)
+	data, err := trackJSON(k, subresource, oldJSON, newJSON, manager, now)
 	if err != nil {
 		return nil, err
 	}

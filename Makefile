@@ -47,6 +47,33 @@ clean: ## remove build output
 
 .PHONY: help deps build generate verify-generate lint test bench clean
 
+# Debian packages (docs/operations.md): hack/package drives nfpm's library
+# from a module of its own, so nfpm's dependencies stay out of go.mod.
+# VERSION defaults to one derived from git describe (hack/package/version.sh).
+# Expanded once, so both builds of test-packages see the same commit.
+ifndef VERSION
+VERSION := $(shell ./hack/package/version.sh)
+endif
+PACKAGE_DIR ?= $(CURDIR)/_output/packages
+PACKAGE_COMPRESSION ?= gzip
+package: build ## build the Debian packages minik8s-control-plane, -node and -client into _output/packages (VERSION=...)
+	@rm -f $(PACKAGE_DIR)/minik8s-*.deb
+	cd hack/package && $(GO) run . --root $(CURDIR) --version $(VERSION) --out $(PACKAGE_DIR) --compression $(PACKAGE_COMPRESSION)
+
+# test-packages installs, upgrades, removes and purges the packages in a
+# machine booted with systemd-nspawn (hack/machine/machine.sh; root; the
+# base image is built once with debootstrap and cached in /var/cache/minik8s).
+# The upgrade installs a second build of the same tree with a higher
+# version (uncompressed, to save the time of compressing it again).
+test-packages: package ## install, upgrade, remove and purge the packages in a booted nspawn machine (root)
+	cd hack/package && $(GO) test -count=1 .
+	@rm -f $(PACKAGE_DIR)-upgrade/minik8s-*.deb
+	cd hack/package && $(GO) run . --root $(CURDIR) --version $(VERSION)+upgrade1 --out $(PACKAGE_DIR)-upgrade --compression none
+	MK8S_PACKAGES=$(PACKAGE_DIR) MK8S_PACKAGES_UPGRADE=$(PACKAGE_DIR)-upgrade MINIK8S_NO_SKIP=1 \
+		$(GO) test -count=1 -v -timeout 20m ./test/machine/...
+
+.PHONY: package test-packages
+
 # The local cluster (hack/local-up-cluster.sh): the script installs the
 # dependencies and builds itself, so a fresh clone needs only `make up`.
 # CONTROL_PLANE=static-pods runs the control plane as static pods of node 1

@@ -25,6 +25,9 @@ apt_needs=(
 	docker-registry:docker-registry
 	busybox-static:/bin/busybox
 	systemd:systemd-analyze
+	# Machines (hack/machine): the base image and booting it.
+	debootstrap:debootstrap
+	systemd-container:systemd-nspawn
 )
 need_apt=()
 for entry in "${apt_needs[@]}"; do

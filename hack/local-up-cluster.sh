@@ -424,7 +424,8 @@ controller_managers() {
 			--leader-elect-identity "controller-manager-$i" --leader-elect-lease-duration 10s \
 			--leader-elect-renew-deadline 8s --leader-elect-retry-period 2s \
 			--node-monitor-period 2s --node-monitor-grace-period 30s --pod-eviction-timeout 20s \
-			--root-ca-file "$PKI/ca.crt"
+			--root-ca-file "$PKI/ca.crt" \
+			--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key"
 		wait_for 30 "controller-manager-$i" curl -fsS "http://$GATEWAY:${CM_PORTS[$i]}/healthz"
 	done
 }

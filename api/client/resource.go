@@ -141,6 +141,13 @@ func (r *Resource[T]) UpdateStatus(ctx context.Context, obj T) (T, error) {
 	return r.update(ctx, obj, "status")
 }
 
+// UpdateSubresource replaces the part of obj a subresource serves
+// (a CertificateSigningRequest's "approval": client-go's UpdateApproval),
+// with the same concurrency check as Update.
+func (r *Resource[T]) UpdateSubresource(ctx context.Context, obj T, subresource string) (T, error) {
+	return r.update(ctx, obj, subresource)
+}
+
 func (r *Resource[T]) update(ctx context.Context, obj T, sub string) (T, error) {
 	ns, name := r.key(obj)
 	verb := "update"

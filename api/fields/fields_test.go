@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	certificatesv1 "minik8s/api/certificates/v1"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 )
@@ -124,5 +125,11 @@ func TestObjectGetter(t *testing.T) {
 	node := &corev1.Node{}
 	if !MustParse("spec.unschedulable=false,metadata.name=").Matches(ObjectGetter(node)) {
 		t.Error("unset bool must read false")
+	}
+
+	csr := &certificatesv1.CertificateSigningRequest{Spec: &certificatesv1.CertificateSigningRequestSpec{SignerName: "kubernetes.io/kubelet-serving"}}
+	sel := MustParse("spec.signerName=kubernetes.io/kubelet-serving")
+	if err := Supported("certificatesigningrequests", sel); err != nil || !sel.Matches(ObjectGetter(csr)) {
+		t.Errorf("spec.signerName of a csr: %v", err)
 	}
 }

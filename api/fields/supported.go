@@ -22,6 +22,8 @@ var selectable = map[string][]string{
 	"replicasets":            {"status.replicas"},
 	"replicationcontrollers": {"status.replicas"},
 	"jobs":                   {"status.successful"},
+	// A signer watches only its own requests.
+	"certificatesigningrequests": {"spec.signerName"},
 }
 
 // Supported returns an error naming the first field of sel that resource

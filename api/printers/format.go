@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	certificatesv1 "minik8s/api/certificates/v1"
 	"sort"
 	"strings"
 
@@ -166,4 +167,26 @@ func sortedUnique(list []string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+// CSRCondition is kubectl's CONDITION of a CertificateSigningRequest:
+// Denied, Approved or Pending, then ",Failed" and ",Issued" when they
+// apply.
+func CSRCondition(c *certificatesv1.CertificateSigningRequest) string {
+	var s string
+	switch {
+	case certificatesv1.ConditionTrue(c, certificatesv1.Denied):
+		s = "Denied"
+	case certificatesv1.ConditionTrue(c, certificatesv1.Approved):
+		s = "Approved"
+	default:
+		s = "Pending"
+	}
+	if certificatesv1.IsFailed(c) {
+		s += ",Failed"
+	}
+	if certificatesv1.IsIssued(c) {
+		s += ",Issued"
+	}
+	return s
 }

@@ -11,6 +11,7 @@ import (
 	appsv1 "minik8s/api/apps/v1"
 	autoscalingv2 "minik8s/api/autoscaling/v2"
 	batchv1 "minik8s/api/batch/v1"
+	certificatesv1 "minik8s/api/certificates/v1"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
@@ -325,6 +326,23 @@ var kindPrinters = map[string]printer{
 			q, _ := o.(*corev1.ResourceQuota)
 			req, lim := quotaUsage(q)
 			return []any{name(o), age(o, now), req, lim}
+		},
+	},
+	groupKind("certificates.k8s.io", "CertificateSigningRequest"): {
+		columns: []Column{
+			nameColumn, ageColumn,
+			col("SignerName", typeString, "The signer the request is for."),
+			col("Requestor", typeString, "The user who created the request."),
+			col("RequestedDuration", typeString, "The certificate lifetime the request asks for."),
+			col("Condition", typeString, "Pending, Approved or Denied, then Failed and Issued."),
+		},
+		cells: func(o scheme.Object, now time.Time) []any {
+			c, _ := o.(*certificatesv1.CertificateSigningRequest)
+			d := "<none>"
+			if s := c.GetSpec(); s != nil && s.ExpirationSeconds != nil {
+				d = HumanDuration(time.Duration(c.GetSpec().GetExpirationSeconds()) * time.Second)
+			}
+			return []any{name(o), age(o, now), c.GetSpec().GetSignerName(), c.GetSpec().GetUsername(), d, CSRCondition(c)}
 		},
 	},
 	groupKind("coordination.k8s.io", "Lease"): {

@@ -132,34 +132,35 @@ func TestEveryKindHasNameColumn(t *testing.T) {
 // with a trailing *).
 func TestColumns(t *testing.T) {
 	for resource, want := range map[string]string{
-		"pods":                     "Name Ready Status Restarts Age IP* Node* Nominated Node* Readiness Gates*",
-		"deployments":              "Name Ready Up-to-date Available Age Containers* Images* Selector*",
-		"replicasets":              "Name Desired Current Ready Age Containers* Images* Selector*",
-		"replicationcontrollers":   "Name Desired Current Ready Age Containers* Images* Selector*",
-		"daemonsets":               "Name Desired Current Ready Up-to-date Available Node Selector Age Containers* Images* Selector*",
-		"statefulsets":             "Name Ready Age Containers* Images*",
-		"controllerrevisions":      "Name Controller Revision Age",
-		"jobs":                     "Name Status Completions Duration Age Containers* Images* Selector*",
-		"services":                 "Name Type Cluster-IP External-IP Port(s) Age Selector*",
-		"endpoints":                "Name Endpoints Age",
-		"nodes":                    "Name Status Roles Age Version Internal-IP* External-IP* OS-Image* Kernel-Version* Container-Runtime*",
-		"namespaces":               "Name Status Age",
-		"events":                   "Last Seen Type Reason Object Subobject* Source* Message First Seen* Count* Name*",
-		"componentstatuses":        "Name Status Message Error",
-		"configmaps":               "Name Data Age",
-		"secrets":                  "Name Type Data Age",
-		"serviceaccounts":          "Name Age",
-		"resourcequotas":           "Name Age Request Limit",
-		"limitranges":              "Name Created At",
-		"bindings":                 "Name Created At",
-		"leases":                   "Name Holder Age",
-		"ingresses":                "Name Class Hosts Address Ports Age",
-		"horizontalpodautoscalers": "Name Reference Targets MinPods MaxPods Replicas Age",
-		"poddisruptionbudgets":     "Name Min Available Max Unavailable Allowed Disruptions Age",
-		"roles":                    "Name Created At",
-		"clusterroles":             "Name Created At",
-		"rolebindings":             "Name Role Age Users* Groups* ServiceAccounts*",
-		"clusterrolebindings":      "Name Role Age Users* Groups* ServiceAccounts*",
+		"pods":                       "Name Ready Status Restarts Age IP* Node* Nominated Node* Readiness Gates*",
+		"deployments":                "Name Ready Up-to-date Available Age Containers* Images* Selector*",
+		"replicasets":                "Name Desired Current Ready Age Containers* Images* Selector*",
+		"replicationcontrollers":     "Name Desired Current Ready Age Containers* Images* Selector*",
+		"daemonsets":                 "Name Desired Current Ready Up-to-date Available Node Selector Age Containers* Images* Selector*",
+		"statefulsets":               "Name Ready Age Containers* Images*",
+		"controllerrevisions":        "Name Controller Revision Age",
+		"jobs":                       "Name Status Completions Duration Age Containers* Images* Selector*",
+		"services":                   "Name Type Cluster-IP External-IP Port(s) Age Selector*",
+		"endpoints":                  "Name Endpoints Age",
+		"nodes":                      "Name Status Roles Age Version Internal-IP* External-IP* OS-Image* Kernel-Version* Container-Runtime*",
+		"namespaces":                 "Name Status Age",
+		"events":                     "Last Seen Type Reason Object Subobject* Source* Message First Seen* Count* Name*",
+		"componentstatuses":          "Name Status Message Error",
+		"configmaps":                 "Name Data Age",
+		"secrets":                    "Name Type Data Age",
+		"serviceaccounts":            "Name Age",
+		"resourcequotas":             "Name Age Request Limit",
+		"limitranges":                "Name Created At",
+		"bindings":                   "Name Created At",
+		"leases":                     "Name Holder Age",
+		"certificatesigningrequests": "Name Age SignerName Requestor RequestedDuration Condition",
+		"ingresses":                  "Name Class Hosts Address Ports Age",
+		"horizontalpodautoscalers":   "Name Reference Targets MinPods MaxPods Replicas Age",
+		"poddisruptionbudgets":       "Name Min Available Max Unavailable Allowed Disruptions Age",
+		"roles":                      "Name Created At",
+		"clusterroles":               "Name Created At",
+		"rolebindings":               "Name Role Age Users* Groups* ServiceAccounts*",
+		"clusterrolebindings":        "Name Role Age Users* Groups* ServiceAccounts*",
 	} {
 		t.Run(resource, func(t *testing.T) {
 			k, err := scheme.ByResource(resource)
@@ -397,6 +398,28 @@ apiVersion: v1
 kind: LimitRange
 metadata: {name: limits, creationTimestamp: "2024-01-01T11:00:00Z"}
 `, []any{"limits", "2024-01-01T11:00:00Z"}},
+		{"csr approved and issued", `
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: jane, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {signerName: kubernetes.io/kube-apiserver-client, username: admin, expirationSeconds: 86400}
+status:
+  conditions: [{type: Approved, status: "True"}]
+  certificate: LS0t
+`, []any{"jane", "60m", "kubernetes.io/kube-apiserver-client", "admin", "24h", "Approved,Issued"}},
+		{"csr pending", `
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: node-csr-x, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {signerName: kubernetes.io/kube-apiserver-client-kubelet, username: "system:bootstrap:abcdef"}
+`, []any{"node-csr-x", "60m", "kubernetes.io/kube-apiserver-client-kubelet", "system:bootstrap:abcdef", "<none>", "Pending"}},
+		{"csr denied", `
+apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: bad, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {signerName: example.com/x, username: bob}
+status: {conditions: [{type: Denied, status: "True"}, {type: Failed, status: "True"}]}
+`, []any{"bad", "60m", "example.com/x", "bob", "<none>", "Denied,Failed"}},
 		{"lease", `
 apiVersion: coordination.k8s.io/v1
 kind: Lease

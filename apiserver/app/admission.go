@@ -14,6 +14,7 @@ import (
 	"minik8s/api/scheme"
 	"minik8s/apiserver/admission"
 	"minik8s/apiserver/audit"
+	"minik8s/apiserver/auth"
 	"minik8s/apiserver/cache"
 	"minik8s/apiserver/registry/generic"
 )
@@ -31,6 +32,9 @@ var AdmissionPlugins = []string{
 	"AlwaysPullImages",
 	"PodSecurity",
 	"DefaultTolerationSeconds",
+	"CertificateApproval",
+	"CertificateSigning",
+	"CertificateSubjectRestriction",
 	// Last, as in Kubernetes, so it charges only what every other plugin
 	// admitted.
 	"ResourceQuota",
@@ -47,6 +51,9 @@ var DefaultAdmissionPlugins = []string{
 	"ServiceAccount",
 	"PodSecurity",
 	"DefaultTolerationSeconds",
+	"CertificateApproval",
+	"CertificateSigning",
+	"CertificateSubjectRestriction",
 	"ResourceQuota",
 }
 
@@ -136,9 +143,11 @@ func tolerationSeconds(p *int64) int64 {
 	return *p
 }
 
-// admissionChain builds the plugins that run, in AdmissionPlugins' order.
+// admissionChain builds the plugins that run, in AdmissionPlugins' order;
+// authz is the API's authorizer (the certificate plugins ask it whether
+// the caller may approve or sign for a signer).
 // Add a plugin with its name in AdmissionPlugins and a case here.
-func (o *Options) admissionChain(st *generic.Store) admission.Chain {
+func (o *Options) admissionChain(st *generic.Store, authz auth.Authorizer) admission.Chain {
 	names, _ := o.AdmissionPluginNames()
 	var chain admission.Chain
 	for _, n := range names {
@@ -162,6 +171,12 @@ func (o *Options) admissionChain(st *generic.Store) admission.Chain {
 				NotReadySeconds:    tolerationSeconds(o.DefaultNotReadyTolerationSeconds),
 				UnreachableSeconds: tolerationSeconds(o.DefaultUnreachableTolerationSeconds),
 			})
+		case "CertificateApproval":
+			chain = append(chain, admission.CertificateApproval{Authorizer: authz})
+		case "CertificateSigning":
+			chain = append(chain, admission.CertificateSigning{Authorizer: authz})
+		case "CertificateSubjectRestriction":
+			chain = append(chain, admission.CertificateSubjectRestriction{})
 		case "ResourceQuota":
 			chain = append(chain, ResourceQuotaAdmission(st))
 		}

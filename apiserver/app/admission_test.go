@@ -16,19 +16,19 @@ func TestAdmissionPluginFlags(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{name: "defaults", want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "DefaultTolerationSeconds", "ResourceQuota"}},
+		{name: "defaults", want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "DefaultTolerationSeconds", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}},
 		{name: "enable adds in the recommended order",
 			args: []string{"--enable-admission-plugins=AlwaysPullImages, NamespaceLifecycle"},
-			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "AlwaysPullImages", "PodSecurity", "DefaultTolerationSeconds", "ResourceQuota"}},
+			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "AlwaysPullImages", "PodSecurity", "DefaultTolerationSeconds", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}},
 		{name: "NodeRestriction after ServiceAccount",
 			args: []string{"--enable-admission-plugins=NodeRestriction", "--disable-admission-plugins=PodSecurity"},
-			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "DefaultTolerationSeconds", "ResourceQuota"}},
+			want: []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "DefaultTolerationSeconds", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}},
 		{name: "disable removes",
 			args: []string{"--disable-admission-plugins=ServiceAccount,PodSecurity"},
-			want: []string{"NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "ResourceQuota"}},
+			want: []string{"NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction", "ResourceQuota"}},
 		{name: "both flags",
 			args: []string{"--enable-admission-plugins=AlwaysPullImages", "--disable-admission-plugins=LimitRanger,DefaultTolerationSeconds,ResourceQuota"},
-			want: []string{"NamespaceLifecycle", "ServiceAccount", "AlwaysPullImages", "PodSecurity"}},
+			want: []string{"NamespaceLifecycle", "ServiceAccount", "AlwaysPullImages", "PodSecurity", "CertificateApproval", "CertificateSigning", "CertificateSubjectRestriction"}},
 		{name: "unknown enabled", args: []string{"--enable-admission-plugins=NamespaceLifecycle,Bogus"},
 			wantErr: `--enable-admission-plugins: unknown plugin "Bogus" (known: ` + strings.Join(AdmissionPlugins, ", ") + ")"},
 		{name: "unknown disabled", args: []string{"--disable-admission-plugins=Bogus"}, wantErr: `--disable-admission-plugins: unknown plugin "Bogus"`},
@@ -59,7 +59,7 @@ func TestAdmissionPluginFlags(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("plugins %v, want %v", got, tt.want)
 			}
-			chain := o.admissionChain(nil)
+			chain := o.admissionChain(nil, nil)
 			var names []string
 			for _, p := range chain {
 				names = append(names, p.Name())
@@ -78,7 +78,7 @@ func TestAdmissionChainOptions(t *testing.T) {
 	if err := fs.Parse([]string{"--default-unreachable-toleration-seconds=20", "--disable-admission-plugins=LimitRanger,PodSecurity"}); err != nil {
 		t.Fatal(err)
 	}
-	chain := o.admissionChain(nil)
+	chain := o.admissionChain(nil, nil)
 	sa := chain[1].(admission.ServiceAccount)
 	if !sa.NoTokens {
 		t.Error("ServiceAccount mounts tokens without a signing key")
@@ -88,7 +88,7 @@ func TestAdmissionChainOptions(t *testing.T) {
 		t.Errorf("DefaultTolerationSeconds %+v", dts)
 	}
 	o.Authentication.ServiceAccountSigningKeyFile = "sa.key"
-	if o.admissionChain(nil)[1].(admission.ServiceAccount).NoTokens {
+	if o.admissionChain(nil, nil)[1].(admission.ServiceAccount).NoTokens {
 		t.Error("ServiceAccount mounts no tokens with a signing key")
 	}
 }

@@ -301,7 +301,7 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 			return err
 		}
 	}
-	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st))
+	api := NewAPI(st, services, &componentstatus.Prober{Etcd: cli, HTTP: health}, memo{authn}, authz, o.admissionChain(st, authz))
 	tokens.Install(api)
 	api.SetLimits(endpoints.Limits{RequestTimeout: o.RequestTimeout, MaxReadOnly: o.MaxRequestsInflight, MaxMutating: o.MaxMutatingRequestsInflight})
 	kubeletTLS, err := o.kubeletTLS()

@@ -11,6 +11,7 @@ import (
 	"minik8s/apiserver/auth"
 	"minik8s/apiserver/componentstatus"
 	"minik8s/apiserver/endpoints"
+	"minik8s/apiserver/registry"
 	"minik8s/apiserver/registry/authorization"
 	"minik8s/apiserver/registry/core/componentstatuses"
 	"minik8s/apiserver/registry/core/pods"
@@ -68,6 +69,9 @@ func NewAPI(st *generic.Store, svcs *allocator.Services, prober *componentstatus
 		}
 		if k.HasStatus {
 			api.Register(k.Resource+"/status", generic.Status{Resource: st.For(k)})
+			for _, sub := range registry.Subresources(k.Resource) {
+				api.Register(k.Resource+"/"+sub, generic.Status{Resource: st.For(k), Subresource: sub})
+			}
 		}
 		if generic.HasScale(k) {
 			api.Register(k.Resource+"/scale", generic.Scale{Resource: st.For(k)})

@@ -6,6 +6,7 @@
 package registry
 
 import (
+	"context"
 	"sync"
 
 	apierrors "minik8s/api/errors"
@@ -59,4 +60,36 @@ func For(resource string) Strategy {
 		return s
 	}
 	return Base{}
+}
+
+// CreatePreparer is an optional Strategy interface: PrepareForCreate runs
+// first on a create, with the request's context (the caller is
+// auth.UserFrom(ctx)), to set what the server owns whatever the client
+// sent (a CertificateSigningRequest's requestor, a cleared status).
+type CreatePreparer interface {
+	PrepareForCreate(ctx context.Context, obj scheme.Object)
+}
+
+// StatusSubresources is an optional Strategy interface for kinds whose
+// status is written through more subresources than "status", each taking
+// only part of it (a CertificateSigningRequest's approval conditions and
+// its signer's certificate). Every name it lists is served like
+// KIND/status; the generic store takes the status from the request and
+// PrepareSubresourceUpdate puts back what that subresource may not change.
+type StatusSubresources interface {
+	// Subresources names the extra subresources, e.g. "approval".
+	Subresources() []string
+	// PrepareSubresourceUpdate is called for "status" and for each
+	// extra subresource. next is the stored object carrying the request's
+	// status; old is the stored object. It edits next only.
+	PrepareSubresourceUpdate(subresource string, next, old scheme.Object)
+}
+
+// Subresources returns the extra status subresources of a resource (nil
+// for most).
+func Subresources(resource string) []string {
+	if s, ok := For(resource).(StatusSubresources); ok {
+		return s.Subresources()
+	}
+	return nil
 }

@@ -7,14 +7,20 @@ import (
 	"sort"
 
 	appsv1 "minik8s/api/apps/v1"
+	authorizationv1 "minik8s/api/authorization/v1"
 	autoscalingv2 "minik8s/api/autoscaling/v2"
 	batchv1 "minik8s/api/batch/v1"
+	certificatesv1 "minik8s/api/certificates/v1"
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
+	metav1 "minik8s/api/meta/v1"
 	policyv1 "minik8s/api/policy/v1"
 	"minik8s/api/scheme"
+	"minik8s/controller-manager/certificates/approver"
+	"minik8s/controller-manager/certificates/cleaner"
+	"minik8s/controller-manager/certificates/signer"
 	"minik8s/controller-manager/daemonset"
 	"minik8s/controller-manager/deployment"
 	"minik8s/controller-manager/disruption"
@@ -47,6 +53,9 @@ var registry = map[string]StartFunc{
 	"nodeipam":                 startNodeIPAM,
 	"nodelifecycle":            startNodeLifecycle,
 	"root-ca-cert-publisher":   startRootCACertPublisher,
+	approver.Name:              startCSRApproving,
+	signer.Name:                startCSRSigning,
+	cleaner.Name:               startCSRCleaner,
 	"serviceaccount":           startServiceAccount,
 	"statefulset":              startStatefulSet,
 }
@@ -242,4 +251,55 @@ func startDisruption(_ context.Context, cc *Context) (func(context.Context) erro
 		Recorder:                      cc.Recorder(disruption.Component), Metrics: cc.Metrics,
 	})
 	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
+}
+
+// csrClient is the typed CertificateSigningRequest client.
+func csrClient(cc *Context) *client.Resource[*certificatesv1.CertificateSigningRequest] {
+	return clientFor[*certificatesv1.CertificateSigningRequest](cc)
+}
+
+func startCSRApproving(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	csrs := csrClient(cc)
+	sars := clientFor[*authorizationv1.SubjectAccessReview](cc)
+	c := approver.New(approver.Config{
+		Informer:     informer.For[*certificatesv1.CertificateSigningRequest](cc.Factory, ""),
+		NodeInformer: informer.For[*corev1.Node](cc.Factory, ""),
+		Approve: func(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (*certificatesv1.CertificateSigningRequest, error) {
+			return csrs.UpdateSubresource(ctx, csr, "approval")
+		},
+		Review:  sars.Create,
+		Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
+}
+
+func startCSRSigning(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	o := cc.Options
+	if o.ClusterSigningCertFile == "" || o.ClusterSigningKeyFile == "" {
+		cc.Log.Info("csrsigning not started: no --cluster-signing-cert-file and --cluster-signing-key-file")
+		return nil, nil
+	}
+	ca, err := signer.LoadCA(o.ClusterSigningCertFile, o.ClusterSigningKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	c := signer.New(signer.Config{
+		Informer:     informer.For[*certificatesv1.CertificateSigningRequest](cc.Factory, ""),
+		UpdateStatus: csrClient(cc).UpdateStatus,
+		CA:           ca, Duration: o.ClusterSigningDuration, Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }, nil
+}
+
+func startCSRCleaner(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	csrs := csrClient(cc)
+	c := cleaner.New(cleaner.Config{
+		Informer: informer.For[*certificatesv1.CertificateSigningRequest](cc.Factory, ""),
+		Delete: func(ctx context.Context, name string, opts *metav1.DeleteOptions) error {
+			_, err := csrs.Delete(ctx, "", name, opts)
+			return err
+		},
+		Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, 1) }, nil
 }

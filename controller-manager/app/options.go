@@ -48,6 +48,12 @@ type Options struct {
 	GCIgnoredResources   string
 	RootCAFile           string
 
+	// The csrsigning controller's flags: the CA that signs approved
+	// requests of the kubernetes.io signers, and the longest lifetime.
+	ClusterSigningCertFile string
+	ClusterSigningKeyFile  string
+	ClusterSigningDuration time.Duration
+
 	// The horizontal pod autoscaler's flags.
 	HPASyncPeriod              time.Duration
 	HPADownscaleStabilization  time.Duration
@@ -88,6 +94,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.NamespaceSyncPeriod, "namespace-sync-period", 5*time.Minute, "how often namespaces are reconciled without a change")
 	fs.StringVar(&o.GCIgnoredResources, "gc-ignored-resources", "events,bindings,componentstatuses,selfsubjectreviews,tokenreviews", "resources the garbage collector does not watch (those without list and watch among them)")
 	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "cluster CA bundle (PEM) published as ConfigMap kube-root-ca.crt in every namespace (the root-ca-cert-publisher runs only with it)")
+	fs.StringVar(&o.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate csrsigning signs approved CertificateSigningRequests of the kubernetes.io signers with (it runs only with this and --cluster-signing-key-file)")
+	fs.StringVar(&o.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file")
+	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", 8760*time.Hour, "the longest lifetime of a signed certificate; a request's spec.expirationSeconds may ask for less")
 	fs.DurationVar(&o.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often every HorizontalPodAutoscaler reads its pods' usage and rescales its target")
 	fs.DurationVar(&o.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "an autoscaler scales down only to the highest size recommended within this window (unless its spec.behavior sets one)")
 	fs.Float64Var(&o.HPATolerance, "horizontal-pod-autoscaler-tolerance", 0.1, "no rescale while usage/target stays within 1 +- this")
@@ -119,6 +128,12 @@ func (o *Options) Validate() error {
 		if o.RetryPeriod >= o.RenewDeadline {
 			errs = append(errs, fmt.Errorf("--leader-elect-retry-period %s must be less than --leader-elect-renew-deadline %s", o.RetryPeriod, o.RenewDeadline))
 		}
+	}
+	if (o.ClusterSigningCertFile == "") != (o.ClusterSigningKeyFile == "") {
+		errs = append(errs, errors.New("--cluster-signing-cert-file and --cluster-signing-key-file must be given together"))
+	}
+	if o.ClusterSigningDuration <= 0 {
+		errs = append(errs, fmt.Errorf("--cluster-signing-duration %s: must be positive", o.ClusterSigningDuration))
 	}
 	if o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: must be at most 65535", o.Port))

@@ -331,6 +331,9 @@ func (c Config) controllerManager() pod {
 			"--kubeconfig=/etc/kubernetes/controller-manager.conf",
 			// Published as ConfigMap kube-root-ca.crt in every namespace.
 			"--root-ca-file=" + pkiMount + "/ca.crt",
+			// csrsigning signs approved CSRs with the cluster CA.
+			"--cluster-signing-cert-file=" + pkiMount + "/ca.crt",
+			"--cluster-signing-key-file=" + pkiMount + "/ca.key",
 		},
 		probePort: ControllerManagerPort, livePath: "/healthz",
 	}.withKubeconfig(filepath.Join(c.KubeconfigDir, "controller-manager.conf"), "/etc/kubernetes/controller-manager.conf")

@@ -29,4 +29,14 @@ func (f fakeCluster) Discovery(context.Context) ([]*rpc.APIResource, error) {
 	return out, nil
 }
 
-func (f fakeCluster) Resource(k *scheme.Kind) (ResourceAPI, error) { return f.Cluster.Resource(k), nil }
+func (f fakeCluster) Resource(k *scheme.Kind) (ResourceAPI, error) {
+	return fakeResource{f.Cluster.Resource(k)}, nil
+}
+
+// fakeResource adds the subresource update the real client has; the
+// fake stores an approval like a status.
+type fakeResource struct{ *fake.API[scheme.Object] }
+
+func (r fakeResource) UpdateSubresource(ctx context.Context, obj scheme.Object, _ string) (scheme.Object, error) {
+	return r.UpdateStatus(ctx, obj)
+}

@@ -172,6 +172,7 @@ func NewRootCommand(o *Options) *cobra.Command {
 		newTopCommand(o),
 		newConfigCommand(o),
 		newCertsCommand(o),
+		newCertificateCommand(o),
 		newAuthCommand(o),
 	)
 	return root

@@ -43,6 +43,8 @@ type Options struct {
 	// TokenAuthFile is --token-auth-file, for tests of components that may
 	// not import the apiserver's packages (Authentication's type).
 	TokenAuthFile string
+	// EnableBootstrapTokenAuth is --enable-bootstrap-token-auth, likewise.
+	EnableBootstrapTokenAuth bool
 	// PKI is another Server's PKI directory to share (same CAs, so one
 	// client reaches both); empty makes a new one in a temporary directory.
 	PKI string
@@ -90,6 +92,7 @@ func Start(t testing.TB, etcd *etcdtest.Cluster, opts Options) *Server {
 	if opts.TokenAuthFile != "" {
 		o.Authentication.TokenAuthFile = opts.TokenAuthFile
 	}
+	o.Authentication.EnableBootstrapTokenAuth = o.Authentication.EnableBootstrapTokenAuth || opts.EnableBootstrapTokenAuth
 	o.EnableAdmissionPlugins = opts.EnableAdmissionPlugins
 	o.DisableAdmissionPlugins = opts.DisableAdmissionPlugins
 	if o.DisableAdmissionPlugins == "" && !slices.Contains(strings.Split(strings.ReplaceAll(o.EnableAdmissionPlugins, " ", ""), ","), "ServiceAccount") {

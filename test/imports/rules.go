@@ -52,6 +52,7 @@ var Rules = []Rule{
 	component("kube-proxy"),
 	component("minictl"),
 	component("addons/dns"),
+	component("addons/ingress"),
 	component("addons/kubia"),
 	component("addons/pause"),
 	{Tree: "deploy", May: []string{"api"},

@@ -6,6 +6,7 @@ import (
 	_ "minik8s/apiserver/registry/apps"         // deployments, replicasets, daemonsets, statefulsets, controllerrevisions
 	_ "minik8s/apiserver/registry/autoscaling"  // horizontalpodautoscalers
 	_ "minik8s/apiserver/registry/batch"        // jobs
+	_ "minik8s/apiserver/registry/certificates" // certificatesigningrequests
 	_ "minik8s/apiserver/registry/coordination" // leases
 	_ "minik8s/apiserver/registry/core"         // pods, services, nodes, namespaces, ...
 	_ "minik8s/apiserver/registry/networking"   // ingresses

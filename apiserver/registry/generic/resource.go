@@ -147,9 +147,14 @@ func Filter(k *scheme.Kind, ns, labelSel, fieldSel string) (cache.Filter, error)
 	return f, nil
 }
 
-// Status is the rest.Storage of a kind's status subresource: get, and an
-// update that changes only the status.
-type Status struct{ *Resource }
+// Status is the rest.Storage of a kind's status subresource (or of
+// another subresource its strategy lists in registry.StatusSubresources,
+// named by Subresource): get, and an update that changes only the status.
+type Status struct {
+	*Resource
+	// Subresource is "" for "status".
+	Subresource string
+}
 
 // Get implements rest.Getter.
 func (s Status) Get(ctx context.Context, ns, name string) (scheme.Object, error) {
@@ -158,5 +163,9 @@ func (s Status) Get(ctx context.Context, ns, name string) (scheme.Object, error)
 
 // Update implements rest.Updater.
 func (s Status) Update(ctx context.Context, ns string, obj scheme.Object, o rest.WriteOptions) (scheme.Object, error) {
-	return s.Store.Update(ctx, s.K, ns, obj, "status", o)
+	sub := s.Subresource
+	if sub == "" {
+		sub = "status"
+	}
+	return s.Store.Update(ctx, s.K, ns, obj, sub, o)
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,6 +119,9 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	md.DeletionGracePeriodSeconds = nil
 	md.Generation = 1
 	md.SelfLink = ""
+	if p, ok := registry.For(k.Resource).(registry.CreatePreparer); ok {
+		p.PrepareForCreate(ctx, obj)
+	}
 	registry.For(k.Resource).Default(obj)
 	generated := md.Name == "" && md.GenerateName != ""
 	if generated {
@@ -222,7 +226,8 @@ func specChanged(a, b scheme.Object) bool {
 // and status from the object. Only the apiserver's bindings code uses it.
 const SubresourceBinding = "binding"
 
-// Update replaces an object. With subresource "status" only the status is
+// Update replaces an object. With subresource "status" (or another the
+// kind's strategy lists in registry.StatusSubresources) only the status is
 // taken from obj; otherwise the status is kept from the stored object
 // (for kinds with a status subresource). An empty resourceVersion means
 // "whatever is stored now"; any other must equal the stored one.
@@ -243,8 +248,11 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 			return nil, apierrors.NewMethodNotSupported(k.GroupResource()+"/status", "update")
 		}
 	default:
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("unknown subresource %q of %s", subresource, k.GroupResource()))
+		if !k.HasStatus || !slices.Contains(registry.Subresources(k.Resource), subresource) {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("unknown subresource %q of %s", subresource, k.GroupResource()))
+		}
 	}
+	statusOnly := subresource != "" && subresource != SubresourceBinding
 	md := scheme.Meta(obj)
 	if err := setNamespace(k, ns, md); err != nil {
 		return nil, err
@@ -269,10 +277,13 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	}
 
 	var next scheme.Object
-	if subresource == "status" {
+	if statusOnly {
 		// Only status changes; everything else is the stored object's.
 		next = proto.Clone(old).(scheme.Object)
 		copyField(next, obj, "status")
+		if p, ok := registry.For(k.Resource).(registry.StatusSubresources); ok {
+			p.PrepareSubresourceUpdate(subresource, next, old)
+		}
 	} else {
 		next = obj
 		scheme.SetTypeMeta(next, k)

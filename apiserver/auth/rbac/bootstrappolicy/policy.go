@@ -176,7 +176,12 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			r("create").groups("discovery.k8s.io").res("endpointslices"),
 			r("create").groups(legacy).res("serviceaccounts/token"),
 			r("create").groups("authentication.k8s.io").res("tokenreviews"),
-			r("create").groups("authorization.k8s.io").res("subjectaccessreviews"))),
+			r("create").groups("authorization.k8s.io").res("subjectaccessreviews"),
+			// csrapproving approves node client and serving requests;
+			// csrsigning signs for the three kubernetes.io signers
+			// (updates of /approval and /status are in the rule above).
+			r("approve").groups(certificatesG).res("signers").names(kubeletClientSigner, kubeletServingSigner),
+			r("sign").groups(certificatesG).res("signers").names(apiserverClientSigner, kubeletClientSigner, kubeletServingSigner))),
 		role("system:node-proxier", nil, rules(
 			r("list", "watch").groups(legacy).res("services", "endpoints"),
 			r(read...).groups(legacy).res("nodes"),
@@ -202,11 +207,41 @@ func ClusterRoles() []*rbacv1.ClusterRole {
 			r("create").groups(legacy).res("serviceaccounts/token"),
 			r("get", "create", "update", "patch", "delete").groups("coordination.k8s.io").res("leases"))),
 		role("system:node-bootstrapper", nil, rules(
-			r("create", "get", "list", "watch").groups("certificates.k8s.io").res("certificatesigningrequests"))),
+			r("create", "get", "list", "watch").groups(certificatesG).res("certificatesigningrequests"))),
+		// Who csrapproving auto-approves: the requestor of a node client
+		// request needs create on .../nodeclient (bootstrap) or, to
+		// renew its own certificate, .../selfnodeclient.
+		role(NodeClientRole, nil, rules(
+			r("create").groups(certificatesG).res("certificatesigningrequests/nodeclient"))),
+		role(SelfNodeClientRole, nil, rules(
+			r("create").groups(certificatesG).res("certificatesigningrequests/selfnodeclient"))),
+		// Approver roles per signer, for people and external approvers.
+		approverRole("system:certificates.k8s.io:kube-apiserver-client-approver", apiserverClientSigner),
+		approverRole("system:certificates.k8s.io:kube-apiserver-client-kubelet-approver", kubeletClientSigner),
+		approverRole("system:certificates.k8s.io:kubelet-serving-approver", kubeletServingSigner),
 		role("system:auth-delegator", nil, rules(
 			r("create").groups("authentication.k8s.io").res("tokenreviews"),
 			r("create").groups("authorization.k8s.io").res("subjectaccessreviews"))),
 	}
+}
+
+// The certificates.k8s.io names the policy uses.
+const (
+	certificatesG         = "certificates.k8s.io"
+	apiserverClientSigner = "kubernetes.io/kube-apiserver-client"
+	kubeletClientSigner   = "kubernetes.io/kube-apiserver-client-kubelet"
+	kubeletServingSigner  = "kubernetes.io/kubelet-serving"
+	// NodeClientRole lets its subjects' node client requests be
+	// auto-approved (bootstrap).
+	NodeClientRole = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
+	// SelfNodeClientRole lets a node's renewal of its own client
+	// certificate be auto-approved.
+	SelfNodeClientRole = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
+)
+
+// approverRole may approve requests for one signer.
+func approverRole(name, signer string) *rbacv1.ClusterRole {
+	return role(name, nil, rules(r("approve").groups(certificatesG).res("signers").names(signer)))
 }
 
 func binding(name, roleName string, subjects ...*rbacv1.Subject) *rbacv1.ClusterRoleBinding {
@@ -246,5 +281,10 @@ func ClusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		// (deploy/addons/dns.yaml).
 		binding("system:kube-dns", "system:kube-dns", sa("kube-system", "kube-dns")),
 		binding("system:node-bootstrapper", "system:node-bootstrapper", group(auth.GroupBootstrappers)),
+		// The bindings kubeadm makes (under its names): a bootstrap
+		// token's node client request is auto-approved, and so is a
+		// node's renewal of its own certificate.
+		binding("kubeadm:node-autoapprove-bootstrap", NodeClientRole, group(auth.GroupBootstrappers)),
+		binding("kubeadm:node-autoapprove-certificate-rotation", SelfNodeClientRole, group(auth.GroupNodes)),
 	}
 }

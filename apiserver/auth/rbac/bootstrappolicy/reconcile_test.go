@@ -219,6 +219,9 @@ func TestComponentIdentities(t *testing.T) {
 	res := func(u *auth.User, verb, group, resource, sub, ns string) auth.Attributes {
 		return auth.Attributes{User: u, Verb: verb, Group: group, Resource: resource, Subresource: sub, Namespace: ns}
 	}
+	boot := &auth.User{Name: "system:bootstrap:abcdef", Groups: []string{auth.GroupBootstrappers, auth.GroupAuthenticated}}
+	node := &auth.User{Name: "system:node:n1", Groups: []string{auth.GroupNodes, auth.GroupAuthenticated}}
+	named := func(a auth.Attributes, n string) auth.Attributes { a.Name = n; return a }
 	path := func(u *auth.User, p string) auth.Attributes { return auth.Attributes{User: u, Verb: "get", Path: p} }
 	tests := []struct {
 		name string
@@ -248,6 +251,17 @@ func TestComponentIdentities(t *testing.T) {
 		{"masters everything", res(admin, "escalate", rbacv1.Group, "clusterroles", "", ""), auth.Allow},
 		{"masters any path", path(admin, "/metrics"), auth.Allow},
 		{"self reviews", res(proxy, "create", "authorization.k8s.io", "selfsubjectaccessreviews", "", ""), auth.Allow},
+		{"bootstrapper creates a CSR", res(boot, "create", "certificates.k8s.io", "certificatesigningrequests", "", ""), auth.Allow},
+		{"bootstrapper is auto-approved", res(boot, "create", "certificates.k8s.io", "certificatesigningrequests", "nodeclient", ""), auth.Allow},
+		{"bootstrapper does not renew", res(boot, "create", "certificates.k8s.io", "certificatesigningrequests", "selfnodeclient", ""), auth.NoOpinion},
+		{"bootstrapper cannot approve", res(boot, "update", "certificates.k8s.io", "certificatesigningrequests", "approval", ""), auth.NoOpinion},
+		{"node renews", res(node, "create", "certificates.k8s.io", "certificatesigningrequests", "selfnodeclient", ""), auth.Allow},
+		{"controller-manager approves", res(cm, "update", "certificates.k8s.io", "certificatesigningrequests", "approval", ""), auth.Allow},
+		{"controller-manager writes certificates", res(cm, "update", "certificates.k8s.io", "certificatesigningrequests", "status", ""), auth.Allow},
+		{"controller-manager approves kubelet clients", named(res(cm, "approve", "certificates.k8s.io", "signers", "", ""), "kubernetes.io/kube-apiserver-client-kubelet"), auth.Allow},
+		{"controller-manager does not approve users", named(res(cm, "approve", "certificates.k8s.io", "signers", "", ""), "kubernetes.io/kube-apiserver-client"), auth.NoOpinion},
+		{"controller-manager signs users", named(res(cm, "sign", "certificates.k8s.io", "signers", "", ""), "kubernetes.io/kube-apiserver-client"), auth.Allow},
+		{"controller-manager signs no other signer", named(res(cm, "sign", "certificates.k8s.io", "signers", "", ""), "example.com/x"), auth.NoOpinion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

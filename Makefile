@@ -39,13 +39,18 @@ test: build ## run unit and integration tests (integration uses the real etcd in
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -x -F $(addprefix -e minik8s/,$(patsubst ./%,%,$(ROOT_TEST_PKGS))))
 	MINIK8S_NO_SKIP=1 $(GO) test -race -count=1 -p 1 -timeout 40m $(ROOT_TEST_PKGS)
 
+# FUZZTIME is how long `make fuzz` explores each fuzz target.
+FUZZTIME ?= 5s
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 5s; hack/fuzz.sh)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./hack/fuzz.sh
+
 bench: build ## run the benchmarks and write docs/benchmarks.md
 	./hack/bench-all.sh
 
 clean: ## remove build output
 	rm -rf $(BIN) _output
 
-.PHONY: help deps build generate verify-generate lint test bench clean
+.PHONY: help deps build generate verify-generate lint test fuzz bench clean
 
 # Debian packages (docs/operations.md): hack/package drives nfpm's library
 # from a module of its own, so nfpm's dependencies stay out of go.mod.

@@ -42,6 +42,21 @@
 # apiservers' --http-port (plain /healthz, /readyz, /livez, /metrics)
 # stays for the harness's probes.
 #
+# The nodes join as Kubernetes nodes do (kubeadm join; KUBELET_TLS_BOOTSTRAP=0
+# gives every kubelet a pre-signed certificate instead): a bootstrap token Secret
+# (kube-system/bootstrap-token-ID, as kubeadm makes it) and
+# _output/local/bootstrap-kubelet.conf carrying that token; each kubelet
+# starts with only --bootstrap-kubeconfig, --rotate-certificates and
+# --rotate-server-certificates, requests its client certificate
+# (system:node:NAME) and its serving certificate through
+# CertificateSigningRequests that the controller-managers approve and sign
+# with the cluster CA (--cluster-signing-cert-file/--cluster-signing-key-file),
+# and writes its kubeconfig to nodeI/kubelet.conf and its certificates to
+# nodeI/kubelet/pki. With CONTROL_PLANE=static-pods the master's kubelet
+# keeps its pre-made kubeconfig and serving certificate (it must start the
+# apiserver it would otherwise join through, as on a kubeadm control-plane
+# node); in processes mode every node joins by token.
+#
 # Everything lives under _output/local (logs/, pids/, cmds/, per-node
 # state) or is named mk8s-*; `down` removes exactly that, by the recorded
 # PIDs and the fixed names, so it also cleans up after a half-failed `up`.
@@ -72,6 +87,8 @@ NODES=${NODES:-3}
 CONTROL_PLANE=${CONTROL_PLANE:-processes}
 # iptables (the default), nftables or userspace: every kube-proxy's mode.
 KUBE_PROXY_MODE=${KUBE_PROXY_MODE:-${PROXY_MODE:-iptables}}
+# 1: nodes join with a bootstrap token (TLS bootstrap); 0: pre-made kubeconfigs.
+KUBELET_TLS_BOOTSTRAP=${KUBELET_TLS_BOOTSTRAP:-1}
 REGISTRY=127.0.0.1:5000
 BRIDGE=mk8s-br0
 NET_PREFIX=10.250.0           # the harness subnet, a /24 on the bridge
@@ -98,6 +115,7 @@ KUBE_PROXY_MANIFEST_SERVER="10.250.0.11:6443"
 MASTER=1
 MASTER_IP=$NET_PREFIX.$((10 + MASTER))
 MANIFESTS="$STATE/node$MASTER/manifests"
+BOOTSTRAP_KUBECONFIG="$STATE/bootstrap-kubelet.conf"
 
 # SERVERS is every apiserver (minictl --server, MINIK8S_SERVER: failover);
 # KUBECONFIG_SERVER the one the kubeconfig names (a kubeconfig cluster has
@@ -252,6 +270,10 @@ preflight() {
 	iptables | nftables | userspace) ;;
 	*) fail "KUBE_PROXY_MODE must be iptables, nftables or userspace, got $KUBE_PROXY_MODE" ;;
 	esac
+	case "$KUBELET_TLS_BOOTSTRAP" in
+	0 | 1) ;;
+	*) fail "KUBELET_TLS_BOOTSTRAP must be 0 or 1, got $KUBELET_TLS_BOOTSTRAP" ;;
+	esac
 }
 
 install_deps() {
@@ -375,6 +397,8 @@ etcd() {
 
 apiservers() {
 	local i health
+	local -a bootstrap_flags=()
+	[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || bootstrap_flags=(--enable-bootstrap-token-auth)
 	health="scheduler=http://$GATEWAY:${SCHED_PORTS[0]}/healthz;http://$GATEWAY:${SCHED_PORTS[1]}/healthz"
 	health+=",controller-manager=http://$GATEWAY:${CM_PORTS[0]}/healthz;http://$GATEWAY:${CM_PORTS[1]}/healthz"
 	for i in 0 1; do
@@ -393,7 +417,7 @@ apiservers() {
 			--service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
 			--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
 			--default-not-ready-toleration-seconds 20 --default-unreachable-toleration-seconds 20 \
-			--encryption-provider-config "$PKI/encryption-config.yaml"
+			--encryption-provider-config "$PKI/encryption-config.yaml" "${bootstrap_flags[@]}"
 	done
 	for i in 0 1; do
 		CURRENT_LOG="$LOGS/apiserver-$i.log"
@@ -460,7 +484,7 @@ EOF
 
 node() {
 	local i=$1 ns ip dir
-	local -a master_flags=()
+	local -a master_flags=() cred_flags=()
 	ns=$(node_ns "$i") ip=$(node_ip "$i") dir=$(node_dir "$i")
 	step "node $i: netns $ns ($ip)" "$STATE/network.log"
 	add_netns_on_bridge "$ns" "mk8s-veth$i" "$ip" 2>>"$STATE/network.log"
@@ -477,14 +501,23 @@ node() {
 		master_static_pods "$i"
 		master_flags=(--pod-manifest-path "$MANIFESTS")
 	fi
-	step "node $i: kubelet (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+	if [ "$KUBELET_TLS_BOOTSTRAP" = 1 ] && [ ${#master_flags[@]} -eq 0 ]; then
+		# TLS bootstrap: only the bootstrap token; the kubelet writes
+		# $dir/kubelet.conf and its certificates under $dir/kubelet/pki.
+		step "node $i: kubelet joins with the bootstrap token (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+		cred_flags=(--bootstrap-kubeconfig "$BOOTSTRAP_KUBECONFIG" --kubeconfig "$dir/kubelet.conf"
+			--cert-dir "$dir/kubelet/pki" --rotate-certificates --rotate-server-certificates)
+	else
+		step "node $i: kubelet (server $ip:$((KUBELET_PORT_BASE + i)))" "$LOGS/kubelet-node$i.log"
+		cred_flags=(--kubeconfig "$STATE/kubelet-$ns.conf"
+			--tls-cert-file "$PKI/kubelet/$ns.crt" --tls-private-key-file "$PKI/kubelet/$ns.key")
+	fi
 	# HTTPS with the node's certificate; callers present a client
 	# certificate of the cluster CA (the apiserver's apiserver-kubelet-client)
 	# or a bearer token (a TokenReview checks it), and the apiserver must
 	# allow what they ask (a SubjectAccessReview on nodes/proxy, nodes/stats,
 	# ...), as kubeadm's kubelets do.
-	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" --kubeconfig "$STATE/kubelet-$ns.conf" "${master_flags[@]}" \
-		--tls-cert-file "$PKI/kubelet/$ns.crt" --tls-private-key-file "$PKI/kubelet/$ns.key" \
+	launch "kubelet-node$i" "" -- "$BIN/kubelet" --server "$SERVERS" "${cred_flags[@]}" "${master_flags[@]}" \
 		--client-ca-file "$PKI/ca.crt" --anonymous-auth=false \
 		--authentication-token-webhook --authorization-mode Webhook \
 		--hostname-override "$ns" --node-ip "$ip" --node-netns "/var/run/netns/$ns" \
@@ -505,15 +538,16 @@ node() {
 # kubelet, on the node's address; etcd keeps its data under the node's
 # state directory, so down removes it with everything else.
 master_static_pods() {
-	local i=$1 dir
+	local i=$1 dir api_extra=""
 	dir=$(node_dir "$i")
+	[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || api_extra=" --enable-bootstrap-token-auth"
 	step "node $i: master, static pod manifests in $MANIFESTS" "$LOGS/render.log"
 	# Node lifecycle shortened as for the controller-manager processes, so
 	# TestNodeFailure moves pods within a minute in this mode too.
 	(cd "$ROOT" && go run ./deploy/staticpods/render --node-ip "$(node_ip "$i")" --out "$MANIFESTS" \
 		--etcd-name "$(node_ns "$i")" --etcd-data-dir "$dir/etcd" --pki-dir "$PKI" --kubeconfig-dir "$STATE" \
 		--audit-policy-file "$ROOT/deploy/audit/policy.yaml" --audit-log-dir "$LOGS/audit" \
-		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml --default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20" \
+		--kube-apiserver-extra-args "--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml --default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20$api_extra" \
 		--kube-controller-manager-extra-args "--node-monitor-period=2s --node-monitor-grace-period=30s --pod-eviction-timeout=20s") \
 		>"$LOGS/render.log" 2>&1
 }
@@ -627,6 +661,8 @@ MK8S_ETCD_CACERT=$PKI/etcd/ca.crt
 MK8S_ETCD_CERT=$PKI/apiserver-etcd-client.crt
 MK8S_ETCD_KEY=$PKI/apiserver-etcd-client.key
 KUBE_PROXY_MODE=$KUBE_PROXY_MODE
+KUBELET_TLS_BOOTSTRAP=$KUBELET_TLS_BOOTSTRAP
+MK8S_BOOTSTRAP_KUBECONFIG=$([ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || echo "$BOOTSTRAP_KUBECONFIG")
 EOF
 	echo "$NODES" >"$STATE/nodes"
 }
@@ -644,6 +680,7 @@ certs() {
 		--apiserver-advertise-address "$GATEWAY,$MASTER_IP" --nodes "$nodes" >"$LOGS/certs.log" 2>&1
 	cp "$STATE/admin.conf" "$kc"
 	chmod 600 "$kc"
+	[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || bootstrap_kubeconfig
 	# Secrets are encrypted at rest (aesgcm, a fresh key per cluster);
 	# identity second, so values written before stay readable.
 	(umask 077 && cat >"$PKI/encryption-config.yaml" <<EOF
@@ -678,6 +715,66 @@ EOF
 	minictl apply -f "$out"
 }
 
+# bootstrap_kubeconfig: a bootstrap token ID.SECRET (kubeadm's form) in
+# $STATE/bootstrap-token and the kubeconfig a joining kubelet is given:
+# the cluster (server, CA) and that token, nothing else.
+bootstrap_kubeconfig() {
+	local r id secret
+	r=$(head -c 2000 /dev/urandom | tr -dc 'a-z0-9')
+	id=${r:0:6} secret=${r:6:16}
+	[ ${#secret} -eq 16 ] || fail "could not make a bootstrap token"
+	(umask 077 && echo "$id.$secret" >"$STATE/bootstrap-token")
+	(umask 077 && cat >"$BOOTSTRAP_KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: kubernetes
+  cluster:
+    server: $KUBECONFIG_SERVER
+    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+users:
+- name: tls-bootstrap-token-user
+  user:
+    token: $id.$secret
+contexts:
+- name: tls-bootstrap-token-user@kubernetes
+  context:
+    cluster: kubernetes
+    user: tls-bootstrap-token-user
+current-context: tls-bootstrap-token-user@kubernetes
+EOF
+	)
+}
+
+# bootstrap_token_secret: the Secret that makes $STATE/bootstrap-token
+# valid, as `kubeadm token create` writes it (no expiration: the harness
+# adds nodes later with it; make down removes the cluster).
+bootstrap_token_secret() {
+	local id secret out="$STATE/bootstrap-token-secret.yaml"
+	IFS=. read -r id secret <"$STATE/bootstrap-token"
+	step "bootstrap token: Secret kube-system/bootstrap-token-$id (nodes join with $BOOTSTRAP_KUBECONFIG)" "$LOGS/bootstrap-token.log"
+	(umask 077 && cat >"$out" <<EOF
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bootstrap-token-$id
+  namespace: kube-system
+type: bootstrap.kubernetes.io/token
+data:
+  description: $(printf '%s' "minik8s local-up-cluster node join token" | base64 -w0)
+  token-id: $(printf '%s' "$id" | base64 -w0)
+  token-secret: $(printf '%s' "$secret" | base64 -w0)
+  usage-bootstrap-authentication: $(printf true | base64 -w0)
+  usage-bootstrap-signing: $(printf true | base64 -w0)
+  auth-extra-groups: $(printf '%s' "system:bootstrappers:kubeadm:default-node-token" | base64 -w0)
+EOF
+	)
+	# In static-pods mode the apiserver has just answered /readyz; the
+	# kube-system namespace may still be on its way.
+	wait_for 60 "bootstrap token Secret" minictl apply -f "$out"
+	minictl apply -f "$out" >"$LOGS/bootstrap-token.log" 2>&1
+}
+
 # check_owner refuses to touch a cluster another checkout started: the
 # node namespaces, the bridge and the chain have fixed names.
 check_owner() {
@@ -697,6 +794,7 @@ up() {
 	mkdir -p "$STATE" "$LOGS" "$PIDS" "$CMDS"
 	echo "$NODES" >"$STATE/nodes"
 	echo "$CONTROL_PLANE" >"$STATE/control-plane"
+	echo "$KUBELET_TLS_BOOTSTRAP" >"$STATE/kubelet-tls-bootstrap"
 	trap 'on_err $LINENO' ERR
 	install_deps
 	build
@@ -706,6 +804,8 @@ up() {
 	if [ "$CONTROL_PLANE" = static-pods ]; then
 		for i in $(seq 1 "$NODES"); do node "$i"; done
 		wait_static_apiserver
+		# The workers' kubelets retry their requests until the token is valid.
+		[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || bootstrap_token_secret
 		kube_proxy_addon
 		wait_nodes
 		step "wait for the static pods and a kube-proxy pod per node" "$LOGS/kubelet-node$MASTER.log"
@@ -715,6 +815,7 @@ up() {
 		apiservers
 		schedulers
 		controller_managers
+		[ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || bootstrap_token_secret
 		for i in $(seq 1 "$NODES"); do node "$i"; done
 		wait_nodes
 	fi

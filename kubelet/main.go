@@ -18,6 +18,7 @@ func main() {
 	fs := flag.NewFlagSet("kubelet", flag.ExitOnError)
 	o.AddFlags(fs)
 	_ = fs.Parse(os.Args[1:]) // exits on errors
+	o.Complete()
 	o.Verbosity.SetDefault(os.Stderr)
 	component.Main("kubelet", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

@@ -134,7 +134,9 @@ func New(servers []string, opts ...Option) (*Client, error) {
 		}),
 		grpc.WithKeepaliveParams(o.keepalive),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
-		grpc.WithChainUnaryInterceptor(retryTooMany),
+		// retryTooMany repeats attempts; reportAmbiguous judges each one.
+		grpc.WithChainUnaryInterceptor(retryTooMany, reportAmbiguous),
+		grpc.WithStatsHandler(sentTracker{}),
 	}
 	if o.userAgent != "" {
 		dial = append(dial, grpc.WithUserAgent(o.userAgent))

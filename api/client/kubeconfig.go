@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -41,6 +42,10 @@ type Config struct {
 	ClientCertificateData []byte
 	ClientKey             string
 	ClientKeyData         []byte
+	// GetClientCertificate, when set, chooses the client certificate at
+	// each TLS handshake instead of the files and data above: a kubelet
+	// whose certificate manager rotates it (tls.Config's hook).
+	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	// Token and TokenFile are a bearer token sent with every call.
 	Token     string
 	TokenFile string

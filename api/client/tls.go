@@ -39,6 +39,10 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 		}
 		t.RootCAs = pool
 	}
+	if c.GetClientCertificate != nil {
+		t.GetClientCertificate = c.GetClientCertificate
+		return t, nil
+	}
 	certData, keyData := c.ClientCertificateData, c.ClientKeyData
 	if c.ClientCertificate != "" {
 		b, err := os.ReadFile(c.ClientCertificate)

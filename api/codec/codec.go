@@ -24,7 +24,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -64,6 +66,22 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 	return appendValue(make([]byte, 0, 1024), v), nil
 }
 
+// AppendJSON appends m's compact Kubernetes-style JSON (MarshalJSON's) to
+// b, for writers that assemble a larger document (list and Table
+// responses) without a copy per object.
+func AppendJSON(b []byte, m proto.Message) ([]byte, error) {
+	var e encoder
+	v := e.toValue(m.ProtoReflect())
+	if e.err != nil {
+		return b, e.err
+	}
+	return appendValue(b, v), nil
+}
+
+// AppendString appends s as a JSON string, escaped as MarshalJSON
+// escapes strings (encoding/json's rules without HTML escaping).
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 // MarshalIndentJSON encodes m as indented JSON, as `-o json` prints it.
 func MarshalIndentJSON(m proto.Message) ([]byte, error) {
 	var e encoder
@@ -80,7 +98,31 @@ func MarshalYAML(m proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return yaml.JSONToYAML(j)
+	return yaml.JSONToYAML(yamlReadable(j))
+}
+
+// yamlReadable escapes the characters JSON may carry raw but a YAML reader
+// refuses or misreads (DEL and the C1 controls, NEL a line break to
+// YAML 1.1; U+FFFE and U+FFFF), so a string holding one still prints as
+// YAML. Outside strings JSON has only ASCII punctuation, so a rune-level
+// rewrite touches string contents alone.
+func yamlReadable(j []byte) []byte {
+	if !bytes.ContainsFunc(j, yamlUnreadable) {
+		return j
+	}
+	out := make([]byte, 0, len(j)+16)
+	for _, r := range string(j) {
+		if yamlUnreadable(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+			continue
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
+}
+
+func yamlUnreadable(r rune) bool {
+	return r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0xfffe || r == 0xffff
 }
 
 // ToMap returns m as a generic JSON value tree (map[string]any, []any,
@@ -366,9 +408,13 @@ func (e *encoder) toValue(m protoreflect.Message) any {
 	}
 	out := orderedMap{}
 	fields := m.Descriptor().Fields()
+	req := requiredFields(m.Descriptor())
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if !m.Has(fd) {
+			if req != nil && req[i] {
+				out = append(out, kv{fd.TextName(), e.scalarOrMessage(fd, fd.Default())})
+			}
 			continue
 		}
 		v := m.Get(fd)
@@ -662,6 +708,36 @@ func fromField(v any, fd protoreflect.FieldDescriptor, m protoreflect.Message, p
 		return nil
 	}
 	return fromValue(v, m, path)
+}
+
+// required caches, per message, which fields carry the
+// (minik8s.meta.v1.required) option (nil: none), so encoding reads the
+// options once per message type, not once per field written.
+var required sync.Map // protoreflect.FullName -> []bool
+
+// requiredFields reports, by field index, the scalar fields of md that are
+// written even when zero, as Kubernetes writes fields without omitempty.
+func requiredFields(md protoreflect.MessageDescriptor) []bool {
+	if v, ok := required.Load(md.FullName()); ok {
+		return v.([]bool)
+	}
+	var req []bool
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		opts := fd.Options()
+		if opts == nil || fd.IsList() || fd.IsMap() || fd.Message() != nil {
+			continue
+		}
+		if b, _ := proto.GetExtension(opts, metav1.E_Required).(bool); b {
+			if req == nil {
+				req = make([]bool, fields.Len())
+			}
+			req[i] = true
+		}
+	}
+	required.Store(md.FullName(), req)
+	return req
 }
 
 func isQuantity(fd protoreflect.FieldDescriptor) bool {

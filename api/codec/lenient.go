@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,16 +16,20 @@ import (
 // Kubernetes' words (`unknown field "spec.foo"`), for a server asked for
 // fieldValidation=Warn or Ignore. Every other error is still an error.
 func UnmarshalJSONLenient(data []byte, m proto.Message) (warnings []string, err error) {
-	if err := checkDuplicates(data); err != nil {
-		if fe, ok := err.(*FieldError); ok {
-			warnings = append(warnings, "duplicate field "+strconv.Quote(fe.Path))
-		}
-	}
+	// The duplicate scanner trusts its input to be valid JSON: parse first.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &FieldError{Detail: "invalid JSON: trailing data after the object"}
+	}
+	if err := checkDuplicates(data); err != nil {
+		if fe, ok := err.(*FieldError); ok {
+			warnings = append(warnings, "duplicate field "+strconv.Quote(fe.Path))
+		}
 	}
 	// Each pass drops the first unknown field the strict decoder reports.
 	for pass := 0; pass < 1000; pass++ {

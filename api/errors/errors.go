@@ -132,6 +132,58 @@ func NewTimeout(msg string) *StatusError {
 	return newStatus(504, ReasonTimeout, "", "", msg)
 }
 
+// CauseUnknownOutcome is the cause (in Status.details.causes) that marks
+// an ambiguous write (NewAmbiguousWrite).
+const CauseUnknownOutcome = "UnknownOutcome"
+
+// NewAmbiguousWrite reports a write whose outcome is unknown: the request
+// was sent (by a client to the apiserver, or by the apiserver to etcd)
+// and then the connection was lost or the deadline passed before an
+// answer came, so it may or may not have been applied. verb is "create",
+// "update", "delete", ...; resource the group-resource; name may be "";
+// cause says what cut it. It is a 504 Timeout, as Kubernetes reports a
+// request the server gave up waiting for - Kubernetes clients treat it as
+// they treat any timeout - with a CauseUnknownOutcome cause; IsAmbiguous
+// recognises it.
+func NewAmbiguousWrite(verb, resource, name string, cause error) *StatusError {
+	what := strings.TrimSpace(verb + " " + resource)
+	if name != "" {
+		what += fmt.Sprintf(" %q", name)
+	}
+	why := "no answer came"
+	if cause != nil {
+		why = cause.Error()
+	}
+	msg := fmt.Sprintf("Timeout: the outcome of the write is unknown: %s was sent but did not complete (%s); it may or may not have been applied - read the object to find out", what, why)
+	e := newStatus(504, ReasonTimeout, resource, name, msg)
+	e.Status.Details.Causes = []*metav1.StatusCause{{Reason: CauseUnknownOutcome, Message: "the write may or may not have been applied"}}
+	return e
+}
+
+// IsAmbiguous reports an error after which a write may or may not have
+// been applied, so a caller that must know reads the object before
+// repeating a non-idempotent write: an ambiguous write (NewAmbiguousWrite:
+// the connection was lost after the request was sent) or any Timeout (a
+// server, or the caller's own deadline, gave up before the answer - as in
+// Kubernetes, the write may still land). Refusals (Conflict, Invalid, a
+// ServiceUnavailable sent before any work, ...) are not ambiguous.
+func IsAmbiguous(err error) bool { return ReasonOf(err) == ReasonTimeout }
+
+// IsUnknownOutcome reports an error made by NewAmbiguousWrite, as opposed
+// to a server's plain Timeout answer.
+func IsUnknownOutcome(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status.GetReason() != ReasonTimeout {
+		return false
+	}
+	for _, c := range se.Status.GetDetails().GetCauses() {
+		if c.GetReason() == CauseUnknownOutcome {
+			return true
+		}
+	}
+	return false
+}
+
 // NewUnavailable reports a dependency that is down (etcd unreachable).
 func NewUnavailable(msg string) *StatusError {
 	return newStatus(503, ReasonUnavailable, "", "", msg)

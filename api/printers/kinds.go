@@ -14,7 +14,9 @@ import (
 	certificatesv1 "minik8s/api/certificates/v1"
 	coordinationv1 "minik8s/api/coordination/v1"
 	corev1 "minik8s/api/core/v1"
+	metav1 "minik8s/api/meta/v1"
 	networkingv1 "minik8s/api/networking/v1"
+	policyv1 "minik8s/api/policy/v1"
 	"minik8s/api/quota"
 	rbacv1 "minik8s/api/rbac/v1"
 	"minik8s/api/scheme"
@@ -411,6 +413,32 @@ var kindPrinters = map[string]printer{
 				int64(h.GetSpec().GetMaxReplicas()), int64(h.GetStatus().GetCurrentReplicas()), age(o, now)}
 		},
 	},
+	groupKind("policy", "PodDisruptionBudget"): {
+		columns: []Column{
+			nameColumn,
+			col("Min Available", typeString, "The minimum number or percentage of selected pods that must stay available."),
+			col("Max Unavailable", typeString, "The maximum number or percentage of selected pods that may be unavailable."),
+			col("Allowed Disruptions", typeInteger, "How many pods may be evicted now."),
+			ageColumn,
+		},
+		cells: func(o scheme.Object, now time.Time) []any {
+			b, _ := o.(*policyv1.PodDisruptionBudget)
+			return []any{name(o), intOrPercent(b.GetSpec().GetMinAvailable()), intOrPercent(b.GetSpec().GetMaxUnavailable()),
+				int64(b.GetStatus().GetDisruptionsAllowed()), age(o, now)}
+		},
+	},
+}
+
+// intOrPercent prints a budget's bound as kubectl does: the number or
+// percentage, N/A when unset.
+func intOrPercent(v *metav1.IntOrString) string {
+	switch {
+	case v == nil:
+		return "N/A"
+	case v.GetType() == 1:
+		return v.GetStrVal()
+	}
+	return strconv.Itoa(int(v.GetIntVal()))
 }
 
 // bindingPrinter is the table of RoleBindings and ClusterRoleBindings:

@@ -156,6 +156,7 @@ func TestColumns(t *testing.T) {
 		"certificatesigningrequests": "Name Age SignerName Requestor RequestedDuration Condition",
 		"ingresses":                  "Name Class Hosts Address Ports Age",
 		"horizontalpodautoscalers":   "Name Reference Targets MinPods MaxPods Replicas Age",
+		"poddisruptionbudgets":       "Name Min Available Max Unavailable Allowed Disruptions Age",
 		"roles":                      "Name Created At",
 		"clusterroles":               "Name Created At",
 		"rolebindings":               "Name Role Age Users* Groups* ServiceAccounts*",
@@ -477,6 +478,19 @@ status:
   currentMetrics:
   - {type: Resource, resource: {name: cpu, current: {averageUtilization: 20}}}
 `, []any{"web", "Deployment/web", "cpu: 20%/50%, memory: <unknown>/100Mi + 1 more...", "<unset>", int64(5), int64(2), "60m"}},
+		{"pdb with minAvailable", `
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
+status: {disruptionsAllowed: 1, currentHealthy: 3, desiredHealthy: 2, expectedPods: 3}
+`, []any{"web", "2", "N/A", int64(1), "60m"}},
+		{"pdb with a percentage, no status yet", `
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db, creationTimestamp: "2024-01-01T11:00:00Z"}
+spec: {maxUnavailable: 25%, selector: {matchLabels: {app: db}}}
+`, []any{"db", "N/A", "25%", int64(0), "60m"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, obj := decode(t, tc.manifest)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,9 +93,14 @@ type Cache struct {
 	opts  Options
 	log   *slog.Logger
 
-	mu       sync.RWMutex
-	cond     *sync.Cond // signalled when rv advances
-	objects  map[string]*entry
+	mu      sync.RWMutex
+	cond    *sync.Cond // signalled when rv advances
+	objects map[string]*entry
+	// sorted holds the keys of objects in order when sortedOK, so a page
+	// of a list costs its limit, not the whole cache; adding or removing
+	// a key clears sortedOK and the next list sorts again.
+	sorted   []string
+	sortedOK bool
 	rv       int64
 	history  []*Event // ring of recent events, oldest first
 	oldestRV int64    // events after this revision are all in history
@@ -223,6 +229,7 @@ func (c *Cache) replace(objs []scheme.Object, rev int64) {
 		c.oldestRV = rev
 	}
 	c.objects = fresh
+	c.sortedOK = false
 	c.rv = rev
 	c.ready = true
 	c.cond.Broadcast()
@@ -249,10 +256,12 @@ func (c *Cache) apply(ev storage.RawEvent) {
 		if existed {
 			c.emitLocked(&Event{Type: Modified, Object: ev.Object, Prev: old.obj, RV: ev.Revision})
 		} else {
+			c.sortedOK = false
 			c.emitLocked(&Event{Type: Added, Object: ev.Object, RV: ev.Revision})
 		}
 	case storage.Deleted:
 		delete(c.objects, objKey(ev.Object))
+		c.sortedOK = false
 		c.emitLocked(&Event{Type: Deleted, Object: ev.Object, RV: ev.Revision})
 	}
 	c.rv = ev.Revision
@@ -385,22 +394,46 @@ func (c *Cache) List(ctx context.Context, f Filter, o ListOptions) ([]Item, int6
 		c.mu.Unlock()
 		return nil, 0, "", err
 	}
-	keys := make([]string, 0, len(c.objects))
-	for k, e := range c.objects {
-		if k > o.Continue && f.matches(e.obj) {
-			keys = append(keys, k)
+	if !c.sortedOK {
+		c.sorted = c.sorted[:0]
+		for k := range c.objects {
+			c.sorted = append(c.sorted, k)
 		}
+		sort.Strings(c.sorted)
+		c.sortedOK = true
 	}
-	sort.Strings(keys)
+	// Keys are "namespace/name": a namespace's objects are one run of
+	// the sorted keys, and a page starts after the continue key.
+	start := sort.SearchStrings(c.sorted, o.Continue)
+	if start < len(c.sorted) && c.sorted[start] == o.Continue {
+		start++
+	}
+	prefix := ""
+	if f.Namespace != "" {
+		prefix = f.Namespace + "/"
+		start = max(start, sort.SearchStrings(c.sorted, prefix))
+	}
+	var items []Item
+	if o.Limit > 0 {
+		items = make([]Item, 0, min(o.Limit, int64(len(c.sorted)-start)))
+	}
 	next := ""
-	if o.Limit > 0 && int64(len(keys)) > o.Limit {
-		keys = keys[:o.Limit]
-		next = keys[len(keys)-1]
-	}
-	items := make([]Item, len(keys))
-	for i, k := range keys {
+	for _, k := range c.sorted[start:] {
+		if prefix != "" && !strings.HasPrefix(k, prefix) {
+			break
+		}
 		e := c.objects[k]
-		items[i] = Item{Object: e.obj, e: e}
+		if !f.matches(e.obj) {
+			continue
+		}
+		if o.Limit > 0 && int64(len(items)) == o.Limit {
+			next = objKey(items[len(items)-1].Object)
+			break
+		}
+		items = append(items, Item{Object: e.obj, e: e})
+	}
+	if items == nil {
+		items = []Item{}
 	}
 	rv := c.rv
 	c.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
@@ -139,6 +140,34 @@ func TrackSubresourceUpdate(k *scheme.Kind, subresource string, old, new []byte,
 	return finish(k, live, out, now)
 }
 
+// trackJSON is TrackSubresourceUpdate without the final normalization:
+// the result is the field manager's JSON, which the caller decodes into a
+// message itself (decoding checks it as normalization would).
+func trackJSON(k *scheme.Kind, subresource string, old, new []byte, manager string, now time.Time) ([]byte, error) {
+	fm, err := fieldManagerFor(k, subresource)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	live, err := liveObject(k, old)
+	if err != nil {
+		return nil, err
+	}
+	newObj, err := liveObject(k, new)
+	if err != nil {
+		return nil, err
+	}
+	out := fm.UpdateNoErrors(live, newObj, manager)
+	u, err := stamp(live, out, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	return data, nil
+}
+
 // ManagerFromUserAgent is the field manager Kubernetes records for a write
 // that names none: the User-Agent up to its first "/" ("kubectl" for
 // "kubectl/v1.33.0 (linux/amd64) kubernetes/abc"), at most 128 bytes.
@@ -172,6 +201,20 @@ func liveObject(k *scheme.Kind, data []byte) (*unstructured.Unstructured, error)
 // the time of every managedFields entry the call stamped to now (the field
 // manager stamps the wall clock; callers and tests want their own).
 func finish(k *scheme.Kind, live *unstructured.Unstructured, out runtime.Object, now time.Time) ([]byte, error) {
+	u, err := stamp(live, out, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	return normalize(k, data)
+}
+
+// stamp returns the field manager's result as an unstructured object with
+// the entries the call changed (their time differs from live's) set to now.
+func stamp(live *unstructured.Unstructured, out runtime.Object, now time.Time) (*unstructured.Unstructured, error) {
 	u, ok := out.(*unstructured.Unstructured)
 	if !ok {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(out)
@@ -200,11 +243,7 @@ func finish(k *scheme.Kind, live *unstructured.Unstructured, out runtime.Object,
 		}
 		_ = unstructured.SetNestedSlice(u.Object, entries, "metadata", "managedFields")
 	}
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, apierrors.NewInternal(err)
-	}
-	return normalize(k, data)
+	return u, nil
 }
 
 func entryKey(manager, operation, subresource string) string {
@@ -338,4 +377,37 @@ func (identity) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	u := &unstructured.Unstructured{Object: map[string]any{}}
 	u.SetGroupVersionKind(gvk)
 	return u, nil
+}
+
+// TrackObject is TrackSubresourceUpdate for objects: it records a create
+// (old nil) or an update of next by manager as an Update entry in next's
+// managedFields and returns the object to store (a new message; next is
+// not changed). The generic registry calls it on every create and update
+// that names a manager, so objects written by PUT and POST carry
+// managedFields as in Kubernetes and a later server-side apply by another
+// manager conflicts only where the values differ.
+func TrackObject(k *scheme.Kind, subresource string, old, next scheme.Object, manager string, now time.Time) (scheme.Object, error) {
+	if manager == "" {
+		return next, nil
+	}
+	var oldJSON []byte
+	if old != nil {
+		var err error
+		if oldJSON, err = codec.MarshalJSON(old); err != nil {
+			return nil, apierrors.NewInternal(err)
+		}
+	}
+	newJSON, err := codec.MarshalJSON(next)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	data, err := trackJSON(k, subresource, oldJSON, newJSON, manager, now)
+	if err != nil {
+		return nil, err
+	}
+	out := k.New()
+	if err := codec.UnmarshalJSON(data, out); err != nil {
+		return nil, apierrors.NewInternal(fmt.Errorf("managedFields of %s %s: %w", k.Kind, next.GetMetadata().GetName(), err))
+	}
+	return out, nil
 }

@@ -316,9 +316,17 @@ func decodeError(k *scheme.Kind, err error, strict bool) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("error decoding %s: %v", k.Kind, err))
 }
 
+// writeOptions are a write's options; the field manager is the
+// fieldManager parameter or, as Kubernetes defaults it, the User-Agent's
+// first segment ("kubectl"), so creates and updates record their writer
+// in managedFields.
 func writeOptions(r *http.Request) rest.WriteOptions {
 	q := r.URL.Query()
-	return rest.WriteOptions{DryRun: dryRun(q["dryRun"]), FieldManager: q.Get("fieldManager")}
+	m := q.Get("fieldManager")
+	if m == "" {
+		m = managerFromUserAgent(r.UserAgent())
+	}
+	return rest.WriteOptions{DryRun: dryRun(q["dryRun"]), FieldManager: m}
 }
 
 // readObject decodes the body of a create or update of t as the kind its

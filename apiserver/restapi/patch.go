@@ -8,7 +8,6 @@ import (
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/audit"
-	"minik8s/apiserver/registry/rest"
 )
 
 // patchTypes are the content types of PATCH, as Kubernetes names them.
@@ -56,7 +55,10 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		writeError(w, err)
 		return
 	}
+	// The PatchFunc has recorded the write in managedFields (as Apply or
+	// Update); the storage must not record it again.
 	wo := writeOptions(r)
+	wo.FieldManager = ""
 	for attempt := 0; ; attempt++ {
 		cur, err := h.cfg.API.Get(ctx, t)
 		// Recorded as Kubernetes does: the patch is the request object.
@@ -103,7 +105,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, rt route) {
 		if !pinned {
 			md.ResourceVersion = cur.GetMetadata().GetResourceVersion()
 		}
-		out, err := h.cfg.API.Update(ctx, t, obj, rest.WriteOptions{DryRun: wo.DryRun, FieldManager: wo.FieldManager})
+		out, err := h.cfg.API.Update(ctx, t, obj, wo)
 		if apierrors.IsConflict(err) && !pinned && attempt < 5 {
 			continue
 		}

@@ -3,6 +3,7 @@ package restapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,13 @@ func wantsTable(r *http.Request) bool {
 // prints too); each row carries the object as the request's includeObject
 // asks: None, Object, or Metadata (the default, a PartialObjectMetadata,
 // which kubectl needs for names, namespaces and labels).
+//
+// The rows are written straight into one buffer (cells, then the object's
+// JSON from api/codec) rather than through encoding/json, whose
+// reflection over every cell and re-validation of every embedded object
+// dominated `kubectl get` of many objects. The document is the one
+// json.Marshal of printers.Table gives, save HTML escaping (as in every
+// other answer of this server).
 func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) ([]byte, error) {
 	t := printers.NewTable(k, objs, time.Now())
 	t.Metadata = printers.ListMeta{ResourceVersion: rv, Continue: cont}
@@ -35,31 +43,72 @@ func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Objec
 		t.ColumnDefinitions = nil
 	}
 	include := q.Get("includeObject")
-	for i, o := range objs {
+	b := make([]byte, 0, 512+len(objs)*(256+len(t.ColumnDefinitions)*16))
+	b = append(b, `{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":`...)
+	b, err := appendMarshal(b, t.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"columnDefinitions":`...)
+	if b, err = appendMarshal(b, t.ColumnDefinitions); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"rows":[`...)
+	for i, row := range t.Rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"cells":[`...)
+		for j, c := range row.Cells {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			switch v := c.(type) {
+			case string:
+				b = codec.AppendString(b, v)
+			case int64:
+				b = strconv.AppendInt(b, v, 10)
+			default:
+				if b, err = appendMarshal(b, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+		b = append(b, ']')
+		if len(row.Conditions) > 0 {
+			b = append(b, `,"conditions":`...)
+			if b, err = appendMarshal(b, row.Conditions); err != nil {
+				return nil, err
+			}
+		}
 		switch include {
 		case "None":
 		case "Object":
-			data, err := codec.MarshalJSON(o)
-			if err != nil {
+			b = append(b, `,"object":`...)
+			if b, err = codec.AppendJSON(b, objs[i]); err != nil {
 				return nil, err
 			}
-			t.Rows[i].Object = data
 		default:
-			md, err := codec.MarshalJSON(o.GetMetadata())
-			if err != nil {
+			// A meta.k8s.io/v1 PartialObjectMetadata of the object.
+			b = append(b, `,"object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":`...)
+			if b, err = codec.AppendJSON(b, objs[i].GetMetadata()); err != nil {
 				return nil, err
 			}
-			t.Rows[i].Object = partialMetadata(md)
+			b = append(b, '}')
 		}
+		b = append(b, '}')
 	}
-	return json.Marshal(t)
+	return append(b, "]}"...), nil
 }
 
-// partialMetadata is a meta.k8s.io/v1 PartialObjectMetadata of an object.
-func partialMetadata(metadata []byte) []byte {
-	b := []byte(`{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":`)
-	b = append(b, metadata...)
-	return append(b, '}')
+// appendMarshal appends v's encoding/json encoding, for the small parts
+// of a Table.
+func appendMarshal(b []byte, v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, data...), nil
 }
 
 func (h *Handler) writeTable(w http.ResponseWriter, r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) {

@@ -151,7 +151,7 @@ func (s *Server) create(ctx context.Context, req *rpc.CreateRequest) (*rpc.Objec
 	if t.Namespace == "" {
 		t.Namespace = "default"
 	}
-	created, err := s.cfg.API.Create(ctx, t, obj, rest.WriteOptions{DryRun: req.DryRun})
+	created, err := s.cfg.API.Create(ctx, t, obj, rest.WriteOptions{DryRun: req.DryRun, FieldManager: fieldManager(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (s *Server) update(ctx context.Context, req *rpc.UpdateRequest) (*rpc.Objec
 	if t.Namespace == "" {
 		t.Namespace = obj.GetMetadata().GetNamespace()
 	}
-	updated, err := s.cfg.API.Update(ctx, t, obj, rest.WriteOptions{DryRun: req.DryRun})
+	updated, err := s.cfg.API.Update(ctx, t, obj, rest.WriteOptions{DryRun: req.DryRun, FieldManager: fieldManager(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -302,4 +302,23 @@ func (s *Server) Discovery(context.Context, *rpc.DiscoveryRequest) (*rpc.Discove
 		})
 	}
 	return resp, nil
+}
+
+// fieldManager is the manager a gRPC write records in managedFields: the
+// caller's user agent up to its first "/" or space ("controller-manager"
+// for "controller-manager grpc-go/1.72.0", "kubelet" for
+// "kubelet/v1.37.2 grpc-go/..."), as Kubernetes names the writer of a
+// request that gives no fieldManager.
+func fieldManager(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	ua := md.Get("user-agent")
+	if len(ua) == 0 {
+		return ""
+	}
+	m, _, _ := strings.Cut(ua[0], "/")
+	m, _, _ = strings.Cut(m, " ")
+	if len(m) > 128 {
+		m = m[:128]
+	}
+	return m
 }

@@ -19,6 +19,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"minik8s/api/codec"
@@ -219,7 +221,7 @@ func (s *Etcd) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (s
 		return nil, apierrors.NewInternal(err)
 	}
 	s.remember(key, data, obj)
-	rev, written, _, err := s.commitPut(ctx, key, data, 0)
+	rev, written, _, err := s.commitPut(ctx, key, data, 0, "create", k, md.Name)
 	if err != nil || !written {
 		s.forget(key, data)
 	}
@@ -253,7 +255,12 @@ func ambiguous(err error) bool {
 // other writer produces it) knows the earlier attempt went through - so a
 // member failover costs a client neither an error nor a false conflict.
 // exists reports whether the key was there when the write was refused.
-func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64) (newRev int64, written, exists bool, err error) {
+//
+// An error after which the write may or may not have been applied (the
+// connection to etcd lost mid-transaction, a leader change outlasting the
+// retries, the request's deadline) is an ambiguous write naming verb,
+// k and name (translateWrite).
+func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64, verb string, k *scheme.Kind, name string) (newRev int64, written, exists bool, err error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		resp, err := s.cli.Txn(ctx).
@@ -263,12 +270,12 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 			Commit()
 		if err != nil {
 			if !ambiguous(err) || attempt >= 5 || ctx.Err() != nil {
-				return 0, false, false, translate(err)
+				return 0, false, false, translateWrite(err, verb, k, name)
 			}
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
-				return 0, false, false, translate(ctx.Err())
+				return 0, false, false, translateWrite(ctx.Err(), verb, k, name)
 			}
 			backoff *= 2
 			continue
@@ -319,7 +326,7 @@ func (s *Etcd) Update(ctx context.Context, k *scheme.Kind, obj scheme.Object) (s
 		return nil, apierrors.NewInternal(err)
 	}
 	s.remember(key, data, obj)
-	newRev, written, exists, err := s.commitPut(ctx, key, data, rv)
+	newRev, written, exists, err := s.commitPut(ctx, key, data, rv, "update", k, md.Name)
 	if err != nil || !written {
 		s.forget(key, data)
 	}
@@ -347,7 +354,7 @@ func (s *Etcd) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv i
 		Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).
 		Commit()
 	if err != nil {
-		return nil, translate(err)
+		return nil, translateWrite(err, "delete", k, name)
 	}
 	if !resp.Succeeded {
 		if len(resp.Responses[0].GetResponseRange().Kvs) == 0 {
@@ -550,6 +557,24 @@ func (s *Etcd) DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name strin
 		return nil, apierrors.NewConflict(k.GroupResource(), name, "the object has been modified; please apply your changes to the latest version and try again")
 	}
 	return stub(k, ns, name, del.Header.Revision), nil
+}
+
+// translateWrite maps the error of a write transaction that was sent to
+// etcd. One after which it may or may not have been applied - the
+// deadline passed, the connection to etcd was lost, a leader change
+// (ambiguous) - is an ambiguous write (504 Timeout, "the outcome of the
+// write is unknown"), never ServiceUnavailable, which clients take for
+// "not done". The caller's cancellation stays as it is: nobody is left to
+// tell.
+func translateWrite(err error, verb string, k *scheme.Kind, name string) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded), ambiguous(err),
+		status.Code(err) == codes.DeadlineExceeded, status.Code(err) == codes.Unavailable:
+		return apierrors.NewAmbiguousWrite(verb, k.GroupResource(), name, fmt.Errorf("etcd: %w", err))
+	}
+	return translate(err)
 }
 
 // translate maps etcd client errors to API errors.

@@ -16,12 +16,14 @@ import (
 	corev1 "minik8s/api/core/v1"
 	"minik8s/api/informer"
 	metav1 "minik8s/api/meta/v1"
+	policyv1 "minik8s/api/policy/v1"
 	"minik8s/api/scheme"
 	"minik8s/controller-manager/certificates/approver"
 	"minik8s/controller-manager/certificates/cleaner"
 	"minik8s/controller-manager/certificates/signer"
 	"minik8s/controller-manager/daemonset"
 	"minik8s/controller-manager/deployment"
+	"minik8s/controller-manager/disruption"
 	"minik8s/controller-manager/endpoints"
 	"minik8s/controller-manager/job"
 	"minik8s/controller-manager/nodeipam"
@@ -41,6 +43,7 @@ var registry = map[string]StartFunc{
 	"replicationcontroller":    startReplicationController,
 	"resourcequota":            startResourceQuota,
 	"daemonset":                startDaemonSet,
+	"disruption":               startDisruption,
 	"deployment":               startDeployment,
 	"endpoint":                 startEndpoints,
 	"garbagecollector":         startGarbageCollector,
@@ -234,6 +237,20 @@ func startResourceQuota(_ context.Context, cc *Context) (func(context.Context) e
 		SyncPeriod:                    cc.Options.ResourceQuotaSyncPeriod, Metrics: cc.Metrics,
 	})
 	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentResourceQuotaSyncs) }, nil
+}
+
+func startDisruption(_ context.Context, cc *Context) (func(context.Context) error, error) {
+	c := disruption.New(disruption.Config{
+		Budgets:                       clientFor[*policyv1.PodDisruptionBudget](cc),
+		BudgetInformer:                informer.For[*policyv1.PodDisruptionBudget](cc.Factory, ""),
+		PodInformer:                   informer.For[*corev1.Pod](cc.Factory, ""),
+		ReplicationControllerInformer: informer.For[*corev1.ReplicationController](cc.Factory, ""),
+		ReplicaSetInformer:            informer.For[*appsv1.ReplicaSet](cc.Factory, ""),
+		DeploymentInformer:            informer.For[*appsv1.Deployment](cc.Factory, ""),
+		StatefulSetInformer:           informer.For[*appsv1.StatefulSet](cc.Factory, ""),
+		Recorder:                      cc.Recorder(disruption.Component), Metrics: cc.Metrics,
+	})
+	return func(ctx context.Context) error { return c.Run(ctx, cc.Options.ConcurrentSyncs) }, nil
 }
 
 // csrClient is the typed CertificateSigningRequest client.

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	certificatesv1 "minik8s/api/certificates/v1"
 	"minik8s/api/client"
 	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
@@ -27,6 +28,7 @@ import (
 	"minik8s/api/pki"
 	"minik8s/api/record"
 	"minik8s/api/workqueue"
+	"minik8s/kubelet/certificate"
 	"minik8s/kubelet/config"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/node"
@@ -39,28 +41,50 @@ import (
 type Options struct {
 	// ClientOptions are --kubeconfig and --server (the apiserver address
 	// list, replacing the kubeconfig's server). With neither the kubelet
-	// runs static pods only.
+	// runs static pods only. With BootstrapKubeconfig the kubelet writes
+	// the kubeconfig when it is missing or its certificate invalid.
 	component.ClientOptions
-	HostnameOverride    string
-	NodeIP              string
-	PodCIDR             string
-	ClusterCIDR         string
-	ClusterDNS          string
-	ClusterDomain       string
-	Containerd          string
-	ContainerdNamespace string
-	RootDir             string
-	PodManifestPath     string
-	FileCheckFrequency  time.Duration
-	RegistryMirrors     []string
-	InsecureRegistries  []string
-	PauseImage          string
-	Port                int
-	Address             string
-	TLSCertFile         string
-	TLSKeyFile          string
-	ClientCAFile        string
-	AnonymousAuth       bool
+	// BootstrapKubeconfig (--bootstrap-kubeconfig) names the apiserver
+	// and a bootstrap token: the kubelet requests its client certificate
+	// with it (TLS bootstrap, kubelet/certificate.LoadClientCert).
+	BootstrapKubeconfig string
+	// CertDir (--cert-dir) holds kubelet-client-*.pem,
+	// kubelet-server-*.pem and the self-signed kubelet.crt/kubelet.key.
+	// Empty: ROOT-DIR/pki for bootstrap and rotation, and no self-signed
+	// serving certificate (embedders keep plain HTTP); the flag defaults
+	// it to ROOT-DIR/pki (Complete).
+	CertDir string
+	// RotateCertificates (--rotate-certificates) renews the client
+	// certificate through CertificateSigningRequests before it expires.
+	RotateCertificates bool
+	// RotateServerCertificates (--rotate-server-certificates) requests
+	// the serving certificate from the kubelet-serving signer and renews
+	// it; --tls-cert-file is then ignored.
+	RotateServerCertificates bool
+	// CertificateExpirationSeconds asks the signers for this lifetime
+	// (spec.expirationSeconds; 0: theirs). No flag: Kubernetes' kubelet
+	// leaves it to --cluster-signing-duration; tests shorten it.
+	CertificateExpirationSeconds int32
+	HostnameOverride             string
+	NodeIP                       string
+	PodCIDR                      string
+	ClusterCIDR                  string
+	ClusterDNS                   string
+	ClusterDomain                string
+	Containerd                   string
+	ContainerdNamespace          string
+	RootDir                      string
+	PodManifestPath              string
+	FileCheckFrequency           time.Duration
+	RegistryMirrors              []string
+	InsecureRegistries           []string
+	PauseImage                   string
+	Port                         int
+	Address                      string
+	TLSCertFile                  string
+	TLSKeyFile                   string
+	ClientCAFile                 string
+	AnonymousAuth                bool
 	// AuthenticationTokenWebhook checks bearer tokens on the kubelet API
 	// with TokenReviews, cached for AuthenticationTokenWebhookCacheTTL.
 	AuthenticationTokenWebhook         bool
@@ -93,7 +117,11 @@ type Options struct {
 // AddFlags registers the kubelet's flags on fs.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	host, _ := os.Hostname()
-	o.ClientOptions.AddFlags(fs, "only static pods run")
+	o.ClientOptions.AddFlags(fs, "only static pods run; with --bootstrap-kubeconfig, the kubeconfig is written by the kubelet when missing or when its client certificate is not valid")
+	fs.StringVar(&o.BootstrapKubeconfig, "bootstrap-kubeconfig", "", "kubeconfig with a bootstrap token: the kubelet requests its client certificate with it (CertificateSigningRequest, signer kubernetes.io/kube-apiserver-client-kubelet), stores it in --cert-dir and writes --kubeconfig")
+	fs.StringVar(&o.CertDir, "cert-dir", "", "directory of the kubelet's certificates (kubelet-client-current.pem, kubelet-server-current.pem, kubelet.crt) (default ROOT-DIR/pki)")
+	fs.BoolVar(&o.RotateCertificates, "rotate-certificates", false, "request a new client certificate from the apiserver before the current one expires")
+	fs.BoolVar(&o.RotateServerCertificates, "rotate-server-certificates", false, "request the serving certificate from the apiserver (signer kubernetes.io/kubelet-serving) and renew it before it expires; --tls-cert-file is ignored")
 	fs.StringVar(&o.HostnameOverride, "hostname-override", host, "node name")
 	fs.StringVar(&o.NodeIP, "node-ip", "", "the node's InternalIP (default: first non-loopback IPv4 address)")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", "", "the node's pod CIDR when node.spec.podCIDR is not set")
@@ -116,7 +144,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.PauseImage, "pod-infra-container-image", "minik8s/pause:3.9", "the pause image")
 	fs.IntVar(&o.Port, "port", 10250, "kubelet server port")
 	fs.StringVar(&o.Address, "address", "0.0.0.0", "kubelet server address")
-	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file)")
+	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file); with neither it nor --rotate-server-certificates, a self-signed kubelet.crt in --cert-dir")
 	fs.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "over HTTPS, callers must present a client certificate signed by one of these CAs (the apiserver's --kubelet-client-certificate)")
 	fs.BoolVar(&o.AnonymousAuth, "anonymous-auth", false, "over HTTPS, let callers without credentials in as system:anonymous; false: 401 on every path but /healthz")
@@ -140,6 +168,14 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	o.Verbosity.AddFlags(fs)
 }
 
+// Complete fills the defaults that depend on other flags: --cert-dir is
+// ROOT-DIR/pki. The kubelet's main calls it after parsing.
+func (o *Options) Complete() {
+	if o.CertDir == "" {
+		o.CertDir = filepath.Join(o.RootDir, "pki")
+	}
+}
+
 // Kubelet is a running kubelet.
 type Kubelet struct {
 	Pods    *pod.Manager
@@ -149,6 +185,11 @@ type Kubelet struct {
 	Client  *client.Client
 	// ServerAddr is the kubelet server's listening address.
 	ServerAddr string
+	// ClientCertificate and ServingCertificate are the certificate
+	// managers with --rotate-certificates and
+	// --rotate-server-certificates (nil without).
+	ClientCertificate  *certificate.Manager
+	ServingCertificate *certificate.Manager
 }
 
 // Deps are the parts of a kubelet that tests and hollow nodes replace
@@ -189,6 +230,22 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	if err := checkNodeLabels(parseLabels(o.NodeLabels)); err != nil {
 		return err
 	}
+	if o.RotateServerCertificates && !o.Given() {
+		return errors.New("--rotate-server-certificates needs an apiserver (--kubeconfig or --server)")
+	}
+	certDir := o.CertDir
+	if certDir == "" {
+		certDir = filepath.Join(o.RootDir, "pki")
+	}
+	// TLS bootstrap first: it writes the --kubeconfig read next.
+	if o.BootstrapKubeconfig != "" {
+		if err := certificate.LoadClientCert(ctx, certificate.BootstrapOptions{
+			Kubeconfig: o.Kubeconfig, BootstrapKubeconfig: o.BootstrapKubeconfig, Server: o.Server,
+			CertDir: certDir, NodeName: nodeName, ExpirationSeconds: o.CertificateExpirationSeconds, Log: log,
+		}); err != nil {
+			return err
+		}
+	}
 	// Read --kubeconfig before touching containerd or the network, so a
 	// bad file fails the start instead of leaving a half-set-up node.
 	var apiConfig *client.Config
@@ -198,6 +255,25 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 			return err
 		}
 		apiConfig = c
+	}
+	// csrs is the CSR client of the kubelet's own connection (set below):
+	// renewals authenticate with the certificate in use.
+	var csrClient *client.Client
+	csrs := func() (client.Interface[*certificatesv1.CertificateSigningRequest], error) {
+		if csrClient == nil {
+			return nil, errors.New("no apiserver client")
+		}
+		return client.For[*certificatesv1.CertificateSigningRequest](csrClient), nil
+	}
+	var clientOpts []client.Option
+	var clientMgr *certificate.Manager
+	if o.RotateCertificates && apiConfig != nil && (apiConfig.ClientCertificate != "" || len(apiConfig.ClientCertificateData) > 0) {
+		m, dialer, err := clientCertificateManager(apiConfig, certDir, nodeName, o.CertificateExpirationSeconds, csrs, deps.Clock, log)
+		if err != nil {
+			return err
+		}
+		clientMgr = m
+		clientOpts = append(clientOpts, dialer.ClientOption())
 	}
 	if o.NodeIP == "" {
 		o.NodeIP = firstIPv4()
@@ -250,7 +326,7 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 		ClusterDNS: dns, ClusterDomain: o.ClusterDomain, CgroupRoot: o.CgroupRoot,
 		BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, Relist: o.Relist, Clock: deps.Clock, Log: log,
 	}
-	k := &Kubelet{Runtime: rt, Network: netw}
+	k := &Kubelet{Runtime: rt, Network: netw, ClientCertificate: clientMgr}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -278,12 +354,16 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 		mirrorSync *mirrors
 	)
 	if apiConfig != nil {
-		c, err := client.NewForConfig(apiConfig, client.WithUserAgent("kubelet/"+node.KubeletVersion), client.WithLogger(log))
+		c, err := client.NewForConfig(apiConfig, append([]client.Option{client.WithUserAgent("kubelet/" + node.KubeletVersion), client.WithLogger(log)}, clientOpts...)...)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		k.Client = c
+		csrClient = c
+		if clientMgr != nil {
+			goRun(func() { clientMgr.Run(ctx) })
+		}
 		rec = record.New(c, "kubelet", nodeName)
 		defer rec.Stop()
 		pods := client.For[*corev1.Pod](c)
@@ -342,12 +422,47 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 	if scfg.Tokens, scfg.Authorizer, err = o.reviewers(k.Client); err != nil {
 		return err
 	}
-	if o.TLSCertFile != "" {
+	var servingMgr *certificate.Manager
+	switch {
+	case o.RotateServerCertificates:
+		// Requested once the Node is registered (below): the approver
+		// checks the request's addresses against the Node's.
+		hosts := []string{nodeName}
+		var ips []net.IP
+		if ip := net.ParseIP(o.NodeIP); ip != nil {
+			ips = append(ips, ip)
+		}
+		servingMgr = certificate.NewManager(certificate.ManagerConfig{
+			Name: "serving", Store: &certificate.Store{Dir: certDir, Prefix: certificate.ServingPrefix},
+			Request: func() certificate.Request {
+				r := certificate.ServingRequest(nodeName, hosts, ips)
+				r.ExpirationSeconds = o.CertificateExpirationSeconds
+				return r
+			},
+			CSRs: csrs, Clock: deps.Clock, Log: log,
+		})
+		k.ServingCertificate = servingMgr
+		scfg.TLSConfig = &tls.Config{GetCertificate: servingMgr.GetCertificate}
+		if o.TLSCertFile != "" {
+			log.Warn("--tls-cert-file is ignored with --rotate-server-certificates")
+		}
+	case o.TLSCertFile != "":
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 		if err != nil {
 			return fmt.Errorf("kubelet server certificate: %w", err)
 		}
-		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
+		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	case o.CertDir != "":
+		// As Kubernetes' kubelet: a self-signed serving certificate.
+		cert, err := certificate.SelfSigned(certDir, nodeName, []string{o.NodeIP, nodeName})
+		if err != nil {
+			return fmt.Errorf("kubelet server certificate: self-signed in %s: %w", certDir, err)
+		}
+		log.Info("serving with a self-signed certificate (no --tls-cert-file, no --rotate-server-certificates)", "file", filepath.Join(certDir, certificate.SelfSignedCert))
+		scfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	}
+	if scfg.TLSConfig != nil {
+		scfg.TLSConfig.MinVersion, scfg.TLSConfig.ClientAuth = tls.VersionTLS12, tls.RequestClientCert
 		scfg.AnonymousAuth = o.AnonymousAuth
 		if o.ClientCAFile != "" {
 			if scfg.ClientCAs, err = pki.CertPool(o.ClientCAFile); err != nil {
@@ -378,6 +493,14 @@ func RunWith(ctx context.Context, o Options, deps Deps, ready chan<- *Kubelet) e
 				return
 			}
 			initNet(n.GetSpec().GetPodCIDR())
+			if servingMgr != nil {
+				// The Node's addresses first, then the serving request
+				// naming them.
+				if err := agent.SyncStatus(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("node status update failed", "err", err)
+				}
+				goRun(func() { servingMgr.Run(ctx) })
+			}
 			agent.Run(ctx)
 		})
 	}
@@ -504,4 +627,38 @@ func firstIPv4() string {
 		}
 	}
 	return ""
+}
+
+// clientCertificateManager manages the client certificate of cfg (the
+// kubeconfig's files or data; kubelet-client-current.pem once rotated):
+// cfg is changed to take the certificate from the manager at each
+// handshake, and the returned Dialer's connections are closed on every
+// rotation so that new ones present the new certificate.
+func clientCertificateManager(cfg *client.Config, certDir, nodeName string, expirationSeconds int32,
+	csrs func() (client.Interface[*certificatesv1.CertificateSigningRequest], error), clock workqueue.Clock, log *slog.Logger) (*certificate.Manager, *certificate.Dialer, error) {
+	store := &certificate.Store{Dir: certDir, Prefix: certificate.ClientPrefix, CertFile: cfg.ClientCertificate, KeyFile: cfg.ClientKey}
+	var initial *tls.Certificate
+	if len(cfg.ClientCertificateData) > 0 {
+		c, err := tls.X509KeyPair(cfg.ClientCertificateData, cfg.ClientKeyData)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kubeconfig user %q: client certificate and key: %w", cfg.User, err)
+		}
+		initial = &c
+	}
+	dialer := certificate.NewDialer()
+	m := certificate.NewManager(certificate.ManagerConfig{
+		Name: "client", Store: store, Initial: initial,
+		Request: func() certificate.Request {
+			r := certificate.ClientRequest(nodeName)
+			r.ExpirationSeconds = expirationSeconds
+			return r
+		},
+		CSRs: csrs, Clock: clock, Log: log,
+		OnRotate: func(*tls.Certificate) { dialer.CloseAll() },
+	})
+	if m.Current() == nil {
+		return nil, nil, fmt.Errorf("--rotate-certificates: no client certificate to start from (kubeconfig user %q, %s)", cfg.User, store.CurrentPath())
+	}
+	cfg.GetClientCertificate = m.GetClientCertificate
+	return m, dialer, nil
 }

@@ -108,6 +108,12 @@ func (a *applyOptions) apply(ctx context.Context, m *manifest) error {
 			if apierrors.IsAlreadyExists(err) && i < attempts {
 				continue // raced with another creator: update instead
 			}
+			if apierrors.IsAmbiguous(err) && i < attempts {
+				// The outcome is unknown: read again, and create or
+				// update to the manifest from what is there (apply
+				// converges, so repeating it is safe).
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -204,9 +210,7 @@ func newCreateCommand(o *Options) *cobra.Command {
 					}
 					md.Annotations[printers.LastAppliedAnnotation] = la
 				}
-				rctx, cancel := co.requestContext(c.Context())
-				created, err := api.Create(rctx, obj)
-				cancel()
+				created, err := createResolving(c.Context(), api, obj, co.requestContext)
 				if err != nil {
 					return err
 				}

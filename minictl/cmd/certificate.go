@@ -91,7 +91,8 @@ func (o *Options) decideCSR(ctx context.Context, typ, name string, force bool) e
 		for _, c := range csr.GetStatus().GetConditions() {
 			switch c.GetType() {
 			case d.opposite:
-				return fmt.Errorf("certificate signing request %q is already %s", name, decisionOf(d.opposite).done)
+				// kubectl names the condition type here: "already Denied".
+				return fmt.Errorf("certificate signing request %q is already %s", name, d.opposite)
 			case typ:
 				has = true
 			}

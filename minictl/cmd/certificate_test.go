@@ -23,8 +23,8 @@ func TestCertificateApproveDeny(t *testing.T) {
 		{[]string{"certificate", "approve", "jane"}, "certificatesigningrequest.certificates.k8s.io/jane approved\n", "", "Approved/KubectlApprove"},
 		{[]string{"certificate", "approve", "jane"}, "certificatesigningrequest.certificates.k8s.io/jane approved\n", "", "Approved/KubectlApprove"},
 		{[]string{"certificate", "deny", "bob"}, "certificatesigningrequest.certificates.k8s.io/bob denied\n", "", "Denied/KubectlDeny"},
-		{[]string{"certificate", "approve", "bob"}, "", `certificate signing request "bob" is already denied`, "Denied/KubectlDeny"},
-		{[]string{"certificate", "deny", "jane"}, "", `certificate signing request "jane" is already approved`, "Approved/KubectlApprove"},
+		{[]string{"certificate", "approve", "bob"}, "", `certificate signing request "bob" is already Denied`, "Denied/KubectlDeny"},
+		{[]string{"certificate", "deny", "jane"}, "", `certificate signing request "jane" is already Approved`, "Approved/KubectlApprove"},
 		{[]string{"certificate", "approve", "missing"}, "", `not found`, ""},
 	}
 	for _, tt := range tests {

@@ -26,9 +26,7 @@ func (co *createOptions) createObject(c *cobra.Command, obj scheme.Object) error
 	if err != nil {
 		return err
 	}
-	rctx, cancel := co.requestContext(c.Context())
-	defer cancel()
-	created, err := api.Create(rctx, obj)
+	created, err := createResolving(c.Context(), api, obj, co.requestContext)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,11 @@ func FormatError(err error, servers []string) string {
 				return connectionRefused(servers)
 			}
 		case apierrors.ReasonTimeout:
+			// A write cut after it went out (to the apiserver or to
+			// etcd): the message says it may have landed.
+			if apierrors.IsUnknownOutcome(err) {
+				return "error: " + strings.TrimPrefix(msg, "Timeout: ")
+			}
 			// The client's own deadline (--request-timeout) ran out: no
 			// server said anything, so this is not an error from one.
 			if strings.HasPrefix(msg, "context deadline exceeded") {

@@ -129,9 +129,7 @@ func (r *runOptions) run(ctx context.Context, c *cobra.Command, args []string) e
 	if err != nil {
 		return err
 	}
-	rctx, cancel := r.requestContext(ctx)
-	defer cancel()
-	if _, err := api.Create(rctx, obj); err != nil {
+	if _, err := createResolving(ctx, api, obj, r.requestContext); err != nil {
 		return err
 	}
 	fmt.Fprintf(r.Out, "%s created\n", objectName(k, name))

@@ -57,7 +57,12 @@ type cluster struct {
 	// proxyMode is the harness's KUBE_PROXY_MODE: every kube-proxy's
 	// --proxy-mode (iptables when the harness did not say).
 	proxyMode string
-	api       *client.Client
+	// tlsBootstrap is the harness's KUBELET_TLS_BOOTSTRAP=1: the nodes
+	// joined with a bootstrap token; state and pki are the harness's
+	// _output/local and its pki directory.
+	tlsBootstrap bool
+	state, pki   string
+	api          *client.Client
 }
 
 // StaticPods is the control-plane mode whose daemons are pods.
@@ -117,7 +122,9 @@ func load(path string) (*cluster, error) {
 		extNS: kv["MK8S_EXT_NS"], extIP: kv["MK8S_EXT_IP"],
 		harness: kv["MK8S_HARNESS"], bin: kv["MK8S_BIN"],
 		controlPlane: kv["CONTROL_PLANE"], master: kv["MK8S_MASTER"],
-		proxyMode: kv["KUBE_PROXY_MODE"],
+		proxyMode:    kv["KUBE_PROXY_MODE"],
+		tlsBootstrap: kv["KUBELET_TLS_BOOTSTRAP"] == "1",
+		state:        kv["MK8S_STATE"], pki: kv["MK8S_PKI"],
 	}
 	if c.proxyMode == "" {
 		c.proxyMode = "iptables"

@@ -140,7 +140,7 @@ func TestCSRUser(t *testing.T) {
 		}
 		k.expect(t, []string{"get", "csr", denied}, "Denied")
 		// And a decision is not reversed by kubectl.
-		if _, errOut, code := k.run("", "certificate", "approve", denied); code == 0 || !strings.Contains(errOut, "already denied") {
+		if _, errOut, code := k.run("", "certificate", "approve", denied); code == 0 || !strings.Contains(errOut, "already Denied") {
 			t.Errorf("approving a denied request: exit %d %s", code, errOut)
 		}
 	})

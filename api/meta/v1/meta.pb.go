@@ -1108,6 +1108,14 @@ var file_api_meta_v1_meta_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "varint,61001,opt,name=quantity",
 		Filename:      "api/meta/v1/meta.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         61002,
+		Name:          "minik8s.meta.v1.required",
+		Tag:           "varint,61002,opt,name=required",
+		Filename:      "api/meta/v1/meta.proto",
+	},
 }
 
 // Extension fields to descriptorpb.FieldOptions.
@@ -1118,6 +1126,13 @@ var (
 	//
 	// optional bool quantity = 61001;
 	E_Quantity = &file_api_meta_v1_meta_proto_extTypes[0]
+	// required marks a scalar field Kubernetes always writes, zero included
+	// (a Go field without omitempty, such as a PodDisruptionBudget's
+	// status.disruptionsAllowed): the codec writes its zero value whenever
+	// the message holding it is written, where proto3 would leave it out.
+	//
+	// optional bool required = 61002;
+	E_Required = &file_api_meta_v1_meta_proto_extTypes[1]
 )
 
 var File_api_meta_v1_meta_proto protoreflect.FileDescriptor
@@ -1242,7 +1257,8 @@ const file_api_meta_v1_meta_proto_rawDesc = "" +
 	"\rPreconditions\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\tR\x03uid\x12(\n" +
 	"\x0fresourceVersion\x18\x02 \x01(\tR\x0fresourceVersion:;\n" +
-	"\bquantity\x12\x1d.google.protobuf.FieldOptions\x18\xc9\xdc\x03 \x01(\bR\bquantityB\x1cZ\x1aminik8s/api/meta/v1;metav1b\x06proto3"
+	"\bquantity\x12\x1d.google.protobuf.FieldOptions\x18\xc9\xdc\x03 \x01(\bR\bquantity:;\n" +
+	"\brequired\x12\x1d.google.protobuf.FieldOptions\x18\xca\xdc\x03 \x01(\bR\brequiredB\x1cZ\x1aminik8s/api/meta/v1;metav1b\x06proto3"
 
 var (
 	file_api_meta_v1_meta_proto_rawDescOnce sync.Once
@@ -1295,10 +1311,11 @@ var file_api_meta_v1_meta_proto_depIdxs = []int32{
 	10, // 13: minik8s.meta.v1.StatusDetails.causes:type_name -> minik8s.meta.v1.StatusCause
 	12, // 14: minik8s.meta.v1.DeleteOptions.preconditions:type_name -> minik8s.meta.v1.Preconditions
 	18, // 15: minik8s.meta.v1.quantity:extendee -> google.protobuf.FieldOptions
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	15, // [15:16] is the sub-list for extension extendee
+	18, // 16: minik8s.meta.v1.required:extendee -> google.protobuf.FieldOptions
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	15, // [15:17] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
 }
 
@@ -1318,7 +1335,7 @@ func file_api_meta_v1_meta_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_meta_v1_meta_proto_rawDesc), len(file_api_meta_v1_meta_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   16,
-			NumExtensions: 1,
+			NumExtensions: 2,
 			NumServices:   0,
 		},
 		GoTypes:           file_api_meta_v1_meta_proto_goTypes,

@@ -366,14 +366,14 @@ const file_api_policy_v1_policy_proto_rawDesc = "" +
 	"\fminAvailable\x18\x01 \x01(\v2\x1c.minik8s.meta.v1.IntOrStringR\fminAvailable\x12:\n" +
 	"\bselector\x18\x02 \x01(\v2\x1e.minik8s.meta.v1.LabelSelectorR\bselector\x12D\n" +
 	"\x0emaxUnavailable\x18\x03 \x01(\v2\x1c.minik8s.meta.v1.IntOrStringR\x0emaxUnavailable\x12>\n" +
-	"\x1aunhealthyPodEvictionPolicy\x18\x04 \x01(\tR\x1aunhealthyPodEvictionPolicy\"\xf0\x03\n" +
+	"\x1aunhealthyPodEvictionPolicy\x18\x04 \x01(\tR\x1aunhealthyPodEvictionPolicy\"\x88\x04\n" +
 	"\x19PodDisruptionBudgetStatus\x12.\n" +
 	"\x12observedGeneration\x18\x01 \x01(\x03R\x12observedGeneration\x12e\n" +
-	"\rdisruptedPods\x18\x02 \x03(\v2?.minik8s.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntryR\rdisruptedPods\x12.\n" +
-	"\x12disruptionsAllowed\x18\x03 \x01(\x05R\x12disruptionsAllowed\x12&\n" +
-	"\x0ecurrentHealthy\x18\x04 \x01(\x05R\x0ecurrentHealthy\x12&\n" +
-	"\x0edesiredHealthy\x18\x05 \x01(\x05R\x0edesiredHealthy\x12\"\n" +
-	"\fexpectedPods\x18\x06 \x01(\x05R\fexpectedPods\x12:\n" +
+	"\rdisruptedPods\x18\x02 \x03(\v2?.minik8s.policy.v1.PodDisruptionBudgetStatus.DisruptedPodsEntryR\rdisruptedPods\x124\n" +
+	"\x12disruptionsAllowed\x18\x03 \x01(\x05B\x04\xd0\xe4\x1d\x01R\x12disruptionsAllowed\x12,\n" +
+	"\x0ecurrentHealthy\x18\x04 \x01(\x05B\x04\xd0\xe4\x1d\x01R\x0ecurrentHealthy\x12,\n" +
+	"\x0edesiredHealthy\x18\x05 \x01(\x05B\x04\xd0\xe4\x1d\x01R\x0edesiredHealthy\x12(\n" +
+	"\fexpectedPods\x18\x06 \x01(\x05B\x04\xd0\xe4\x1d\x01R\fexpectedPods\x12:\n" +
 	"\n" +
 	"conditions\x18\a \x03(\v2\x1a.minik8s.meta.v1.ConditionR\n" +
 	"conditions\x1a\\\n" +

@@ -22,6 +22,7 @@ import (
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/cache"
+	"minik8s/apiserver/patch"
 	"minik8s/apiserver/registry"
 	"minik8s/apiserver/registry/rest"
 	"minik8s/apiserver/storage"
@@ -126,6 +127,14 @@ func (s *Store) Create(ctx context.Context, k *scheme.Kind, ns string, obj schem
 	if generated {
 		md.Name = md.GenerateName + randomSuffix()
 	}
+	// Kubernetes records the creator in managedFields, defaulted fields
+	// included, so a later server-side apply by another manager
+	// conflicts only where it sets a different value.
+	obj, err := patch.TrackObject(k, "", nil, obj, o.FieldManager, s.now())
+	if err != nil {
+		return nil, err
+	}
+	md = scheme.Meta(obj)
 	if err := invalid(k, md.Name, s.validate(k, obj)); err != nil {
 		return nil, err
 	}
@@ -299,6 +308,13 @@ func (s *Store) Update(ctx context.Context, k *scheme.Kind, ns string, obj schem
 		}
 		if oldMD.DeletionTimestamp != nil && len(nmd.Finalizers) > len(oldMD.Finalizers) {
 			return nil, apierrors.NewForbidden(k.GroupResource(), md.Name, "no new finalizers can be added if the object is being deleted")
+		}
+	}
+	if subresource != SubresourceBinding {
+		// The writer owns what it changed (Update in managedFields), as
+		// the PATCH path already recorded for its own writes.
+		if next, err = patch.TrackObject(k, subresource, old, next, o.FieldManager, s.now()); err != nil {
+			return nil, err
 		}
 	}
 	scheme.Meta(next).ResourceVersion = oldMD.ResourceVersion

@@ -24,7 +24,7 @@ import (
 
 // newStore is a generic store over in-memory storage with its watch
 // caches running and filled.
-func newStore(t *testing.T) (*generic.Store, *memory.Store) {
+func newStore(t testing.TB) (*generic.Store, *memory.Store) {
 	t.Helper()
 	mem := memory.New()
 	st := generic.New(mem, cache.Options{ProgressInterval: 50 * time.Millisecond})
@@ -40,7 +40,7 @@ func newStore(t *testing.T) (*generic.Store, *memory.Store) {
 	return st, mem
 }
 
-func kind(t *testing.T, resource string) *scheme.Kind {
+func kind(t testing.TB, resource string) *scheme.Kind {
 	t.Helper()
 	k, err := scheme.ByResource(resource)
 	if err != nil {

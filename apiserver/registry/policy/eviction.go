@@ -22,18 +22,25 @@ import (
 // drain prints before it retries.
 const MessageViolation = "Cannot evict pod as it would violate the pod's disruption budget."
 
+// MaxDisruptedPods bounds status.disruptedPods: evictions the disruption
+// controller has not confirmed yet beyond it are refused (Kubernetes' 2000).
+const MaxDisruptedPods = 2000
+
 // maxAttempts bounds the retries of a budget update that lost a race.
 const maxAttempts = 5
 
 // Eviction is the storage of pods/eviction: creating an Eviction deletes
 // the pod gracefully (with the Eviction's deleteOptions), unless the
-// PodDisruptionBudget selecting the pod allows no disruption now, which is
-// 429 TooManyRequests. An allowed eviction takes one disruption from the
-// budget and records the pod in its status.disruptedPods before the pod is
-// deleted, so concurrent evictions (on any apiserver: the budget's
-// resourceVersion decides) cannot both spend the last one. Pods that are
-// not running yet, have ended or are being deleted are evicted without
-// consulting budgets, as Kubernetes does.
+// PodDisruptionBudget selecting the pod allows no disruption now - its
+// status.disruptionsAllowed, as the disruption controller
+// (controller-manager/disruption) computed it, is 0, or that status is
+// older than the budget - which is 429 TooManyRequests. An allowed
+// eviction takes one disruption from the budget and records the pod in its
+// status.disruptedPods (an update checked against the budget's
+// resourceVersion) before the pod is deleted, so concurrent evictions (on
+// any apiserver) cannot both spend the last one. Pods that are not running
+// yet, have ended or are being deleted are evicted without consulting
+// budgets, as Kubernetes does.
 type Eviction struct {
 	Pods *generic.Resource
 	// Budgets are the PodDisruptionBudgets (their status is written).
@@ -118,50 +125,67 @@ func (e *Eviction) evict(ctx context.Context, ns, name string, opts *metav1.Dele
 		return apierrors.NewInternal(fmt.Errorf("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."))
 	}
 	pdb := proto.Clone(pdbs[0]).(*policyv1.PodDisruptionBudget)
-	pods, err := e.Pods.List(ctx, ns, rest.ListOptions{})
-	if err != nil {
-		return err
-	}
-	all := make([]*corev1.Pod, len(pods.Items))
-	for i, it := range pods.Items {
-		all[i] = it.Object.(*corev1.Pod)
-	}
-	now := e.now()
-	st, err := ComputeStatus(pdb, all, now)
-	if err != nil {
-		return apierrors.NewInternal(fmt.Errorf("disruption budget %s: %w", pdb.GetMetadata().GetName(), err))
-	}
+	st := pdb.GetStatus()
 	if !Ready(pod) {
 		// An unhealthy pod does not count against the budget when the
 		// budget is met, or always with the AlwaysAllow policy.
-		if pdb.GetSpec().GetUnhealthyPodEvictionPolicy() == "AlwaysAllow" || st.CurrentHealthy >= st.DesiredHealthy {
+		if pdb.GetSpec().GetUnhealthyPodEvictionPolicy() == "AlwaysAllow" ||
+			(st.GetCurrentHealthy() >= st.GetDesiredHealthy() && st.GetDesiredHealthy() > 0) {
 			return e.delete(ctx, pod, opts, o)
 		}
 	}
-	pdb.Status = st
-	if st.DisruptionsAllowed <= 0 {
-		if !o.DryRun {
-			// Record what was seen, so kubectl get pdb says why.
-			_, _ = e.Budgets.Store.Update(ctx, e.Budgets.K, ns, pdb, "status", rest.WriteOptions{})
-		}
-		err := apierrors.NewTooManyRequests(MessageViolation, 0)
-		err.Status.Details.Causes = append(err.Status.Details.Causes, &metav1.StatusCause{Reason: "DisruptionBudget",
-			Message: fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", pdb.GetMetadata().GetName(), st.DesiredHealthy, st.CurrentHealthy)})
+	if err := checkBudget(pdb); err != nil {
 		return err
 	}
-	st.DisruptionsAllowed--
-	if st.DisruptionsAllowed == 0 {
-		st.Conditions[0].Status, st.Conditions[0].Reason, st.Conditions[0].LastTransitionTime = "False", "InsufficientPods", timestamppb.New(now)
+	if pdb.Status.DisruptedPods == nil {
+		pdb.Status.DisruptedPods = map[string]*timestamppb.Timestamp{}
 	}
-	st.DisruptedPods[name] = timestamppb.New(now)
+	pdb.Status.DisruptionsAllowed--
+	if pdb.Status.DisruptionsAllowed == 0 {
+		now := timestamppb.New(e.now().Truncate(time.Second))
+		for _, c := range pdb.Status.Conditions {
+			if c.GetType() == "DisruptionAllowed" && c.GetStatus() != "False" {
+				c.Status, c.Reason, c.Message, c.LastTransitionTime = "False", "InsufficientPods", "", now
+			}
+		}
+	}
+	pdb.Status.DisruptedPods[name] = timestamppb.New(e.now())
 	if !o.DryRun {
 		// The budget's resourceVersion is the read one: a concurrent
-		// eviction that spent the disruption first makes this Conflict.
+		// eviction that spent the disruption first makes this Conflict,
+		// and the caller reads the budget again.
 		if _, err := e.Budgets.Store.Update(ctx, e.Budgets.K, ns, pdb, "status", rest.WriteOptions{}); err != nil {
 			return err
 		}
 	}
 	return e.delete(ctx, pod, opts, o)
+}
+
+// checkBudget refuses an eviction the budget's status, as the disruption
+// controller last computed it, does not allow: a status older than the
+// budget's spec, or no disruption left, is 429 TooManyRequests as in
+// Kubernetes (kubectl drain retries it).
+func checkBudget(pdb *policyv1.PodDisruptionBudget) error {
+	st, name := pdb.GetStatus(), pdb.GetMetadata().GetName()
+	tooMany := func(retryAfter int32, cause string) error {
+		err := apierrors.NewTooManyRequests(MessageViolation, retryAfter)
+		if err.Status.Details == nil {
+			err.Status.Details = &metav1.StatusDetails{}
+		}
+		err.Status.Details.Causes = append(err.Status.Details.Causes, &metav1.StatusCause{Reason: "DisruptionBudget", Message: cause})
+		return err
+	}
+	switch {
+	case st.GetObservedGeneration() < pdb.GetMetadata().GetGeneration():
+		return tooMany(10, fmt.Sprintf("The disruption budget %s is still being processed by the server.", name))
+	case st.GetDisruptionsAllowed() < 0:
+		return apierrors.NewForbidden("poddisruptionbudget.policy", name, "pdb disruptions allowed is negative")
+	case len(st.GetDisruptedPods()) > MaxDisruptedPods:
+		return apierrors.NewForbidden("poddisruptionbudget.policy", name, "DisruptedPods map too big - too many evictions not confirmed by PDB controller")
+	case st.GetDisruptionsAllowed() == 0:
+		return tooMany(0, fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", name, st.GetDesiredHealthy(), st.GetCurrentHealthy()))
+	}
+	return nil
 }
 
 // ignoresBudgets: a pod that is not running yet, has ended or is already

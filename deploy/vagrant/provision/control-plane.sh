@@ -46,3 +46,31 @@ systemctl daemon-reload
 systemctl enable "${units[@]}"
 # restart, not start: a second provisioning run must pick up new binaries.
 systemctl restart "${units[@]}"
+
+# The workers' kubelets join with the bootstrap token staged with the PKI:
+# its Secret, as `kubeadm token create` writes it (no expiration; delete
+# the Secret to stop further joins).
+IFS=. read -r token_id token_secret <"$STAGE/pki/bootstrap-token"
+for _ in $(seq 120); do
+	curl -fsS -o /dev/null http://127.0.0.1:8080/readyz && break
+	sleep 1
+done
+secret_file=$(mktemp)
+trap 'rm -f "$secret_file"' EXIT
+b64() { printf '%s' "$1" | base64 -w0; }
+cat >"$secret_file" <<EOF
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bootstrap-token-$token_id
+  namespace: kube-system
+type: bootstrap.kubernetes.io/token
+data:
+  description: $(b64 "minik8s Vagrant workers' join token")
+  token-id: $(b64 "$token_id")
+  token-secret: $(b64 "$token_secret")
+  usage-bootstrap-authentication: $(b64 true)
+  usage-bootstrap-signing: $(b64 true)
+  auth-extra-groups: $(b64 system:bootstrappers:kubeadm:default-node-token)
+EOF
+minictl --kubeconfig /etc/minik8s/admin.conf apply -f "$secret_file" >/dev/null

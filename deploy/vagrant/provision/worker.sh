@@ -32,12 +32,11 @@ net.ipv4.ip_forward = 1
 SYSCTL
 sysctl -q --system
 
-# TLS: the cluster CA, this node's kubelet serving certificate, its
-# kubeconfig (system:node:NODE) and kube-proxy's.
-install_pki "$STAGE" pki/ca.crt kube-proxy.conf
-install -m 0644 "$STAGE/pki/pki/kubelet/$NODE.crt" /etc/minik8s/pki/kubelet.crt
-install -m 0600 "$STAGE/pki/pki/kubelet/$NODE.key" /etc/minik8s/pki/kubelet.key
-install -m 0600 "$STAGE/pki/kubelet-$NODE.conf" /etc/minik8s/kubelet.conf
+# TLS: the cluster CA, kube-proxy's kubeconfig and the bootstrap
+# kubeconfig (a bootstrap token): the kubelet requests its own client
+# and serving certificates (CertificateSigningRequests), keeps them in
+# /var/lib/kubelet/pki and writes /etc/minik8s/kubelet.conf itself.
+install_pki "$STAGE" pki/ca.crt kube-proxy.conf bootstrap-kubelet.conf
 
 install_bin "$STAGE" kubelet kubelet
 install_bin "$STAGE" kube-proxy kube-proxy

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target (func FuzzX in a _test.go file) with
+# `go test -fuzz` for FUZZTIME each (default 5s), one target at a time, as
+# `go test -fuzz` takes one target of one package per run. The seed corpora
+# already run with every plain `go test`; this explores beyond them. A
+# failing input is written to the package's testdata/fuzz/FuzzX/ - commit
+# it with the fix, and it runs as a seed from then on.
+# `go test -fuzz` builds every dependency with coverage instrumentation
+# (for the REST and gRPC fronts' targets that includes k8s.io/client-go):
+# the first run on a machine pays minutes of compiling once, later runs
+# reuse the build cache and take about FUZZTIME per target plus a link.
+#   FUZZTIME=30s hack/fuzz.sh            every target, 30 s each
+#   hack/fuzz.sh ./api/codec             the targets of one package
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-5s}
+GO=${GO:-go}
+
+if [ $# -gt 0 ]; then
+	pkgs=("$@")
+else
+	# The packages whose tests declare a fuzz target, found by grep so
+	# that only they are compiled for the listing.
+	mapfile -t pkgs < <(git ls-files --cached --others --exclude-standard '*_test.go' | xargs grep -l '^func Fuzz[A-Z0-9_a-z]*(f \*testing.F)' |
+		xargs -n1 dirname | sort -u | sed 's|^|./|')
+fi
+
+failed=()
+n=0
+for pkg in "${pkgs[@]}"; do
+	for target in $($GO test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		n=$((n + 1))
+		echo "==> $pkg $target ($FUZZTIME)"
+		if ! $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+			failed+=("$pkg $target")
+		fi
+	done
+done
+echo "fuzz: $n targets, ${#failed[@]} failed"
+for f in "${failed[@]}"; do
+	echo "FAILED: $f"
+done
+[ ${#failed[@]} -eq 0 ]

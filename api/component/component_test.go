@@ -26,8 +26,10 @@ func TestVerbosity(t *testing.T) {
 		wantErr bool
 	}{
 		{args: nil, want: slog.LevelInfo},
-		{args: []string{"-v"}, want: slog.LevelDebug},
-		{args: []string{"--v"}, want: slog.LevelDebug},
+		{args: []string{"-v", "4"}, want: slog.LevelDebug},
+		{args: []string{"--v", "warn"}, want: slog.LevelWarn}, // hack/bench-kubelet's spelling
+		{args: []string{"-v=true"}, want: slog.LevelDebug},    // the old boolean -v
+		{args: []string{"-v"}, wantErr: true},                 // klog's -v takes a value
 		{args: []string{"-v=0"}, want: slog.LevelInfo},
 		{args: []string{"--v=4"}, want: slog.LevelDebug},
 		{args: []string{"-v=2"}, want: slog.Level(-2)},

@@ -14,9 +14,11 @@ import (
 // takes it, mapped onto slog levels so that -v=0 logs Info and above and
 // each step down adds detail, -v=4 reaching slog.LevelDebug (klog's usual
 // debug verbosity). For compatibility it also takes a level name (debug,
-// info, warn, error, as the kubelet's -v once did) and, as a boolean flag,
-// a bare -v (debug logging, as several daemons' -v once meant). Its zero
-// value is -v=0.
+// info, warn, error, as the kubelet's -v once did, "--v warn" included)
+// and true or false (-v=true is debug logging, as several daemons' boolean
+// -v once meant). Like klog's, it always takes a value: a bare -v is an
+// error, so "-v 4" and "--v warn" parse as one flag. Its zero value is
+// -v=0.
 type Verbosity struct {
 	level slog.Level
 }
@@ -28,7 +30,7 @@ const debugV = 4
 
 // AddFlags registers -v on fs (Go's flag package takes -v and --v alike).
 func (v *Verbosity) AddFlags(fs *flag.FlagSet) {
-	fs.Var(v, "v", "log verbosity: 0 logs info and above, 4 (or a bare -v) adds debug; a level name (debug, info, warn, error) is accepted too")
+	fs.Var(v, "v", "log verbosity: 0 logs info and above, 4 adds debug; a level name (debug, info, warn, error) is accepted too")
 }
 
 // Level is the slog level records must reach to be logged.
@@ -70,9 +72,6 @@ func (v *Verbosity) Set(s string) error {
 	v.level = l
 	return nil
 }
-
-// IsBoolFlag lets a bare -v mean debug logging.
-func (*Verbosity) IsBoolFlag() bool { return true }
 
 // Logger returns a text logger writing to w at v's level.
 func (v Verbosity) Logger(w io.Writer) *slog.Logger {

@@ -89,7 +89,7 @@ type Config struct {
 	AuditPolicyFile string
 	AuditLogDir     string
 	// ExtraArgs are appended to one component's flags, keyed by its name
-	// (Etcd, APIServer, ...), e.g. {Scheduler: {"--v"}}.
+	// (Etcd, APIServer, ...), e.g. {Scheduler: {"--v=4"}}.
 	ExtraArgs map[string][]string
 }
 

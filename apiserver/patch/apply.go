@@ -124,39 +124,39 @@ func TrackSubresourceUpdate(k *scheme.Kind, subresource string, old, new []byte,
 	if manager == "" {
 		return new, nil
 	}
+	live, out, err := recordUpdate(k, subresource, old, new, manager)
+	if err != nil {
+		return nil, err
+	}
+	return finish(k, live, out, now)
+}
+
+// recordUpdate runs the field manager's Update of old to new by manager:
+// the live object and the result carrying the new managedFields.
+func recordUpdate(k *scheme.Kind, subresource string, old, new []byte, manager string) (*unstructured.Unstructured, runtime.Object, error) {
 	fm, err := fieldManagerFor(k, subresource)
 	if err != nil {
-		return nil, apierrors.NewInternal(err)
+		return nil, nil, apierrors.NewInternal(err)
 	}
 	live, err := liveObject(k, old)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	newObj, err := liveObject(k, new)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := fm.UpdateNoErrors(live, newObj, manager)
-	return finish(k, live, out, now)
+	return live, fm.UpdateNoErrors(live, newObj, manager), nil
 }
 
 // trackJSON is TrackSubresourceUpdate without the final normalization:
 // the result is the field manager's JSON, which the caller decodes into a
 // message itself (decoding checks it as normalization would).
 func trackJSON(k *scheme.Kind, subresource string, old, new []byte, manager string, now time.Time) ([]byte, error) {
-	fm, err := fieldManagerFor(k, subresource)
-	if err != nil {
-		return nil, apierrors.NewInternal(err)
-	}
-	live, err := liveObject(k, old)
+	live, out, err := recordUpdate(k, subresource, old, new, manager)
 	if err != nil {
 		return nil, err
 	}
-	newObj, err := liveObject(k, new)
-	if err != nil {
-		return nil, err
-	}
-	out := fm.UpdateNoErrors(live, newObj, manager)
 	u, err := stamp(live, out, now)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -155,10 +157,25 @@ func (n *klNode) startProc(t *testing.T, bin string) {
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { n.kill9() })
 	n.Addr = net.JoinHostPort(o.Address, strconv.Itoa(o.Port))
+	// Started from flags, the kubelet serves HTTPS only, with the
+	// self-signed pair it makes in --cert-dir (ROOT-DIR/pki), as
+	// Kubernetes' kubelet does: trust exactly that certificate.
 	klWait(t, 20*time.Second, "kubelet process serves", func() string {
-		code, _ := klHTTP(t, "GET", "http://"+n.Addr+"/healthz")
-		if code != 200 {
-			return fmt.Sprintf("healthz %d; log:\n%s", code, n.procLog())
+		pem, err := os.ReadFile(filepath.Join(o.RootDir, "pki", "kubelet.crt"))
+		if err != nil {
+			return fmt.Sprintf("no serving certificate yet: %v; log:\n%s", err, n.procLog())
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: o.HostnameOverride}}}
+		resp, err := hc.Get("https://" + n.Addr + "/healthz")
+		if err != nil {
+			return fmt.Sprintf("healthz: %v; log:\n%s", err, n.procLog())
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Sprintf("healthz %d; log:\n%s", resp.StatusCode, n.procLog())
 		}
 		return ""
 	})

@@ -135,7 +135,12 @@ func TestStaticControlPlane(t *testing.T) {
 	nodetest.IP(t, n.Netns, "link", "set", "eth0", "up")
 
 	manifests := t.TempDir()
-	cfg := staticpods.Config{NodeIP: nodeIP, EtcdName: n.Name, EtcdDataDir: filepath.Join(t.TempDir(), "etcd"), PKIDir: filepath.Join(pkiDir, "pki")}
+	policy, err := filepath.Abs("../../deploy/audit/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := staticpods.Config{NodeIP: nodeIP, EtcdName: n.Name, EtcdDataDir: filepath.Join(t.TempDir(), "etcd"), PKIDir: filepath.Join(pkiDir, "pki"),
+		AuditPolicyFile: policy, AuditLogDir: filepath.Join(t.TempDir(), "audit")}
 	if err := staticpods.Write(manifests, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +186,14 @@ func TestStaticControlPlane(t *testing.T) {
 			}
 		}
 		return fmt.Sprintf("node conditions %v", node.GetStatus().GetConditions())
+	})
+
+	// The static apiserver audits into the hostPath the manifest mounts.
+	klWait(t, time.Minute, "the static apiserver's audit log", func() string {
+		if st, err := os.Stat(filepath.Join(cfg.AuditLogDir, "audit.log")); err != nil || st.Size() == 0 {
+			return fmt.Sprint("audit.log: ", err)
+		}
+		return ""
 	})
 
 	klWait(t, 2*time.Minute, "mirror pods of the four static pods, Running and Ready", func() string {

@@ -15,42 +15,36 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"minik8s/addons/ingress/controller"
 	"minik8s/addons/ingress/routes"
+	"minik8s/api/component"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ingress:", err)
-		os.Exit(1)
-	}
+	component.Main("ingress", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stderr) })
 }
 
 // flags holds the command line; newFlags also serves the manifest test,
 // which checks that deploy/addons/ingress.yaml passes only flags that exist.
 type flags struct {
-	server, kubeconfig, controller, publish string
-	httpPort, httpsPort, healthPort         int
-	connectTimeout, readTimeout             time.Duration
-	verbose                                 bool
+	client                      component.ClientOptions
+	controller, publish         string
+	httpPort, httpsPort         int
+	healthPort                  int
+	connectTimeout, readTimeout time.Duration
+	verbosity                   component.Verbosity
 }
 
 func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	f := &flags{}
 	fs := flag.NewFlagSet("ingress", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&f.server, "server", "", "apiserver address(es) HOST:PORT or https://HOST:PORT, comma-separated; replaces the kubeconfig's server (default: in a pod, the in-cluster config)")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file whose current context names the apiserver and credentials")
+	f.client.AddFlags(fs, "in a pod, the in-cluster config: the kubernetes Service with the pod's service-account token")
 	fs.StringVar(&f.controller, "controller-class", routes.ControllerName, "spec.controller of the IngressClasses to serve")
 	fs.StringVar(&f.publish, "publish-addresses", "", "comma-separated IPs or hostnames written to status.loadBalancer.ingress of served Ingresses (in the manifest: the node's IP); empty writes no status")
 	fs.IntVar(&f.httpPort, "http-port", 80, "HTTP port (0 disables)")
@@ -58,15 +52,15 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&f.healthPort, "health-port", 10254, "port of /healthz, /readyz and /metrics (0 disables)")
 	fs.DurationVar(&f.connectTimeout, "upstream-connect-timeout", 5*time.Second, "bound on connecting to an endpoint before trying another")
 	fs.DurationVar(&f.readTimeout, "upstream-response-timeout", 60*time.Second, "bound on waiting for a backend's response headers")
-	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	f.verbosity.AddFlags(fs)
 	return fs, f
 }
 
 // options checks the flags and turns them into controller options.
 func (f *flags) options() (controller.Options, error) {
 	o := controller.Options{
-		Servers:    []string{f.server},
-		Kubeconfig: f.kubeconfig,
+		Servers:    []string{f.client.Server},
+		Kubeconfig: f.client.Kubeconfig,
 		Controller: f.controller,
 	}
 	o.Proxy.ConnectTimeout = f.connectTimeout
@@ -99,11 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	f.verbosity.SetDefault(stderr)
 	o, err := f.options()
 	if err != nil {
 		return err

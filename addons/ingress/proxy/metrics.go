@@ -1,19 +1,22 @@
 package proxy
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"minik8s/api/component"
 )
 
 func (p *Proxy) initMetrics() {
@@ -42,20 +45,18 @@ func (p *Proxy) initMetrics() {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
-// HealthMux serves /healthz (the process answers), /readyz (ready() holds:
-// the caches synced and a table was built) and /metrics.
-func (p *Proxy) HealthMux(ready func() bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+// HealthMux serves /healthz and /livez (the process answers), /readyz
+// (also ready(): the caches synced and a table was built) and /metrics,
+// through the component base every daemon shares.
+func (p *Proxy) HealthMux(ready func() bool) http.Handler {
+	h := component.NewHealth(p.reg)
+	h.AddReadyz(component.NamedCheck("routes", func(context.Context) error {
 		if ready != nil && !ready() {
-			http.Error(w, "caches not synced", http.StatusServiceUnavailable)
-			return
+			return errors.New("caches not synced")
 		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{}))
-	return mux
+		return nil
+	}))
+	return h.Handler()
 }
 
 // selfSignedCertificate is presented for server names no Ingress has a

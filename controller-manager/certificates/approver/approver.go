@@ -90,7 +90,16 @@ func New(cfg Config) *Controller {
 			}
 		}
 		cfg.NodeInformer.AddEventHandler(informer.HandlerFuncs[*corev1.Node]{
-			AddFunc: nodeChanged, UpdateFunc: func(_, n *corev1.Node) { nodeChanged(n) },
+			AddFunc: nodeChanged,
+			// Heartbeats update Nodes all the time; only new addresses
+			// can change an answer.
+			UpdateFunc: func(old, n *corev1.Node) {
+				if !slices.EqualFunc(old.GetStatus().GetAddresses(), n.GetStatus().GetAddresses(), func(a, b *corev1.NodeAddress) bool {
+					return a.GetType() == b.GetType() && a.GetAddress() == b.GetAddress()
+				}) {
+					nodeChanged(n)
+				}
+			},
 		})
 	}
 	return c

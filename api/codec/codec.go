@@ -137,6 +137,52 @@ func ToMap(m proto.Message) map[string]any {
 	return out
 }
 
+// ToUnstructured returns m as the value tree Kubernetes' unstructured
+// objects hold (map[string]any, []any, string, int64, float64, bool): the
+// tree MarshalJSON writes, as k8s.io/apimachinery's JSON decoding would
+// read it back (integral numbers as int64), without the text in between.
+// It fails where MarshalJSON fails.
+func ToUnstructured(m proto.Message) (map[string]any, error) {
+	var e encoder
+	v := e.toValue(m.ProtoReflect())
+	if e.err != nil {
+		return nil, e.err
+	}
+	out, _ := unstructuredValue(v).(map[string]any)
+	return out, nil
+}
+
+func unstructuredValue(v any) any {
+	switch t := v.(type) {
+	case orderedMap:
+		out := make(map[string]any, len(t))
+		for _, e := range t {
+			out[e.key] = unstructuredValue(e.val)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = unstructuredValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = unstructuredValue(t[i])
+		}
+		return out
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	default:
+		return v
+	}
+}
+
 // UnmarshalJSON decodes Kubernetes-style JSON into m, strictly: unknown and
 // duplicate fields are errors.
 func UnmarshalJSON(data []byte, m proto.Message) error {

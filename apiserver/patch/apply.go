@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	k8serrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -215,6 +217,17 @@ func finish(k *scheme.Kind, live *unstructured.Unstructured, out runtime.Object,
 // stamp returns the field manager's result as an unstructured object with
 // the entries the call changed (their time differs from live's) set to now.
 func stamp(live *unstructured.Unstructured, out runtime.Object, now time.Time) (*unstructured.Unstructured, error) {
+	before := map[string]string{}
+	for _, e := range live.GetManagedFields() {
+		if e.Time != nil {
+			before[entryKey(e.Manager, string(e.Operation), e.Subresource)] = e.Time.UTC().Format(time.RFC3339)
+		}
+	}
+	return stampSince(before, out, now)
+}
+
+// stampSince is stamp with the live entries' times given, by entryKey.
+func stampSince(before map[string]string, out runtime.Object, now time.Time) (*unstructured.Unstructured, error) {
 	u, ok := out.(*unstructured.Unstructured)
 	if !ok {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(out)
@@ -222,12 +235,6 @@ func stamp(live *unstructured.Unstructured, out runtime.Object, now time.Time) (
 			return nil, apierrors.NewInternal(err)
 		}
 		u = &unstructured.Unstructured{Object: m}
-	}
-	before := map[string]string{}
-	for _, e := range live.GetManagedFields() {
-		if e.Time != nil {
-			before[entryKey(e.Manager, string(e.Operation), e.Subresource)] = e.Time.UTC().Format(time.RFC3339)
-		}
 	}
 	stamp := now.UTC().Format(time.RFC3339)
 	if entries, found, _ := unstructured.NestedSlice(u.Object, "metadata", "managedFields"); found {
@@ -381,33 +388,100 @@ func (identity) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
 
 // TrackObject is TrackSubresourceUpdate for objects: it records a create
 // (old nil) or an update of next by manager as an Update entry in next's
-// managedFields and returns the object to store (a new message; next is
-// not changed). The generic registry calls it on every create and update
-// that names a manager, so objects written by PUT and POST carry
-// managedFields as in Kubernetes and a later server-side apply by another
-// manager conflicts only where the values differ.
+// managedFields, in place, and returns next. The generic registry calls it
+// on every create and update that names a manager, so objects written by
+// PUT and POST carry managedFields as in Kubernetes and a later
+// server-side apply by another manager conflicts only where the values
+// differ.
+//
+// It is on the path of every write, so it skips the JSON text the
+// []byte trackers go through: the messages become unstructured trees
+// directly, and only the new managedFields come back (an Update changes
+// nothing else in the object).
 func TrackObject(k *scheme.Kind, subresource string, old, next scheme.Object, manager string, now time.Time) (scheme.Object, error) {
 	if manager == "" {
 		return next, nil
 	}
-	var oldJSON []byte
-	if old != nil {
-		var err error
-		if oldJSON, err = codec.MarshalJSON(old); err != nil {
-			return nil, apierrors.NewInternal(err)
-		}
-	}
-	newJSON, err := codec.MarshalJSON(next)
+	fm, err := fieldManagerFor(k, subresource)
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
 	}
-	data, err := trackJSON(k, subresource, oldJSON, newJSON, manager, now)
+	live, err := unstructuredOf(k, old)
 	if err != nil {
 		return nil, err
 	}
-	out := k.New()
-	if err := codec.UnmarshalJSON(data, out); err != nil {
+	newObj, err := unstructuredOf(k, next)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]string{}
+	if old != nil {
+		for _, e := range old.GetMetadata().GetManagedFields() {
+			if e.Time != nil {
+				before[entryKey(e.Manager, e.Operation, e.Subresource)] = e.Time.AsTime().UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	u, err := stampSince(before, fm.UpdateNoErrors(live, newObj, manager), now)
+	if err != nil {
+		return nil, err
+	}
+	entries, _, _ := unstructured.NestedSlice(u.Object, "metadata", "managedFields")
+	managed, err := managedFieldsOf(entries)
+	if err != nil {
 		return nil, apierrors.NewInternal(fmt.Errorf("managedFields of %s %s: %w", k.Kind, next.GetMetadata().GetName(), err))
+	}
+	scheme.Meta(next).ManagedFields = managed
+	return next, nil
+}
+
+// unstructuredOf is liveObject for a message: nil is an empty object of
+// kind k.
+func unstructuredOf(k *scheme.Kind, m scheme.Object) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	if m != nil {
+		obj, err := codec.ToUnstructured(m)
+		if err != nil {
+			return nil, apierrors.NewInternal(err)
+		}
+		u.Object = obj
+	}
+	u.SetAPIVersion(k.APIVersion())
+	u.SetKind(k.Kind)
+	return u, nil
+}
+
+// managedFieldsOf reads the field manager's entries (unstructured, as it
+// leaves them in metadata.managedFields) into messages.
+func managedFieldsOf(entries []any) ([]*metav1.ManagedFieldsEntry, error) {
+	out := make([]*metav1.ManagedFieldsEntry, 0, len(entries))
+	for i, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("entry %d is a %T, not an object", i, e)
+		}
+		entry := &metav1.ManagedFieldsEntry{
+			Manager:     str(m["manager"]),
+			Operation:   str(m["operation"]),
+			ApiVersion:  str(m["apiVersion"]),
+			FieldsType:  str(m["fieldsType"]),
+			Subresource: str(m["subresource"]),
+		}
+		if t := str(m["time"]); t != "" {
+			ts, err := time.Parse(time.RFC3339, t)
+			if err != nil {
+				return nil, fmt.Errorf("entry %d: time: %w", i, err)
+			}
+			entry.Time = timestamppb.New(ts)
+		}
+		if f, ok := m["fieldsV1"].(map[string]any); ok {
+			s, err := structpb.NewStruct(f)
+			if err != nil {
+				return nil, fmt.Errorf("entry %d: fieldsV1: %w", i, err)
+			}
+			entry.FieldsV1 = s
+		}
+		out = append(out, entry)
 	}
 	return out, nil
 }

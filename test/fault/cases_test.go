@@ -1,0 +1,324 @@
+package fault
+
+// The cases, in the order of the report. Each runs the client load
+// through its fault, restores what it broke (also on failure, through
+// t.Cleanup), checks every acknowledged write against etcd and records
+// its row.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"minik8s/api/client"
+	coordinationv1 "minik8s/api/coordination/v1"
+)
+
+// TestKillEtcdLeader: kill -9 the etcd leader under load; the other two
+// elect a new one and writes go on; the killed member is restarted and
+// rejoins.
+func TestKillEtcdLeader(t *testing.T) {
+	c := need(t)
+	row := &Row{Fault: "kill -9 the etcd leader, restarted after 10 s"}
+	record(t, row)
+	ns := c.namespace(t, "fault-etcd-leader")
+	l := c.startLoad(t, ns, "cm")
+	leader, err := c.etcdLeader(-1)
+	if err != nil {
+		t.Fatalf("etcd leader: %v", err)
+	}
+	name := c.etcdMember(leader)
+	row.Fault = fmt.Sprintf("kill -9 the etcd leader (%s), restarted after 10 s", name)
+	at := c.kill9(t, name)
+	var next int
+	elected := eventually(t, 30*time.Second, 50*time.Millisecond, "a new etcd leader", func() string {
+		i, err := c.etcdLeader(leader)
+		if err != nil {
+			return err.Error()
+		}
+		next = i
+		return ""
+	})
+	t.Logf("new leader %s after %s", c.etcdMember(next), elected.Sub(at))
+	time.Sleep(time.Until(at.Add(10 * time.Second)))
+	restarted := time.Now()
+	c.start(t, name)
+	back := eventually(t, 30*time.Second, 100*time.Millisecond, name+" answers again", func() string {
+		if !c.memberAnswers(leader) {
+			return "no status"
+		}
+		return ""
+	})
+	time.Sleep(3 * time.Second)
+	as := c.check(t, l, row)
+	rec, ok := Recovery(at, as)
+	row.Recover = fmt.Sprintf("writes: %s; new leader %s elected after %s; %s answering %s after its restart",
+		recovered(rec, ok), c.etcdMember(next), Seconds(elected.Sub(at)), name, Seconds(back.Sub(restarted)))
+	if !ok {
+		t.Errorf("writes never succeeded again after the kill")
+	}
+}
+
+// recovered formats a Recovery result.
+func recovered(d time.Duration, ok bool) string {
+	if !ok {
+		return "never recovered"
+	}
+	return Seconds(d)
+}
+
+// TestKillAPIServer: kill -9 each apiserver in turn under load (the load's
+// client knows both and fails over); the harness restarts it at once.
+func TestKillAPIServer(t *testing.T) {
+	c := need(t)
+	row := &Row{Fault: "kill -9 apiserver-0, restarted at once; when it serves, the same to apiserver-1"}
+	record(t, row)
+	ns := c.namespace(t, "fault-apiserver")
+	l := c.startLoad(t, ns, "cm")
+	var faults []time.Time
+	var ready []string
+	for i := range c.servers {
+		name := fmt.Sprintf("apiserver-%d", i)
+		at := c.kill9(t, name)
+		faults = append(faults, at)
+		c.start(t, name)
+		restarted := time.Now()
+		one, err := c.client(c.servers[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		serves := eventually(t, 60*time.Second, 100*time.Millisecond, name+" serves again", func() string {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, err := client.For[*coordinationv1.Lease](one).Get(ctx, "kube-system", "scheduler"); err != nil {
+				return err.Error()
+			}
+			return ""
+		})
+		one.Close()
+		ready = append(ready, Seconds(serves.Sub(restarted)))
+		time.Sleep(3 * time.Second)
+	}
+	as := c.check(t, l, row)
+	var writes []string
+	for i, at := range faults {
+		// Each kill's own attempts: those sent before the next kill.
+		part := as
+		if i+1 < len(faults) {
+			part = nil
+			for _, a := range as {
+				if a.Start.Before(faults[i+1]) {
+					part = append(part, a)
+				}
+			}
+		}
+		d, ok := Recovery(at, part)
+		writes = append(writes, recovered(d, ok))
+	}
+	row.Recover = fmt.Sprintf("writes: %s; the restarted apiserver serving after %s", strings.Join(writes, " / "), strings.Join(ready, " / "))
+}
+
+// leaseHolder reads the holder of Lease kube-system/name.
+func (c *cluster) leaseHolder(name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	l, err := client.For[*coordinationv1.Lease](c.api).Get(ctx, "kube-system", name)
+	if err != nil {
+		return ""
+	}
+	return l.GetSpec().GetHolderIdentity()
+}
+
+// takeover kills the holder of lease name and returns when another
+// holds it: the killed one, the new one, and how long it took.
+func (c *cluster) takeover(t *testing.T, lease string) (from, to string, d time.Duration) {
+	t.Helper()
+	from = c.leaseHolder(lease)
+	if !strings.HasPrefix(from, lease+"-") {
+		t.Fatalf("lease kube-system/%s held by %q; the harness names identities after components", lease, from)
+	}
+	at := c.kill9(t, from)
+	moved := eventually(t, 60*time.Second, 100*time.Millisecond, "lease "+lease+" moves from "+from, func() string {
+		to = c.leaseHolder(lease)
+		if to == from || to == "" {
+			return "holder " + to
+		}
+		return ""
+	})
+	return from, to, moved.Sub(at)
+}
+
+// TestKillActiveSchedulerAndControllerManager: kill -9 the scheduler and
+// then the controller-manager that hold their Leases; the standbys take
+// the Leases over and do the work (a new pod is scheduled; a new
+// Deployment gets a scheduled pod).
+func TestKillActiveSchedulerAndControllerManager(t *testing.T) {
+	c := need(t)
+	row := &Row{Fault: "kill -9 the active scheduler, then the active controller-manager (Leases of 10 s)"}
+	record(t, row)
+	ns := c.namespace(t, "fault-leaders")
+	l := c.startLoad(t, ns, "cm")
+
+	from, to, d := c.takeover(t, "scheduler")
+	created := time.Now()
+	if _, err := c.minictl("-n", ns, "run", "after-scheduler", "--image=busybox", "--restart=Never", "--command", "--", "sleep", "3600"); err != nil {
+		t.Fatal(err)
+	}
+	scheduled := eventually(t, 60*time.Second, 200*time.Millisecond, "pod scheduled by "+to, func() string {
+		if node, _ := c.jsonpath(ns, "pod", "after-scheduler", ".spec.nodeName"); node == "" {
+			return "not scheduled"
+		}
+		return ""
+	})
+	sched := fmt.Sprintf("scheduler Lease %s -> %s in %s, a new pod scheduled %s after its create", from, to, Seconds(d), Seconds(scheduled.Sub(created)))
+	t.Log(sched)
+	c.start(t, from)
+
+	from, to, d = c.takeover(t, "controller-manager")
+	created = time.Now()
+	if _, err := c.minictl("-n", ns, "run", "after-cm", "--image=busybox", "--replicas=1", "--command", "--", "sleep", "3600"); err != nil {
+		t.Fatal(err)
+	}
+	scheduled = eventually(t, 60*time.Second, 200*time.Millisecond, "a pod of Deployment after-cm, made by "+to, func() string {
+		out, err := c.minictl("-n", ns, "get", "pods", "-l", "run=after-cm", "--no-headers", "-o", "custom-columns=NODE:spec.nodeName")
+		if err != nil {
+			return err.Error()
+		}
+		if f := strings.Fields(out); len(f) == 0 || f[0] == "<none>" {
+			return "no scheduled pod: " + out
+		}
+		return ""
+	})
+	cm := fmt.Sprintf("controller-manager Lease %s -> %s in %s, a new Deployment's pod created and scheduled %s after the Deployment", from, to, Seconds(d), Seconds(scheduled.Sub(created)))
+	t.Log(cm)
+	c.start(t, from)
+
+	c.check(t, l, row)
+	row.Recover = sched + "; " + cm
+}
+
+// TestStopEtcdMember: SIGSTOP an etcd follower for 20 s (it neither
+// answers nor closes its connections: a hung machine), then SIGCONT.
+func TestStopEtcdMember(t *testing.T) {
+	c := need(t)
+	const pause = 20 * time.Second
+	row := &Row{Fault: fmt.Sprintf("SIGSTOP an etcd follower for %s, then SIGCONT", pause)}
+	record(t, row)
+	ns := c.namespace(t, "fault-etcd-stop")
+	l := c.startLoad(t, ns, "cm")
+	leader, err := c.etcdLeader(-1)
+	if err != nil {
+		t.Fatalf("etcd leader: %v", err)
+	}
+	follower := (leader + 1) % len(c.etcd)
+	name := c.etcdMember(follower)
+	row.Fault = fmt.Sprintf("SIGSTOP an etcd follower (%s) for %.0f s, then SIGCONT", name, pause.Seconds())
+	// The pid is read once so the SIGCONT reaches the same process.
+	c.pid(t, name)
+	c.signal(t, name, syscall.SIGSTOP)
+	at := time.Now()
+	continued := false
+	t.Cleanup(func() {
+		if !continued {
+			c.signal(t, name, syscall.SIGCONT)
+		}
+	})
+	time.Sleep(pause)
+	c.signal(t, name, syscall.SIGCONT)
+	continued = true
+	resumed := time.Now()
+	back := eventually(t, 30*time.Second, 100*time.Millisecond, name+" answers again", func() string {
+		if !c.memberAnswers(follower) {
+			return "no status"
+		}
+		return ""
+	})
+	time.Sleep(3 * time.Second)
+	as := c.check(t, l, row)
+	// Writes stuck behind the stopped member fail for as long as it is
+	// stopped; their recovery counts from the stop.
+	d, ok := Recovery(at, as)
+	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after SIGCONT", recovered(d, ok), name, Seconds(back.Sub(resumed)))
+}
+
+// nodeLeaseRenewed reports whether node's Lease in kube-node-lease was
+// renewed after since.
+func (c *cluster) nodeLeaseRenewed(node string, since time.Time) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	l, err := client.For[*coordinationv1.Lease](c.api).Get(ctx, "kube-node-lease", node)
+	if err != nil || l.GetSpec().GetRenewTime() == nil {
+		return false
+	}
+	return l.GetSpec().GetRenewTime().AsTime().After(since)
+}
+
+// TestKillKubelet: kill -9 a node's kubelet under load, restart it as the
+// harness does; the pod it ran keeps its container (same container ID, no
+// restart).
+func TestKillKubelet(t *testing.T) {
+	c := need(t)
+	if len(c.nodes) < 2 {
+		t.Skip("needs two nodes")
+	}
+	node := c.nodes[1]
+	kubelet := "kubelet-node2"
+	row := &Row{Fault: fmt.Sprintf("kill -9 the kubelet of %s (running a pod), restarted after 5 s", node)}
+	record(t, row)
+	ns := c.namespace(t, "fault-kubelet")
+	c.apply(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: survivor
+spec:
+  nodeName: %s
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: ["sleep", "36000"]
+`, node))
+	state := func() (id, restarts, phase string) {
+		out, _ := c.jsonpath(ns, "pod", "survivor", `.status.phase} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].containerID`)
+		f := strings.Fields(out)
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		return f[2], f[1], f[0]
+	}
+	var id0, restarts0 string
+	eventually(t, 2*time.Minute, time.Second, "pod survivor running on "+node, func() string {
+		id, restarts, phase := state()
+		if phase != "Running" || id == "" {
+			return fmt.Sprintf("phase %q container %q", phase, id)
+		}
+		id0, restarts0 = id, restarts
+		return ""
+	})
+	l := c.startLoad(t, ns, "cm")
+	at := c.kill9(t, kubelet)
+	time.Sleep(5 * time.Second)
+	restarted := time.Now()
+	c.start(t, kubelet)
+	back := eventually(t, 60*time.Second, 200*time.Millisecond, node+"'s Lease renewed by the restarted kubelet", func() string {
+		if !c.nodeLeaseRenewed(node, restarted) {
+			return "not renewed"
+		}
+		return ""
+	})
+	// A few sync periods of the new kubelet.
+	time.Sleep(10 * time.Second)
+	id1, restarts1, phase1 := state()
+	as := c.check(t, l, row)
+	d, ok := Recovery(at, as)
+	kept := "kept its container"
+	if id1 != id0 || restarts1 != restarts0 || phase1 != "Running" {
+		kept = "LOST its container"
+		t.Errorf("pod survivor after the kubelet's restart: phase %s, container %s (was %s), restartCount %s (was %s)", phase1, id1, id0, restarts1, restarts0)
+	}
+	row.Recover = fmt.Sprintf("writes: %s; node Lease renewed %s after the restart; the pod %s (restartCount %s -> %s)",
+		recovered(d, ok), Seconds(back.Sub(restarted)), kept, restarts0, restarts1)
+}

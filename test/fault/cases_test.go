@@ -7,11 +7,18 @@ package fault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
@@ -321,4 +328,244 @@ spec:
 	}
 	row.Recover = fmt.Sprintf("writes: %s; node Lease renewed %s after the restart; the pod %s (restartCount %s -> %s)",
 		recovered(d, ok), Seconds(back.Sub(restarted)), kept, restarts0, restarts1)
+}
+
+// TestEtcdSnapshotRestore: hack/etcd-backup.sh saves the running etcd
+// under load and restores the snapshot into a fresh single-member etcd,
+// which must hold every key of the snapshot's revision with its
+// revision, so every write acknowledged before the save.
+func TestEtcdSnapshotRestore(t *testing.T) {
+	c := need(t)
+	row := &Row{Fault: "etcd snapshot under load (hack/etcd-backup.sh save), restored into a fresh etcd (restore)"}
+	record(t, row)
+	ns := c.namespace(t, "fault-etcd-backup")
+	l := c.startLoad(t, ns, "cm")
+	time.Sleep(3 * time.Second)
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "snapshot.db")
+	script := filepath.Join(c.root, "hack", "etcd-backup.sh")
+	saving := time.Now()
+	if out, err := c.run(2*time.Minute, script, "save", snap); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Logf("%s", strings.TrimSpace(out))
+	}
+	saved := time.Now()
+	time.Sleep(2 * time.Second)
+	as := c.check(t, l, row)
+
+	out, err := c.run(time.Minute, filepath.Join(c.bin, "etcdutl"), "snapshot", "status", snap, "-w", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Revision  int64 `json:"revision"`
+		TotalKeys int   `json:"totalKey"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("snapshot status %q: %v", out, err)
+	}
+
+	peer, client := freePort(t), freePort(t)
+	peerURL, clientURL := fmt.Sprintf("http://127.0.0.1:%d", peer), fmt.Sprintf("http://127.0.0.1:%d", client)
+	restoring := time.Now()
+	cmd := exec.Command(script, "restore", snap, filepath.Join(dir, "restored"))
+	cmd.Env = append(os.Environ(), "ETCD_NAME=restored", "ETCD_INITIAL_CLUSTER=restored="+peerURL,
+		"ETCD_INITIAL_ADVERTISE_PEER_URLS="+peerURL, "ETCD_INITIAL_CLUSTER_TOKEN=fault-restore")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	restored := time.Now()
+	// The fresh etcd: plain HTTP on loopback, started and stopped here.
+	etcd := exec.Command(filepath.Join(c.bin, "etcd"), "--name", "restored", "--data-dir", filepath.Join(dir, "restored"),
+		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--log-level", "error")
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd.Stdout, etcd.Stderr = logf, logf
+	if err := etcd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		etcd.Process.Kill()
+		etcd.Wait()
+		logf.Close()
+	})
+	fresh, err := clientv3.New(clientv3.Config{Endpoints: []string{clientURL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	var got *clientv3.GetResponse
+	serving := eventually(t, 60*time.Second, 100*time.Millisecond, "the restored etcd serves", func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		got, err = fresh.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	want, err := c.etcdc.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithRev(st.Revision))
+	if err != nil {
+		t.Fatalf("the cluster's keys at revision %d: %v", st.Revision, err)
+	}
+	have := map[string]int64{}
+	for _, kv := range got.Kvs {
+		have[string(kv.Key)] = kv.ModRevision
+	}
+	missing := 0
+	for _, kv := range want.Kvs {
+		if have[string(kv.Key)] != kv.ModRevision {
+			missing++
+			if missing <= 5 {
+				t.Errorf("%s (mod revision %d) not restored (restored: %d)", kv.Key, kv.ModRevision, have[string(kv.Key)])
+			}
+		}
+	}
+	// Every create acknowledged before the save began is in the snapshot.
+	prefix := "/registry/configmaps/" + ns + "/"
+	inRestored := map[string]bool{}
+	for k := range have {
+		if strings.HasPrefix(k, prefix) {
+			inRestored[strings.TrimPrefix(k, prefix)] = true
+		}
+	}
+	var before []Attempt
+	for _, a := range as {
+		if a.Acked() && a.End.Before(saving) {
+			before = append(before, a)
+		}
+	}
+	lost := Lost(before, inRestored)
+	if len(lost) > 0 {
+		t.Errorf("%d creates acknowledged before the save are not in the restored etcd: %v", len(lost), lost)
+	}
+	row.Lost = LostCell(lost, Count(before)) + " acknowledged before the save, in the restored etcd"
+	row.Recover = fmt.Sprintf("save %s (revision %d, %d keys); restore %s; the fresh etcd serving after %s with %d of %d keys at their revisions",
+		Seconds(saved.Sub(saving)), st.Revision, st.TotalKeys, Seconds(restored.Sub(restoring)), Seconds(serving.Sub(restored)),
+		len(want.Kvs)-missing, len(want.Kvs))
+}
+
+// TestNodeLost: a node whose kubelet stops for good (until the case ends)
+// turns NotReady after the node monitor's grace period (the harness runs
+// the controller-manager with --node-monitor-grace-period 30s), is tainted
+// node.kubernetes.io/unreachable, and its pods are evicted when their
+// tolerations run out (the apiserver's --default-unreachable-toleration-seconds
+// 20 in the harness) and run again on the other nodes.
+func TestNodeLost(t *testing.T) {
+	c := need(t)
+	if len(c.nodes) < 2 {
+		t.Skip("needs two nodes")
+	}
+	row := &Row{Fault: "a node lost: its kubelet stopped (node-monitor-grace-period 30 s, unreachable toleration 20 s)"}
+	record(t, row)
+	ns := c.namespace(t, "fault-node-lost")
+	c.apply(t, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: mover
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: mover}
+  template:
+    metadata:
+      labels: {app: mover}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "36000"]
+`)
+	// pods lists the mover pods as name -> node, without those being deleted.
+	pods := func() (map[string]string, string) {
+		out, err := c.minictl("-n", ns, "get", "pods", "-l", "app=mover", "--no-headers", "-o",
+			"custom-columns=NAME:metadata.name,NODE:spec.nodeName,PHASE:status.phase,DEL:metadata.deletionTimestamp")
+		if err != nil {
+			return nil, err.Error()
+		}
+		running := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 4 && f[2] == "Running" && f[3] == "<none>" {
+				running[f[0]] = f[1]
+			}
+		}
+		return running, out
+	}
+	var before map[string]string
+	eventually(t, 3*time.Minute, time.Second, "3 mover pods running", func() string {
+		var out string
+		before, out = pods()
+		if len(before) != 3 {
+			return out
+		}
+		return ""
+	})
+	victim := ""
+	for _, node := range before {
+		victim = node
+		break
+	}
+	var i int
+	fmt.Sscanf(strings.TrimPrefix(victim, "mk8s-node"), "%d", &i)
+	row.Fault = fmt.Sprintf("a node lost: the kubelet of %s stopped (node-monitor-grace-period 30 s, unreachable toleration 20 s)", victim)
+	l := c.startLoad(t, ns, "cm")
+	c.stop(t, fmt.Sprintf("kubelet-node%d", i))
+	at := time.Now()
+	notReady := eventually(t, 90*time.Second, 500*time.Millisecond, victim+" NotReady", func() string {
+		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
+		if err != nil || st == "True" {
+			return fmt.Sprintf("Ready=%q %v", st, err)
+		}
+		return ""
+	})
+	tainted := eventually(t, 60*time.Second, 500*time.Millisecond, victim+" tainted unreachable", func() string {
+		keys, err := c.jsonpath("", "node", victim, ".spec.taints[*].key")
+		if err != nil || !strings.Contains(keys, "node.kubernetes.io/unreachable") {
+			return fmt.Sprintf("taints %q %v", keys, err)
+		}
+		return ""
+	})
+	moved := eventually(t, 3*time.Minute, 500*time.Millisecond, "3 mover pods running off "+victim, func() string {
+		now, out := pods()
+		n := 0
+		for _, node := range now {
+			if node != victim {
+				n++
+			}
+		}
+		if n != 3 {
+			return out
+		}
+		return ""
+	})
+	c.check(t, l, row)
+	row.Recover = fmt.Sprintf("NotReady after %s, tainted unreachable after %s, its pods running on other nodes after %s (from the stop)",
+		Seconds(notReady.Sub(at)), Seconds(tainted.Sub(at)), Seconds(moved.Sub(at)))
+	// Back for the cases after this one, and the evicted pods gone.
+	c.start(t, fmt.Sprintf("kubelet-node%d", i))
+	eventually(t, 90*time.Second, time.Second, victim+" Ready again", func() string {
+		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
+		if err != nil || st != "True" {
+			return fmt.Sprintf("Ready=%q %v", st, err)
+		}
+		return ""
+	})
+}
+
+// freePort returns a loopback TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -265,9 +265,14 @@ func (c *cluster) minictl(args ...string) (string, error) {
 	return c.run(time.Minute, filepath.Join(c.bin, "minictl"), append(base, args...)...)
 }
 
-// jsonpath reads one field of an object with minictl's -o jsonpath.
+// jsonpath reads one field of an object with minictl's -o jsonpath (ns
+// "" for cluster-scoped kinds).
 func (c *cluster) jsonpath(ns, kind, name, path string) (string, error) {
-	out, err := c.minictl("-n", ns, "get", kind, name, "-o", "jsonpath={"+path+"}")
+	args := []string{"get", kind, name, "-o", "jsonpath={" + path + "}"}
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	out, err := c.minictl(args...)
 	return strings.TrimSpace(out), err
 }
 

@@ -46,6 +46,7 @@ const EnvReport = "FAULT_REPORT"
 
 // cluster is what the harness wrote about the cluster it runs.
 type cluster struct {
+	env        string   // the cluster.env file
 	servers    []string // apiservers
 	etcd       []string // etcd client URLs, etcd-0 first
 	kubeconfig string
@@ -104,6 +105,7 @@ func loadCluster(path string) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{
+		env:     path,
 		servers: strings.Split(kv["MINIK8S_SERVER"], ","), etcd: strings.Split(kv["MK8S_ETCD_ENDPOINTS"], ","),
 		kubeconfig: kv["MK8S_KUBECONFIG"], etcdCA: kv["MK8S_ETCD_CACERT"], etcdCert: kv["MK8S_ETCD_CERT"], etcdKey: kv["MK8S_ETCD_KEY"],
 		harness: kv["MK8S_HARNESS"], bin: kv["MK8S_BIN"], state: kv["MK8S_STATE"],
@@ -422,11 +424,15 @@ type load struct {
 	ns, prefix string
 	api        *client.Client
 	begin      time.Time
-	stopc      chan struct{}
-	done       chan struct{}
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	attempts   []Attempt
+	// warmed is when the load had its first 10 acknowledged creates;
+	// failures before it (a namespace not yet seen by an apiserver's
+	// admission) are dropped from the figures.
+	warmed   time.Time
+	stopc    chan struct{}
+	done     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	attempts []Attempt
 }
 
 // startLoad starts a load and waits until it has 10 acknowledged creates.
@@ -445,6 +451,9 @@ func (c *cluster) startLoad(t *testing.T, ns, prefix string) *load {
 		}
 		return ""
 	})
+	l.mu.Lock()
+	l.warmed = time.Now()
+	l.mu.Unlock()
 	return l
 }
 
@@ -506,7 +515,14 @@ func (l *load) finish() []Attempt {
 	}
 	<-l.done
 	l.wg.Wait()
-	as := l.snapshot()
+	l.mu.Lock()
+	var as []Attempt
+	for _, a := range l.attempts {
+		if a.Acked() || !a.Start.Before(l.warmed) {
+			as = append(as, a)
+		}
+	}
+	l.mu.Unlock()
 	sort.Slice(as, func(i, j int) bool { return as[i].Start.Before(as[j].Start) })
 	return as
 }

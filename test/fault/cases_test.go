@@ -289,10 +289,14 @@ spec:
     command: ["sleep", "36000"]
 `, node))
 	state := func() (id, restarts, phase string) {
-		out, _ := c.jsonpath(ns, "pod", "survivor", `.status.phase} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].containerID`)
-		f := strings.Fields(out)
+		// "|" between the fields: a restartCount of 0 may print as nothing.
+		out, _ := c.jsonpath(ns, "pod", "survivor", `.status.phase}|{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].containerID`)
+		f := strings.Split(out, "|")
 		for len(f) < 3 {
 			f = append(f, "")
+		}
+		if f[1] == "" {
+			f[1] = "0"
 		}
 		return f[2], f[1], f[0]
 	}

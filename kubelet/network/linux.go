@@ -160,8 +160,30 @@ func (l *Linux) Init(ctx context.Context, podCIDR string) error {
 		if err := ipt.AppendUnique("nat", "POSTROUTING", rule...); err != nil {
 			return fmt.Errorf("masquerade rule: %w", err)
 		}
-		return nil
+		// The host port chain and its jumps, repaired here too: Init
+		// runs at every node status sync, SyncHostPorts only on changes.
+		return ensureHostPortJumps(ipt)
 	})
+}
+
+// ensureHostPortJumps makes KUBE-HOSTPORTS exist (empty when new) and
+// sends local destinations from PREROUTING and OUTPUT to it, once.
+func ensureHostPortJumps(ipt *iptables.IPTables) error {
+	exists, err := ipt.ChainExists("nat", hostPortsChain)
+	if err != nil {
+		return fmt.Errorf("host ports: %w", err)
+	}
+	if !exists {
+		if err := ipt.NewChain("nat", hostPortsChain); err != nil {
+			return fmt.Errorf("host ports: %w", err)
+		}
+	}
+	for _, chain := range []string{"PREROUTING", "OUTPUT"} {
+		if err := ipt.AppendUnique("nat", chain, hostPortJumps[chain]...); err != nil {
+			return fmt.Errorf("host ports: jump from %s: %w", chain, err)
+		}
+	}
+	return nil
 }
 
 func (l *Linux) ensureBridge(h *netlink.Handle) error {
@@ -474,12 +496,7 @@ func (l *Linux) SyncHostPorts(ctx context.Context, ports []HostPort) error {
 		if err != nil {
 			return fmt.Errorf("iptables: %w", err)
 		}
-		for _, chain := range []string{"PREROUTING", "OUTPUT"} {
-			if err := ipt.AppendUnique("nat", chain, hostPortJumps[chain]...); err != nil {
-				return fmt.Errorf("host ports: jump from %s: %w", chain, err)
-			}
-		}
-		return nil
+		return ensureHostPortJumps(ipt)
 	})
 	if err != nil {
 		return err

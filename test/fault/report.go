@@ -190,6 +190,10 @@ The figures come from one run on a shared 2-core machine with everything
 (etcd, apiservers, nodes, the test) on it: they vary from run to run with
 the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
+
+Not covered yet: a node's containerd killed with its kubelet, a network
+partition of one node (iptables in its namespace) with StatefulSet pods,
+and a full disk under etcd (the NOSPACE alarm).
 `
 
 // WriteReport writes the report: Header, when and where it ran (meta),

@@ -267,16 +267,29 @@ func (c *cluster) nodeLeaseRenewed(node string, since time.Time) bool {
 // TestKillKubelet: kill -9 a node's kubelet under load, restart it as the
 // harness does; the pod it ran keeps its container (same container ID, no
 // restart).
-func TestKillKubelet(t *testing.T) {
+func TestKillKubelet(t *testing.T) { killNodeAgents(t, false) }
+
+// TestKillKubeletAndContainerd: the same with the node's containerd
+// killed too (after its kubelet) and restarted before it: the shims keep
+// the containers running, and the new containerd and kubelet adopt them.
+func TestKillKubeletAndContainerd(t *testing.T) { killNodeAgents(t, true) }
+
+// killNodeAgents is TestKillKubelet, with containerd also killed when
+// withContainerd.
+func killNodeAgents(t *testing.T, withContainerd bool) {
 	c := need(t)
 	if len(c.nodes) < 2 {
 		t.Skip("needs two nodes")
 	}
 	node := c.nodes[1]
-	kubelet := "kubelet-node2"
-	row := &Row{Fault: fmt.Sprintf("kill -9 the kubelet of %s (running a pod), restarted after 5 s", node)}
+	kubelet, containerd := "kubelet-node2", "containerd-node2"
+	what, nsName := "the kubelet", "fault-kubelet"
+	if withContainerd {
+		what, nsName = "the kubelet and then containerd", "fault-containerd"
+	}
+	row := &Row{Fault: fmt.Sprintf("kill -9 %s of %s (running a pod), restarted after 5 s", what, node)}
 	record(t, row)
-	ns := c.namespace(t, "fault-kubelet")
+	ns := c.namespace(t, nsName)
 	c.apply(t, ns, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -310,8 +323,23 @@ spec:
 	})
 	l := c.startLoad(t, ns, "cm")
 	at := c.kill9(t, kubelet)
+	if withContainerd {
+		c.kill9(t, containerd)
+	}
 	time.Sleep(5 * time.Second)
 	restarted := time.Now()
+	if withContainerd {
+		c.start(t, containerd)
+		sock := filepath.Join(c.state, "node2", "containerd", "containerd.sock")
+		eventually(t, 30*time.Second, 100*time.Millisecond, containerd+" listens", func() string {
+			conn, err := net.DialTimeout("unix", sock, time.Second)
+			if err != nil {
+				return err.Error()
+			}
+			conn.Close()
+			return ""
+		})
+	}
 	c.start(t, kubelet)
 	back := eventually(t, 60*time.Second, 200*time.Millisecond, node+"'s Lease renewed by the restarted kubelet", func() string {
 		if !c.nodeLeaseRenewed(node, restarted) {
@@ -327,7 +355,7 @@ spec:
 	kept := "kept its container"
 	if id1 != id0 || restarts1 != restarts0 || phase1 != "Running" {
 		kept = "LOST its container"
-		t.Errorf("pod survivor after the kubelet's restart: phase %s, container %s (was %s), restartCount %s (was %s)", phase1, id1, id0, restarts1, restarts0)
+		t.Errorf("pod survivor after the restart of %s: phase %s, container %s (was %s), restartCount %s (was %s)", what, phase1, id1, id0, restarts1, restarts0)
 	}
 	row.Recover = fmt.Sprintf("writes: %s; node Lease renewed %s after the restart; the pod %s (restartCount %s -> %s)",
 		recovered(d, ok), Seconds(back.Sub(restarted)), kept, restarts0, restarts1)

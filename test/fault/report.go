@@ -191,9 +191,9 @@ The figures come from one run on a shared 2-core machine with everything
 the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
 
-Not covered yet: a node's containerd killed with its kubelet, a network
-partition of one node (iptables in its namespace) with StatefulSet pods,
-and a full disk under etcd (the NOSPACE alarm).
+Not covered yet: a network partition of one node (iptables in its
+namespace) with StatefulSet pods, and a full disk under etcd (the NOSPACE
+alarm).
 `
 
 // WriteReport writes the report: Header, when and where it ran (meta),

@@ -95,7 +95,13 @@ func (*Netlink) Run(_ context.Context, t Tx) error {
 	if tx.err != nil {
 		return tx.err
 	}
-	c, err := gnft.New(gnft.WithSockOptions(bigBuffers))
+	// google/nftables encodes the messages; they are sent here (see
+	// sendBatch), so its Flush talks to a stand-in that only records them.
+	var msgs []netlink.Message
+	c, err := gnft.New(gnft.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
+		msgs = append(msgs, req...)
+		return []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}}, nil
+	}))
 	if err != nil {
 		return err
 	}
@@ -104,7 +110,70 @@ func (*Netlink) Run(_ context.Context, t Tx) error {
 			return err
 		}
 	}
-	return c.Flush()
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	return sendBatch(msgs)
+}
+
+// sendBatch sends one batch (begin, messages, end) in one sendmsg and
+// waits for the kernel's verdict on it. google/nftables asks for an
+// acknowledgement of every message and an echo of every rule, and reads
+// them back one at a time: for a full sync of 10,000 services that is
+// 170,000 replies, which cost more CPU (user and kernel) than the
+// transaction itself (measured: 4.4 s user + 6.5 s sys). The kernel
+// processes a batch within the sendmsg call and reports every failing
+// message whether asked or not, so only the last message asks for an
+// acknowledgement, as nft does it: an error for any message, or that one
+// acknowledgement, is the outcome of the whole transaction.
+func sendBatch(msgs []netlink.Message) error {
+	last := -1
+	for i := range msgs {
+		h := &msgs[i].Header
+		h.Flags &^= netlink.Acknowledge | netlink.Echo
+		h.PID = 0
+		if t := uint16(h.Type); t != unix.NFNL_MSG_BATCH_BEGIN && t != unix.NFNL_MSG_BATCH_END {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil
+	}
+	msgs[last].Header.Flags |= netlink.Acknowledge
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := bigBuffers(conn); err != nil {
+		return err
+	}
+	if _, err := conn.SendMessages(msgs); err != nil {
+		return err
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		return err
+	}
+	want := msgs[last].Header.Sequence
+	for {
+		replies, err := conn.Receive()
+		if err != nil {
+			var oe *netlink.OpError
+			if errors.As(err, &oe) && oe.Sequence != 0 {
+				for i := range msgs {
+					if msgs[i].Header.Sequence == oe.Sequence {
+						return fmt.Errorf("message %d of %d (type %#x): %w", i, len(msgs), uint16(msgs[i].Header.Type), err)
+					}
+				}
+			}
+			return err
+		}
+		for _, m := range replies {
+			if m.Header.Sequence == want {
+				return nil
+			}
+		}
+	}
 }
 
 // bigBuffers lets one transaction of any size go down the socket: the

@@ -94,9 +94,10 @@ func (*Netlink) Run(_ context.Context, t Tx) error {
 	// google/nftables encodes the messages; they are sent here (see
 	// sendBatch), so its Flush talks to a stand-in that only records them.
 	var msgs []netlink.Message
+	ack := []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}}
 	c, err := gnft.New(gnft.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
 		msgs = append(msgs, req...)
-		return []netlink.Message{{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}}, nil
+		return ack, nil
 	}))
 	if err != nil {
 		return err

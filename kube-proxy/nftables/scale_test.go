@@ -121,3 +121,37 @@ func BenchmarkSync(b *testing.B) {
 		})
 	}
 }
+
+// TestFullSyncFlushesOnlyKnownChains: a full sync flushes the fixed
+// chains and the per-service chains the table may hold; when the table is
+// known to be empty (listed, nothing applied) the per-service chains are
+// only declared and written.
+func TestFullSyncFlushesOnlyKnownChains(t *testing.T) {
+	s, _ := scaleState(10)
+	rs := NewRenderer(testConfig).Render(s.Services(), s.Endpoints(), nil)
+	fixed := len(fixedChains(testConfig))
+	synced := &Applied{}
+	synced.Remember(rs, true)
+	for _, tc := range []struct {
+		name     string
+		applied  *Applied
+		existing *Existing
+		want     int
+	}{
+		{"listed, empty", &Applied{}, &Existing{}, fixed},
+		{"listed, one chain there", &Applied{}, &Existing{Chains: []string{ServiceChain(proxy.ServicePortName{Namespace: "bench", Name: "svc-3", Protocol: "TCP"})}}, fixed + 1},
+		{"nothing known", &Applied{}, nil, fixed + 30},
+		{"periodic resync", synced, nil, fixed + 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &countingWriter{map[string]int{}}
+			Diff(w, testConfig, rs, tc.applied, true, tc.existing)
+			if got := w.ops["flush chain"]; got != tc.want {
+				t.Errorf("flushed %d chains, want %d", got, tc.want)
+			}
+			if got := w.ops["add rule"]; got != rs.Rules+FixedRules(testConfig) {
+				t.Errorf("wrote %d rules, want %d", got, rs.Rules+FixedRules(testConfig))
+			}
+		})
+	}
+}

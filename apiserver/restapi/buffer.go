@@ -24,10 +24,10 @@ func listBuffer(size int) []byte {
 	return make([]byte, 0, size)
 }
 
-// writePooledJSON writes data as a JSON answer, then gives its buffer
+// writePooledJSON writes data as r's JSON answer, then gives its buffer
 // back to the pool.
-func writePooledJSON(w http.ResponseWriter, code int, data []byte) {
-	writeJSON(w, code, data)
+func writePooledJSON(w http.ResponseWriter, r *http.Request, code int, data []byte) {
+	writeJSONFor(w, r, code, data)
 	if cap(data) <= maxPooledBuffer {
 		data = data[:0]
 		listBuffers.Put(&data)

@@ -446,7 +446,7 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, 
 		writeError(w, apierrors.NewInternal(merr))
 		return
 	}
-	writeJSON(w, code, data)
+	writeJSONFor(w, r, code, data)
 }
 
 func writeJSON(w http.ResponseWriter, code int, data []byte) {
@@ -539,7 +539,7 @@ func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, rt route, re
 		}
 	}
 	buf = append(buf, "]}"...)
-	writePooledJSON(w, http.StatusOK, buf)
+	writePooledJSON(w, r, http.StatusOK, buf)
 }
 
 type listMeta struct {

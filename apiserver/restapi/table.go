@@ -125,5 +125,5 @@ func (h *Handler) writeTable(w http.ResponseWriter, r *http.Request, k *scheme.K
 		writeError(w, apierrors.NewInternal(err))
 		return
 	}
-	writePooledJSON(w, http.StatusOK, data)
+	writePooledJSON(w, r, http.StatusOK, data)
 }

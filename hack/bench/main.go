@@ -31,7 +31,10 @@ import (
 	"minik8s/test/etcdtest"
 )
 
-var createProfile string
+var (
+	createProfile string
+	restOnly      bool
+)
 
 type result struct {
 	name       string
@@ -109,6 +112,7 @@ func main() {
 	events := flag.Int("events", 200, "events for the delivery benchmark")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.StringVar(&createProfile, "create-cpuprofile", "", "write a CPU profile of the apiserver create phase here")
+	flag.BoolVar(&restOnly, "rest-only", false, "run only the creates (etcd, gRPC) and the REST section (REST creates, lists, kubectl get), for quick before/after comparisons")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -245,6 +249,15 @@ func bench(out string, n, conc, nWatchers, nEvents int) error {
 		restResults[0].note = fmt.Sprintf("%.2f of the gRPC creates' throughput", restResults[0].throughput()/create.throughput())
 	}
 	results = append(results, restResults...)
+	if restOnly {
+		cancel()
+		<-done
+		size, err := storedSize(ctx, cli)
+		if err != nil {
+			return err
+		}
+		return write(out, results, size, conc, n)
+	}
 	// 2c. The request path's security (authorization and admission)
 	// against an apiserver without it.
 	authzResults, err := authzBench(ctx, etcd.Endpoints(), bp, n/2, conc)

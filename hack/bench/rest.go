@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -93,23 +95,75 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 	}
 	out = append(out, r)
 
+	// The pages `kubectl get pods` asks for, read whole but not decoded:
+	// the server's part of the end-to-end figure below.
+	fmt.Printf("REST list %d pods as kubectl pages them\n", n)
+	var pageLat []time.Duration
+	pages := 0
+	for i := 0; i < lists; i++ {
+		t0 := time.Now()
+		cont := ""
+		for {
+			path := "/api/v1/namespaces/rest/pods?limit=500"
+			if cont != "" {
+				path += "&continue=" + url.QueryEscape(cont)
+			}
+			data, err := do(http.MethodGet, path, "", kubectlTableAccept, nil)
+			if err != nil {
+				return nil, err
+			}
+			var page struct {
+				Metadata struct {
+					Continue string `json:"continue"`
+				} `json:"metadata"`
+			}
+			// Only the metadata, which comes first, is wanted.
+			if err := json.NewDecoder(bytes.NewReader(data)).Decode(&page); err != nil {
+				return nil, err
+			}
+			pages++
+			if cont = page.Metadata.Continue; cont == "" {
+				break
+			}
+		}
+		pageLat = append(pageLat, time.Since(t0))
+	}
+	out = append(out, &result{name: fmt.Sprintf("REST list %d pods, Table in pages of 500 (kubectl's requests)", n), ops: lists, lat: pageLat, hideThroug: true,
+		note: fmt.Sprintf("client-side, %d pages per list, bodies read and not decoded", pages/lists)})
+
 	if kubectl := findKubectl(); kubectl != "" {
+		// Runs with and without response compression alternate, so both
+		// see the same load: the apiserver gzips answers of 128 KiB and
+		// more, as Kubernetes does, and kubectl accepts gzip unless
+		// --disable-compression.
 		fmt.Printf("%s get pods -n rest (%d pods)\n", kubectl, n)
-		var lat []time.Duration
-		for i := 0; i < 5; i++ {
+		const runs = 5
+		var lat, cpu [2][]time.Duration
+		for i := 0; i < 2*runs; i++ {
+			plain := i % 2
+			args := []string{"--kubeconfig", kubeconfig, "get", "pods", "-n", "rest"}
+			if plain == 1 {
+				args = append(args, "--disable-compression")
+			}
 			t0 := time.Now()
-			cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "pods", "-n", "rest")
+			cmd := exec.CommandContext(ctx, kubectl, args...)
 			cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 			if err := cmd.Run(); err != nil {
 				return nil, fmt.Errorf("kubectl get pods: %w", err)
 			}
-			lat = append(lat, time.Since(t0))
+			lat[plain] = append(lat[plain], time.Since(t0))
+			cpu[plain] = append(cpu[plain], cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		}
-		out = append(out, &result{name: fmt.Sprintf("`kubectl get pods` of %d pods, end to end", n), ops: 5, lat: lat, hideThroug: true,
-			note: "process start, discovery, the Table list and printing"})
+		for plain, what := range []string{"gzip-compressed pages", "uncompressed pages (--disable-compression)"} {
+			out = append(out, &result{name: fmt.Sprintf("`kubectl get pods` of %d pods, end to end, %s", n, what), ops: runs, lat: lat[plain], hideThroug: true,
+				note: fmt.Sprintf("process start, discovery, the Table pages and printing; kubectl's own CPU (user+sys) p50 %s", ms(pct(cpu[plain], .5)))})
+		}
 	}
 	return out, nil
 }
+
+// kubectlTableAccept is the Accept header of `kubectl get`.
+const kubectlTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
 
 // findKubectl prefers the pinned bin/kubectl, then one on PATH.
 func findKubectl() string {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 
 	"minik8s/api/codec"
@@ -29,7 +30,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 		MaxIdleConnsPerHost: conc,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
-	do := func(method, path, ct, accept string, body []byte) ([]byte, error) {
+	// doEnc sends one request; a non-empty encoding is sent as
+	// Accept-Encoding, which turns off the transport's own gzip.
+	doEnc := func(method, path, ct, accept, encoding string, body []byte) ([]byte, error) {
 		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -39,6 +42,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 		}
 		if accept != "" {
 			req.Header.Set("Accept", accept)
+		}
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -53,6 +59,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 			return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
 		}
 		return data, nil
+	}
+	do := func(method, path, ct, accept string, body []byte) ([]byte, error) {
+		return doEnc(method, path, ct, accept, "", body)
 	}
 	if _, err := do(http.MethodPost, "/api/v1/namespaces", "application/json", "", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"rest"}}`)); err != nil {
 		return nil, err
@@ -96,40 +105,43 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 	out = append(out, r)
 
 	// The pages `kubectl get pods` asks for, read whole but not decoded:
-	// the server's part of the end-to-end figure below.
+	// the server's part of the end-to-end figure below, gzip-compressed
+	// (Go's client, and kubectl, accept gzip) and not, alternating.
 	fmt.Printf("REST list %d pods as kubectl pages them\n", n)
-	var pageLat []time.Duration
+	var pageLat, pageCPU [2][]time.Duration
 	pages := 0
-	for i := 0; i < lists; i++ {
-		t0 := time.Now()
+	for i := 0; i < 2*lists; i++ {
+		plain := i % 2
+		encoding := "" // the transport's gzip
+		if plain == 1 {
+			encoding = "identity"
+		}
+		c0, t0 := processCPU(), time.Now()
 		cont := ""
 		for {
 			path := "/api/v1/namespaces/rest/pods?limit=500"
 			if cont != "" {
 				path += "&continue=" + url.QueryEscape(cont)
 			}
-			data, err := do(http.MethodGet, path, "", kubectlTableAccept, nil)
+			data, err := doEnc(http.MethodGet, path, "", kubectlTableAccept, encoding, nil)
 			if err != nil {
 				return nil, err
 			}
-			var page struct {
-				Metadata struct {
-					Continue string `json:"continue"`
-				} `json:"metadata"`
-			}
-			// Only the metadata, which comes first, is wanted.
-			if err := json.NewDecoder(bytes.NewReader(data)).Decode(&page); err != nil {
+			if cont, err = continueOf(data); err != nil {
 				return nil, err
 			}
 			pages++
-			if cont = page.Metadata.Continue; cont == "" {
+			if cont == "" {
 				break
 			}
 		}
-		pageLat = append(pageLat, time.Since(t0))
+		pageLat[plain] = append(pageLat[plain], time.Since(t0))
+		pageCPU[plain] = append(pageCPU[plain], processCPU()-c0)
 	}
-	out = append(out, &result{name: fmt.Sprintf("REST list %d pods, Table in pages of 500 (kubectl's requests)", n), ops: lists, lat: pageLat, hideThroug: true,
-		note: fmt.Sprintf("client-side, %d pages per list, bodies read and not decoded", pages/lists)})
+	for plain, what := range []string{"gzip-compressed", "uncompressed"} {
+		out = append(out, &result{name: fmt.Sprintf("REST list %d pods, Table in pages of 500 (kubectl's requests), %s", n, what), ops: lists, lat: pageLat[plain], hideThroug: true,
+			note: fmt.Sprintf("client-side, %d pages per list, bodies read and not decoded; CPU of the benchmark process (mostly the apiserver) p50 %s per list", pages/(2*lists), ms(pct(pageCPU[plain], .5)))})
+	}
 
 	if kubectl := findKubectl(); kubectl != "" {
 		// Runs with and without response compression alternate, so both
@@ -174,4 +186,41 @@ func findKubectl() string {
 		return p
 	}
 	return ""
+}
+
+// continueOf reads a list answer's metadata.continue, which comes before
+// the items, without decoding the rest.
+func continueOf(data []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // {
+		return "", err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		if key != "metadata" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", err
+			}
+			continue
+		}
+		var md struct {
+			Continue string `json:"continue"`
+		}
+		err = dec.Decode(&md)
+		return md.Continue, err
+	}
+	return "", nil
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

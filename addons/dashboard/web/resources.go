@@ -145,7 +145,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		for _, n := range nodeList.Items {
 			row := NodeRow{
 				Name: n.GetMetadata().GetName(), Status: printers.NodeStatus(n), Roles: printers.NodeRoles(n),
-				Version: n.GetStatus().GetNodeInfo().GetKubeletVersion(),
+				Version:  n.GetStatus().GetNodeInfo().GetKubeletVersion(),
 				Capacity: n.GetStatus().GetCapacity(), Allocatable: n.GetStatus().GetAllocatable(),
 				Pods: perNode[n.GetMetadata().GetName()], Created: created(n.GetMetadata().GetCreationTimestamp()),
 			}

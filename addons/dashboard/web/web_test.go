@@ -284,21 +284,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("scale", func(t *testing.T) {
 		ctx := context.Background()
-		replicas := int32(1)
-		_, err := client.For[*appsv1.Deployment](e.admin).Create(ctx, &appsv1.Deployment{
-			Metadata: &metav1.ObjectMeta{Namespace: ns, Name: "web"},
-			Spec: &appsv1.DeploymentSpec{
-				Replicas: &replicas,
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-				Template: &corev1.PodTemplateSpec{
-					Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-					Spec:     &corev1.PodSpec{Containers: []*corev1.Container{{Name: "web", Image: "luksa/kubia"}}},
-				},
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e.createDeployment(t)
 		post := func(b *http.Client, body string) (int, string) {
 			resp, err := b.Post(e.url+"/api/namespaces/"+ns+"/deployments/web/scale", "application/json", strings.NewReader(body))
 			if err != nil {
@@ -341,6 +327,25 @@ func TestDashboard(t *testing.T) {
 	})
 }
 
+func (e *env) createDeployment(t *testing.T) {
+	t.Helper()
+	replicas := int32(1)
+	_, err := client.For[*appsv1.Deployment](e.admin).Create(context.Background(), &appsv1.Deployment{
+		Metadata: &metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: &appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: &corev1.PodTemplateSpec{
+				Metadata: &metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:     &corev1.PodSpec{Containers: []*corev1.Container{{Name: "web", Image: "luksa/kubia"}}},
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 type sseEvent struct{ name, data string }
 
 // readEvents parses a text/event-stream into events (comments give an
@@ -367,4 +372,3 @@ func readEvents(r io.Reader) <-chan sseEvent {
 	}()
 	return ch
 }
-

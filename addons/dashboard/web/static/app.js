@@ -7,6 +7,7 @@ const page = document.getElementById("page");
 const message = document.getElementById("message");
 const nsInput = document.getElementById("namespace");
 let cleanup = []; // what the current page must stop when it is left
+let generation = 0; // bumped on every render: late answers of a left page are dropped
 
 // el builds an element: el("td", {class: "x"}, "text", child, ...).
 // Text always goes in as text, never as HTML.
@@ -99,7 +100,9 @@ function nsQuery(ns) {
 // ---- pages
 
 async function overview() {
+  const gen = generation;
   const o = await api("/api/overview");
+  if (gen !== generation) return;
   const nodes = o.nodes.error ? errorBox(o.nodes.error) : table("nodes",
     ["Name", "Status", "Roles", "Internal IP", "Version", "CPU (alloc/cap)", "Memory (alloc/cap)", "Pods (running/max)", "Age"],
     o.nodes.items.map(n => el("tr", {dataset: {name: n.name}},
@@ -189,7 +192,9 @@ function pods(ns) {
     if (!opened) {
       // The stream was refused: ask once more as JSON to learn why.
       src.close();
+      const gen = generation;
       try { await api("/api/pods" + nsQuery(ns)); } catch (err) {
+        if (gen !== generation) return; // the user has moved on
         live.textContent = "refused";
         page.append(errorBox(err));
       }
@@ -199,7 +204,9 @@ function pods(ns) {
 }
 
 async function podDetail(ns, name) {
+  const gen = generation;
   const d = await api("/api/namespaces/" + encodeURIComponent(ns) + "/pods/" + encodeURIComponent(name));
+  if (gen !== generation) return;
   const p = d.pod;
   const logPre = el("pre", {id: "log"}, "");
   const container = el("select", {id: "container"}, d.containers.map(c => el("option", {value: c.name}, c.name)));
@@ -265,12 +272,16 @@ function eventsTable(items, showNs) {
 }
 
 async function events(ns) {
+  const gen = generation;
   const d = await api("/api/events" + nsQuery(ns));
+  if (gen !== generation) return;
   page.replaceChildren(el("h1", {}, "Events"), eventsTable(d.items, !ns));
 }
 
 async function deployments(ns) {
+  const gen = generation;
   const d = await api("/api/deployments" + nsQuery(ns));
+  if (gen !== generation) return;
   const showNs = !ns;
   page.replaceChildren(el("h1", {}, "Deployments"),
     table("deployments", (showNs ? ["Namespace"] : []).concat(["Name", "Ready", "Up-to-date", "Available", "Rollout", "Images", "Age", "Scale"]),
@@ -301,7 +312,9 @@ async function scale(d, input) {
 }
 
 async function services(ns) {
+  const gen = generation;
   const d = await api("/api/services" + nsQuery(ns));
+  if (gen !== generation) return;
   const showNs = !ns;
   const items = [el("h1", {}, "Services")];
   if (d.endpointsError) items.push(errorBox(d.endpointsError));
@@ -320,6 +333,7 @@ async function services(ns) {
 async function render() {
   cleanup.forEach(f => f());
   cleanup = [];
+  const gen = ++generation;
   const {parts, ns} = route();
   const name = parts[0] || "pods";
   if (document.activeElement !== nsInput) nsInput.value = ns;
@@ -337,7 +351,7 @@ async function render() {
     default: pods(ns);
     }
   } catch (err) {
-    if (err.code !== 401) page.replaceChildren(el("h1", {}, name), errorBox(err));
+    if (gen === generation && err.code !== 401) page.replaceChildren(el("h1", {}, name), errorBox(err));
   }
 }
 
@@ -355,6 +369,9 @@ setInterval(() => {
   try {
     const me = await api("/api/whoami");
     document.getElementById("user").textContent = me.username;
+    // A service account usually may read only its own namespace: start there.
+    const sa = /^system:serviceaccount:([^:]+):/.exec(me.username);
+    if (sa && !location.hash) location.replace("#/pods?namespace=" + encodeURIComponent(sa[1]));
   } catch (err) { /* the 401 path navigates away */ }
   try {
     const nss = await api("/api/namespaces");

@@ -10,6 +10,7 @@ import (
 	authenticationv1 "minik8s/api/authentication/v1"
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/rpc"
 )
 
@@ -25,6 +26,11 @@ type API struct {
 	Services    client.Interface[*corev1.Service]
 	Endpoints   client.Interface[*corev1.Endpoints]
 	Deployments client.Interface[*appsv1.Deployment]
+	ReplicaSets client.Interface[*appsv1.ReplicaSet]
+	Ingresses   client.Interface[*networkingv1.Ingress]
+	// ComponentStatuses are the control plane's health as the apiserver
+	// probes it (get componentstatuses).
+	ComponentStatuses client.Interface[*corev1.ComponentStatus]
 	// WhoAmI returns whom the context's token authenticates as (a
 	// SelfSubjectReview); an invalid token gives an Unauthorized error.
 	WhoAmI func(ctx context.Context) (*authenticationv1.UserInfo, error)
@@ -45,6 +51,10 @@ func NewAPI(c *client.Client) API {
 		Services:    client.For[*corev1.Service](c),
 		Endpoints:   client.For[*corev1.Endpoints](c),
 		Deployments: client.For[*appsv1.Deployment](c),
+		ReplicaSets: client.For[*appsv1.ReplicaSet](c),
+		Ingresses:   client.For[*networkingv1.Ingress](c),
+
+		ComponentStatuses: client.For[*corev1.ComponentStatus](c),
 		WhoAmI: func(ctx context.Context) (*authenticationv1.UserInfo, error) {
 			out, err := reviews.Create(ctx, &authenticationv1.SelfSubjectReview{ApiVersion: authenticationv1.Group + "/v1", Kind: "SelfSubjectReview"})
 			if err != nil {

@@ -62,7 +62,7 @@ func TestBrowser(t *testing.T) {
 	e.createPod(t, "during")
 	step("live", chromedp.WaitVisible(chromedp.CSS(`#pods tr[data-name="during"]`)))
 	shot("pods")
-	step("overview", chromedp.Navigate(e.url+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	step("overview", chromedp.Navigate(e.url+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("#page h2")))
 	shot("overview")
 	step("pod", chromedp.Navigate(e.url+"/#/pod/"+ns+"/before"), chromedp.WaitVisible(chromedp.CSS("#containers")))
 	shot("pod")

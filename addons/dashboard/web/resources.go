@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/printers"
 	"minik8s/api/rpc"
 )
@@ -159,7 +161,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		sortRows(nodes, func(r NodeRow) string { return r.Name })
 	}
 	nss, nsErr := s.namespaceRows(ctx)
-	out := map[string]any{"nodes": section(nodes, nodeErr), "namespaces": section(nss, nsErr)}
+	comps, compErr := s.componentRows(ctx)
+	out := map[string]any{"nodes": section(nodes, nodeErr), "namespaces": section(nss, nsErr), "components": section(comps, compErr)}
 	if podErr != nil {
 		e := errorOf(podErr)
 		out["podsError"] = &e
@@ -550,4 +553,132 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 		out["endpointsError"] = &e
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// ComponentRow is one control-plane component's health.
+type ComponentRow struct {
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+	Message string `json:"message"`
+}
+
+func (s *Server) componentRows(ctx context.Context) ([]ComponentRow, error) {
+	list, err := s.api.ComponentStatuses.List(ctx, "", client.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]ComponentRow, 0, len(list.Items))
+	for _, c := range list.Items {
+		row := ComponentRow{Name: c.GetMetadata().GetName()}
+		for _, cond := range c.GetConditions() {
+			if cond.GetType() == "Healthy" {
+				row.Healthy = cond.GetStatus() == "True"
+				row.Message = cmp.Or(cond.GetMessage(), cond.GetError())
+			}
+		}
+		rows = append(rows, row)
+	}
+	sortRows(rows, func(r ComponentRow) string { return r.Name })
+	return rows, nil
+}
+
+// IngressRow is one ingress with its rules flattened to "host/path ->
+// service:port" lines.
+type IngressRow struct {
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Class     string   `json:"class"`
+	Rules     []string `json:"rules"`
+	TLS       []string `json:"tls"`
+	Address   string   `json:"address"`
+	Created   string   `json:"created"`
+}
+
+func backendString(b interface {
+	GetService() *networkingv1.IngressServiceBackend
+}) string {
+	svc := b.GetService()
+	if svc == nil {
+		return "<resource>"
+	}
+	port := svc.GetPort().GetName()
+	if port == "" {
+		port = strconv.Itoa(int(svc.GetPort().GetNumber()))
+	}
+	return svc.GetName() + ":" + port
+}
+
+func (s *Server) listIngresses(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	list, err := s.api.Ingresses.List(ctx, r.URL.Query().Get("namespace"), client.ListOptions{})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rows := make([]IngressRow, 0, len(list.Items))
+	for _, in := range list.Items {
+		row := IngressRow{Namespace: in.GetMetadata().GetNamespace(), Name: in.GetMetadata().GetName(),
+			Class: in.GetSpec().GetIngressClassName(), Rules: []string{}, TLS: []string{},
+			Created: created(in.GetMetadata().GetCreationTimestamp())}
+		if b := in.GetSpec().GetDefaultBackend(); b != nil {
+			row.Rules = append(row.Rules, "(default) -> "+backendString(b))
+		}
+		for _, rule := range in.GetSpec().GetRules() {
+			for _, p := range rule.GetHttp().GetPaths() {
+				row.Rules = append(row.Rules, fmt.Sprintf("%s%s (%s) -> %s", cmp.Or(rule.GetHost(), "*"), p.GetPath(), p.GetPathType(), backendString(p.GetBackend())))
+			}
+		}
+		for _, t := range in.GetSpec().GetTls() {
+			row.TLS = append(row.TLS, strings.Join(t.GetHosts(), ",")+" ("+t.GetSecretName()+")")
+		}
+		var addrs []string
+		for _, lb := range in.GetStatus().GetLoadBalancer().GetIngress() {
+			addrs = append(addrs, cmp.Or(lb.GetIp(), lb.GetHostname()))
+		}
+		row.Address = strings.Join(addrs, ",")
+		rows = append(rows, row)
+	}
+	sortRows(rows, func(r IngressRow) string { return r.Namespace + "/" + r.Name })
+	writeJSON(w, http.StatusOK, map[string]any{"items": rows})
+}
+
+// ReplicaSetRow is one replica set with its owner.
+type ReplicaSetRow struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner"`
+	Desired   int32  `json:"desired"`
+	Current   int32  `json:"current"`
+	Ready     int32  `json:"ready"`
+	Images    string `json:"images"`
+	Created   string `json:"created"`
+}
+
+func (s *Server) listReplicaSets(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	list, err := s.api.ReplicaSets.List(ctx, r.URL.Query().Get("namespace"), client.ListOptions{})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rows := make([]ReplicaSetRow, 0, len(list.Items))
+	for _, rs := range list.Items {
+		var images []string
+		for _, c := range rs.GetSpec().GetTemplate().GetSpec().GetContainers() {
+			images = append(images, c.GetImage())
+		}
+		row := ReplicaSetRow{Namespace: rs.GetMetadata().GetNamespace(), Name: rs.GetMetadata().GetName(),
+			Desired: printers.DesiredReplicas(rs.GetSpec()), Current: rs.GetStatus().GetReplicas(), Ready: rs.GetStatus().GetReadyReplicas(),
+			Images: strings.Join(images, ","), Created: created(rs.GetMetadata().GetCreationTimestamp())}
+		for _, o := range rs.GetMetadata().GetOwnerReferences() {
+			if o.GetController() {
+				row.Owner = strings.ToLower(o.GetKind()) + "/" + o.GetName()
+			}
+		}
+		rows = append(rows, row)
+	}
+	sortRows(rows, func(r ReplicaSetRow) string { return r.Namespace + "/" + r.Name })
+	writeJSON(w, http.StatusOK, map[string]any{"items": rows})
 }

@@ -89,6 +89,8 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("GET /api/deployments", s.authed(s.listDeployments))
 	s.mux.HandleFunc("POST /api/namespaces/{namespace}/deployments/{name}/scale", s.authed(s.scaleDeployment))
 	s.mux.HandleFunc("GET /api/services", s.authed(s.listServices))
+	s.mux.HandleFunc("GET /api/ingresses", s.authed(s.listIngresses))
+	s.mux.HandleFunc("GET /api/replicasets", s.authed(s.listReplicaSets))
 	s.mux.HandleFunc("GET /api/events", s.authed(s.listEvents))
 	return s
 }

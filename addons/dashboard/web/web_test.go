@@ -35,6 +35,7 @@ const (
 	editorToken = "editor-token-1234567890"
 	viewerToken = "viewer-token-1234567890"
 	nobodyToken = "nobody-token-1234567890"
+	adminToken  = "admin-token-1234567890"
 	ns          = "team"
 )
 
@@ -50,7 +51,7 @@ func start(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "tokens.csv")
-	if err := os.WriteFile(tokFile, []byte(editorToken+",editor,1\n"+viewerToken+",viewer,2\n"+nobodyToken+",nobody,3\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokFile, []byte(editorToken+",editor,1\n"+viewerToken+",viewer,2\n"+nobodyToken+",nobody,3\n"+adminToken+",admin,4,system:masters\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	api := apiservertest.Start(t, etcdtest.Start(t, 1), apiservertest.Options{AuthorizationMode: "Node,RBAC", TokenAuthFile: tokFile})
@@ -85,7 +86,7 @@ func start(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	t.Cleanup(func() {
-		for _, tok := range []string{editorToken, viewerToken, nobodyToken} {
+		for _, tok := range []string{editorToken, viewerToken, nobodyToken, adminToken} {
 			if strings.Contains(e.logs.String(), tok) {
 				t.Errorf("a token was logged:\n%s", e.logs)
 			}
@@ -233,6 +234,11 @@ func TestDashboard(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &o); err != nil || code != 200 || o.Nodes.Error == nil || !strings.Contains(o.Nodes.Error.Error, "cannot list resource \"nodes\"") {
 			t.Errorf("viewer's overview: %d %s, want the nodes section refused", code, body)
 		}
+		// A cluster admin sees every part of the overview.
+		code, body = get(t, e.login(t, adminToken), e.url+"/api/overview")
+		if code != 200 || strings.Contains(body, `"error"`) || !strings.Contains(body, `"name":"team"`) || !strings.Contains(body, `"components":{"items":[`) {
+			t.Errorf("admin's overview: %d %s", code, body)
+		}
 		if code, body := get(t, viewer, e.url+"/api/namespaces/"+ns+"/pods/before"); code != 200 || !strings.Contains(body, `"image":"busybox"`) {
 			t.Errorf("pod detail: %d %s", code, body)
 		}
@@ -316,13 +322,15 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
-	t.Run("services and events", func(t *testing.T) {
+	t.Run("services, events, ingresses, replica sets", func(t *testing.T) {
 		viewer := e.login(t, viewerToken)
 		if code, body := get(t, viewer, e.url+"/api/services?namespace="+ns); code != 200 || !strings.Contains(body, `"items":[]`) {
 			t.Errorf("services: %d %s", code, body)
 		}
-		if code, body := get(t, viewer, e.url+"/api/events?namespace="+ns); code != 200 {
-			t.Errorf("events: %d %s", code, body)
+		for _, page := range []string{"events", "ingresses", "replicasets"} {
+			if code, body := get(t, viewer, e.url+"/api/"+page+"?namespace="+ns); code != 200 || !strings.Contains(body, `"items":`) {
+				t.Errorf("%s: %d %s", page, code, body)
+			}
 		}
 	})
 }

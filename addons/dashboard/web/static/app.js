@@ -119,10 +119,14 @@ async function overview() {
     o.namespaces.items.map(n => el("tr", {},
       el("td", {}, el("a", {href: "#/pods?namespace=" + encodeURIComponent(n.name)}, n.name)),
       el("td", {}, n.status), ageCell(n.created))));
+  const comps = o.components.error ? errorBox(o.components.error) : table("components", ["Component", "Healthy", "Message"],
+    o.components.items.map(c => el("tr", {},
+      el("td", {}, c.name), el("td", {class: c.healthy ? "ok" : "bad"}, c.healthy ? "Healthy" : "Unhealthy"), el("td", {}, c.message))));
   page.replaceChildren(
     el("h1", {}, "Overview"),
     el("p", {}, o.podsError ? "Pods: " + o.podsError.error : o.podCount + " pods in the cluster"),
     el("h2", {}, "Nodes"), nodes,
+    el("h2", {}, "Control plane"), comps,
     el("h2", {}, "Namespaces"), nss);
 }
 
@@ -328,6 +332,31 @@ async function services(ns) {
   page.replaceChildren(...items);
 }
 
+async function replicasets(ns) {
+  const gen = generation;
+  const d = await api("/api/replicasets" + nsQuery(ns));
+  if (gen !== generation) return;
+  page.replaceChildren(el("h1", {}, "Replica sets"),
+    table("replicasets", (!ns ? ["Namespace"] : []).concat(["Name", "Owner", "Desired", "Current", "Ready", "Images", "Age"]),
+      d.items.map(r => el("tr", {dataset: {name: r.name}},
+        !ns ? el("td", {}, r.namespace) : null,
+        el("td", {}, r.name), el("td", {}, r.owner || "<none>"), el("td", {}, r.desired), el("td", {}, r.current),
+        el("td", {class: r.ready === r.desired ? "ok" : "warn"}, r.ready), el("td", {}, r.images), ageCell(r.created)))));
+}
+
+async function ingresses(ns) {
+  const gen = generation;
+  const d = await api("/api/ingresses" + nsQuery(ns));
+  if (gen !== generation) return;
+  page.replaceChildren(el("h1", {}, "Ingresses"),
+    table("ingresses", (!ns ? ["Namespace"] : []).concat(["Name", "Class", "Rules", "TLS", "Address", "Age"]),
+      d.items.map(i => el("tr", {dataset: {name: i.name}},
+        !ns ? el("td", {}, i.namespace) : null,
+        el("td", {}, i.name), el("td", {}, i.class || "<default>"),
+        el("td", {}, i.rules.map(r => el("div", {}, r))),
+        el("td", {}, i.tls.join(", ") || "<none>"), el("td", {}, i.address || "<pending>"), ageCell(i.created)))));
+}
+
 // ---- routing
 
 async function render() {
@@ -346,6 +375,8 @@ async function render() {
     case "overview": await overview(); break;
     case "deployments": await deployments(ns); break;
     case "services": await services(ns); break;
+    case "replicasets": await replicasets(ns); break;
+    case "ingresses": await ingresses(ns); break;
     case "events": await events(ns); break;
     case "pod": await podDetail(parts[1], parts[2]); break;
     default: pods(ns);

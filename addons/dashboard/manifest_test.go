@@ -9,6 +9,7 @@ import (
 	appsv1 "minik8s/api/apps/v1"
 	"minik8s/api/codec"
 	corev1 "minik8s/api/core/v1"
+	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/deploy/images"
 
 	_ "minik8s/api/all"
@@ -20,8 +21,9 @@ const manifest = "../../deploy/addons/dashboard.yaml"
 // strict codec and checks what the cluster relies on: the Service
 // kubernetes-dashboard on NodePort 30090 reaching the app's port, the image
 // deploy/images pushes, the probes on the health port, args this binary
-// accepts, and least privilege: a service account and no role at all (the
-// dashboard acts only with its users' tokens).
+// accepts, the Ingress at dashboard.minik8s.local, and least privilege: a
+// service account and no role at all (the dashboard acts only with its
+// users' tokens).
 func TestManifest(t *testing.T) {
 	data, err := os.ReadFile(manifest)
 	if err != nil {
@@ -32,9 +34,10 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("decode %s: %v", manifest, err)
 	}
 	var (
-		sa     *corev1.ServiceAccount
-		deploy *appsv1.Deployment
-		svc    *corev1.Service
+		sa      *corev1.ServiceAccount
+		deploy  *appsv1.Deployment
+		svc     *corev1.Service
+		ingress *networkingv1.Ingress
 	)
 	for _, o := range objs {
 		switch v := o.(type) {
@@ -44,6 +47,8 @@ func TestManifest(t *testing.T) {
 			deploy = v
 		case *corev1.Service:
 			svc = v
+		case *networkingv1.Ingress:
+			ingress = v
 		default:
 			t.Fatalf("unexpected %s: the dashboard needs no rights of its own", o.GetKind())
 		}
@@ -51,8 +56,13 @@ func TestManifest(t *testing.T) {
 			t.Errorf("%s %s not in kube-system", o.GetKind(), o.GetMetadata().GetName())
 		}
 	}
-	if sa == nil || deploy == nil || svc == nil {
-		t.Fatalf("want a ServiceAccount, Deployment and Service; got %d objects", len(objs))
+	if sa == nil || deploy == nil || svc == nil || ingress == nil {
+		t.Fatalf("want a ServiceAccount, Deployment, Service and Ingress; got %d objects", len(objs))
+	}
+	if r := ingress.GetSpec().GetRules(); len(r) != 1 || r[0].GetHost() != "dashboard.minik8s.local" ||
+		r[0].GetHttp().GetPaths()[0].GetBackend().GetService().GetName() != svc.GetMetadata().GetName() ||
+		r[0].GetHttp().GetPaths()[0].GetBackend().GetService().GetPort().GetName() != svc.GetSpec().GetPorts()[0].GetName() {
+		t.Errorf("ingress rules %v, want dashboard.minik8s.local to the service's http port", r)
 	}
 	pod := deploy.GetSpec().GetTemplate()
 	labels := pod.GetMetadata().GetLabels()

@@ -188,7 +188,12 @@ function pods(ns) {
     if (have) { have.tr.remove(); rows.delete(key); recount(); }
   });
   src.addEventListener("failure", e => {
-    showMessage(JSON.parse(e.data).error, "error");
+    // The server gave up (the watch was refused or failed): stop, or the
+    // browser would reconnect to the same refusal forever.
+    src.close();
+    live.textContent = "stopped";
+    live.className = "live off";
+    showMessage(JSON.parse(e.data).error + " (reload to try again)", "error");
   });
   src.onerror = async () => {
     live.textContent = "reconnecting";

@@ -5,7 +5,7 @@ package e2e
 // the DevTools protocol. Two service accounts of a test namespace log in
 // with tokens from the TokenRequest API: an editor (RoleBinding to edit)
 // sees the namespace's pods, sees a pod created during the test appear
-// without a reload, and scales a Deployment; a viewer (view) gets the
+// without a reload, reads a pod's events and log, and scales a Deployment; a viewer (view) gets the
 // apiserver's Forbidden when it tries to. Screenshots go to
 // _output/e2e-artifacts/TestDashboard (or $MK8S_E2E_ARTIFACTS/TestDashboard).
 //
@@ -178,12 +178,26 @@ func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
-	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	file := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot %s", file)
+}
+
+// waitText waits until the element's text contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	eventually(t, 30*time.Second, sel+" shows "+want, func() string {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		text, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil || !strings.Contains(text, want) {
+			return fmt.Sprintf("%.300q %v", text, err)
+		}
+		return ""
+	})
 }
 
 // login opens the dashboard, pastes the token into the login form and
@@ -326,6 +340,15 @@ spec:
 			t.Errorf("the page was reloaded (mark %q)", mark)
 		}
 		screenshot(t, ctx, shots, "pods")
+
+		// A pod's detail: its events (the scheduler's and the kubelet's)
+		// and its container's log.
+		do(t, ctx, 60*time.Second, "pod detail",
+			chromedp.Navigate(base+"/#/pod/"+ns+"/"+first.name),
+			chromedp.WaitVisible(chromedp.CSS("#containers")))
+		waitText(t, ctx, "#events", "Scheduled")
+		waitText(t, ctx, "#log", "kubia server starting")
+		screenshot(t, ctx, shots, "pod")
 
 		scaleRow := chromedp.CSS(`#deployments tr[data-name="web"]`)
 		do(t, ctx, 60*time.Second, "scale web to 2",

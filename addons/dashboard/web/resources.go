@@ -106,11 +106,9 @@ type NamespaceRow struct {
 // Section is a part of a page the user may not be allowed to read: its
 // items, or the apiserver's refusal.
 type Section[T any] struct {
-	Items []T     `json:"items"`
-	Error *apiErr `json:"error,omitempty"`
+	Items []T       `json:"items"`
+	Error *APIError `json:"error,omitempty"`
 }
-
-type apiErr = apiError
 
 func section[T any](items []T, err error) Section[T] {
 	if err != nil {

@@ -236,9 +236,9 @@ func sameOrigin(r *http.Request) bool {
 	return host == r.Host || host == r.Header.Get("X-Forwarded-Host")
 }
 
-// apiError is the JSON body of a failed call: the apiserver's own message
+// APIError is the JSON body of a failed call: the apiserver's own message
 // (a Forbidden names the user, the verb and the resource) and reason.
-type apiError struct {
+type APIError struct {
 	Error  string `json:"error"`
 	Reason string `json:"reason,omitempty"`
 	Code   int    `json:"code"`
@@ -246,15 +246,15 @@ type apiError struct {
 
 // errorOf is err as the dashboard passes it on: an apiserver Status keeps
 // its code, reason and message; anything else is a 500.
-func errorOf(err error) apiError {
+func errorOf(err error) APIError {
 	var se *apierrors.StatusError
 	if errors.As(err, &se) && se.Status.GetCode() != 0 {
-		return apiError{Error: se.Status.GetMessage(), Reason: se.Status.GetReason(), Code: int(se.Status.GetCode())}
+		return APIError{Error: se.Status.GetMessage(), Reason: se.Status.GetReason(), Code: int(se.Status.GetCode())}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return apiError{Error: err.Error(), Reason: apierrors.ReasonTimeout, Code: http.StatusGatewayTimeout}
+		return APIError{Error: err.Error(), Reason: apierrors.ReasonTimeout, Code: http.StatusGatewayTimeout}
 	}
-	return apiError{Error: err.Error(), Reason: apierrors.ReasonInternal, Code: http.StatusInternalServerError}
+	return APIError{Error: err.Error(), Reason: apierrors.ReasonInternal, Code: http.StatusInternalServerError}
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -405,6 +405,7 @@ setInterval(() => {
   try {
     const me = await api("/api/whoami");
     document.getElementById("user").textContent = me.username;
+    document.getElementById("user").title = me.username + (me.groups && me.groups.length ? " (" + me.groups.join(", ") + ")" : "");
     // A service account usually may read only its own namespace: start there.
     const sa = /^system:serviceaccount:([^:]+):/.exec(me.username);
     if (sa && !location.hash) location.replace("#/pods?namespace=" + encodeURIComponent(sa[1]));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the project's OCI images (pause, kubia, busybox, dns, ingress) and pushes them to
+# Builds the project's OCI images (pause, kubia, busybox, dns, ingress, dashboard) and pushes them to
 # a local plain-HTTP registry (Debian's docker-registry) that this script
 # starts on loopback if it is not already answering. Idempotent: a second
 # run finds the registry up and pushes identical digests (nothing uploads).

@@ -25,6 +25,8 @@ apt_needs=(
 	docker-registry:docker-registry
 	busybox-static:/bin/busybox
 	systemd:systemd-analyze
+	# The dashboard's browser tests (test/e2e TestDashboard, addons/dashboard/web).
+	chromium:/usr/bin/chromium
 	# Machines (hack/machine): the base image and booting it.
 	debootstrap:debootstrap
 	systemd-container:systemd-nspawn

@@ -26,6 +26,10 @@
 # INGRESS=1 (make up INGRESS=1) also installs the ingress controller add-on
 # (deploy/addons/ingress.yaml: NodePorts 30080/30443, docs/ingress.md).
 #
+# DASHBOARD=1 (make up DASHBOARD=1) also installs the web dashboard add-on
+# (deploy/addons/dashboard.yaml: http://NODE-IP:30090/, docs/dashboard.md)
+# and prints its URL and how to get a token.
+#
 #   hack/local-up-cluster.sh up                 (make up) down first, then up
 #   hack/local-up-cluster.sh down               (make down) remove everything
 #   hack/local-up-cluster.sh stop-component N   stop one process by its PID
@@ -627,6 +631,32 @@ ingress_addon() {
 	wait_for 120 "ingress-controller" ingress_ready
 }
 
+# dashboard_addon installs the web dashboard when DASHBOARD=1.
+dashboard_addon() {
+	[ "${DASHBOARD:-0}" = 1 ] || return 0
+	step "dashboard: minictl apply -f deploy/addons/dashboard.yaml" "$LOGS/dashboard-addon.log"
+	minictl apply -f "$ROOT/deploy/addons/dashboard.yaml" >"$LOGS/dashboard-addon.log" 2>&1
+	wait_for 120 "kubernetes-dashboard" dashboard_ready
+}
+
+dashboard_ready() {
+	local ready
+	ready=$(minictl -n kube-system get deployment kubernetes-dashboard -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
+	[ -n "$ready" ] && [ "$ready" -ge 1 ]
+}
+
+# dashboard_hint prints where the dashboard is and how to log in to it.
+dashboard_hint() {
+	[ "${DASHBOARD:-0}" = 1 ] || return 0
+	cat <<EOF
+    dashboard: http://$(node_ip 1):30090/   (any node's IP; docs/dashboard.md)
+      log in with a token, e.g. of a cluster-wide viewer:
+        kubectl -n kube-system create serviceaccount dashboard-viewer
+        kubectl create clusterrolebinding dashboard-viewer --clusterrole=view --serviceaccount=kube-system:dashboard-viewer
+        kubectl -n kube-system create token dashboard-viewer
+EOF
+}
+
 ingress_ready() {
 	local ready
 	ready=$(minictl -n kube-system get deployment ingress-controller -o 'jsonpath={.status.readyReplicas}' 2>/dev/null)
@@ -821,6 +851,7 @@ up() {
 	fi
 	dns_addon
 	ingress_addon
+	dashboard_addon
 	write_env
 	trap - ERR
 	cat <<EOF
@@ -835,6 +866,7 @@ up() {
     bin/minictl get po -n kube-system -o custom-columns=POD:metadata.name,NODE:spec.nodeName --sort-by spec.nodeName
     logs: $LOGS    stop: make down
 EOF
+	dashboard_hint
 }
 
 # ---------------------------------------------------------------- down

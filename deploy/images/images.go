@@ -1,6 +1,6 @@
 // Package images builds the project's own container images - pause, the
-// kubia sample app, the cluster DNS, the ingress controller and a busybox
-// tools image (All), and on
+// kubia sample app, the cluster DNS, the ingress controller, the dashboard
+// and a busybox tools image (All), and on
 // request the control plane's daemons (ControlPlane) - as OCI images from
 // static binaries, and pushes them to a registry. Nothing is downloaded:
 // the Go binaries are built from this module (etcd from hack/tools/etcd),
@@ -43,6 +43,8 @@ const (
 	BusyboxRepo = "minik8s/busybox"
 	DNSRepo     = "minik8s/dns"
 	IngressRepo = "minik8s/ingress"
+	// DashboardRepo is the web dashboard add-on (addons/dashboard).
+	DashboardRepo = "minik8s/dashboard"
 )
 
 // DNSVersion tags the cluster DNS image; deploy/addons/dns.yaml names
@@ -52,6 +54,10 @@ const DNSVersion = "0.1.0"
 // IngressVersion tags the ingress controller image; deploy/addons/ingress.yaml
 // names IngressRepo:IngressVersion (a test there keeps the two in step).
 const IngressVersion = "0.1.0"
+
+// DashboardVersion tags the dashboard image; deploy/addons/dashboard.yaml
+// names DashboardRepo:DashboardVersion (a test there keeps the two in step).
+const DashboardVersion = "0.1.0"
 
 // Busybox is the path of Debian's static busybox.
 var Busybox = "/bin/busybox"
@@ -85,13 +91,13 @@ func ModuleRoot(dir string) (string, error) {
 	}
 }
 
-// BuildBinaries compiles the static pause, kubia, dns and ingress binaries from the
+// BuildBinaries compiles the static pause, kubia, dns, ingress and dashboard binaries from the
 // module at root into outDir. go build's cache makes a repeat cheap.
 func BuildBinaries(ctx context.Context, root, outDir string) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	for _, pkg := range []string{"pause", "kubia", "dns", "ingress"} {
+	for _, pkg := range []string{"pause", "kubia", "dns", "ingress", "dashboard"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(outDir, pkg), "./addons/"+pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
@@ -121,6 +127,10 @@ func All(binDir string) ([]Built, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingress image: %w", err)
 	}
+	dashboardImg, err := binaryImage(filepath.Join(binDir, "dashboard"), "/dashboard", []string{"9090/tcp", "9091/tcp"})
+	if err != nil {
+		return nil, fmt.Errorf("dashboard image: %w", err)
+	}
 	bb, err := busyboxImage(Busybox)
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: %w", err)
@@ -130,6 +140,7 @@ func All(binDir string) ([]Built, error) {
 		{Name: "kubia", Tags: []string{KubiaRepo + ":latest", "luksa/kubia:latest"}, Image: kubia},
 		{Name: "dns", Tags: []string{DNSRepo + ":latest", DNSRepo + ":" + DNSVersion}, Image: dnsImg},
 		{Name: "ingress", Tags: []string{IngressRepo + ":latest", IngressRepo + ":" + IngressVersion}, Image: ingressImg},
+		{Name: "dashboard", Tags: []string{DashboardRepo + ":latest", DashboardRepo + ":" + DashboardVersion}, Image: dashboardImg},
 		{Name: "busybox", Tags: []string{BusyboxRepo + ":latest", "library/busybox:latest", "library/busybox:1.36"}, Image: bb},
 	}, nil
 }

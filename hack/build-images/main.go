@@ -1,5 +1,5 @@
 // Command build-images builds the project's images (pause, kubia, busybox,
-// dns, ingress; with --control-plane also etcd, kube-apiserver, kube-scheduler,
+// dns, ingress, dashboard; with --control-plane also etcd, kube-apiserver, kube-scheduler,
 // kube-controller-manager and kube-proxy) as OCI images and pushes them to
 // a plain-HTTP registry. hack/build-images.sh starts the registry and runs
 // this.

@@ -92,7 +92,7 @@ type Manager struct {
 	// Owned by the relist loop: the host ports last given to the network.
 	hostPorts       []network.HostPort
 	hostPortsSynced bool
-	wg           sync.WaitGroup
+	wg              sync.WaitGroup
 }
 
 // NewManager wires a Manager. rec may be nil (no events).

@@ -13,6 +13,7 @@ func FuzzParse(f *testing.F) {
 		"", "a=b", "a==b,c!=d", "!a", "a", "a in (x,y),b notin (z)", "a in ()", "x>1", "x<-2",
 		"example.com/key=v_1-2.3", "a=", "a in (b", ",", "a=b,,c=d", "a b", "!", "a in (x) , b", "A/b=c", "a=\xff",
 		"app.kubernetes.io/name in (web, api),tier notin (db),!canary,env",
+		"0 in(,)", // printed "0 in ()", which once did not parse
 	} {
 		f.Add(s)
 	}

@@ -164,13 +164,16 @@ func (p *parser) requirement() (Requirement, error) {
 	}
 }
 
-// values parses "(v1, v2, ...)"; an empty element stands for the empty value.
+// values parses "(v1, v2, ...)"; an empty element stands for the empty
+// value, and "()" is the set of the empty value alone, as Kubernetes reads
+// it (so "k in (,)", printed "k in ()", parses back).
 func (p *parser) values() ([]string, error) {
 	if t := p.next(); t.kind != tokOpen {
 		return nil, p.errorf(t, "expected '(' to open the set of values")
 	}
 	if t := p.peek(); t.kind == tokClose {
-		return nil, p.errorf(t, "the set of values must not be empty")
+		p.next()
+		return []string{""}, nil
 	}
 	var vals []string
 	for {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"minik8s/api/codec"
 	apierrors "minik8s/api/errors"
@@ -311,10 +312,9 @@ func fieldManagerFor(k *scheme.Kind, subresource string) (*managedfields.FieldMa
 		err error
 	)
 	if _, known := k8sObject(k); known {
-		builtinTypesOnce.Do(func() { builtinTypes = applyconfigurations.NewTypeConverter(clientgoscheme.Scheme) })
-		fm, err = managedfields.NewDefaultFieldManager(builtinTypes, identity{}, identity{}, identity{}, gvk, gv, subresource, reset)
+		fm, err = managedfields.NewDefaultFieldManager(typeConverterFor(k), identity{}, identity{}, identity{}, gvk, gv, subresource, reset)
 	} else {
-		fm, err = managedfields.NewDefaultCRDFieldManager(deducedTypes, identity{}, identity{}, identity{}, gvk, gv, subresource, reset)
+		fm, err = managedfields.NewDefaultCRDFieldManager(typeConverterFor(k), identity{}, identity{}, identity{}, gvk, gv, subresource, reset)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", key, err)
@@ -402,6 +402,14 @@ func TrackObject(k *scheme.Kind, subresource string, old, next scheme.Object, ma
 	if manager == "" {
 		return next, nil
 	}
+	if old == nil && len(next.GetMetadata().GetManagedFields()) == 0 {
+		return trackCreate(k, subresource, next, manager, now)
+	}
+	return trackWrite(k, subresource, old, next, manager, now)
+}
+
+// trackWrite is TrackObject through the field manager, for any write.
+func trackWrite(k *scheme.Kind, subresource string, old, next scheme.Object, manager string, now time.Time) (scheme.Object, error) {
 	fm, err := fieldManagerFor(k, subresource)
 	if err != nil {
 		return nil, apierrors.NewInternal(err)
@@ -484,4 +492,112 @@ func managedFieldsOf(entries []any) ([]*metav1.ManagedFieldsEntry, error) {
 		out = append(out, entry)
 	}
 	return out, nil
+}
+
+// stripSet is what no manager ever owns (Kubernetes' field manager strips
+// the same fields from every entry): identity and bookkeeping metadata.
+var stripSet = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)
+
+// trackCreate is TrackObject for a create that brings no managedFields of
+// its own, the common write: the field manager's answer there is one
+// Update entry owning every field the object sets, less the stripped and
+// reset ones, and that set is read off the typed object directly instead
+// of through the manager's comparison with an empty object and its
+// unstructured round trips (TestCreateFastPathMatchesFieldManager keeps
+// the two equal).
+func trackCreate(k *scheme.Kind, subresource string, next scheme.Object, manager string, now time.Time) (scheme.Object, error) {
+	u, err := unstructuredOf(k, next)
+	if err != nil {
+		return nil, err
+	}
+	tv, err := typeConverterFor(k).ObjectToTyped(u, typed.AllowDuplicates)
+	if err != nil {
+		// As UpdateNoErrors: a field the schema lacks leaves the object
+		// untracked rather than failing the write.
+		return next, nil
+	}
+	empty, err := emptyTyped(k)
+	if err != nil {
+		return next, nil
+	}
+	// What an update from nothing adds: the fields and, for every map or
+	// struct that is not atomic, the item itself (the "." entries).
+	cmp, err := empty.Compare(tv)
+	if err != nil {
+		return next, nil
+	}
+	set := cmp.Added.Union(cmp.Modified)
+	if reset := resetFields(k, subresource); reset != nil {
+		set = reset[fieldpath.APIVersion(k.APIVersion())].Filter(set)
+	}
+	set = set.Difference(stripSet)
+	if set.Empty() {
+		return next, nil
+	}
+	raw, err := set.ToJSON()
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	// fieldsV1 holds only objects; encoding/json and NewStruct read it
+	// several times faster than protojson's Struct decoding.
+	var tree map[string]any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	fields, err := structpb.NewStruct(tree)
+	if err != nil {
+		return nil, apierrors.NewInternal(err)
+	}
+	scheme.Meta(next).ManagedFields = []*metav1.ManagedFieldsEntry{{
+		Manager:     manager,
+		Operation:   OperationUpdate,
+		ApiVersion:  k.APIVersion(),
+		Time:        timestamppb.New(now.UTC().Truncate(time.Second)),
+		FieldsType:  "FieldsV1",
+		FieldsV1:    fields,
+		Subresource: subresource,
+	}}
+	return next, nil
+}
+
+// emptyTypes caches, per kind, the typed live object of a create: nothing
+// but its kind (typed values are not changed by comparing them).
+var emptyTypes sync.Map // "apps/v1/Deployment" -> *typed.TypedValue
+
+func emptyTyped(k *scheme.Kind) (*typed.TypedValue, error) {
+	key := k.APIVersion() + "/" + k.Kind
+	if tv, ok := emptyTypes.Load(key); ok {
+		return tv.(*typed.TypedValue), nil
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetAPIVersion(k.APIVersion())
+	u.SetKind(k.Kind)
+	tv, err := typeConverterFor(k).ObjectToTyped(u, typed.AllowDuplicates)
+	if err != nil {
+		return nil, err
+	}
+	emptyTypes.Store(key, tv)
+	return tv, nil
+}
+
+// typeConverterFor is the schema the field manager of kind k uses.
+func typeConverterFor(k *scheme.Kind) managedfields.TypeConverter {
+	if _, known := k8sObject(k); known {
+		builtinTypesOnce.Do(func() { builtinTypes = applyconfigurations.NewTypeConverter(clientgoscheme.Scheme) })
+		return builtinTypes
+	}
+	return deducedTypes
 }

@@ -102,14 +102,14 @@ func authnBench(ctx context.Context, etcdServers string, bp *benchpki.PKI, n, co
 		}
 	}
 
-	const rounds = 4
+	rounds := 2 * len(sides)
 	per := max(n/rounds, 1)
 	results := make([]*result, len(sides))
 	for i, s := range sides {
 		results[i] = &result{name: s.name}
 	}
 	for r := 0; r < rounds; r++ {
-		for i := range sides {
+		for _, i := range rotated(r, len(sides)) {
 			fmt.Printf("authentication: round %d of %d, %s x%d\n", r+1, rounds, sides[i].name, per)
 			el, lat, err := run(per, conc, func(j int) error {
 				_, err := client.For[*corev1.Pod](clients[i][j%conc]).Create(ctx, benchPod("authn-bench", fmt.Sprintf("a%d-%d-%d", i, r, j)))

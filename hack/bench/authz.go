@@ -153,11 +153,13 @@ func authzBench(ctx context.Context, etcdServers string, bp *benchpki.PKI, n, co
 	const rounds = 4
 	per := n / rounds
 	results := []*result{{name: "pod create, AlwaysAllow, no admission plugins (baseline)"}, {name: "pod create, Node,RBAC + default plugins + NodeRestriction"}}
+	sides := []struct {
+		ns      string
+		clients []*client.Client
+	}{{"authz-open", openClients}, {"authz-secure", secureClients}}
 	for r := 0; r < rounds; r++ {
-		for i, side := range []struct {
-			ns      string
-			clients []*client.Client
-		}{{"authz-open", openClients}, {"authz-secure", secureClients}} {
+		for _, i := range rotated(r, len(sides)) {
+			side := sides[i]
 			fmt.Printf("authorization: round %d of %d, %s x%d\n", r+1, rounds, results[i].name, per)
 			el, lat, err := run(per, conc, func(j int) error {
 				_, err := client.For[*corev1.Pod](side.clients[j%conc]).Create(ctx, benchPod(side.ns, fmt.Sprintf("r%d-%d", r, j)))

@@ -88,6 +88,17 @@ func run(n, conc int, fn func(i int) error) (time.Duration, []time.Duration, err
 	return time.Since(start), lat, nil
 }
 
+// rotated is the order of k sides in round r: over k rounds each side
+// takes each position once, so a database that grows (or a cache that
+// warms) during the run favours no side.
+func rotated(r, k int) []int {
+	order := make([]int, k)
+	for i := range order {
+		order[i] = (i + r) % k
+	}
+	return order
+}
+
 // benchPod is a pod of about 1 KiB in its stored JSON.
 func benchPod(ns, name string) *corev1.Pod {
 	return &corev1.Pod{

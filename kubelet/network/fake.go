@@ -13,13 +13,15 @@ import (
 // out the addresses of the pod CIDR given to Init in order from .2 (an
 // address is not reused) and records what it was asked to do.
 type Fake struct {
-	mu       sync.Mutex
-	cidr     string
-	prefix   netip.Prefix
-	next     netip.Addr
-	nets     map[string]PodNetwork
-	Routes   []NodeRoute
-	SetupErr error
+	mu     sync.Mutex
+	cidr   string
+	prefix netip.Prefix
+	next   netip.Addr
+	nets   map[string]PodNetwork
+	Routes []NodeRoute
+	// HostPorts is what the last SyncHostPorts asked for.
+	HostPorts []HostPort
+	SetupErr  error
 }
 
 var _ Manager = (*Fake)(nil)
@@ -86,6 +88,14 @@ func (f *Fake) List(context.Context) ([]PodNetwork, error) {
 		out = append(out, pn)
 	}
 	return out, nil
+}
+
+// SyncHostPorts implements Manager.
+func (f *Fake) SyncHostPorts(_ context.Context, ports []HostPort) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.HostPorts = append([]HostPort(nil), ports...)
+	return nil
 }
 
 // SyncRoutes implements Manager.

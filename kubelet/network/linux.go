@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -60,6 +62,9 @@ type Linux struct {
 	podCIDR *net.IPNet
 	gateway net.IP
 	store   *ipam.Store
+	// hostPorts is the host port chain last restored, so an unchanged
+	// set costs no iptables run.
+	hostPorts []byte
 }
 
 var _ Manager = (*Linux)(nil)
@@ -155,8 +160,30 @@ func (l *Linux) Init(ctx context.Context, podCIDR string) error {
 		if err := ipt.AppendUnique("nat", "POSTROUTING", rule...); err != nil {
 			return fmt.Errorf("masquerade rule: %w", err)
 		}
-		return nil
+		// The host port chain and its jumps, repaired here too: Init
+		// runs at every node status sync, SyncHostPorts only on changes.
+		return ensureHostPortJumps(ipt)
 	})
+}
+
+// ensureHostPortJumps makes KUBE-HOSTPORTS exist (empty when new) and
+// sends local destinations from PREROUTING and OUTPUT to it, once.
+func ensureHostPortJumps(ipt *iptables.IPTables) error {
+	exists, err := ipt.ChainExists("nat", hostPortsChain)
+	if err != nil {
+		return fmt.Errorf("host ports: %w", err)
+	}
+	if !exists {
+		if err := ipt.NewChain("nat", hostPortsChain); err != nil {
+			return fmt.Errorf("host ports: %w", err)
+		}
+	}
+	for _, chain := range []string{"PREROUTING", "OUTPUT"} {
+		if err := ipt.AppendUnique("nat", chain, hostPortJumps[chain]...); err != nil {
+			return fmt.Errorf("host ports: jump from %s: %w", chain, err)
+		}
+	}
+	return nil
 }
 
 func (l *Linux) ensureBridge(h *netlink.Handle) error {
@@ -445,6 +472,38 @@ func (l *Linux) SyncRoutes(ctx context.Context, routes []NodeRoute) error {
 			return fmt.Errorf("delete stale route %s: %w", r.Dst, err)
 		}
 	}
+	return nil
+}
+
+// SyncHostPorts implements Manager: one iptables-restore --noflush
+// replaces KUBE-HOSTPORTS in the node's nat table, then the jumps into it
+// are made sure of. Nothing runs when the rendered chain is unchanged.
+func (l *Linux) SyncHostPorts(ctx context.Context, ports []HostPort) error {
+	data := renderHostPorts(ports)
+	l.mu.Lock()
+	same := l.hostPorts != nil && bytes.Equal(l.hostPorts, data)
+	l.mu.Unlock()
+	if same {
+		return nil
+	}
+	err := l.inNode(func() error {
+		cmd := exec.CommandContext(ctx, "iptables-restore", "--noflush", "-w", "5")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("host ports: iptables-restore: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		ipt, err := iptables.New()
+		if err != nil {
+			return fmt.Errorf("iptables: %w", err)
+		}
+		return ensureHostPortJumps(ipt)
+	})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.hostPorts = data
+	l.mu.Unlock()
 	return nil
 }
 

@@ -112,6 +112,60 @@ func TestLinuxPodNetworks(t *testing.T) {
 		c.Close()
 	}
 
+	// Host ports: node port 18080 reaches pod A's 8081, from the node
+	// itself (OUTPUT) and from pod B (PREROUTING); an empty set removes
+	// the mapping, and the jumps stay single.
+	var hp net.Listener
+	if err := nodetest.Do(a.NetnsPath, func() (err error) { hp, err = net.Listen("tcp", ":8081"); return }); err != nil {
+		t.Fatal(err)
+	}
+	defer hp.Close()
+	go func() {
+		for {
+			c, err := hp.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("pod-a"))
+			c.Close()
+		}
+	}()
+	ports := []network.HostPort{{Pod: "default/a", Protocol: "tcp", HostPort: 18080, PodIP: a.IP.String(), PodPort: 8081}}
+	for i := 0; i < 2; i++ {
+		if err := m.SyncHostPorts(ctx, ports); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(ns string) (string, error) {
+		var got []byte
+		err := nodetest.Do(ns, func() error {
+			c, err := net.DialTimeout("tcp", "10.244.7.1:18080", 3*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			got, err = io.ReadAll(c)
+			return err
+		})
+		return string(got), err
+	}
+	for _, from := range []string{nodePath, b.NetnsPath} {
+		if got, err := read(from); err != nil || got != "pod-a" {
+			t.Fatalf("host port from %s: %q %v", from, got, err)
+		}
+	}
+	nat, err := exec.Command("ip", "netns", "exec", node, "iptables", "-t", "nat", "-S").CombinedOutput()
+	if err != nil || strings.Count(string(nat), "-j KUBE-HOSTPORTS") != 2 {
+		t.Fatalf("host port jumps: %v\n%s", err, nat)
+	}
+	if err := m.SyncHostPorts(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read(nodePath); err == nil {
+		t.Fatalf("host port still mapped after removal: %q", got)
+	}
+
 	// Routes to other nodes: add two, then keep one.
 	if err := m.SyncRoutes(ctx, []network.NodeRoute{{CIDR: "10.244.8.0/24", Via: net.ParseIP("10.244.7.50")}, {CIDR: "10.244.9.0/24", Via: net.ParseIP("10.244.7.51")}}); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,8 @@ type Manager interface {
 	List(ctx context.Context) ([]PodNetwork, error)
 	// SyncRoutes makes the routes to other nodes' pod CIDRs exactly routes.
 	SyncRoutes(ctx context.Context, routes []NodeRoute) error
+	// SyncHostPorts makes the node's host port mappings exactly ports.
+	SyncHostPorts(ctx context.Context, ports []HostPort) error
 	// HostNetns is the namespace of hostNetwork pods: the node's ("" means
 	// the kubelet's own).
 	HostNetns() string

@@ -88,6 +88,10 @@ type Manager struct {
 	relistKick   chan struct{}
 	fingerprints map[string]string
 	stopped      bool
+
+	// Owned by the relist loop: the host ports last given to the network.
+	hostPorts       []network.HostPort
+	hostPortsSynced bool
 	wg           sync.WaitGroup
 }
 
@@ -919,6 +923,7 @@ func (m *Manager) relist(ctx context.Context) {
 		m.log.Warn("relist containers", "err", err)
 		return
 	}
+	m.syncHostPorts(ctx, sbs)
 	fp := map[string]*strings.Builder{}
 	add := func(uid, s string) {
 		b, ok := fp[uid]

@@ -150,6 +150,18 @@ spec:
 		}
 	})
 
+	t.Run("port 80 of the controller's node (hostPort)", func(t *testing.T) {
+		ctrl := c.runningPods(t, "kube-system", "k8s-app=ingress-controller", 1, 60*time.Second)
+		url := "http://" + c.nodeIP(ctrl[0].node) + "/"
+		eventually(t, 30*time.Second, "hostPort 80 on "+ctrl[0].node, func() string {
+			out, err := c.curlNode(node, "-H", "Host: a.ingress.test", url)
+			if err != nil || !strings.Contains(out, "You've hit ing-a-") {
+				return fmt.Sprintf("curl %s: %q %v", url, out, err)
+			}
+			return ""
+		})
+	})
+
 	t.Run("from the host", func(t *testing.T) {
 		// Every node's NodePort reaches the controller.
 		for i, ip := range c.nodeIPs {

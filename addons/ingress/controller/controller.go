@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,13 +87,7 @@ func New(o Options) (*Controller, error) {
 	if o.SyncDelay <= 0 {
 		o.SyncDelay = 50 * time.Millisecond
 	}
-	o.Server = strings.TrimSpace(o.Server)
-	if !o.Given() {
-		if _, err := client.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
-		}
-	}
-	cfg, err := o.Config()
+	cfg, err := o.RequireConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -125,4 +125,17 @@ e2e-static: ## make e2e with CONTROL_PLANE=static-pods (control plane as static 
 e2e-nftables: ## make e2e with KUBE_PROXY_MODE=nftables
 	$(MAKE) e2e KUBE_PROXY_MODE=nftables
 
-.PHONY: up down e2e e2e-static e2e-nftables
+# fault brings a cluster up, runs the fault suite (test/fault: each case
+# kills or stops a process by the PID the harness recorded while a client
+# load writes through the apiservers, then counts the acknowledged writes
+# in etcd) and brings it down as e2e does. A whole run writes its figures
+# into docs/reliability.md; FAULT_RUN narrows the cases (go test -run) and
+# then leaves the document alone.
+FAULT_RUN ?=
+fault: ## bring a local cluster up, run the fault suite (test/fault), write docs/reliability.md, bring it down
+	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
+	./hack/local-up-cluster.sh up && \
+	$(E2E_ENV) $(if $(FAULT_RUN),,FAULT_REPORT=$(CURDIR)/docs/reliability.md) $(GO) test -count=1 -p 1 -v -timeout 15m \
+		$(if $(FAULT_RUN),-run '$(FAULT_RUN)') ./test/fault/...
+
+.PHONY: up down e2e e2e-static e2e-nftables fault

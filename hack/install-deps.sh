@@ -60,14 +60,16 @@ gobin_install() { # name module@version
 
 gobin_install protoc-gen-go "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOBUF_GO_VERSION"
 gobin_install protoc-gen-go-grpc "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
-# etcd and etcdctl are built from hack/tools/etcd, a module of its own that
-# pins the release, so etcd's dependencies never mix with ours.
+# etcd, etcdctl and etcdutl (snapshot restore, hack/etcd-backup.sh) are
+# built from hack/tools/etcd, a module of its own that pins the release, so
+# etcd's dependencies never mix with ours.
 etcd_stamp="$ROOT/bin/.etcd.version"
-if [ ! -x "$ROOT/bin/etcd" ] || [ ! -x "$ROOT/bin/etcdctl" ] || [ "$(cat "$etcd_stamp" 2>/dev/null)" != "$ETCD_VERSION" ]; then
+if [ ! -x "$ROOT/bin/etcd" ] || [ ! -x "$ROOT/bin/etcdctl" ] || [ ! -x "$ROOT/bin/etcdutl" ] || [ "$(cat "$etcd_stamp" 2>/dev/null)" != "$ETCD_VERSION" ]; then
 	step "build etcd $ETCD_VERSION"
 	(cd "$ROOT/hack/tools/etcd" &&
 		GOFLAGS=-mod=mod go build -o "$ROOT/bin/etcd" go.etcd.io/etcd/server/v3 &&
-		GOFLAGS=-mod=mod go build -o "$ROOT/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3)
+		GOFLAGS=-mod=mod go build -o "$ROOT/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3 &&
+		GOFLAGS=-mod=mod go build -o "$ROOT/bin/etcdutl" go.etcd.io/etcd/etcdutl/v3)
 	echo "$ETCD_VERSION" >"$etcd_stamp"
 fi
 # kubectl is built from hack/tools/kubectl (the upstream command behind a

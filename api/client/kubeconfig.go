@@ -333,7 +333,12 @@ func parseServer(s string) (addr string, tls bool, err error) {
 	default:
 		return "", false, fmt.Errorf("server %q: scheme %q is neither http nor https", s, u.Scheme)
 	}
-	return net.JoinHostPort(u.Hostname(), port), tls, nil
+	addr = net.JoinHostPort(u.Hostname(), port)
+	// url.Parse lets through hosts no dialer takes ("https://]").
+	if h, _, err := net.SplitHostPort(addr); err != nil || h == "" {
+		return "", false, fmt.Errorf("server %q: no valid host", s)
+	}
+	return addr, tls, nil
 }
 
 // describeFiles names the files rules read, for errors.

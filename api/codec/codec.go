@@ -760,6 +760,11 @@ func fromField(v any, fd protoreflect.FieldDescriptor, m protoreflect.Message, p
 		if err != nil {
 			return &FieldError{Path: path, Detail: fmt.Sprintf("invalid time %q: want RFC 3339 like 2006-01-02T15:04:05Z", s)}
 		}
+		// Year 0000, or 9999-12-31 with a negative offset, parses but
+		// could not be written back.
+		if d := TimeProblem(t.Unix(), int64(t.Nanosecond())); d != "" {
+			return &FieldError{Path: path, Detail: fmt.Sprintf("invalid time %q: %s", s, d)}
+		}
 		m.Set(fs.ByName("seconds"), protoreflect.ValueOfInt64(t.Unix()))
 		m.Set(fs.ByName("nanos"), protoreflect.ValueOfInt32(int32(t.Nanosecond())))
 		return nil

@@ -40,6 +40,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"int32 underflow", deployHead + "spec:\n  replicas: -2147483649\n", "spec.replicas: integer -2147483649 is out of range for int32"},
 		{"int32 overflow as a float", deployHead + "spec:\n  replicas: 3e9\n", "spec.replicas: integer 3000000000 is out of range for int32"},
 		{"int64 overflow", podHead + "  generation: 99999999999999999999\n", "metadata.generation: integer 100000000000000000000 is out of range for int64"},
+		{"year 0000", podHead + "status:\n  startTime: \"0000-01-01T00:00:00Z\"\n", "status.startTime: invalid time \"0000-01-01T00:00:00Z\": timestamp -62167219200 s is outside years 0001-9999"},
+		{"past 9999 by its offset", podHead + "status:\n  startTime: \"9999-12-31T23:59:59-01:00\"\n", "is outside years 0001-9999"},
 		{"object for a string", podHead + "spec:\n  nodeName: {a: b}\n", "spec.nodeName: expected a string, got object"},
 		{"object for an array", podHead + "spec:\n  containers:\n    name: a\n", "spec.containers: expected an array, got object"},
 		{"array for an object", podHead + "spec: []\n", "spec: expected an object, got array"},

@@ -59,11 +59,11 @@ func (e *FieldError) Error() string {
 // MarshalJSON encodes m as compact Kubernetes-style JSON.
 func MarshalJSON(m proto.Message) ([]byte, error) {
 	var e encoder
-	v := e.toValue(m.ProtoReflect())
+	b := e.appendMessage(make([]byte, 0, 1024), m.ProtoReflect())
 	if e.err != nil {
 		return nil, e.err
 	}
-	return appendValue(make([]byte, 0, 1024), v), nil
+	return b, nil
 }
 
 // AppendJSON appends m's compact Kubernetes-style JSON (MarshalJSON's) to
@@ -71,11 +71,11 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 // responses) without a copy per object.
 func AppendJSON(b []byte, m proto.Message) ([]byte, error) {
 	var e encoder
-	v := e.toValue(m.ProtoReflect())
+	out := e.appendMessage(b, m.ProtoReflect())
 	if e.err != nil {
 		return b, e.err
 	}
-	return appendValue(b, v), nil
+	return out, nil
 }
 
 // AppendString appends s as a JSON string, escaped as MarshalJSON
@@ -84,12 +84,15 @@ func AppendString(b []byte, s string) []byte { return appendString(b, s) }
 
 // MarshalIndentJSON encodes m as indented JSON, as `-o json` prints it.
 func MarshalIndentJSON(m proto.Message) ([]byte, error) {
-	var e encoder
-	v := e.toValue(m.ProtoReflect())
-	if e.err != nil {
-		return nil, e.err
+	j, err := MarshalJSON(m)
+	if err != nil {
+		return nil, err
 	}
-	return indent(v)
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, j, "", "    "); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // MarshalYAML encodes m as YAML, as `-o yaml` prints it.
@@ -596,15 +599,6 @@ func (e *encoder) structToAny(m protoreflect.Message) any {
 		return e.structToAny(v.Message())
 	}
 	return nil
-}
-
-func indent(v any) ([]byte, error) {
-	b := appendValue(nil, v)
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, b, "", "    "); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // ---- decoding ----

@@ -311,7 +311,12 @@ func TestAuditLogRotation(t *testing.T) {
 	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o := app.AuditOptions{PolicyFile: policy, LogPath: filepath.Join(dir, "audit.log"), MaxSize: 1}
+	// Blocking mode, and a pause every 200 events: lumberjack names a
+	// rotated file to the millisecond, so two rotations within one
+	// millisecond (a megabyte written that fast, easy for 400-event
+	// batches in a tight loop) would overwrite a file. Real sizes (100 MB
+	// by default) never rotate that fast.
+	o := app.AuditOptions{PolicyFile: policy, LogPath: filepath.Join(dir, "audit.log"), MaxSize: 1, Mode: "blocking"}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +327,9 @@ func TestAuditLogRotation(t *testing.T) {
 	const n = 2500 // about 1.2 KiB each: three files or more
 	ua := strings.Repeat("u", 1000)
 	for i := 0; i < n; i++ {
+		if i%200 == 0 {
+			time.Sleep(time.Millisecond)
+		}
 		_, r := a.Begin(context.Background(), audit.RequestInfo{RequestURI: "/api/v1/pods", UserAgent: ua})
 		r.Evaluate(auth.Attributes{User: &auth.User{Name: "jane"}, Verb: "list", Resource: "pods"}, "v1")
 		r.Complete(200, nil)

@@ -446,7 +446,7 @@ func (h *Handler) writeObject(w http.ResponseWriter, r *http.Request, code int, 
 		writeError(w, apierrors.NewInternal(merr))
 		return
 	}
-	writeJSON(w, code, data)
+	writeJSONFor(w, r, code, data)
 }
 
 func writeJSON(w http.ResponseWriter, code int, data []byte) {
@@ -515,7 +515,7 @@ func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, rt route, re
 		return
 	}
 	k := rt.kind
-	buf := make([]byte, 0, 256+len(res.Items)*1024)
+	buf := listBuffer(256 + len(res.Items)*1024)
 	buf = append(buf, `{"kind":`...)
 	buf = strconv.AppendQuote(buf, k.Kind+"List")
 	buf = append(buf, `,"apiVersion":`...)
@@ -524,19 +524,22 @@ func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, rt route, re
 	buf = append(buf, `,"metadata":`...)
 	buf = append(buf, meta...)
 	buf = append(buf, `,"items":[`...)
+	itemsStart := len(buf)
 	for i, it := range res.Items {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		data, err := codec.MarshalJSON(it.Object)
-		if err != nil {
+		if i == 1 {
+			buf = growFor(buf, itemsStart, 1, len(res.Items))
+		}
+		var err error
+		if buf, err = codec.AppendJSON(buf, it.Object); err != nil {
 			writeError(w, apierrors.NewInternal(err))
 			return
 		}
-		buf = append(buf, data...)
 	}
 	buf = append(buf, "]}"...)
-	writeJSON(w, http.StatusOK, buf)
+	writePooledJSON(w, r, http.StatusOK, buf)
 }
 
 type listMeta struct {

@@ -35,7 +35,9 @@ func wantsTable(r *http.Request) bool {
 // dominated `kubectl get` of many objects. The document is the one
 // json.Marshal of printers.Table gives, save HTML escaping (as in every
 // other answer of this server).
-func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) ([]byte, error) {
+//
+// The document is appended to b (a pooled buffer, or empty).
+func (h *Handler) tableJSON(b []byte, r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) ([]byte, error) {
 	t := printers.NewTable(k, objs, time.Now())
 	t.Metadata = printers.ListMeta{ResourceVersion: rv, Continue: cont}
 	q := r.URL.Query()
@@ -43,7 +45,9 @@ func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Objec
 		t.ColumnDefinitions = nil
 	}
 	include := q.Get("includeObject")
-	b := make([]byte, 0, 512+len(objs)*(256+len(t.ColumnDefinitions)*16))
+	if cap(b) == 0 {
+		b = make([]byte, 0, 512+len(objs)*(256+len(t.ColumnDefinitions)*16))
+	}
 	b = append(b, `{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":`...)
 	b, err := appendMarshal(b, t.Metadata)
 	if err != nil {
@@ -54,9 +58,13 @@ func (h *Handler) tableJSON(r *http.Request, k *scheme.Kind, objs []scheme.Objec
 		return nil, err
 	}
 	b = append(b, `,"rows":[`...)
+	rowsStart := len(b)
 	for i, row := range t.Rows {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if i == 1 {
+			b = growFor(b, rowsStart, 1, len(t.Rows))
 		}
 		b = append(b, `{"cells":[`...)
 		for j, c := range row.Cells {
@@ -112,10 +120,10 @@ func appendMarshal(b []byte, v any) ([]byte, error) {
 }
 
 func (h *Handler) writeTable(w http.ResponseWriter, r *http.Request, k *scheme.Kind, objs []scheme.Object, rv, cont string) {
-	data, err := h.tableJSON(r, k, objs, rv, cont)
+	data, err := h.tableJSON(listBuffer(0), r, k, objs, rv, cont)
 	if err != nil {
 		writeError(w, apierrors.NewInternal(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, data)
+	writePooledJSON(w, r, http.StatusOK, data)
 }

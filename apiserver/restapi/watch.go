@@ -60,7 +60,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, rt route) {
 		var data []byte
 		var err error
 		if table && ev.Type != cache.Bookmark {
-			data, err = h.tableJSON(r, rt.kind, []scheme.Object{ev.Object}, "", "")
+			data, err = h.tableJSON(nil, r, rt.kind, []scheme.Object{ev.Object}, "", "")
 		} else {
 			data, err = codec.MarshalJSON(ev.Object)
 		}

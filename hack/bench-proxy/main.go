@@ -57,12 +57,12 @@ func main() {
 	changes := flag.Int("changes", 20, "endpoint changes measured per size")
 	requests := flag.Int("requests", 2000, "requests per latency measurement")
 	e2eServices := flag.Int("e2e-services", 1000, "services in the end-to-end programming latency run")
-	backends := flag.String("backends", "nft,legacy,nftables,nftables-cli,nftables-netlink",
-		"rows of the sync table: the iptables backends (nft, legacy), the nftables mode (nftables: its default backend, full syncs by nft -f, changes by netlink) and each of its paths alone (nftables-cli, nftables-netlink)")
+	backends := flag.String("backends", "nft,legacy,nftables,nftables-cli,nftables-hybrid",
+		"rows of the sync table: the iptables backends (nft, legacy), the nftables mode (nftables: its default backend, every transaction one netlink batch) and the alternatives measured against it (nftables-cli: every transaction through nft -f; nftables-hybrid: full syncs through nft -f, changes by netlink)")
 	syncOnly := flag.Bool("sync-only", false, "measure only the rule sync table")
 	skipE2E := flag.Bool("skip-e2e", false, "skip the end-to-end programming latency")
 	skipBaseline := flag.Bool("skip-baseline", false, "skip the per-rule iptables baseline (11,000 iptables processes)")
-	compareMax := flag.Int("compare-max", 2000, "largest service count for the nftables-cli and nftables-netlink comparison rows (each path alone)")
+	compareMax := flag.Int("compare-max", 2000, "largest service count for the nftables-cli and nftables-hybrid comparison rows")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	var b strings.Builder
@@ -126,7 +126,7 @@ func run(b *strings.Builder, sizesFlag string, backends []string, syncOnly bool,
 	nftFull, nftChange := map[int]time.Duration{}, map[int]time.Duration{}
 	for _, backend := range backends {
 		for _, n := range sizes {
-			if (backend == backendNFTablesCLI || backend == backendNFTablesNetlink) && n > compareMax {
+			if (backend == backendNFTablesCLI || backend == backendNFTablesHybrid) && n > compareMax {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "sync benchmark, %s, %d services\n", backend, n)
@@ -249,7 +249,7 @@ Notes:
 - A partial sync re-renders only the service ports that changed and writes only the chains whose rules differ: an endpoint change rewrites that service's KUBE-SVC chain and adds or deletes KUBE-SEP chains; KUBE-SERVICES and every other service's chains are not in the input. The last column shows the chains of one change (rewritten + deleted).
 - The anchor for the nft backend was about 54k rule lines/s for iptables-restore; Kubernetes' network programming latency SLO at 5000 nodes is 5-13 s p50, mostly sync periods.
 - Request latency includes connection setup, where the NAT decision is made; for the userspace mode it includes the proxy's accept, the second connection and the copy.
-- nftables rows: one table of kube-proxy's own (` + "`ip kube-proxy`" + `); "rule lines" are its rules, "chains" its chains, "restore input" the size of the full sync as ` + "`nft -f`" + ` input; the last column counts what one endpoint change wrote. The mode's default backend (` + "`nftables`" + `) sends full syncs (start, restart, every --sync-period) through ` + "`nft -f`" + ` (knftables) and every other change as one netlink batch (github.com/google/nftables); the ` + "`nftables-cli`" + ` and ` + "`nftables-netlink`" + ` rows are each path alone, measured up to -compare-max services: the choice. The nft CLI reads the whole table back before every transaction, so its one-endpoint change grows with the table; google/nftables has every message acknowledged and reads the acknowledgements one by one, which makes its full syncs several times slower than nft's.
+- nftables rows: one table of kube-proxy's own (` + "`ip kube-proxy`" + `); "rule lines" are its rules, "chains" its chains, "restore input" the size of the full sync as ` + "`nft -f`" + ` input; the last column counts what one endpoint change wrote. The mode's default backend (` + "`nftables`" + `) sends every transaction as one netlink batch (encoded by github.com/google/nftables, sent by kube-proxy asking the kernel to acknowledge only its last message); ` + "`nftables-cli`" + ` sends every transaction through ` + "`nft -f`" + ` (knftables) and ` + "`nftables-hybrid`" + ` (the default until netlink stopped asking for an acknowledgement and an echo of every message) only the full syncs, measured up to -compare-max services. The nft CLI parses text and reads the whole table back before every transaction, so its one-endpoint change grows with the table.
 - An endpoint change in the nftables mode rewrites that service's chain and adds and deletes endpoint chains, in one transaction; the verdict maps are untouched. What still grows with the table is the kernel's check of the graph reachable from the base chains after any change that adds a jump (every change does), the same walk that dominates a partial sync of the iptables nft backend.
 - Services with up to 8 endpoints choose one with a cascade of ` + "`numgen random mod n-i == 0 goto`" + ` rules, larger ones with one ` + "`numgen random mod n vmap { ... }`" + ` lookup: the kernel binds each inline map by walking the whole transaction, so 10,000 inline maps in one full sync cost O(n^2) in the kernel.
 `)
@@ -654,12 +654,13 @@ func requestBench(requests int) (map[string][]time.Duration, error) {
 	return out, nil
 }
 
-// The nftables mode's rows in the sync table: the default netlink
-// backend, and the nft CLI (through knftables) it was measured against.
+// The nftables mode's rows in the sync table: the default backend
+// (netlink), the nft CLI (through knftables) and the hybrid of the two it
+// was measured against.
 const (
-	backendNFTables        = "nftables"
-	backendNFTablesCLI     = "nftables-cli"
-	backendNFTablesNetlink = "nftables-netlink"
+	backendNFTables       = "nftables"
+	backendNFTablesCLI    = "nftables-cli"
+	backendNFTablesHybrid = "nftables-hybrid"
 )
 
 func isNFTables(backend string) bool { return strings.HasPrefix(backend, backendNFTables) }
@@ -668,8 +669,12 @@ func newNFTBackend(backend string) (nftables.Backend, error) {
 	switch backend {
 	case backendNFTablesCLI:
 		return nftables.NewNFT()
-	case backendNFTablesNetlink:
-		return &nftables.Netlink{}, nil
+	case backendNFTablesHybrid:
+		cli, err := nftables.NewNFT()
+		if err != nil {
+			return nil, err
+		}
+		return &nftables.Hybrid{Netlink: &nftables.Netlink{}, CLI: cli}, nil
 	}
 	return nftables.New()
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -27,7 +29,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 		MaxIdleConnsPerHost: conc,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
-	do := func(method, path, ct, accept string, body []byte) ([]byte, error) {
+	// doEnc sends one request; a non-empty encoding is sent as
+	// Accept-Encoding, which turns off the transport's own gzip.
+	doEnc := func(method, path, ct, accept, encoding string, body []byte) ([]byte, error) {
 		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -37,6 +41,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 		}
 		if accept != "" {
 			req.Header.Set("Accept", accept)
+		}
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -51,6 +58,9 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 			return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
 		}
 		return data, nil
+	}
+	do := func(method, path, ct, accept string, body []byte) ([]byte, error) {
+		return doEnc(method, path, ct, accept, "", body)
 	}
 	if _, err := do(http.MethodPost, "/api/v1/namespaces", "application/json", "", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"rest"}}`)); err != nil {
 		return nil, err
@@ -93,23 +103,78 @@ func restBench(ctx context.Context, addr string, n, conc int, tlsCfg *tls.Config
 	}
 	out = append(out, r)
 
+	// The pages `kubectl get pods` asks for, read whole but not decoded:
+	// the server's part of the end-to-end figure below, gzip-compressed
+	// (Go's client, and kubectl, accept gzip) and not, alternating.
+	fmt.Printf("REST list %d pods as kubectl pages them\n", n)
+	var pageLat, pageCPU [2][]time.Duration
+	pages := 0
+	for i := 0; i < 2*lists; i++ {
+		plain := i % 2
+		encoding := "" // the transport's gzip
+		if plain == 1 {
+			encoding = "identity"
+		}
+		c0, t0 := processCPU(), time.Now()
+		cont := ""
+		for {
+			path := "/api/v1/namespaces/rest/pods?limit=500"
+			if cont != "" {
+				path += "&continue=" + url.QueryEscape(cont)
+			}
+			data, err := doEnc(http.MethodGet, path, "", kubectlTableAccept, encoding, nil)
+			if err != nil {
+				return nil, err
+			}
+			if cont, err = continueOf(data); err != nil {
+				return nil, err
+			}
+			pages++
+			if cont == "" {
+				break
+			}
+		}
+		pageLat[plain] = append(pageLat[plain], time.Since(t0))
+		pageCPU[plain] = append(pageCPU[plain], processCPU()-c0)
+	}
+	for plain, what := range []string{"gzip-compressed", "uncompressed"} {
+		out = append(out, &result{name: fmt.Sprintf("REST list %d pods, Table in pages of 500 (kubectl's requests), %s", n, what), ops: lists, lat: pageLat[plain], hideThroug: true,
+			note: fmt.Sprintf("client-side, %d pages per list, bodies read and not decoded; CPU of the benchmark process (mostly the apiserver) p50 %s per list", pages/(2*lists), ms(pct(pageCPU[plain], .5)))})
+	}
+
 	if kubectl := findKubectl(); kubectl != "" {
+		// Runs with and without response compression alternate, so both
+		// see the same load: the apiserver gzips answers of 128 KiB and
+		// more, as Kubernetes does, and kubectl accepts gzip unless
+		// --disable-compression.
 		fmt.Printf("%s get pods -n rest (%d pods)\n", kubectl, n)
-		var lat []time.Duration
-		for i := 0; i < 5; i++ {
+		const runs = 5
+		var lat, cpu [2][]time.Duration
+		for i := 0; i < 2*runs; i++ {
+			plain := i % 2
+			args := []string{"--kubeconfig", kubeconfig, "get", "pods", "-n", "rest"}
+			if plain == 1 {
+				args = append(args, "--disable-compression")
+			}
 			t0 := time.Now()
-			cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kubeconfig, "get", "pods", "-n", "rest")
+			cmd := exec.CommandContext(ctx, kubectl, args...)
 			cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 			if err := cmd.Run(); err != nil {
 				return nil, fmt.Errorf("kubectl get pods: %w", err)
 			}
-			lat = append(lat, time.Since(t0))
+			lat[plain] = append(lat[plain], time.Since(t0))
+			cpu[plain] = append(cpu[plain], cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		}
-		out = append(out, &result{name: fmt.Sprintf("`kubectl get pods` of %d pods, end to end", n), ops: 5, lat: lat, hideThroug: true,
-			note: "process start, discovery, the Table list and printing"})
+		for plain, what := range []string{"gzip-compressed pages", "uncompressed pages (--disable-compression)"} {
+			out = append(out, &result{name: fmt.Sprintf("`kubectl get pods` of %d pods, end to end, %s", n, what), ops: runs, lat: lat[plain], hideThroug: true,
+				note: fmt.Sprintf("process start, discovery, the Table pages and printing; kubectl's own CPU (user+sys) p50 %s", ms(pct(cpu[plain], .5)))})
+		}
 	}
 	return out, nil
 }
+
+// kubectlTableAccept is the Accept header of `kubectl get`.
+const kubectlTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
 
 // findKubectl prefers the pinned bin/kubectl, then one on PATH.
 func findKubectl() string {
@@ -120,4 +185,32 @@ func findKubectl() string {
 		return p
 	}
 	return ""
+}
+
+// continueOf reads a list answer's metadata.continue, which comes before
+// the items, without decoding the rest.
+func continueOf(data []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // {
+		return "", err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		if key != "metadata" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", err
+			}
+			continue
+		}
+		var md struct {
+			Continue string `json:"continue"`
+		}
+		err = dec.Decode(&md)
+		return md.Continue, err
+	}
+	return "", nil
 }

@@ -219,7 +219,9 @@ func (s Stats) String() string {
 //
 // A full update (re)declares the table and its fixed chains and maps,
 // flushes the maps and rewrites every chain and element, and removes every
-// per-service chain and set in applied or existing that is not desired. A
+// per-service chain and set in applied or existing that is not desired.
+// It flushes only the chains applied or existing name, when either is
+// known (existing non-nil or applied non-zero); otherwise every chain. A
 // partial update looks only at what desired.Touched names: it creates new
 // sets and chains, flushes and rewrites chains whose rules differ, deletes
 // and adds map elements whose verdict changed or that came or went, and
@@ -344,6 +346,21 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 	if !full {
 		for _, c := range newChains {
 			isNew[c] = true
+		}
+	} else if existing != nil || applied.Chains != nil {
+		// What the table holds is known (listed, or left by the last
+		// transaction): a chain in neither is new and has no rules to
+		// flush - at 10,000 services a third of a first sync's messages.
+		for _, c := range writeChains {
+			_, had := applied.Chains[c]
+			isNew[c] = !had
+		}
+		if existing != nil {
+			for _, c := range existing.Chains {
+				if isNew[c] {
+					isNew[c] = false
+				}
+			}
 		}
 	}
 	for _, c := range writeChains {

@@ -11,8 +11,9 @@
 // pure function from service ports and endpoints to the chains, map
 // elements and sets kube-proxy wants; diff.go turns two such renderings
 // into the one nft transaction that moves the kernel from one to the
-// other; proxier.go is the I/O - informer changes in, one `nft -f`
-// (through sigs.k8s.io/knftables) per sync out.
+// other; proxier.go is the I/O - informer changes in, one transaction
+// per sync out (a netlink batch by default, netlink.go; or `nft -f`
+// through sigs.k8s.io/knftables).
 //
 // The table, as Kubernetes' nftables proxier lays it out:
 //

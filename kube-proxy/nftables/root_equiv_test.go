@@ -97,3 +97,58 @@ func hostOrderKeys(listing string) string {
 		return sub[1] + strconv.FormatUint(n, 10) + " : "
 	})
 }
+
+// TestNetlinkFailureIsAtomic (root): the netlink backend asks the kernel
+// to acknowledge only the last message of a batch, so an error in any
+// earlier one must still fail Run, naming that message, and leave nothing
+// of the transaction behind.
+func TestNetlinkFailureIsAtomic(t *testing.T) {
+	if reason := nettest.Skip(); reason != "" {
+		require.Skip(t, reason)
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		require.Skip(t, "nft not installed (apt-get install nftables)")
+	}
+	env := &nettest.Env{}
+	t.Cleanup(func() {
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ns, err := env.NewNS("nft-atomic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Netlink{}
+	run := func(ops func(Tx)) error {
+		return ns.Do(func() error {
+			tx := b.NewTx(false)
+			ops(tx)
+			return b.Run(context.Background(), tx)
+		})
+	}
+	// The jump to a chain that does not exist is the second of four
+	// messages; the last one (a good rule) is the one acknowledged.
+	err = run(func(tx Tx) {
+		tx.AddTable()
+		tx.AddChain("a", nil)
+		tx.AddRule("a", "goto no-such-chain")
+		tx.AddRule("a", "accept")
+	})
+	if err == nil || !strings.Contains(err.Error(), "message 3 of 6") {
+		t.Fatalf("Run of a bad transaction: %v, want the error of message 3 of 6", err)
+	}
+	if out, err := ns.Exec("nft", "list", "tables"); err != nil || strings.Contains(string(out), TableName) {
+		t.Fatalf("after the failed transaction: %q (%v), want no table", out, err)
+	}
+	if err := run(func(tx Tx) {
+		tx.AddTable()
+		tx.AddChain("a", nil)
+		tx.AddRule("a", "accept")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ns.Exec("nft", "list", "chain", "ip", TableName, "a"); err != nil || !strings.Contains(string(out), "accept") {
+		t.Fatalf("after the good transaction: %q (%v)", out, err)
+	}
+}

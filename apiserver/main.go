@@ -4,24 +4,15 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"minik8s/api/component"
 	"minik8s/apiserver/app"
 )
 
 func main() {
 	var o app.Options
 	o.AddFlags(flag.CommandLine)
-	flag.Parse()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := app.Run(ctx, o, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "apiserver:", err)
-		os.Exit(1)
-	}
+	_ = component.ParseFlags(flag.CommandLine, os.Args[1:]) // -v; CommandLine exits on errors
+	component.Main("apiserver", func(ctx context.Context) error { return app.Run(ctx, o, nil) })
 }

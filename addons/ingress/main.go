@@ -59,9 +59,8 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 // options checks the flags and turns them into controller options.
 func (f *flags) options() (controller.Options, error) {
 	o := controller.Options{
-		Servers:    []string{f.client.Server},
-		Kubeconfig: f.client.Kubeconfig,
-		Controller: f.controller,
+		ClientOptions: f.client,
+		Controller:    f.controller,
 	}
 	o.Proxy.ConnectTimeout = f.connectTimeout
 	o.Proxy.ResponseHeaderTimeout = f.readTimeout

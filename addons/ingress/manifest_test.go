@@ -125,7 +125,7 @@ func TestManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("args %q: %v", args, err)
 	}
-	if o.Kubeconfig != "" || o.Servers[0] != "" || !slices.Equal(o.PublishAddresses, []string{"192.0.2.1"}) {
+	if o.Given() || !slices.Equal(o.PublishAddresses, []string{"192.0.2.1"}) {
 		t.Errorf("options %+v: want the in-cluster config and the node's IP published", o)
 	}
 	for name, addr := range map[string]string{"http": o.HTTPAddr, "https": o.HTTPSAddr, "health": o.HealthAddr} {

@@ -230,6 +230,20 @@ func yamlToJSON(data []byte) ([]byte, error) {
 // parseJSON reads one JSON value as a generic tree (numbers as json.Number),
 // reporting duplicate object keys by path as Kubernetes' strict decoding does.
 func parseJSON(data []byte) (any, error) {
+	v, err := decodeJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDuplicates(data); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decodeJSON reads exactly one JSON value as a generic tree (numbers as
+// json.Number); a later duplicate key silently wins, so callers check
+// with checkDuplicates, which needs valid JSON to scan.
+func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -238,9 +252,6 @@ func parseJSON(data []byte) (any, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &FieldError{Detail: "invalid JSON: trailing data after the object"}
-	}
-	if err := checkDuplicates(data); err != nil {
-		return nil, err
 	}
 	return v, nil
 }

@@ -1,9 +1,6 @@
 package codec
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,14 +14,9 @@ import (
 // fieldValidation=Warn or Ignore. Every other error is still an error.
 func UnmarshalJSONLenient(data []byte, m proto.Message) (warnings []string, err error) {
 	// The duplicate scanner trusts its input to be valid JSON: parse first.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &FieldError{Detail: "invalid JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &FieldError{Detail: "invalid JSON: trailing data after the object"}
+	v, err := decodeJSON(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkDuplicates(data); err != nil {
 		if fe, ok := err.(*FieldError); ok {

@@ -109,6 +109,33 @@ func TestOptionFlags(t *testing.T) {
 	}
 }
 
+// TestRequireConfig: the add-ons' config names the flags when neither is
+// given outside a pod, and otherwise reads them as Config does.
+func TestRequireConfig(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "") // not in a pod
+	for _, c := range []struct {
+		name    string
+		o       ClientOptions
+		servers int
+		err     string
+	}{
+		{name: "neither flag outside a pod", o: ClientOptions{Server: "  "}, err: "no apiserver given: set --server HOST:PORT or --kubeconfig"},
+		{name: "servers", o: ClientOptions{Server: " 127.0.0.1:1,127.0.0.1:2 "}, servers: 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := c.o.RequireConfig()
+			switch {
+			case c.err != "":
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("RequireConfig error = %v, want %q", err, c.err)
+				}
+			case err != nil || len(cfg.Servers) != c.servers:
+				t.Errorf("RequireConfig = %+v, %v; want %d servers", cfg, err, c.servers)
+			}
+		})
+	}
+}
+
 func TestLeaderElectionValidate(t *testing.T) {
 	ok := DefaultLeaderElection("x")
 	for _, c := range []struct {

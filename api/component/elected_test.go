@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"minik8s/api/client"
 	"minik8s/api/component"
+	coordinationv1 "minik8s/api/coordination/v1"
 	"minik8s/test/apiservertest"
 )
 
@@ -84,4 +86,100 @@ func TestElected(t *testing.T) {
 		t.Fatal("Run did not return after the work failed")
 	}
 	waitFor("b to take over", b.work.Load)
+}
+
+// TestElectedReleasesOnCancel: a leader whose context ends (a clean
+// SIGTERM) stops its work and then gives the Lease up, so a standby
+// leads long before the 10s lease could expire; the standby's own
+// cancel releases it again.
+func TestElectedReleasesOnCancel(t *testing.T) {
+	s := apiservertest.StartWithEtcd(t)
+	c := s.Client(t)
+	leases := client.For[*coordinationv1.Lease](c)
+	o := component.DefaultLeaderElection("release-test")
+	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 10*time.Second, 8*time.Second, 100*time.Millisecond
+	var working atomic.Int32
+	type replica struct {
+		cancel   context.CancelFunc
+		done     chan error
+		work     atomic.Bool
+		workDone atomic.Bool
+	}
+	start := func(id string) *replica {
+		r := &replica{done: make(chan error, 1)}
+		oo := o
+		oo.Identity = id
+		e, err := component.NewElected(component.ElectedConfig{Client: c, Options: oo, Work: func(ctx context.Context) error {
+			if working.Add(1) > 1 {
+				t.Error("two replicas work at once")
+			}
+			r.work.Store(true)
+			<-ctx.Done()
+			time.Sleep(200 * time.Millisecond) // work that takes a while to stop
+			working.Add(-1)
+			r.workDone.Store(true)
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		t.Cleanup(cancel)
+		go func() { r.done <- e.Run(ctx) }()
+		return r
+	}
+	waitFor := func(what string, d time.Duration, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	holder := func() (string, int32) {
+		t.Helper()
+		l, err := leases.Get(context.Background(), o.ResourceNamespace, o.ResourceName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.GetSpec().GetHolderIdentity(), l.GetSpec().GetLeaseDurationSeconds()
+	}
+	stop := func(r *replica) {
+		t.Helper()
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run after cancel = %v, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+		if !r.workDone.Load() {
+			t.Error("Run returned before its work did")
+		}
+	}
+
+	a := start("a")
+	waitFor("a to work", 10*time.Second, a.work.Load)
+	b := start("b")
+	time.Sleep(300 * time.Millisecond)
+	if b.work.Load() {
+		t.Fatal("the standby works while the leader holds the lease")
+	}
+	stopped := time.Now()
+	stop(a)
+	waitFor("b to take over", 5*time.Second, b.work.Load)
+	if took := time.Since(stopped); took > 3*time.Second {
+		t.Errorf("b took over %s after a stopped; the lease was not released", took)
+	}
+	if h, _ := holder(); h != "b" {
+		t.Errorf("holder %q after takeover, want b", h)
+	}
+
+	stop(b)
+	if h, d := holder(); h != "" || d != 1 {
+		t.Errorf("after the last leader stopped: holder %q, leaseDurationSeconds %d; want released (\"\", 1)", h, d)
+	}
 }

@@ -32,9 +32,6 @@ type ElectedConfig struct {
 	// Leading, if set, is 1 while Work runs and 0 otherwise (Kubernetes'
 	// leader_election_master_status).
 	Leading prometheus.Gauge
-	// ReleaseOnCancel gives the Lease up when Run's context ends, so a
-	// standby takes over at once rather than after the lease duration.
-	ReleaseOnCancel bool
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -74,7 +71,11 @@ func NewElected(cfg ElectedConfig) (*Elected, error) {
 	el, err := leaderelection.New(leaderelection.Config{
 		Client: cfg.Client, Namespace: o.ResourceNamespace, Name: o.ResourceName, Identity: e.identity,
 		LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod,
-		ReleaseOnCancel: cfg.ReleaseOnCancel,
+		// A clean shutdown (Run's context ends) gives the Lease up once
+		// Work has returned, so a standby takes over at its next retry
+		// rather than after the lease duration, as Kubernetes' scheduler
+		// does with ReleaseOnCancel.
+		ReleaseOnCancel: true,
 		OnStartedLeading: func(ctx context.Context) {
 			e.led.Store(true)
 			cfg.Log.Info("leading", "lease", lease, "identity", e.identity)
@@ -135,7 +136,11 @@ func (e *Elected) work(ctx context.Context) error {
 
 // Run campaigns for the Lease and runs Work while leading (at once
 // without leader election). It returns nil when ctx ends, Work's error
-// when Work fails, and ErrLostLeadership when leadership is lost.
+// when Work fails, and ErrLostLeadership when leadership is lost. When
+// ctx ends or Work fails while leading, Run waits for Work to return and
+// then releases the Lease (holder cleared, duration 1s, a conflict-checked
+// update made only while this replica still holds it) before returning,
+// so a standby need not wait for the lease to expire.
 func (e *Elected) Run(ctx context.Context) error {
 	if e.elector == nil {
 		return e.work(ctx)

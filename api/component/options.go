@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,20 @@ func (o ClientOptions) Given() bool { return o.Server != "" || o.Kubeconfig != "
 // config in a pod, else client.DefaultServer.
 func (o ClientOptions) Config() (*client.Config, error) {
 	return client.ConfigFromFlags(o.Server, o.Kubeconfig)
+}
+
+// RequireConfig is Config for a daemon that must be told where the
+// apiserver is (the add-ons, which run in pods): without --server and
+// --kubeconfig it takes the in-cluster config, and outside a pod it fails
+// naming the flags rather than falling back to client.DefaultServer.
+func (o ClientOptions) RequireConfig() (*client.Config, error) {
+	o.Server = strings.TrimSpace(o.Server)
+	if !o.Given() {
+		if _, err := client.InClusterConfig(); err != nil {
+			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
+		}
+	}
+	return o.Config()
 }
 
 // NewClient connects a client for the flags, identified by userAgent

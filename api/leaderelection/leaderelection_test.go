@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"minik8s/api/client"
 	coordinationv1 "minik8s/api/coordination/v1"
+	apierrors "minik8s/api/errors"
 	"minik8s/api/leaderelection"
 	"minik8s/test/apiservertest"
 )
@@ -108,5 +111,39 @@ func TestFailover(t *testing.T) {
 	}
 	if overlap.Load() {
 		t.Fatal("two candidates led at the same time")
+	}
+}
+
+// TestReleaseOnlyWhileHeld: a releasing candidate whose lease was taken
+// over by another holder leaves that holder's lease alone on shutdown.
+func TestReleaseOnlyWhileHeld(t *testing.T) {
+	s := apiservertest.StartWithEtcd(t)
+	c := s.Client(t)
+	var active atomic.Int32
+	var overlap atomic.Bool
+	a := start(t, c, "a", true, &active, &overlap)
+	waitFor(t, "a to lead", 10*time.Second, a.leading.Load)
+	leases := client.For[*coordinationv1.Lease](c)
+	ctx := context.Background()
+	var taken *coordinationv1.Lease
+	for taken == nil { // a's renewals may conflict with the takeover: retry
+		l, err := leases.Get(ctx, "kube-system", "test-component")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Spec.HolderIdentity = proto.String("x")
+		if taken, err = leases.Update(ctx, l); err != nil && !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	a.cancel()
+	<-a.done
+	l, err := leases.Get(ctx, "kube-system", "test-component")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Spec.GetHolderIdentity() != "x" || l.Metadata.GetResourceVersion() != taken.Metadata.GetResourceVersion() {
+		t.Errorf("lease of another holder changed on release: holder %q rv %s, want x rv %s",
+			l.Spec.GetHolderIdentity(), l.Metadata.GetResourceVersion(), taken.Metadata.GetResourceVersion())
 	}
 }

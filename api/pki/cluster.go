@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
@@ -271,18 +270,5 @@ func WriteKubeconfig(file, server string, ca *x509.Certificate, kp *KeyPair, use
 	if err != nil {
 		return err
 	}
-	ctxName := user + "@kubernetes"
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["kubernetes"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: EncodeCert(ca)}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: EncodeCert(kp.Cert), ClientKeyData: keyPEM}
-	cfg.Contexts[ctxName] = &clientcmdapi.Context{Cluster: "kubernetes", AuthInfo: user}
-	cfg.CurrentContext = ctxName
-	data, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return fmt.Errorf("write kubeconfig %s: %w", file, err)
-	}
-	if err := WriteFile(file, data, 0o600); err != nil {
-		return fmt.Errorf("write kubeconfig %s: %w", file, err)
-	}
-	return nil
+	return writeKubeconfig(file, server, EncodeCert(ca), user, &clientcmdapi.AuthInfo{ClientCertificateData: EncodeCert(kp.Cert), ClientKeyData: keyPEM})
 }

@@ -14,10 +14,17 @@ import (
 // kubelet-client-current.pem so that a rotated certificate is used
 // without rewriting the file. The file is 0600.
 func WriteKubeconfigCertFiles(file, server string, caPEM []byte, certFile, keyFile, user string) error {
+	return writeKubeconfig(file, server, caPEM, user, &clientcmdapi.AuthInfo{ClientCertificate: certFile, ClientKey: keyFile})
+}
+
+// writeKubeconfig writes, 0600, the kubeconfig both writers share: one
+// cluster "kubernetes" at server trusting caPEM, the user's credentials
+// and the current context "USER@kubernetes".
+func writeKubeconfig(file, server string, caPEM []byte, user string, auth *clientcmdapi.AuthInfo) error {
 	ctxName := user + "@kubernetes"
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["kubernetes"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificate: certFile, ClientKey: keyFile}
+	cfg.AuthInfos[user] = auth
 	cfg.Contexts[ctxName] = &clientcmdapi.Context{Cluster: "kubernetes", AuthInfo: user}
 	cfg.CurrentContext = ctxName
 	data, err := clientcmd.Write(*cfg)

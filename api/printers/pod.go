@@ -123,7 +123,7 @@ func SummarizePod(p *corev1.Pod, now time.Time) PodSummary {
 		switch phase := st.GetPhase(); {
 		case st.GetReason() == "NodeLost":
 			reason = "Unknown"
-		case phase != "Succeeded" && phase != "Failed":
+		case phase != corev1.PodSucceeded && phase != corev1.PodFailed:
 			reason = "Terminating"
 		}
 	}
@@ -191,9 +191,9 @@ func readinessGates(p *corev1.Pod) string {
 // so a client may hide or dim it.
 func podRowConditions(p *corev1.Pod) []RowCondition {
 	switch p.GetStatus().GetPhase() {
-	case "Succeeded":
+	case corev1.PodSucceeded:
 		return []RowCondition{{Type: "Completed", Status: corev1.ConditionTrue, Reason: "Succeeded", Message: "The pod finished successfully."}}
-	case "Failed":
+	case corev1.PodFailed:
 		return []RowCondition{{Type: "Completed", Status: corev1.ConditionTrue, Reason: "Failed", Message: "The pod finished with a failure."}}
 	}
 	return nil

@@ -192,7 +192,7 @@ func (Pods) Usage(obj scheme.Object, now time.Time) map[string]string {
 // period is over.
 func Counts(pod *corev1.Pod, now time.Time) bool {
 	switch pod.GetStatus().GetPhase() {
-	case "Succeeded", "Failed":
+	case corev1.PodSucceeded, corev1.PodFailed:
 		return false
 	}
 	md := pod.GetMetadata()

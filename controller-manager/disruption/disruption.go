@@ -35,14 +35,6 @@ const Component = "controllermanager"
 // again.
 const DeletionTimeout = 2 * time.Minute
 
-// Condition type and reasons of a budget, as policy/v1 names them.
-const (
-	ConditionDisruptionAllowed = "DisruptionAllowed"
-	ReasonSufficientPods       = "SufficientPods"
-	ReasonInsufficientPods     = "InsufficientPods"
-	ReasonSyncFailed           = "SyncFailed"
-)
-
 // Config wires a Controller. The workload informers resolve the pods'
 // controllers for their scale; a nil one leaves that kind unresolved.
 type Config struct {
@@ -98,21 +90,10 @@ func New(cfg Config) *Controller {
 // enqueueBudgetsOf queues the budgets selecting pod.
 func (c *Controller) enqueueBudgetsOf(pod *corev1.Pod) {
 	for _, b := range c.budgets.ListNamespace(pod.GetMetadata().GetNamespace(), labels.Everything()) {
-		if Selects(b, pod) {
+		if policyv1.Selects(b, pod) {
 			c.Enqueue(b)
 		}
 	}
-}
-
-// Selects says whether the budget covers the pod: same namespace, and the
-// selector matches (a missing selector matches nothing, an empty one
-// every pod, as in policy/v1).
-func Selects(pdb *policyv1.PodDisruptionBudget, pod *corev1.Pod) bool {
-	if pdb.GetMetadata().GetNamespace() != pod.GetMetadata().GetNamespace() || pdb.GetSpec().GetSelector() == nil {
-		return false
-	}
-	sel, err := labels.FromLabelSelector(pdb.GetSpec().GetSelector())
-	return err == nil && sel.Matches(pod.GetMetadata().GetLabels())
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
@@ -301,9 +282,9 @@ func Compute(pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, scales Scale
 		DesiredHealthy:     desired,
 		ExpectedPods:       expected,
 	}
-	cond := &metav1.Condition{Type: ConditionDisruptionAllowed, Status: "True", Reason: ReasonSufficientPods}
+	cond := &metav1.Condition{Type: policyv1.DisruptionAllowedCondition, Status: corev1.ConditionTrue, Reason: policyv1.SufficientPodsReason}
 	if allowed == 0 {
-		cond.Status, cond.Reason = "False", ReasonInsufficientPods
+		cond.Status, cond.Reason = corev1.ConditionFalse, policyv1.InsufficientPodsReason
 	}
 	st.Conditions = setCondition(pdb.GetStatus().GetConditions(), cond, st.ObservedGeneration, now)
 	return st, recheck, nil
@@ -318,7 +299,7 @@ func FailSafe(pdb *policyv1.PodDisruptionBudget, cause error, now time.Time) *po
 		st = &policyv1.PodDisruptionBudgetStatus{}
 	}
 	st.DisruptionsAllowed = 0
-	cond := &metav1.Condition{Type: ConditionDisruptionAllowed, Status: "False", Reason: ReasonSyncFailed, Message: cause.Error()}
+	cond := &metav1.Condition{Type: policyv1.DisruptionAllowedCondition, Status: corev1.ConditionFalse, Reason: policyv1.SyncFailedReason, Message: cause.Error()}
 	st.Conditions = setCondition(st.GetConditions(), cond, st.GetObservedGeneration(), now)
 	return st
 }

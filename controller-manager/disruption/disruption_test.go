@@ -137,32 +137,32 @@ func TestSync(t *testing.T) {
 	}{
 		{name: "minAvailable number counts the pods", pdb: budget(num(2), nil),
 			pods:     []*corev1.Pod{pod("a", true, nil), pod("b", true, nil), pod("c", true, nil)},
-			expected: 3, desired: 2, healthy: 3, allowd: 1, reason: ReasonSufficientPods},
+			expected: 3, desired: 2, healthy: 3, allowd: 1, reason: policyv1.SufficientPodsReason},
 		{name: "unready and deleting pods are not healthy", pdb: budget(num(2), nil),
 			pods:     []*corev1.Pod{pod("a", true, nil), pod("b", false, nil), deleting(pod("c", true, nil))},
-			expected: 3, desired: 2, healthy: 1, allowd: 0, reason: ReasonInsufficientPods},
+			expected: 3, desired: 2, healthy: 1, allowd: 0, reason: policyv1.InsufficientPodsReason},
 		{name: "maxUnavailable against the deployment's scale", pdb: budget(nil, num(1)),
 			pods:      []*corev1.Pod{pod("a", true, inRS), pod("b", true, inRS), pod("c", true, inRS)},
 			workloads: []any{deploy, rsOfDeploy},
-			expected:  4, desired: 3, healthy: 3, allowd: 0, reason: ReasonInsufficientPods},
+			expected:  4, desired: 3, healthy: 3, allowd: 0, reason: policyv1.InsufficientPodsReason},
 		{name: "maxUnavailable percentage rounds up", pdb: budget(nil, pct("30%")),
 			pods:      []*corev1.Pod{pod("a", true, inRS), pod("b", true, inRS), pod("c", true, inRS), pod("d", true, inRS)},
 			workloads: []any{deploy, rsOfDeploy},
-			expected:  4, desired: 2, healthy: 4, allowd: 2, reason: ReasonSufficientPods},
+			expected:  4, desired: 2, healthy: 4, allowd: 2, reason: policyv1.SufficientPodsReason},
 		{name: "minAvailable percentage of a statefulset", pdb: budget(pct("50%"), nil),
 			pods:      []*corev1.Pod{pod("db-0", true, ref("StatefulSet", "db")), pod("db-1", true, ref("StatefulSet", "db"))},
 			workloads: []any{sts},
-			expected:  3, desired: 2, healthy: 2, allowd: 0, reason: ReasonInsufficientPods},
+			expected:  3, desired: 2, healthy: 2, allowd: 0, reason: policyv1.InsufficientPodsReason},
 		{name: "replication controller scale", pdb: budget(nil, num(2)),
 			pods:      []*corev1.Pod{pod("a", true, rcRef), pod("b", true, rcRef), pod("c", true, rcRef), pod("d", true, rcRef), pod("e", true, rcRef)},
 			workloads: []any{rc},
-			expected:  5, desired: 3, healthy: 5, allowd: 2, reason: ReasonSufficientPods},
+			expected:  5, desired: 3, healthy: 5, allowd: 2, reason: policyv1.SufficientPodsReason},
 		{name: "no pods: nothing expected, nothing allowed", pdb: budget(nil, num(1)),
-			expected: 0, desired: 0, healthy: 0, allowd: 0, reason: ReasonInsufficientPods},
+			expected: 0, desired: 0, healthy: 0, allowd: 0, reason: policyv1.InsufficientPodsReason},
 		{name: "recent evictions stay out of the healthy count, expired ones count again", pdb: budget(num(1), nil),
 			disrupted: map[string]*timestamppb.Timestamp{"a": recent, "b": expired, "gone": recent},
 			pods:      []*corev1.Pod{pod("a", true, nil), pod("b", true, nil), pod("c", true, nil)},
-			expected:  3, desired: 1, healthy: 2, allowd: 1, reason: ReasonSufficientPods, keptDisrupted: []string{"a"}},
+			expected:  3, desired: 1, healthy: 2, allowd: 1, reason: policyv1.SufficientPodsReason, keptDisrupted: []string{"a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.disrupted != nil {
@@ -180,7 +180,7 @@ func TestSync(t *testing.T) {
 			if st.ObservedGeneration != 3 {
 				t.Errorf("observedGeneration %d, want the budget's 3", st.ObservedGeneration)
 			}
-			if len(st.Conditions) != 1 || st.Conditions[0].Type != ConditionDisruptionAllowed || st.Conditions[0].Reason != tc.reason ||
+			if len(st.Conditions) != 1 || st.Conditions[0].Type != policyv1.DisruptionAllowedCondition || st.Conditions[0].Reason != tc.reason ||
 				(st.Conditions[0].Status == "True") != (tc.allowd > 0) || st.Conditions[0].ObservedGeneration != 3 {
 				t.Errorf("conditions %v, want DisruptionAllowed %s", st.Conditions, tc.reason)
 			}
@@ -201,7 +201,7 @@ func TestSyncFailSafe(t *testing.T) {
 		t.Fatalf("sync: %v, want the missing controller", f.err)
 	}
 	st := f.status(t)
-	if st.DisruptionsAllowed != 0 || len(st.Conditions) != 1 || st.Conditions[0].Reason != ReasonSyncFailed || st.Conditions[0].Status != "False" {
+	if st.DisruptionsAllowed != 0 || len(st.Conditions) != 1 || st.Conditions[0].Reason != policyv1.SyncFailedReason || st.Conditions[0].Status != "False" {
 		t.Fatalf("fail-safe status %v", st)
 	}
 	found := false

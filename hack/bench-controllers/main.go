@@ -120,12 +120,12 @@ type podTracker struct {
 }
 
 func ready(p *corev1.Pod) bool {
-	if p.GetMetadata().GetDeletionTimestamp() != nil || p.GetStatus().GetPhase() != "Running" {
+	if p.GetMetadata().GetDeletionTimestamp() != nil || p.GetStatus().GetPhase() != corev1.PodRunning {
 		return false
 	}
 	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
+		if c.GetType() == corev1.PodReady {
+			return c.GetStatus() == corev1.ConditionTrue
 		}
 	}
 	return false

@@ -335,7 +335,7 @@ func (b *bench) startPods(ctx context.Context, prefix string, n int) ([]time.Dur
 			if ev.Object == nil || !strings.HasPrefix(ev.Object.GetMetadata().GetName(), prefix+"-") {
 				continue
 			}
-			if ev.Object.GetStatus().GetPhase() == "Running" {
+			if ev.Object.GetStatus().GetPhase() == corev1.PodRunning {
 				if _, ok := running[ev.Object.Metadata.Name]; !ok {
 					running[ev.Object.Metadata.Name] = time.Now()
 				}

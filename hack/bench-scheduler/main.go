@@ -282,7 +282,7 @@ func hollowNode(i int) *corev1.Node {
 			"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": fmt.Sprintf("zone-%d", i%10)}},
 		Spec: &corev1.NodeSpec{},
 		Status: &corev1.NodeStatus{Capacity: alloc, Allocatable: alloc,
-			Conditions: []*corev1.NodeCondition{{Type: "Ready", Status: "True", Reason: "KubeletReady"}}},
+			Conditions: []*corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}},
 	}
 }
 

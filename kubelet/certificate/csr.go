@@ -17,6 +17,7 @@ import (
 
 	certificatesv1 "minik8s/api/certificates/v1"
 	"minik8s/api/client"
+	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
 	"minik8s/api/pki"
 )
@@ -168,7 +169,7 @@ func waitIssued(ctx context.Context, csrs client.Interface[*CSR], csr *CSR) ([]b
 func issued(csr *CSR) (cert []byte, done bool, err error) {
 	approved := false
 	for _, c := range csr.GetStatus().GetConditions() {
-		if c.GetStatus() != "" && c.GetStatus() != "True" {
+		if c.GetStatus() != "" && c.GetStatus() != corev1.ConditionTrue {
 			continue
 		}
 		switch c.GetType() {

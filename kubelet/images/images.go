@@ -13,15 +13,11 @@ import (
 	"time"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/record"
 	"minik8s/api/scheme"
 	"minik8s/api/workqueue"
 	"minik8s/kubelet/runtime"
 )
-
-// Recorder records events; *record.Recorder is one.
-type Recorder interface {
-	Event(obj scheme.Object, eventType, reason, message string)
-}
 
 // Waiting reasons a container gets while its image is not there.
 const (
@@ -61,7 +57,7 @@ func Policy(c *corev1.Container) string {
 // Puller ensures images. Safe for concurrent use.
 type Puller struct {
 	rt    runtime.Runtime
-	rec   Recorder
+	rec   record.EventRecorder
 	clock workqueue.Clock
 	base  time.Duration
 	max   time.Duration
@@ -78,7 +74,7 @@ type failure struct {
 
 // NewPuller returns a Puller whose back-off starts at base and doubles up
 // to max (Kubernetes: 10s and 5m).
-func NewPuller(rt runtime.Runtime, rec Recorder, clock workqueue.Clock, base, max time.Duration) *Puller {
+func NewPuller(rt runtime.Runtime, rec record.EventRecorder, clock workqueue.Clock, base, max time.Duration) *Puller {
 	if clock == nil {
 		clock = workqueue.RealClock{}
 	}

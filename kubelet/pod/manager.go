@@ -17,6 +17,7 @@ import (
 
 	corev1 "minik8s/api/core/v1"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/kubelet/images"
 	"minik8s/kubelet/network"
@@ -72,7 +73,7 @@ type Manager struct {
 	net    network.Manager
 	puller *images.Puller
 	probes *probe.Manager
-	rec    images.Recorder
+	rec    record.EventRecorder
 	api    API
 	tokens *tokenCache // nil when api cannot request tokens
 	log    *slog.Logger
@@ -96,7 +97,7 @@ type Manager struct {
 }
 
 // NewManager wires a Manager. rec may be nil (no events).
-func NewManager(cfg Config, rt runtime.Runtime, netw network.Manager, api API, rec images.Recorder) *Manager {
+func NewManager(cfg Config, rt runtime.Runtime, netw network.Manager, api API, rec record.EventRecorder) *Manager {
 	if cfg.BackoffBase == 0 {
 		cfg.BackoffBase = 10 * time.Second
 	}

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	corev1 "minik8s/api/core/v1"
-	"minik8s/api/scheme"
+	"minik8s/api/record"
 	"minik8s/api/workqueue"
 	"minik8s/kubelet/network"
 	"minik8s/kubelet/runtime"
@@ -58,24 +58,6 @@ func (a *fakeAPI) last() *corev1.PodStatus {
 	return a.statuses[len(a.statuses)-1]
 }
 
-// eventLog is an images.Recorder keeping "Type Reason message" lines.
-type eventLog struct {
-	mu     sync.Mutex
-	events []string
-}
-
-func (e *eventLog) Event(_ scheme.Object, typ, reason, msg string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.events = append(e.events, typ+" "+reason+" "+msg)
-}
-
-func (e *eventLog) has(prefix string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.ContainsFunc(e.events, func(s string) bool { return strings.HasPrefix(s, prefix) })
-}
-
 // testWriter sends the manager's log to the test's, shown on failure.
 type testWriter struct{ t *testing.T }
 
@@ -91,7 +73,7 @@ type harness struct {
 	rt     *fake.Runtime
 	net    *network.Fake
 	api    *fakeAPI
-	events *eventLog
+	events *record.Fake
 	root   string
 	m      *Manager
 }
@@ -112,7 +94,7 @@ func newHarness(t *testing.T) *harness {
 // restartKubelet replaces the manager with a new one on the same runtime,
 // network and root directory, as a restarted kubelet process.
 func (h *harness) restartKubelet() {
-	h.api, h.events = &fakeAPI{}, &eventLog{}
+	h.api, h.events = &fakeAPI{}, &record.Fake{}
 	h.m = NewManager(Config{NodeName: "node1", HostIP: "192.168.0.10", RootDir: h.root, PauseImage: "pause:3.9",
 		BackoffBase: 10 * time.Second, BackoffMax: 5 * time.Minute, Clock: h.clock,
 		Log: slog.New(slog.NewTextHandler(testWriter{h.t}, nil))}, h.rt, h.net, h.api, h.events)
@@ -204,8 +186,8 @@ func (h *harness) wantCalls(want ...string) {
 
 func (h *harness) wantEvent(prefix string) {
 	h.t.Helper()
-	if !h.events.has(prefix) {
-		h.t.Fatalf("no event %q in %q", prefix, h.events.events)
+	if evs := h.events.Events(); !slices.ContainsFunc(evs, func(s string) bool { return strings.HasPrefix(s, prefix) }) {
+		h.t.Fatalf("no event %q in %q", prefix, evs)
 	}
 }
 

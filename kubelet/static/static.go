@@ -130,7 +130,7 @@ func Decode(data []byte, nodeName string) (*corev1.Pod, error) {
 	if spec.SchedulerName == "" {
 		spec.SchedulerName = "default-scheduler"
 	}
-	pod.Status = &corev1.PodStatus{Phase: "Pending"}
+	pod.Status = &corev1.PodStatus{Phase: corev1.PodPending}
 	return pod, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certificatesv1 "minik8s/api/certificates/v1"
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 )
@@ -105,7 +106,7 @@ func (o *Options) decideCSR(ctx context.Context, typ, name string, force bool) e
 				csr.Status = &certificatesv1.CertificateSigningRequestStatus{}
 			}
 			csr.Status.Conditions = append(csr.Status.Conditions, &certificatesv1.CertificateSigningRequestCondition{
-				Type: typ, Status: "True", Reason: d.reason, Message: d.message, LastUpdateTime: timestamppb.Now(),
+				Type: typ, Status: corev1.ConditionTrue, Reason: d.reason, Message: d.message, LastUpdateTime: timestamppb.Now(),
 			})
 		}
 		rctx, cancel = o.requestContext(ctx)

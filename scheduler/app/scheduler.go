@@ -353,7 +353,7 @@ func (s *Scheduler) failed(ctx context.Context, p *queue.QueuedPodInfo, err erro
 	}
 	s.recorder.Eventf(cur, record.Warning, ReasonFailedScheduling, "%s", msg)
 	write := func() {
-		if err := s.setCondition(ctx, cur, "False", reason, msg); err != nil && ctx.Err() == nil {
+		if err := s.setCondition(ctx, cur, corev1.ConditionFalse, reason, msg); err != nil && ctx.Err() == nil {
 			s.log.Warn("could not set PodScheduled=False", "pod", p.Key(), "err", err)
 		}
 	}
@@ -385,7 +385,7 @@ func (s *Scheduler) setCondition(ctx context.Context, pod *corev1.Pod, status, r
 			}
 		}
 		first = false
-		if cur.GetMetadata().GetUid() != pod.GetMetadata().GetUid() || (status == "False" && assigned(cur)) {
+		if cur.GetMetadata().GetUid() != pod.GetMetadata().GetUid() || (status == corev1.ConditionFalse && assigned(cur)) {
 			return nil
 		}
 		old := podScheduledCondition(cur)

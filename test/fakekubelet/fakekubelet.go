@@ -157,7 +157,7 @@ func Start(ctx context.Context, cfg Config) *Kubelet {
 		cfg.Workers = 8
 	}
 	if cfg.Outcome == nil {
-		cfg.Outcome = func(*corev1.Pod) (string, time.Duration) { return "Succeeded", 100 * time.Millisecond }
+		cfg.Outcome = func(*corev1.Pod) (string, time.Duration) { return corev1.PodSucceeded, 100 * time.Millisecond }
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -232,7 +232,7 @@ func (k *Kubelet) AddNode(ctx context.Context, name string, nodeLabels map[strin
 		Status: &corev1.NodeStatus{
 			Capacity:    map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
 			Allocatable: map[string]string{"cpu": "4", "memory": "8Gi", "pods": "110"},
-			Conditions:  []*corev1.NodeCondition{{Type: "Ready", Status: "True", Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}},
+			Conditions:  []*corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}},
 			Addresses:   []*corev1.NodeAddress{{Type: "InternalIP", Address: "127.0.0.1"}, {Type: "Hostname", Address: name}},
 		},
 	}
@@ -376,7 +376,7 @@ func (k *Kubelet) handleSummary(w http.ResponseWriter, nodeName string) {
 	sum := kubeletapi.Summary{Node: kubeletapi.NodeStats{NodeName: nodeName, CPU: &kubeletapi.CPU{Time: now}, Memory: &kubeletapi.Memory{Time: now}}}
 	var pods []*corev1.Pod
 	for _, p := range k.inf.Lister().List(nil) {
-		if p.GetSpec().GetNodeName() == nodeName && p.GetStatus().GetPhase() == "Running" {
+		if p.GetSpec().GetNodeName() == nodeName && p.GetStatus().GetPhase() == corev1.PodRunning {
 			pods = append(pods, p)
 		}
 	}
@@ -503,16 +503,16 @@ func (k *Kubelet) postStatus(ctx context.Context, name string, cur *corev1.Node)
 		}
 		found := false
 		for _, c := range n.Status.Conditions {
-			if c.Type == "Ready" {
+			if c.Type == corev1.NodeReady {
 				found = true
-				if c.Status != "True" {
+				if c.Status != corev1.ConditionTrue {
 					c.LastTransitionTime = now
 				}
-				c.Status, c.Reason, c.Message, c.LastHeartbeatTime = "True", "KubeletReady", "kubelet is posting ready status", now
+				c.Status, c.Reason, c.Message, c.LastHeartbeatTime = corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status", now
 			}
 		}
 		if !found {
-			n.Status.Conditions = append(n.Status.Conditions, &corev1.NodeCondition{Type: "Ready", Status: "True", Reason: "KubeletReady",
+			n.Status.Conditions = append(n.Status.Conditions, &corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 				Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now})
 		}
 		if port := k.statsPort(name); port != 0 {
@@ -590,9 +590,9 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		return nil
 	}
 	switch pod.GetStatus().GetPhase() {
-	case "Succeeded", "Failed":
+	case corev1.PodSucceeded, corev1.PodFailed:
 		return nil
-	case "Running":
+	case corev1.PodRunning:
 		if err := k.maybeReady(ctx, key, pod); err != nil {
 			return err
 		}
@@ -606,24 +606,24 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		st = &corev1.PodStatus{}
 		up.Status = st
 	}
-	st.Phase = "Running"
+	st.Phase = corev1.PodRunning
 	st.PodIP, st.PodIPs = ip, []*corev1.PodIP{{Ip: ip}}
 	st.HostIP, st.HostIPs = "192.0.2.1", []*corev1.HostIP{{Ip: "192.0.2.1"}}
 	st.StartTime = now
-	ready := "True"
+	ready := corev1.ConditionTrue
 	if k.cfg.ReadyDelay > 0 {
-		ready = "False"
+		ready = corev1.ConditionFalse
 	}
 	st.Conditions = []*corev1.PodCondition{
-		{Type: "PodScheduled", Status: "True", LastTransitionTime: now},
-		{Type: "Initialized", Status: "True", LastTransitionTime: now},
-		{Type: "ContainersReady", Status: ready, LastTransitionTime: now},
-		{Type: "Ready", Status: ready, LastTransitionTime: now},
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.ContainersReady, Status: ready, LastTransitionTime: now},
+		{Type: corev1.PodReady, Status: ready, LastTransitionTime: now},
 	}
 	st.ContainerStatuses = nil
 	for _, c := range up.GetSpec().GetContainers() {
 		st.ContainerStatuses = append(st.ContainerStatuses, &corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: ready == "True", Started: proto.Bool(true),
+			Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: ready == corev1.ConditionTrue, Started: proto.Bool(true),
 			ContainerID: "fake://" + up.Metadata.Uid + "/" + c.Name,
 			State:       &corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		})
@@ -646,11 +646,11 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 func (k *Kubelet) maybeReady(ctx context.Context, key string, pod *corev1.Pod) error {
 	var cond *corev1.PodCondition
 	for _, c := range pod.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
+		if c.GetType() == corev1.PodReady {
 			cond = c
 		}
 	}
-	if k.cfg.ReadyDelay <= 0 || cond == nil || cond.GetStatus() == "True" || cond.GetReason() == "PodCompleted" {
+	if k.cfg.ReadyDelay <= 0 || cond == nil || cond.GetStatus() == corev1.ConditionTrue || cond.GetReason() == "PodCompleted" {
 		return nil
 	}
 	if wait := time.Until(pod.GetStatus().GetStartTime().AsTime().Add(k.cfg.ReadyDelay)); wait > 0 {
@@ -660,8 +660,8 @@ func (k *Kubelet) maybeReady(ctx context.Context, key string, pod *corev1.Pod) e
 	up := proto.Clone(pod).(*corev1.Pod)
 	now := timestamppb.Now()
 	for _, c := range up.Status.Conditions {
-		if c.Type == "Ready" || c.Type == "ContainersReady" {
-			c.Status, c.LastTransitionTime = "True", now
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			c.Status, c.LastTransitionTime = corev1.ConditionTrue, now
 		}
 	}
 	for _, cs := range up.Status.ContainerStatuses {
@@ -698,13 +698,13 @@ func (k *Kubelet) maybeFinish(ctx context.Context, key string, pod *corev1.Pod) 
 	up := proto.Clone(pod).(*corev1.Pod)
 	now := timestamppb.Now()
 	exit, reason := int32(0), "Completed"
-	if phase == "Failed" {
+	if phase == corev1.PodFailed {
 		exit, reason = 1, "Error"
 	}
 	up.Status.Phase = phase
 	for _, c := range up.Status.Conditions {
-		if c.Type == "Ready" || c.Type == "ContainersReady" {
-			c.Status, c.Reason, c.LastTransitionTime = "False", "PodCompleted", now
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			c.Status, c.Reason, c.LastTransitionTime = corev1.ConditionFalse, "PodCompleted", now
 		}
 	}
 	for _, cs := range up.Status.ContainerStatuses {

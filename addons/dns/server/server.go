@@ -88,14 +88,7 @@ func New(o Options) (*Server, error) {
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = 2 * time.Second
 	}
-	o.Server = strings.TrimSpace(o.Server)
-	if !o.Given() {
-		// In a pod: the in-cluster config; elsewhere say what is missing.
-		if _, err := client.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
-		}
-	}
-	apiConfig, err := o.Config()
+	apiConfig, err := o.RequireConfig()
 	if err != nil {
 		return nil, err
 	}

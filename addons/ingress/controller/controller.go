@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"minik8s/addons/ingress/proxy"
 	"minik8s/addons/ingress/routes"
 	"minik8s/api/client"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
@@ -34,11 +34,10 @@ import (
 
 // Options configure a Controller.
 type Options struct {
-	// Servers are apiserver addresses (HOST:PORT or http(s)://HOST:PORT);
-	// with Kubeconfig empty too, the in-cluster config is used.
-	Servers []string
-	// Kubeconfig is a kubeconfig file naming the apiserver and credentials.
-	Kubeconfig string
+	// ClientOptions name the apiserver (--server, a comma list, replaces
+	// the --kubeconfig's server) as every daemon's do; neither is the
+	// in-cluster config.
+	component.ClientOptions
 	// HTTPAddr and HTTPSAddr are the proxy's listeners; empty disables one.
 	HTTPAddr, HTTPSAddr string
 	// HealthAddr serves /healthz, /readyz and /metrics; empty disables.
@@ -54,9 +53,9 @@ type Options struct {
 	SyncDelay time.Duration
 	// Proxy tunes the data path.
 	Proxy proxy.Options
-	// ClientOptions are added to the apiserver client's (tests act as the
-	// add-on's service account with client.WithImpersonation).
-	ClientOptions []client.Option
+	// ExtraClientOptions are added to the apiserver client's (tests act
+	// as the add-on's service account with client.WithImpersonation).
+	ExtraClientOptions []client.Option
 }
 
 // Controller watches the API and serves the Ingresses of its classes.
@@ -88,13 +87,7 @@ func New(o Options) (*Controller, error) {
 	if o.SyncDelay <= 0 {
 		o.SyncDelay = 50 * time.Millisecond
 	}
-	servers := strings.TrimSpace(strings.Join(o.Servers, ","))
-	if servers == "" && o.Kubeconfig == "" {
-		if _, err := client.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("no apiserver given: set --server HOST:PORT or --kubeconfig, or run in a pod (%v)", err)
-		}
-	}
-	cfg, err := client.ConfigFromFlags(servers, o.Kubeconfig)
+	cfg, err := o.RequireConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +100,7 @@ func New(o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{opts: o, log: log, proxy: p, kick: make(chan struct{}, 1)}
-	if c.client, err = client.NewForConfig(cfg, append([]client.Option{client.WithUserAgent("ingress-controller"), client.WithLogger(log)}, o.ClientOptions...)...); err != nil {
+	if c.client, err = client.NewForConfig(cfg, append([]client.Option{client.WithUserAgent("ingress-controller"), client.WithLogger(log)}, o.ExtraClientOptions...)...); err != nil {
 		return nil, err
 	}
 	for _, l := range []struct {

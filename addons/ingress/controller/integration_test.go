@@ -29,6 +29,7 @@ import (
 	"minik8s/addons/ingress/routes"
 	"minik8s/api/client"
 	"minik8s/api/codec"
+	"minik8s/api/component"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
@@ -70,14 +71,13 @@ func start(t *testing.T) *env {
 	e.startPods(t, "a1", "a2", "b1")
 
 	ctl, err := controller.New(controller.Options{
-		Servers:          []string{api.Addr},
-		Kubeconfig:       api.Kubeconfig,
-		HTTPAddr:         "127.0.0.1:0",
-		HTTPSAddr:        "127.0.0.1:0",
-		HealthAddr:       "127.0.0.1:0",
-		PublishAddresses: []string{"192.0.2.10"},
-		SyncDelay:        10 * time.Millisecond,
-		ClientOptions:    []client.Option{client.WithImpersonation(serviceAccount)},
+		ClientOptions:      component.ClientOptions{Server: api.Addr, Kubeconfig: api.Kubeconfig},
+		HTTPAddr:           "127.0.0.1:0",
+		HTTPSAddr:          "127.0.0.1:0",
+		HealthAddr:         "127.0.0.1:0",
+		PublishAddresses:   []string{"192.0.2.10"},
+		SyncDelay:          10 * time.Millisecond,
+		ExtraClientOptions: []client.Option{client.WithImpersonation(serviceAccount)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package certificatesv1
 
 import (
+	corev1 "minik8s/api/core/v1"
+
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -50,7 +52,7 @@ func ParseRequest(pemBytes []byte) (*x509.CertificateRequest, error) {
 // than "False" (Kubernetes reads an empty status as True for these).
 func ConditionTrue(csr *CertificateSigningRequest, typ string) bool {
 	for _, c := range csr.GetStatus().GetConditions() {
-		if c.GetType() == typ && c.GetStatus() != "False" {
+		if c.GetType() == typ && c.GetStatus() != corev1.ConditionFalse {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certificatesv1 "minik8s/api/certificates/v1"
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/scheme"
 	"minik8s/apiserver/auth"
@@ -126,7 +127,7 @@ func (Strategy) ValidateUpdate(newObj, oldObj scheme.Object) []apierrors.FieldEr
 func (Strategy) Default(obj scheme.Object) {
 	for _, c := range obj.(*certificatesv1.CertificateSigningRequest).GetStatus().GetConditions() {
 		if c.Status == "" {
-			c.Status = "True"
+			c.Status = corev1.ConditionTrue
 		}
 	}
 }

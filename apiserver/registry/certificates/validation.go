@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	certificatesv1 "minik8s/api/certificates/v1"
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/apiserver/validation"
 )
@@ -119,11 +120,11 @@ func ValidateStatus(csr *certificatesv1.CertificateSigningRequest, path string) 
 			errs = append(errs, apierrors.Required(validation.Child(p, "type"), ""))
 		}
 		switch c.GetStatus() {
-		case "True", "False", "Unknown":
+		case corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown:
 		case "":
 			errs = append(errs, apierrors.Required(validation.Child(p, "status"), ""))
 		default:
-			errs = append(errs, apierrors.NotSupported(validation.Child(p, "status"), c.GetStatus(), []string{"False", "True", "Unknown"}))
+			errs = append(errs, apierrors.NotSupported(validation.Child(p, "status"), c.GetStatus(), []string{corev1.ConditionFalse, corev1.ConditionTrue, corev1.ConditionUnknown}))
 		}
 		switch c.GetType() {
 		case certificatesv1.Approved, certificatesv1.Denied, certificatesv1.Failed:
@@ -132,8 +133,8 @@ func ValidateStatus(csr *certificatesv1.CertificateSigningRequest, path string) 
 			}
 			seen[c.GetType()] = true
 			if c.GetType() == certificatesv1.Approved || c.GetType() == certificatesv1.Denied {
-				if c.GetStatus() != "True" && c.GetStatus() != "" {
-					errs = append(errs, apierrors.NotSupported(validation.Child(p, "status"), c.GetStatus(), []string{"True"}))
+				if c.GetStatus() != corev1.ConditionTrue && c.GetStatus() != "" {
+					errs = append(errs, apierrors.NotSupported(validation.Child(p, "status"), c.GetStatus(), []string{corev1.ConditionTrue}))
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	corev1 "minik8s/api/core/v1"
+	"minik8s/api/core/v1/helper"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
 	policyv1 "minik8s/api/policy/v1"
@@ -113,7 +114,7 @@ func (e *Eviction) evict(ctx context.Context, ns, name string, opts *metav1.Dele
 	}
 	var pdbs []*policyv1.PodDisruptionBudget
 	for _, it := range list.Items {
-		if b := it.Object.(*policyv1.PodDisruptionBudget); Selects(b, pod) {
+		if b := it.Object.(*policyv1.PodDisruptionBudget); policyv1.Selects(b, pod) {
 			pdbs = append(pdbs, b)
 		}
 	}
@@ -126,7 +127,7 @@ func (e *Eviction) evict(ctx context.Context, ns, name string, opts *metav1.Dele
 	}
 	pdb := proto.Clone(pdbs[0]).(*policyv1.PodDisruptionBudget)
 	st := pdb.GetStatus()
-	if !Ready(pod) {
+	if pod.GetMetadata().GetDeletionTimestamp() != nil || !helper.IsPodReady(pod) {
 		// An unhealthy pod does not count against the budget when the
 		// budget is met, or always with the AlwaysAllow policy.
 		if pdb.GetSpec().GetUnhealthyPodEvictionPolicy() == "AlwaysAllow" ||
@@ -144,8 +145,8 @@ func (e *Eviction) evict(ctx context.Context, ns, name string, opts *metav1.Dele
 	if pdb.Status.DisruptionsAllowed == 0 {
 		now := timestamppb.New(e.now().Truncate(time.Second))
 		for _, c := range pdb.Status.Conditions {
-			if c.GetType() == "DisruptionAllowed" && c.GetStatus() != "False" {
-				c.Status, c.Reason, c.Message, c.LastTransitionTime = "False", "InsufficientPods", "", now
+			if c.GetType() == policyv1.DisruptionAllowedCondition && c.GetStatus() != corev1.ConditionFalse {
+				c.Status, c.Reason, c.Message, c.LastTransitionTime = corev1.ConditionFalse, policyv1.InsufficientPodsReason, "", now
 			}
 		}
 	}

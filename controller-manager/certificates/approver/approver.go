@@ -134,7 +134,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	now := timestamppb.New(c.Now())
 	next.Status.Conditions = append(next.Status.Conditions, &certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.Approved, Status: "True", Reason: Reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
+		Type: certificatesv1.Approved, Status: corev1.ConditionTrue, Reason: Reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
 	})
 	if _, err := c.approve(ctx, next); err != nil {
 		if apierrors.IsNotFound(err) {

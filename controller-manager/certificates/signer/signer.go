@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certificatesv1 "minik8s/api/certificates/v1"
+	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	"minik8s/api/informer"
 	"minik8s/api/pki"
@@ -235,7 +236,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		now := timestamppb.New(c.Now())
 		next.Status.Conditions = append(next.Status.Conditions, &certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.Failed, Status: "True", Reason: FailedReason, Message: err.Error(), LastUpdateTime: now, LastTransitionTime: now,
+			Type: certificatesv1.Failed, Status: corev1.ConditionTrue, Reason: FailedReason, Message: err.Error(), LastUpdateTime: now, LastTransitionTime: now,
 		})
 		c.Log.Info("refusing to sign", "csr", key, "signer", spec.GetSignerName(), "err", err)
 	} else {

@@ -53,6 +53,7 @@ var Rules = []Rule{
 	component("minictl"),
 	component("addons/dns"),
 	component("addons/ingress"),
+	component("addons/dashboard"),
 	component("addons/kubia"),
 	component("addons/pause"),
 	{Tree: "deploy", May: []string{"api"},

@@ -135,7 +135,7 @@ func ToMap(m proto.Message) map[string]any {
 	v, _ := e.toValue(m.ProtoReflect()).(orderedMap)
 	out := make(map[string]any, len(v))
 	for _, kv := range v {
-		out[kv.key] = plain(kv.val)
+		out[kv.key] = plain(kv.val, nil)
 	}
 	return out
 }
@@ -151,39 +151,17 @@ func ToUnstructured(m proto.Message) (map[string]any, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
-	out, _ := unstructuredValue(v).(map[string]any)
+	out, _ := plain(v, unstructuredNumber).(map[string]any)
 	return out, nil
 }
 
-func unstructuredValue(v any) any {
-	switch t := v.(type) {
-	case orderedMap:
-		out := make(map[string]any, len(t))
-		for _, e := range t {
-			out[e.key] = unstructuredValue(e.val)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = unstructuredValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = unstructuredValue(t[i])
-		}
-		return out
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	default:
-		return v
+// unstructuredNumber reads a number as apimachinery's JSON decoding does.
+func unstructuredNumber(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
 	}
+	f, _ := n.Float64()
+	return f
 }
 
 // UnmarshalJSON decodes Kubernetes-style JSON into m, strictly: unknown and
@@ -428,26 +406,33 @@ type kv struct {
 
 func (o orderedMap) MarshalJSON() ([]byte, error) { return appendValue(nil, o), nil }
 
-func plain(v any) any {
+// plain turns an encoder tree into plain maps and slices; number, when
+// set, replaces each json.Number.
+func plain(v any, number func(json.Number) any) any {
 	switch t := v.(type) {
 	case orderedMap:
 		out := make(map[string]any, len(t))
 		for _, e := range t {
-			out[e.key] = plain(e.val)
+			out[e.key] = plain(e.val, number)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i := range t {
-			out[i] = plain(t[i])
+			out[i] = plain(t[i], number)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = plain(e)
+			out[k] = plain(e, number)
 		}
 		return out
+	case json.Number:
+		if number != nil {
+			return number(t)
+		}
+		return v
 	default:
 		return v
 	}

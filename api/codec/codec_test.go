@@ -568,12 +568,12 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(plain(tree)); err != nil {
+	if err := enc.Encode(plain(tree, nil)); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.TrimSuffix(buf.String(), "\n")
 	// encoding/json sorts the top-level keys of a plain map; compare the map part.
-	got := string(appendValue(nil, plain(tree)))
+	got := string(appendValue(nil, plain(tree, nil)))
 	if got != want {
 		t.Fatalf("appendValue:\n%s\nencoding/json:\n%s", got, want)
 	}

@@ -34,6 +34,7 @@ import (
 var (
 	createProfile string
 	restOnly      bool
+	securityOnly  bool
 )
 
 type result struct {
@@ -123,6 +124,7 @@ func main() {
 	events := flag.Int("events", 200, "events for the delivery benchmark")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	flag.StringVar(&createProfile, "create-cpuprofile", "", "write a CPU profile of the apiserver create phase here")
+	flag.BoolVar(&securityOnly, "security-only", false, "run only the authorization and authentication sections (each against its own baseline in the same run)")
 	flag.BoolVar(&restOnly, "rest-only", false, "run only the creates (etcd, gRPC) and the REST section (REST creates, lists, kubectl get), for quick before/after comparisons")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -191,6 +193,17 @@ func bench(out string, n, conc, nWatchers, nEvents int) error {
 		return err
 	}
 	defer bp.Close()
+	if securityOnly {
+		authzResults, err := authzBench(ctx, etcd.Endpoints(), bp, n/2, conc)
+		if err != nil {
+			return err
+		}
+		authnResults, err := authnBench(ctx, etcd.Endpoints(), bp, n/2, conc)
+		if err != nil {
+			return err
+		}
+		return write(out, append(append(results, authzResults...), authnResults...), 0, conc, n)
+	}
 	go func() {
 		done <- app.Run(actx, bp.Secure(app.Options{EtcdServers: etcd.Endpoints(), BindAddress: "127.0.0.1", ServiceClusterIPRange: "10.96.0.0/16", GCPercent: 400,
 			// No service-account controller creates the "default" accounts.

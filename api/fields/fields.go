@@ -193,7 +193,7 @@ func parseTerm(t string) (Requirement, error) {
 		if field == "" {
 			return Requirement{}, fmt.Errorf("term %q has no field path before %q", t, op)
 		}
-		if strings.ContainsAny(field, `\ `) || strings.HasPrefix(field, ".") || strings.HasSuffix(field, ".") || strings.Contains(field, "..") {
+		if strings.ContainsAny(field, `\ !`) || strings.HasPrefix(field, ".") || strings.HasSuffix(field, ".") || strings.Contains(field, "..") {
 			return Requirement{}, fmt.Errorf("term %q: %q is not a dotted field path", t, field)
 		}
 		val, err := unescape(strings.TrimSpace(t[i+n:]))

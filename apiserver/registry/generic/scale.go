@@ -19,7 +19,12 @@ import (
 // selector (deployments, replicasets, statefulsets, replication
 // controllers): it reads and writes only the replicas, as an
 // autoscaling/v1 Scale.
-type Scale struct{ *Resource }
+type Scale struct {
+	// Resource is the main resource; a named field, not embedded, so the
+	// subresource offers only the verbs it implements (get, update), not
+	// the main resource's create, delete, list and watch.
+	Resource *Resource
+}
 
 var (
 	_ rest.Getter  = Scale{}

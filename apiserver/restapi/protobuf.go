@@ -31,7 +31,9 @@ func protobufToJSON(data []byte) ([]byte, error) {
 	}
 	out, err := json.Marshal(obj)
 	if err != nil {
-		return nil, apierrors.NewInternal(err)
+		// The body decoded into a value JSON cannot carry (an
+		// IntOrString of an unknown type): the client's fault.
+		return nil, apierrors.NewBadRequest("the protobuf body holds a value that cannot be read: " + err.Error())
 	}
 	return out, nil
 }

@@ -14,7 +14,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"minik8s/api/client"
+	"minik8s/test/clusterenv"
 	"minik8s/test/require"
 )
 
@@ -102,19 +102,8 @@ func need(t *testing.T) *cluster {
 }
 
 func load(path string) (*cluster, error) {
-	f, err := os.Open(path)
+	kv, err := clusterenv.Read(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the cluster up? `make up`)", err)
-	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	c := &cluster{

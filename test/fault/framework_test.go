@@ -10,7 +10,6 @@ package fault
 // fails them.
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -34,6 +33,7 @@ import (
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
 	metav1 "minik8s/api/meta/v1"
+	"minik8s/test/clusterenv"
 	"minik8s/test/require"
 )
 
@@ -89,19 +89,8 @@ func need(t *testing.T) *cluster {
 }
 
 func loadCluster(path string) (*cluster, error) {
-	f, err := os.Open(path)
+	kv, err := clusterenv.Read(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the cluster up? `make up`)", err)
-	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	c := &cluster{

@@ -152,25 +152,6 @@ func recordUpdate(k *scheme.Kind, subresource string, old, new []byte, manager s
 	return live, fm.UpdateNoErrors(live, newObj, manager), nil
 }
 
-// trackJSON is TrackSubresourceUpdate without the final normalization:
-// the result is the field manager's JSON, which the caller decodes into a
-// message itself (decoding checks it as normalization would).
-func trackJSON(k *scheme.Kind, subresource string, old, new []byte, manager string, now time.Time) ([]byte, error) {
-	live, out, err := recordUpdate(k, subresource, old, new, manager)
-	if err != nil {
-		return nil, err
-	}
-	u, err := stamp(live, out, now)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, apierrors.NewInternal(err)
-	}
-	return data, nil
-}
-
 // ManagerFromUserAgent is the field manager Kubernetes records for a write
 // that names none: the User-Agent up to its first "/" ("kubectl" for
 // "kubectl/v1.33.0 (linux/amd64) kubernetes/abc"), at most 128 bytes.
@@ -582,9 +563,10 @@ func emptyTyped(k *scheme.Kind) (*typed.TypedValue, error) {
 	if tv, ok := emptyTypes.Load(key); ok {
 		return tv.(*typed.TypedValue), nil
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{}}
-	u.SetAPIVersion(k.APIVersion())
-	u.SetKind(k.Kind)
+	u, err := unstructuredOf(k, nil)
+	if err != nil {
+		return nil, err
+	}
 	tv, err := typeConverterFor(k).ObjectToTyped(u, typed.AllowDuplicates)
 	if err != nil {
 		return nil, err

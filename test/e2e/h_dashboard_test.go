@@ -40,24 +40,6 @@ const (
 	chromiumPath      = "/usr/bin/chromium"
 )
 
-// ensureDashboardAddon applies deploy/addons/dashboard.yaml unless the
-// dashboard is already installed (make up DASHBOARD=1), and waits until it
-// is ready.
-func (c *cluster) ensureDashboardAddon(t *testing.T) {
-	t.Helper()
-	if _, err := c.minictl("-n", "kube-system", "get", "deployment", "kubernetes-dashboard"); err != nil {
-		manifest := filepath.Join(filepath.Dir(filepath.Dir(c.harness)), "deploy", "addons", "dashboard.yaml")
-		c.mc(t, "apply", "-f", manifest)
-	}
-	eventually(t, 120*time.Second, "kubernetes-dashboard ready", func() string {
-		ready, err := c.jsonpath("kube-system", "deployment", "kubernetes-dashboard", ".status.readyReplicas")
-		if err != nil || ready == "" || ready == "0" {
-			return fmt.Sprintf("readyReplicas %q %v", ready, err)
-		}
-		return ""
-	})
-}
-
 var chromiumOnce sync.Once
 
 // needChromium installs Debian's chromium when it is missing (the test
@@ -216,7 +198,7 @@ func login(t *testing.T, ctx context.Context, base, token string) {
 func TestDashboard(t *testing.T) {
 	c := need(t)
 	needChromium(t)
-	c.ensureDashboardAddon(t)
+	c.ensureAddon(t, "dashboard.yaml", "kubernetes-dashboard")
 	ns := c.namespace(t, "mk8s-e2e-dashboard")
 	c.apply(t, ns, `apiVersion: v1
 kind: ServiceAccount

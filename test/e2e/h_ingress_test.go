@@ -36,17 +36,17 @@ const (
 	ingressHTTPSNodePort = "30443"
 )
 
-// ensureIngressAddon applies deploy/addons/ingress.yaml unless the
-// controller is already installed (make up INGRESS=1), and waits until it
-// is ready.
-func (c *cluster) ensureIngressAddon(t *testing.T) {
+// ensureAddon applies deploy/addons/FILE unless its Deployment (in
+// kube-system) is already installed (make up INGRESS=1 or DASHBOARD=1),
+// and waits until it is ready.
+func (c *cluster) ensureAddon(t *testing.T, file, deployment string) {
 	t.Helper()
-	if _, err := c.minictl("-n", "kube-system", "get", "deployment", "ingress-controller"); err != nil {
-		manifest := filepath.Join(filepath.Dir(filepath.Dir(c.harness)), "deploy", "addons", "ingress.yaml")
+	if _, err := c.minictl("-n", "kube-system", "get", "deployment", deployment); err != nil {
+		manifest := filepath.Join(filepath.Dir(filepath.Dir(c.harness)), "deploy", "addons", file)
 		c.mc(t, "apply", "-f", manifest)
 	}
-	eventually(t, 120*time.Second, "ingress-controller ready", func() string {
-		ready, err := c.jsonpath("kube-system", "deployment", "ingress-controller", ".status.readyReplicas")
+	eventually(t, 120*time.Second, deployment+" ready", func() string {
+		ready, err := c.jsonpath("kube-system", "deployment", deployment, ".status.readyReplicas")
 		if err != nil || ready == "" || ready == "0" {
 			return fmt.Sprintf("readyReplicas %q %v", ready, err)
 		}
@@ -63,7 +63,7 @@ func (c *cluster) curlNode(node string, args ...string) (string, error) {
 
 func TestIngress(t *testing.T) {
 	c := need(t)
-	c.ensureIngressAddon(t)
+	c.ensureAddon(t, "ingress.yaml", "ingress-controller")
 	ns := c.namespace(t, "mk8s-e2e-ingress")
 	caPEM, crtPEM, keyPEM := ingressTestCerts(t, "a.ingress.test")
 	var manifest strings.Builder

@@ -88,6 +88,10 @@ export CONTROL_PLANE
 # KUBE_PROXY_MODE=nftables (or userspace) sets every kube-proxy's mode.
 KUBE_PROXY_MODE ?= iptables
 export KUBE_PROXY_MODE
+# MODE=machines runs the cluster on systemd-nspawn machines, every daemon a
+# systemd unit of the Debian packages (hack/machine/cluster.sh).
+MODE ?= processes
+export MODE
 
 up: ## start a local multi-node cluster (NODES=3): etcd x3, apiserver x2, scheduler x2, controller-manager x2, node netns (CONTROL_PLANE=static-pods: as static pods on node 1)
 	./hack/local-up-cluster.sh up
@@ -138,4 +142,14 @@ fault: ## bring a local cluster up, run the fault suite (test/fault), write docs
 	$(E2E_ENV) $(if $(FAULT_RUN),,FAULT_REPORT=$(CURDIR)/docs/reliability.md) $(GO) test -count=1 -p 1 -v -timeout 15m \
 		$(if $(FAULT_RUN),-run '$(FAULT_RUN)') ./test/fault/...
 
-.PHONY: up down e2e e2e-static e2e-nftables fault
+# e2e-machines: make up MODE=machines with 1 control-plane and 2 worker
+# machines, the walkthrough scenarios that apply to it (the others skip
+# themselves there), then the machine operations of test/e2e
+# m_machines_test.go (systemctl restart under load, reboots, journald);
+# prints how long it took.
+E2E_MACHINES_RUN ?= TestComponentStatuses|TestRunNginx|TestEtcdctlReadsPod|TestDaemonSetOnePodPerNode|TestServiceFromEveryNode|TestPodToPodKeepsSourceIP|TestEgressFromNodeIP|TestClusterDNS|TestKubectlLogsExec|TestMachine
+e2e-machines: ## make e2e on nspawn machines running the packages' units (MODE=machines, 1 control plane + 2 workers), then restarts and reboots
+	@t0=$$(date +%s); $(MAKE) --no-print-directory e2e MODE=machines NODES=2 E2E_RUN='$(E2E_MACHINES_RUN)'; rc=$$?; \
+	echo "e2e-machines: exit $$rc in $$(( $$(date +%s) - t0 ))s"; exit $$rc
+
+.PHONY: up down e2e e2e-static e2e-nftables e2e-machines fault

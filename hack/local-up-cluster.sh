@@ -61,6 +61,15 @@
 # apiserver it would otherwise join through, as on a kubeadm control-plane
 # node); in processes mode every node joins by token.
 #
+# MODE=machines (make up MODE=machines) runs the cluster as an operator
+# runs it on VMs instead: one control-plane machine and NODES worker
+# machines booted with systemd-nspawn, every daemon a systemd unit from the
+# Debian packages, configured by deploy/provision/configure.sh (the
+# Vagrantfile's script); see hack/machine/cluster.sh. Its extra commands:
+#
+#   hack/local-up-cluster.sh ssh MACHINE [-- CMD...]   run CMD in a machine
+#   hack/local-up-cluster.sh reboot MACHINE            reboot a machine
+#
 # Everything lives under _output/local (logs/, pids/, cmds/, per-node
 # state) or is named mk8s-*; `down` removes exactly that, by the recorded
 # PIDs and the fixed names, so it also cleans up after a half-failed `up`.
@@ -87,6 +96,9 @@ CMDS="$STATE/cmds"
 export PATH="/usr/local/go/bin:$PATH"
 
 NODES=${NODES:-3}
+# processes (the default: the process or static-pods cluster above) or
+# machines (systemd-nspawn machines, hack/machine/cluster.sh).
+MODE=${MODE:-processes}
 # processes (the default: daemons in the root namespace) or static-pods.
 CONTROL_PLANE=${CONTROL_PLANE:-processes}
 # iptables (the default), nftables or userspace: every kube-proxy's mode.
@@ -120,13 +132,24 @@ MASTER=1
 MASTER_IP=$NET_PREFIX.$((10 + MASTER))
 MANIFESTS="$STATE/node$MASTER/manifests"
 BOOTSTRAP_KUBECONFIG="$STATE/bootstrap-kubelet.conf"
+# shellcheck source=hack/machine/cluster.sh
+source "$ROOT/hack/machine/cluster.sh"
 
 # SERVERS is every apiserver (minictl --server, MINIK8S_SERVER: failover);
 # KUBECONFIG_SERVER the one the kubeconfig names (a kubeconfig cluster has
 # a single server URL).
 KUBECONFIG_FILE="$STATE/kubeconfig"
 PKI="$STATE/pki"
-if [ "$CONTROL_PLANE" = static-pods ]; then
+if [ "$MODE" = machines ]; then
+	# The control plane is the units of machine mk8s-cp1; the PKI is
+	# made into the stage directory the machines install it from.
+	CONTROL_PLANE=machines
+	PKI="$STAGE/pki/pki"
+	BOOTSTRAP_KUBECONFIG="$STAGE/pki/bootstrap-kubelet.conf"
+	SERVERS="$CP_IP:6443"
+	KUBECONFIG_SERVER="https://$CP_IP:6443"
+	ETCD_ENDPOINTS="https://$CP_IP:2379"
+elif [ "$CONTROL_PLANE" = static-pods ]; then
 	SERVERS="$MASTER_IP:6443"
 	KUBECONFIG_SERVER="https://$MASTER_IP:6443"
 	ETCD_ENDPOINTS="https://$MASTER_IP:2379"
@@ -165,7 +188,9 @@ on_err() {
 	exit "$rc"
 }
 
-node_ns() { echo "mk8s-node$1"; }
+# node_ns I: node I's name and network namespace (its machine's name in
+# machines mode).
+node_ns() { if [ "$MODE" = machines ]; then echo "mk8s-worker$1"; else echo "mk8s-node$1"; fi; }
 node_ip() { echo "$NET_PREFIX.$((10 + $1))"; }
 node_dir() { echo "$STATE/node$1"; }
 node_sock() { echo "$STATE/node$1/containerd/containerd.sock"; }
@@ -266,8 +291,12 @@ preflight() {
 	step "preflight"
 	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, containerd, iptables)"
 	[[ $NODES =~ ^[1-9][0-9]*$ ]] && [ "$NODES" -le 20 ] || fail "NODES must be 1..20, got $NODES"
+	case "$MODE" in
+	processes | machines) ;;
+	*) fail "MODE must be processes or machines, got $MODE" ;;
+	esac
 	case "$CONTROL_PLANE" in
-	processes | static-pods) ;;
+	processes | static-pods | machines) ;;
 	*) fail "CONTROL_PLANE must be processes or static-pods, got $CONTROL_PLANE" ;;
 	esac
 	case "$KUBE_PROXY_MODE" in
@@ -671,7 +700,7 @@ dns_ready() {
 
 write_env() {
 	local master=""
-	[ "$CONTROL_PLANE" = processes ] || master=$(node_ns "$MASTER")
+	[ "$CONTROL_PLANE" != static-pods ] || master=$(node_ns "$MASTER")
 	# What the e2e tests (and users' scripts) need to reach the cluster.
 	cat >"$STATE/cluster.env" <<EOF
 MINIK8S_SERVER=$SERVERS
@@ -693,6 +722,9 @@ MK8S_ETCD_KEY=$PKI/apiserver-etcd-client.key
 KUBE_PROXY_MODE=$KUBE_PROXY_MODE
 KUBELET_TLS_BOOTSTRAP=$KUBELET_TLS_BOOTSTRAP
 MK8S_BOOTSTRAP_KUBECONFIG=$([ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || echo "$BOOTSTRAP_KUBECONFIG")
+MK8S_MODE=$MODE
+MK8S_NODE_NAMES=$(for i in $(seq 1 "$NODES"); do printf '%s%s' "$([ "$i" -gt 1 ] && echo ,)" "$(node_ns "$i")"; done)
+MK8S_MACHINES=$([ "$MODE" != machines ] || machines_list | paste -sd,)
 EOF
 	echo "$NODES" >"$STATE/nodes"
 }
@@ -825,6 +857,11 @@ up() {
 	echo "$NODES" >"$STATE/nodes"
 	echo "$CONTROL_PLANE" >"$STATE/control-plane"
 	echo "$KUBELET_TLS_BOOTSTRAP" >"$STATE/kubelet-tls-bootstrap"
+	echo "$MODE" >"$STATE/mode"
+	if [ "$MODE" = machines ]; then
+		up_machines
+		return
+	fi
 	trap 'on_err $LINENO' ERR
 	install_deps
 	build
@@ -892,9 +929,9 @@ purge_containerd() {
 # names a socket under $STATE) - are ours; end them by PID.
 kill_leftovers() {
 	local pids="" d p cmd
-	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node*; do
+	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node* /sys/fs/cgroup/*/mk8s-worker* /sys/fs/cgroup/mk8s-worker*; do
 		[ -d "$d" ] || continue
-		[[ $(basename "$d") =~ ^mk8s-node[0-9]+$ ]] || continue
+		[[ $(basename "$d") =~ ^mk8s-(node|worker)[0-9]+$ ]] || continue
 		pids+=" $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
 	done
 	for p in /proc/[0-9]*; do
@@ -905,9 +942,9 @@ kill_leftovers() {
 	done
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	# Remove the nodes' cgroups bottom-up (cgroup directories go with rmdir).
-	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node*; do
+	for d in /sys/fs/cgroup/*/mk8s-node* /sys/fs/cgroup/mk8s-node* /sys/fs/cgroup/*/mk8s-worker* /sys/fs/cgroup/mk8s-worker*; do
 		[ -d "$d" ] || continue
-		[[ $(basename "$d") =~ ^mk8s-node[0-9]+$ ]] || continue
+		[[ $(basename "$d") =~ ^mk8s-(node|worker)[0-9]+$ ]] || continue
 		for _ in 1 2 3 4 5; do
 			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
 			[ -d "$d" ] || break
@@ -921,6 +958,9 @@ down() {
 	[ "$(id -u)" -eq 0 ] || { echo "local-up: down needs root" >&2; exit 1; }
 	check_owner
 	[ -n "$quiet" ] || step "stopping the local cluster"
+	# Machines first (whatever MODE says now: the cluster may be of the
+	# other mode): their containers die with them.
+	down_machines
 	n=$(cat "$STATE/nodes" 2>/dev/null || echo "$NODES")
 	[ "$n" -ge "$NODES" ] 2>/dev/null || n=$NODES
 	local -a agents=() ctrds=() rest=()
@@ -942,11 +982,12 @@ down() {
 	kill_leftovers
 	# Network namespaces: the nodes', their pods' and the external host's.
 	for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		if [[ $name =~ ^mk8s-node[0-9]+(-pod-.*)?$ ]] || [ "$name" = "$EXT_NS" ]; then
+		if [[ $name =~ ^mk8s-node[0-9]+(-pod-.*)?$ ]] || [[ $name =~ ^mk8s-(cp|worker)[0-9]+$ ]] || [ "$name" = "$EXT_NS" ]; then
 			ip netns del "$name" 2>/dev/null || true
 		fi
 	done
-	for i in $(seq 1 "$n"); do ip link del "mk8s-veth$i" 2>/dev/null || true; done
+	for i in $(seq 1 "$n"); do ip link del "mk8s-veth$i" 2>/dev/null || true; ip link del "mk8s-vworker$i" 2>/dev/null || true; done
+	ip link del mk8s-vcp1 2>/dev/null || true
 	ip link del mk8s-vext 2>/dev/null || true
 	ip route del "$CLUSTER_CIDR" dev "$BRIDGE" 2>/dev/null || true
 	ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
@@ -1024,8 +1065,10 @@ down) down ;;
 components) components ;;
 stop-component) stop_component "${2:-}" ;;
 start-component) start_component "${2:-}" ;;
+ssh) shift; machine_ssh "$@" ;;
+reboot) machine_reboot "${2:-}" ;;
 *)
-	echo "usage: $0 [up|down|components|stop-component NAME|start-component NAME]" >&2
+	echo "usage: $0 [up|down|components|stop-component NAME|start-component NAME|ssh MACHINE [-- CMD...]|reboot MACHINE]" >&2
 	exit 2
 	;;
 esac

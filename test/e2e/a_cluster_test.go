@@ -38,9 +38,10 @@ func (c *cluster) componentStatuses() (map[string]string, string, error) {
 }
 
 // statusNames are the components `get componentstatuses` lists: three
-// etcd members in the default mode, the master's one in static-pods mode.
+// etcd members in the default mode, the master's one in static-pods mode
+// and the control-plane machine's one in machines mode.
 func (c *cluster) statusNames() []string {
-	if c.staticPods() {
+	if c.staticPods() || c.onMachines() {
 		return []string{"scheduler", "controller-manager", "etcd-0"}
 	}
 	return []string{"scheduler", "controller-manager", "etcd-0", "etcd-1", "etcd-2"}

@@ -62,7 +62,12 @@ type cluster struct {
 	// _output/local and its pki directory.
 	tlsBootstrap bool
 	state, pki   string
-	api          *client.Client
+	// mode is the harness's MODE: "processes" (the default) or "machines"
+	// (systemd-nspawn machines running the packages' units; machines lists
+	// them, the control-plane machine first).
+	mode     string
+	machines []string
+	api      *client.Client
 }
 
 // StaticPods is the control-plane mode whose daemons are pods.
@@ -70,11 +75,17 @@ const StaticPods = "static-pods"
 
 func (c *cluster) staticPods() bool { return c.controlPlane == StaticPods }
 
+// Machines is the harness mode whose nodes are systemd-nspawn machines.
+const Machines = "machines"
+
+func (c *cluster) onMachines() bool { return c.mode == Machines }
+
 // needProcesses skips a test that stops and starts control-plane daemons
 // through the harness, which only the default mode can do. A skip, not a
 // failure, even under MINIK8S_NO_SKIP: the mode was chosen on purpose.
 func (c *cluster) needProcesses(t *testing.T) {
 	t.Helper()
+	c.needNoMachines(t)
 	if c.staticPods() {
 		t.Skipf("CONTROL_PLANE=%s: the control plane is one set of static pods on %s, not harness processes to stop and start (run with the default CONTROL_PLANE)", StaticPods, c.master)
 	}
@@ -85,6 +96,16 @@ var (
 	loaded   *cluster
 	loadErr  error
 )
+
+// needNoMachines skips a test that reaches into the process mode's
+// harness (its processes, its per-node state directories) on a cluster of
+// machines, whose daemons are systemd units (test them in m_machines_test.go).
+func (c *cluster) needNoMachines(t *testing.T) {
+	t.Helper()
+	if c.onMachines() {
+		t.Skipf("MODE=%s: the daemons are systemd units inside the machines %v, not harness processes or state directories (run with the default MODE)", Machines, c.machines)
+	}
+}
 
 // need returns the running cluster, or skips (fails under
 // MINIK8S_NO_SKIP) when there is none.
@@ -113,7 +134,11 @@ func load(path string) (*cluster, error) {
 		controlPlane: kv["CONTROL_PLANE"], master: kv["MK8S_MASTER"],
 		proxyMode:    kv["KUBE_PROXY_MODE"],
 		tlsBootstrap: kv["KUBELET_TLS_BOOTSTRAP"] == "1",
+		mode:         kv["MK8S_MODE"],
 		state:        kv["MK8S_STATE"], pki: kv["MK8S_PKI"],
+	}
+	if m := kv["MK8S_MACHINES"]; m != "" {
+		c.machines = strings.Split(m, ",")
 	}
 	if c.proxyMode == "" {
 		c.proxyMode = "iptables"
@@ -136,8 +161,12 @@ func load(path string) (*cluster, error) {
 		return nil, fmt.Errorf("%s is incomplete: %v", path, kv)
 	}
 	c.nodeIPs = strings.Split(kv["MK8S_NODE_IPS"], ",")
-	for i := 1; i <= n; i++ {
-		c.nodes = append(c.nodes, fmt.Sprintf("mk8s-node%d", i))
+	if names := kv["MK8S_NODE_NAMES"]; names != "" {
+		c.nodes = strings.Split(names, ",")
+	} else {
+		for i := 1; i <= n; i++ {
+			c.nodes = append(c.nodes, fmt.Sprintf("mk8s-node%d", i))
+		}
 	}
 	cfg, err := client.ConfigFromFlags(c.servers, c.kubeconfig)
 	if err != nil {
@@ -236,6 +265,7 @@ func (c *cluster) namespace(t *testing.T, name string) string {
 // started again when the test ends, whatever happens.
 func (c *cluster) stop(t *testing.T, component string) {
 	t.Helper()
+	c.needNoMachines(t)
 	t.Cleanup(func() { c.start(t, component) })
 	c.harnessCmd(t, "stop-component", component)
 }

@@ -935,7 +935,7 @@ kill_leftovers() {
 		pids+=" $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
 	done
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 		case "$cmd" in
 		containerd-shim*"$STATE/"* | */containerd-shim*"$STATE/"*) pids+=" ${p#/proc/}" ;;
 		esac

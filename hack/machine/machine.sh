@@ -109,6 +109,33 @@ pid1() {
 	return 1
 }
 
+# netns_sysctl_unit ROOT: a unit that makes /proc/sys/net writable early
+# at boot. systemd-nspawn (252) mounts it read-only when the network is a
+# namespace of the caller's (--network-namespace-path), though the machine
+# owns that namespace as much as one of --private-network, where it is
+# writable; the kubelet writes net.ipv4.ip_forward in it.
+netns_sysctl_unit() {
+	local root=$1
+	cat >"$root/etc/systemd/system/mk8s-netns-sysctl.service" <<'UNIT'
+[Unit]
+Description=Writable /proc/sys/net (the machine's own network namespace)
+DefaultDependencies=no
+Before=sysinit.target systemd-sysctl.service
+ConditionPathIsReadWrite=!/proc/sys/net
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mount --bind /proc/sys/net /proc/sys/net
+ExecStart=/bin/mount -o remount,bind,rw /proc/sys/net
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+	mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+	ln -sf ../mk8s-netns-sysctl.service "$root/etc/systemd/system/sysinit.target.wants/mk8s-netns-sysctl.service"
+}
+
 cmd_boot() {
 	need_root
 	local name=${1:?machine name}
@@ -134,6 +161,7 @@ cmd_boot() {
 	local a
 	for a in "$@"; do
 		case "$a" in --network-* | --private-network) net=() ;; esac
+		case "$a" in --network-namespace-path=*) netns_sysctl_unit "$d/root" ;; esac
 	done
 	# --register=no: no host D-Bus/machined to register with;
 	# --keep-unit: stay in the caller's cgroup instead of asking the host's
@@ -141,9 +169,12 @@ cmd_boot() {
 	# runc/containerd inside can make cgroups (nspawn mounts the v1
 	# controllers read-only otherwise). containerd's state is a plain host
 	# directory: its overlayfs snapshotter cannot stack on the machine's
-	# overlay root.
+	# overlay root. --system-call-filter=@keyring: nspawn's seccomp filter
+	# refuses the keyring calls (keyrings are not namespaced), and runc
+	# gives every container a session keyring ("unable to join session
+	# keyring: operation not permitted" without it).
 	setsid systemd-nspawn -D "$d/root" -M "$name" -b --register=no --keep-unit \
-		--capability=all --bind=/sys/fs/cgroup:/sys/fs/cgroup \
+		--capability=all --bind=/sys/fs/cgroup:/sys/fs/cgroup --system-call-filter=@keyring \
 		--bind="$d/containerd:/var/lib/containerd" \
 		--console=read-only --link-journal=no \
 		"${net[@]}" "$@" </dev/null >"$d/console.log" 2>&1 &

@@ -22,8 +22,8 @@ import (
 	"minik8s/test/require"
 )
 
-// installDir is where the units expect the binaries (and where the Vagrant
-// provisioning puts them); the test rewrites it to its own build directory.
+// installDir is where the units expect the binaries (and where a hand
+// installation puts them); the test rewrites it to its own build directory.
 const installDir = "/usr/local/bin/"
 
 // daemon is one unit: its file name without ".service" (also the name of its

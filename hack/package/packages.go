@@ -140,7 +140,7 @@ func (p Package) contents(root, stage string) (files.Contents, error) {
 			return nil, err
 		}
 		// deploy/systemd names /usr/local/bin, where a hand installation
-		// (deploy/vagrant) puts the binaries; a package owns /usr/bin
+		// puts the binaries; a package owns /usr/bin
 		// (Debian policy 9.1.2 keeps /usr/local for the administrator).
 		unit := strings.ReplaceAll(string(raw), "/usr/local/bin/", "/usr/bin/")
 		m := execStart.FindStringSubmatch(unit)

@@ -113,10 +113,12 @@ E2E_DOWN := rc=$$?; if [ $$rc -ne 0 ] && [ -d _output/local/logs ]; then \
 	./hack/local-up-cluster.sh down; exit $$rc
 # E2E_RUN narrows the tests (go test -run), e.g. make e2e E2E_RUN=TestRunNginx.
 E2E_RUN ?=
+# E2E_TESTFLAGS: more go test flags, e.g. -v.
+E2E_TESTFLAGS ?=
 e2e: ## bring a local cluster up, run the end-to-end tests against it, bring it down
 	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
 	./hack/local-up-cluster.sh up && \
-	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(if $(E2E_RUN),-run '$(E2E_RUN)') ./test/e2e/...
+	$(E2E_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(E2E_TESTFLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') ./test/e2e/...
 
 # e2e-static: the same tests against a control plane of static pods; those
 # that stop and start control-plane daemons (HA, failover) skip themselves
@@ -149,7 +151,7 @@ fault: ## bring a local cluster up, run the fault suite (test/fault), write docs
 # prints how long it took.
 E2E_MACHINES_RUN ?= TestComponentStatuses|TestRunNginx|TestEtcdctlReadsPod|TestDaemonSetOnePodPerNode|TestServiceFromEveryNode|TestPodToPodKeepsSourceIP|TestEgressFromNodeIP|TestClusterDNS|TestKubectlLogsExec|TestMachine
 e2e-machines: ## make e2e on nspawn machines running the packages' units (MODE=machines, 1 control plane + 2 workers), then restarts and reboots
-	@t0=$$(date +%s); $(MAKE) --no-print-directory e2e MODE=machines NODES=2 E2E_RUN='$(E2E_MACHINES_RUN)'; rc=$$?; \
+	@t0=$$(date +%s); $(MAKE) --no-print-directory e2e MODE=machines NODES=2 E2E_TESTFLAGS=-v E2E_RUN='$(E2E_MACHINES_RUN)'; rc=$$?; \
 	echo "e2e-machines: exit $$rc in $$(( $$(date +%s) - t0 ))s"; exit $$rc
 
 .PHONY: up down e2e e2e-static e2e-nftables e2e-machines fault

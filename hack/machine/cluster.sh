@@ -88,7 +88,8 @@ machines_certs() {
 # address for the machines, without moving the registry off loopback.
 registry_proxy() {
 	step "registry for the machines: $GATEWAY:5000 -> $REGISTRY" "$LOGS/registry-proxy.log"
-	setsid systemd-socket-activate -l "$GATEWAY:5000" /lib/systemd/systemd-socket-proxyd "$REGISTRY" \
+	# only_std_fds: it outlives this script (see run_recorded).
+	(only_std_fds setsid systemd-socket-activate -l "$GATEWAY:5000" /lib/systemd/systemd-socket-proxyd "$REGISTRY") \
 		</dev/null >"$LOGS/registry-proxy.log" 2>&1 &
 	echo $! >"$REGISTRY_PROXY_PID"
 	wait_for 10 "registry proxy" curl -fsS "http://$GATEWAY:5000/v2/"

@@ -93,6 +93,15 @@ cmd_base() {
 
 mdir() { echo "$MACHINES/$1"; }
 
+# close_fds: close every descriptor of this shell above 2.
+close_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+	done
+}
+
 # pid1 NAME: the host PID of the machine's init (systemd, PID 1 inside).
 pid1() {
 	local d nspawn p
@@ -173,11 +182,14 @@ cmd_boot() {
 	# refuses the keyring calls (keyrings are not namespaced), and runc
 	# gives every container a session keyring ("unable to join session
 	# keyring: operation not permitted" without it).
-	setsid systemd-nspawn -D "$d/root" -M "$name" -b --register=no --keep-unit \
+	# Only fds 0-2 go to nspawn (closed in its subshell before the exec):
+	# a machine lives on after this script, and an inherited pipe (the
+	# caller's output, read until EOF) or flock(1) lock would live with it.
+	(close_fds && exec setsid systemd-nspawn -D "$d/root" -M "$name" -b --register=no --keep-unit \
 		--capability=all --bind=/sys/fs/cgroup:/sys/fs/cgroup --system-call-filter=@keyring \
 		--bind="$d/containerd:/var/lib/containerd" \
 		--console=read-only --link-journal=no \
-		"${net[@]}" "$@" </dev/null >"$d/console.log" 2>&1 &
+		"${net[@]}" "$@") </dev/null >"$d/console.log" 2>&1 &
 	echo $! >"$d/nspawn.pid"
 	local i
 	for i in $(seq 1 100); do

@@ -120,8 +120,10 @@ machine_configure() {
 		>"$LOGS/configure-$name.log" 2>&1
 }
 
+# up_machines: called by up, whose t0 (bash's dynamic scope) is when the
+# whole `make up` started.
 up_machines() {
-	local t0=$SECONDS m pids=() i
+	local start=${t0:-$SECONDS} m pids=() i
 	trap 'on_err $LINENO' ERR
 	install_deps
 	build
@@ -157,11 +159,12 @@ up_machines() {
 		wait "${pids[$i]}" || fail "configure.sh worker failed"
 	done
 	wait_nodes
+	step "$NODES nodes Ready in $((SECONDS - start))s"
 	dns_addon
 	write_env
 	trap - ERR
 	cat <<EOF
-==> cluster is up in $((SECONDS - t0))s: $NODES worker machines Ready, control plane on $CP_NAME ($CP_IP), units from the packages
+==> cluster is up in $((SECONDS - start))s: $NODES worker machines Ready, control plane on $CP_NAME ($CP_IP), units from the packages
     export KUBECONFIG=$KUBECONFIG_FILE
     kubectl get nodes
     bin/minictl get componentstatuses

@@ -49,6 +49,13 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with the dashboard's API changed by edit first (a
+// fake metrics API where no kubelet runs).
+func startWith(t *testing.T, edit func(*web.API)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokFile, []byte(editorToken+",editor,1\n"+viewerToken+",viewer,2\n"+nobodyToken+",nobody,3\n"+adminToken+",admin,4,system:masters\n"), 0o600); err != nil {
@@ -82,7 +89,11 @@ func start(t *testing.T) *env {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(web.New(web.Options{API: web.NewAPI(c), Logger: log, Heartbeat: 200 * time.Millisecond}))
+	dapi := web.NewAPI(c)
+	if edit != nil {
+		edit(&dapi)
+	}
+	srv := httptest.NewServer(web.New(web.Options{API: dapi, Logger: log, Heartbeat: 200 * time.Millisecond}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	t.Cleanup(func() {

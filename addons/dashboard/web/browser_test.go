@@ -74,6 +74,20 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("pod usage %q %v, want 125m and 32.0Mi", text, err)
 	}
 	shot("pod")
+	// The events page is live: an event recorded while it is open appears
+	// on top without a reload.
+	e.createEvent(t, "earlier", "Tested")
+	step("events", chromedp.Navigate(e.url+"/#/events?namespace="+ns), chromedp.WaitVisible(chromedp.CSS(`#events tr[data-name="earlier"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload = "still here"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	e.createEvent(t, "later", "Appeared")
+	step("event appears", chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="later"][data-reason="Appeared"]`)))
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); err != nil || mark != "still here" {
+		t.Errorf("the events page was reloaded (mark %q, %v)", mark, err)
+	}
+	shot("events")
 	e.createDeployment(t)
 	row := chromedp.CSS(`#deployments tr[data-name="web"]`)
 	step("scale", chromedp.Navigate(e.url+"/#/deployments?namespace="+ns), chromedp.WaitVisible(row+" input.replicas"),

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"minik8s/addons/dashboard/web"
 	appsv1 "minik8s/api/apps/v1"
 	"minik8s/api/client"
@@ -390,4 +392,20 @@ func readEvents(r io.Reader) <-chan sseEvent {
 		}
 	}()
 	return ch
+}
+
+// createEvent records an event about pod "before", as a kubelet would.
+func (e *env) createEvent(t *testing.T, name, reason string) {
+	t.Helper()
+	now := timestamppb.Now()
+	_, err := client.For[*corev1.Event](e.admin).Create(context.Background(), &corev1.Event{
+		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: name},
+		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "before"},
+		Reason:         reason, Message: "a test event " + name, Type: "Normal", Count: 1,
+		Source:         &corev1.EventSource{Component: "dashboard-test"},
+		FirstTimestamp: now, LastTimestamp: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -405,17 +405,87 @@ async function podDetail(ns, name) {
 
 function eventsTable(items, showNs) {
   return table("events", (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]),
-    items.slice().reverse().map(e => el("tr", {class: e.type === "Warning" ? "warn" : ""},
-      showNs ? el("td", {}, e.namespace) : null,
-      ageCell(e.last), el("td", {}, e.type), el("td", {}, e.reason), el("td", {}, e.object),
-      el("td", {}, e.source), el("td", {}, e.count > 1 ? e.message + " (x" + e.count + ")" : e.message))));
+    items.slice().reverse().map(e => eventRowEl(e, showNs)));
 }
 
-async function events(ns) {
-  const gen = generation;
-  const d = await api("/api/events" + nsQuery(ns));
-  if (gen !== generation) return;
-  page.replaceChildren(el("h1", {}, "Events"), eventsTable(d.items, !ns));
+function eventRowEl(e, showNs) {
+  return el("tr", {class: e.type === "Warning" ? "warn" : "", dataset: {key: e.namespace + "/" + e.name, name: e.name, reason: e.reason}},
+    showNs ? el("td", {}, e.namespace) : null,
+    ageCell(e.last), el("td", {}, e.type), el("td", {}, e.reason), el("td", {}, e.object),
+    el("td", {}, e.source), el("td", {}, e.count > 1 ? e.message + " (x" + e.count + ")" : e.message));
+}
+
+// maxEventRows bounds the live events table; the oldest rows go first.
+const maxEventRows = 500;
+
+// events is the live events stream: a list and then a watch of the
+// events as the user, over server-sent events; the newest on top.
+function events(ns) {
+  const showNs = !ns;
+  const live = el("span", {id: "live", class: "live off"}, "connecting");
+  const body = el("tbody");
+  const tbl = el("table", {id: "events"},
+    el("thead", {}, el("tr", {}, (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]).map(h => el("th", {}, h)))),
+    body);
+  const count = el("span", {id: "event-count"}, "");
+  page.replaceChildren(el("h1", {}, "Events ", live), el("p", {}, ns ? "Namespace " + ns + ": " : "All namespaces: ", count), tbl);
+
+  const rows = new Map(); // key -> {rv, tr}
+  const recount = () => { count.textContent = rows.size + " events"; };
+  const drop = key => {
+    const have = rows.get(key);
+    if (have) { have.tr.remove(); rows.delete(key); }
+  };
+  // put shows an event on top (a repeat moves it up); an older version
+  // than the one shown is ignored.
+  const put = e => {
+    const key = e.namespace + "/" + e.name;
+    const have = rows.get(key);
+    if (have && Number(have.rv) > Number(e.resourceVersion)) return;
+    drop(key);
+    const tr = eventRowEl(e, showNs);
+    body.prepend(tr);
+    rows.set(key, {rv: e.resourceVersion, tr});
+    while (rows.size > maxEventRows) drop(rows.keys().next().value);
+    recount();
+  };
+  let opened = false;
+  const src = new EventSource("/api/events/watch" + nsQuery(ns));
+  src.addEventListener("reset", m => {
+    opened = true;
+    rows.clear();
+    body.replaceChildren();
+    JSON.parse(m.data).items.forEach(put); // oldest first: the newest ends on top
+    recount();
+    live.textContent = "live";
+    live.className = "live on";
+  });
+  src.addEventListener("upsert", m => put(JSON.parse(m.data)));
+  src.addEventListener("delete", m => {
+    const e = JSON.parse(m.data);
+    drop(e.namespace + "/" + e.name);
+    recount();
+  });
+  src.addEventListener("failure", m => {
+    src.close();
+    live.textContent = "stopped";
+    live.className = "live off";
+    showMessage(JSON.parse(m.data).error + " (reload to try again)", "error");
+  });
+  src.onerror = async () => {
+    live.textContent = "reconnecting";
+    live.className = "live off";
+    if (!opened) {
+      src.close();
+      const gen = generation;
+      try { await api("/api/events" + nsQuery(ns)); } catch (err) {
+        if (gen !== generation) return;
+        live.textContent = "refused";
+        page.append(errorBox(err));
+      }
+    }
+  };
+  cleanup.push(() => src.close());
 }
 
 async function deployments(ns) {
@@ -513,7 +583,7 @@ async function render() {
     case "services": await services(ns); break;
     case "replicasets": await replicasets(ns); break;
     case "ingresses": await ingresses(ns); break;
-    case "events": await events(ns); break;
+    case "events": events(ns); break;
     case "pod": await podDetail(parts[1], parts[2]); break;
     default: pods(ns);
     }

@@ -62,9 +62,9 @@ type Proxy struct {
 	// child up hashes its label values under a lock on every request.
 	counters  sync.Map // requestLabels -> prometheus.Counter
 	observers sync.Map // ingress -> prometheus.Observer
-	retries  prometheus.Counter
-	reloads  prometheus.Counter
-	lastLoad prometheus.Gauge
+	retries   prometheus.Counter
+	reloads   prometheus.Counter
+	lastLoad  prometheus.Gauge
 }
 
 // New returns a Proxy serving the empty table (every request 404) until

@@ -348,11 +348,9 @@ spec:
 		waitText(t, ctx, "#log", "kubia server starting")
 		// The usage charts: the metrics API's numbers for the running
 		// pod, read with the editor's token (view covers pod metrics).
-		mem := waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/memory"]`, ns, first.name))
-		if mem < 1<<20 {
-			t.Errorf("pod memory chart at %v bytes, want a real working set (over 1Mi)", mem)
-		}
-		waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/cpu"]`, ns, first.name))
+		// An idle pod may use 0m of CPU; its working set is never 0.
+		waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/memory"]`, ns, first.name), true)
+		waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/cpu"]`, ns, first.name), false)
 		screenshot(t, ctx, shots, "pod")
 		// Node metrics are cluster-wide: a namespace's editor sees the refusal.
 		do(t, ctx, 60*time.Second, "the overview refuses the editor node usage",
@@ -447,13 +445,12 @@ roleRef:
 		})
 		login(t, ctx, base, viewerToken)
 		do(t, ctx, 30*time.Second, "overview", chromedp.Navigate(base+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("#page h2")))
+		// A node always uses some CPU and memory.
 		for _, n := range c.nodes {
-			if mem := waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/memory"]`, n)); mem < 16<<20 {
+			if mem := waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/memory"]`, n), true); mem < 16<<20 {
 				t.Errorf("node %s memory chart at %v bytes, want a real working set", n, mem)
 			}
-			if cpu := waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/cpu"]`, n)); cpu <= 0 {
-				t.Errorf("node %s CPU chart at %vm, want above 0", n, cpu)
-			}
+			waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/cpu"]`, n), true)
 		}
 		screenshot(t, ctx, shots, "node-usage")
 	})
@@ -492,9 +489,10 @@ roleRef:
 	})
 }
 
-// waitChart waits until the usage chart sel shows a sample and returns
-// its value.
-func waitChart(t *testing.T, ctx context.Context, sel string) float64 {
+// waitChart waits until the usage chart sel shows a sample (above 0 if
+// positive) and returns its value. The app samples every 10 s; a CPU rate
+// needs two scrapes of the kubelet, so the first can say 0.
+func waitChart(t *testing.T, ctx context.Context, sel string, positive bool) float64 {
 	t.Helper()
 	var v float64
 	eventually(t, 120*time.Second, sel+" drawn", func() string {
@@ -507,6 +505,9 @@ func waitChart(t *testing.T, ctx context.Context, sel string) float64 {
 			return fmt.Sprintf("no chart (%v): %.200q", err, msg)
 		}
 		v = n
+		if positive && n <= 0 {
+			return fmt.Sprintf("%s at %v", sel, n)
+		}
 		return ""
 	})
 	return v

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	apierrors "minik8s/api/errors"
 	metricsv1beta1 "minik8s/api/metrics/v1beta1"
 	"minik8s/api/resource"
 )
@@ -66,6 +67,10 @@ func podUsage(items []*metricsv1beta1.PodMetrics) []Usage {
 
 // nodeMetrics answers GET /api/metrics/nodes.
 func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.api.NodeMetrics == nil {
+		writeError(w, apierrors.NewNotFound("nodes.metrics.k8s.io", ""))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
 	items, err := s.api.NodeMetrics(ctx)
@@ -78,6 +83,10 @@ func (s *Server) nodeMetrics(w http.ResponseWriter, r *http.Request) {
 
 // podMetrics answers GET /api/metrics/pods?namespace=&name=.
 func (s *Server) podMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.api.PodMetrics == nil {
+		writeError(w, apierrors.NewNotFound("pods.metrics.k8s.io", ""))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
 	q := r.URL.Query()

@@ -16,8 +16,10 @@ import (
 // calling goroutine. net/http's Transport hands every request to a
 // connection's writer goroutine and takes the response from its reader
 // goroutine; on this path, which does nothing else, those hand-offs were
-// a good part of the proxy's cost. Requests that need more (an Upgrade, an
-// Expect: 100-continue) go to the standard Transport, std.
+// a good part of the proxy's cost. Requests that need more go to the
+// standard Transport, std: an Upgrade, an Expect: 100-continue, and any
+// request with a body (a backend may answer before it has read the body,
+// and only a transport that reads while it writes sees that answer).
 type conns struct {
 	dialer        *net.Dialer
 	headerTimeout time.Duration
@@ -39,7 +41,8 @@ type pconn struct {
 }
 
 func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Header.Get("Upgrade") != "" || req.Header.Get("Expect") != "" || req.URL.Scheme != "http" {
+	if req.Header.Get("Upgrade") != "" || req.Header.Get("Expect") != "" || req.URL.Scheme != "http" ||
+		(req.Body != nil && req.Body != http.NoBody) {
 		return t.std.RoundTrip(req)
 	}
 	addr := req.URL.Host
@@ -54,9 +57,9 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_ = pc.c.Close()
 		// A pooled connection the endpoint closed while idle fails before
-		// any answer: send again on a new one, as net/http does, when the
-		// request has no body to resend.
-		if reused && !sent && (req.Body == nil || req.Body == http.NoBody) && req.Context().Err() == nil {
+		// any answer: send again on a new one, as net/http does (these
+		// requests have no body to resend).
+		if reused && !sent && req.Context().Err() == nil {
 			continue
 		}
 		return nil, err

@@ -218,3 +218,34 @@ func TestConns(t *testing.T) {
 		}
 	})
 }
+
+// TestConnsBody: a request with a body goes through net/http's Transport,
+// which sees a backend's early answer to a body it never reads.
+func TestConnsBody(t *testing.T) {
+	be, _ := countingBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" && r.URL.Path == "/early" {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %d", r.Method, len(b))
+	})
+	_, url := proxyTo(t, addr(be))
+	post := func(path string, n int) (int, string) {
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(strings.Repeat("x", n)))
+		req.Host = "c.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/echo", 100000); code != 200 || body != "POST 100000" {
+		t.Errorf("POST of 100000 bytes: %d %q", code, body)
+	}
+	if code, _ := post("/early", 8<<20); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST the backend refuses early: %d, want 413", code)
+	}
+}

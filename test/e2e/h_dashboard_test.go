@@ -346,6 +346,16 @@ spec:
 			chromedp.WaitVisible(chromedp.CSS("#containers")))
 		waitText(t, ctx, "#events", "Scheduled")
 		waitText(t, ctx, "#log", "kubia server starting")
+		// Its events are live: one recorded now appears on top without a
+		// reload.
+		do(t, ctx, 60*time.Second, "the pod's events follow", chromedp.WaitVisible(chromedp.CSS("#events-live.on")))
+		get(t, ctx, "mark the page", chromedp.Evaluate[bool](`window.__noReload = "still here"; true`))
+		c.recordEvent(t, ns, first.name, "dashboard-e2e-pod", "DashboardPodLive")
+		do(t, ctx, 60*time.Second, "the pod's new event appears without a reload",
+			chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="dashboard-e2e-pod"][data-reason="DashboardPodLive"]`)))
+		if mark := get(t, ctx, "the mark", chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); mark != "still here" {
+			t.Errorf("the pod page was reloaded (mark %q)", mark)
+		}
 		// The usage charts: the metrics API's numbers for the running
 		// pod, read with the editor's token (view covers pod metrics).
 		// An idle pod may use 0m of CPU; its working set is never 0.
@@ -513,15 +523,20 @@ func waitChart(t *testing.T, ctx context.Context, sel string, positive bool) flo
 	return v
 }
 
-// recordEvent records a Normal event about a pod, as a kubelet would.
+// recordEvent records a Normal event about a pod, as a kubelet would
+// (with the pod's uid).
 func (c *cluster) recordEvent(t *testing.T, ns, pod, name, reason string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	p, err := client.For[*corev1.Pod](c.api).Get(ctx, ns, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := timestamppb.Now()
-	_, err := client.For[*corev1.Event](c.api).Create(ctx, &corev1.Event{
+	_, err = client.For[*corev1.Event](c.api).Create(ctx, &corev1.Event{
 		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: name},
-		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod},
+		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod, Uid: p.GetMetadata().GetUid()},
 		Reason:         reason, Message: "recorded by the e2e test", Type: "Normal", Count: 1,
 		Source:         &corev1.EventSource{Component: "e2e"},
 		FirstTimestamp: now, LastTimestamp: now,

@@ -73,6 +73,17 @@ func TestBrowser(t *testing.T) {
 	if text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#pod-usage"))); err != nil || !strings.Contains(text, "125m") || !strings.Contains(text, "32.0Mi") {
 		t.Errorf("pod usage %q %v, want 125m and 32.0Mi", text, err)
 	}
+	// The pod's events are live too: one recorded while its page is open
+	// appears on top without a reload.
+	step("pod events live", chromedp.WaitVisible(chromedp.CSS("#events-live.on")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload = "still here"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	e.createEvent(t, "on-pod-page", "PodPageLive")
+	step("pod event appears", chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="on-pod-page"][data-reason="PodPageLive"]`)))
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); err != nil || mark != "still here" {
+		t.Errorf("the pod page was reloaded (mark %q, %v)", mark, err)
+	}
 	shot("pod")
 	// The events page is live: an event recorded while it is open appears
 	// on top without a reload.

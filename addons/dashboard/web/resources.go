@@ -17,6 +17,8 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/fields"
+	metav1 "minik8s/api/meta/v1"
 	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/printers"
 	"minik8s/api/rpc"
@@ -313,19 +315,37 @@ func (s *Server) podDetail(w http.ResponseWriter, r *http.Request) {
 	for _, c := range p.GetStatus().GetConditions() {
 		conditions = append(conditions, map[string]string{"type": c.GetType(), "status": c.GetStatus(), "reason": c.GetReason(), "message": c.GetMessage()})
 	}
-	events, evErr := s.api.Events.List(ctx, ns, client.ListOptions{FieldSelector: "involvedObject.kind=Pod,involvedObject.name=" + name})
+	sel := eventSelector("Pod", p.GetMetadata())
+	events, evErr := s.api.Events.List(ctx, ns, client.ListOptions{FieldSelector: sel})
 	var evRows []EventRow
 	if evErr == nil {
 		evRows = eventRows(events.Items)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"pod":            podRow(p, s.now()),
+		"pod": podRow(p, s.now()),
+		// The page follows its events with GET /api/events/watch?fieldSelector=.
+		"eventSelector":  sel,
 		"labels":         p.GetMetadata().GetLabels(),
 		"serviceAccount": p.GetSpec().GetServiceAccountName(),
 		"containers":     containers,
 		"conditions":     conditions,
 		"events":         section(evRows, evErr),
 	})
+}
+
+// eventSelector selects the events about one object as kubectl describe
+// does: by kind, name, namespace and uid, so the events of an earlier
+// object of the same name are not shown as this one's.
+func eventSelector(kind string, md *metav1.ObjectMeta) string {
+	sel := []string{
+		"involvedObject.kind=" + fields.Escape(kind),
+		"involvedObject.name=" + fields.Escape(md.GetName()),
+		"involvedObject.namespace=" + fields.Escape(md.GetNamespace()),
+	}
+	if uid := md.GetUid(); uid != "" {
+		sel = append(sel, "involvedObject.uid="+fields.Escape(uid))
+	}
+	return strings.Join(sel, ",")
 }
 
 // maxLogBytes bounds a log page that does not follow.

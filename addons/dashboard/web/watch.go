@@ -14,7 +14,8 @@ import (
 )
 
 // Server-sent events of the pods page (GET /api/pods/watch?namespace=)
-// and of the events page (GET /api/events/watch?namespace=):
+// and of the events page (GET /api/events/watch?namespace=), also of one
+// object's events (&fieldSelector=involvedObject.name=...):
 //
 //	event: reset    data: {"items": [Row...]}   the whole list, first and after every relist
 //	event: upsert   data: Row                   an object added or changed
@@ -66,12 +67,13 @@ func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request) {
 
 // stream serves a list and then a watch of res, as the user, as
 // server-sent events: rows turns a list into the reset's items, row one
-// object into an upsert's or delete's data. The namespace and
-// labelSelector come from the query.
+// object into an upsert's or delete's data. The namespace, labelSelector
+// and fieldSelector come from the query (a pod's page follows its events
+// with the fieldSelector its detail names).
 func stream[T scheme.Object](s *Server, w http.ResponseWriter, r *http.Request, res client.Interface[T], what string, rows func([]T) any, row func(T) any) {
 	ctx := r.Context()
 	ns := r.URL.Query().Get("namespace")
-	opts := client.ListOptions{LabelSelector: r.URL.Query().Get("labelSelector")}
+	opts := client.ListOptions{LabelSelector: r.URL.Query().Get("labelSelector"), FieldSelector: r.URL.Query().Get("fieldSelector")}
 
 	// The first list decides the answer: a refusal is a plain JSON error
 	// (EventSource cannot read it, the app's fetch of the list can).

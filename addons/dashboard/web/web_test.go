@@ -397,10 +397,21 @@ func readEvents(r io.Reader) <-chan sseEvent {
 // createEvent records an event about pod "before", as a kubelet would.
 func (e *env) createEvent(t *testing.T, name, reason string) {
 	t.Helper()
+	e.createEventAbout(t, "before", name, reason)
+}
+
+// createEventAbout records an event about a pod, with its uid as
+// recorders set it.
+func (e *env) createEventAbout(t *testing.T, pod, name, reason string) {
+	t.Helper()
+	p, err := client.For[*corev1.Pod](e.admin).Get(context.Background(), ns, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := timestamppb.Now()
-	_, err := client.For[*corev1.Event](e.admin).Create(context.Background(), &corev1.Event{
+	_, err = client.For[*corev1.Event](e.admin).Create(context.Background(), &corev1.Event{
 		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: name},
-		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "before"},
+		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod, Uid: p.GetMetadata().GetUid()},
 		Reason:         reason, Message: "a test event " + name, Type: "Normal", Count: 1,
 		Source:         &corev1.EventSource{Component: "dashboard-test"},
 		FirstTimestamp: now, LastTimestamp: now,

@@ -377,6 +377,13 @@ async function podDetail(ns, name) {
   follow.addEventListener("change", loadLog);
   cleanup.push(() => abort && abort.abort());
   const usageBox = el("div", {id: "pod-usage", class: "usage-box"}, el("p", {class: "hint"}, "Reading the metrics API..."));
+  // The pod's events, live: the list above and then the events stream
+  // selected as kubectl describe selects them (kind, name, namespace, uid).
+  const evLive = el("span", {id: "events-live", class: "live off"}, d.events.error ? "refused" : "connecting");
+  const evBody = el("tbody");
+  const evTable = el("table", {id: "events"}, el("thead", {}, el("tr", {}, eventHeaders(false).map(h => el("th", {}, h)))), evBody);
+  const evFeed = eventFeed(evBody, false);
+  d.events.items.forEach(evFeed.put);
   page.replaceChildren(
     el("h1", {}, "Pod " + p.namespace + "/" + p.name),
     el("dl", {class: "facts"},
@@ -395,17 +402,19 @@ async function podDetail(ns, name) {
     el("h2", {}, "Conditions"),
     table("conditions", ["Type", "Status", "Reason", "Message"], (d.conditions || []).map(c =>
       el("tr", {}, el("td", {}, c.type), el("td", {}, c.status), el("td", {}, c.reason), el("td", {}, c.message)))),
-    el("h2", {}, "Events"),
-    d.events.error ? errorBox(d.events.error) : eventsTable(d.events.items, false),
+    el("h2", {}, "Events ", evLive),
+    d.events.error ? errorBox(d.events.error) : evTable,
     el("h2", {}, "Logs ", container, el("label", {class: "follow"}, follow, " follow")),
     logPre);
   loadLog();
   podUsage(usageBox, ns, name);
+  if (!d.events.error) {
+    followEvents("?namespace=" + encodeURIComponent(ns) + "&fieldSelector=" + encodeURIComponent(d.eventSelector), evFeed, evLive, null);
+  }
 }
 
-function eventsTable(items, showNs) {
-  return table("events", (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]),
-    items.slice().reverse().map(e => eventRowEl(e, showNs)));
+function eventHeaders(showNs) {
+  return (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]);
 }
 
 function eventRowEl(e, showNs) {
@@ -415,58 +424,54 @@ function eventRowEl(e, showNs) {
     el("td", {}, e.source), el("td", {}, e.count > 1 ? e.message + " (x" + e.count + ")" : e.message));
 }
 
-// maxEventRows bounds the live events table; the oldest rows go first.
+// maxEventRows bounds a live events table; the oldest rows go first.
 const maxEventRows = 500;
 
-// events is the live events stream: a list and then a watch of the
-// events as the user, over server-sent events; the newest on top.
-function events(ns) {
-  const showNs = !ns;
-  const live = el("span", {id: "live", class: "live off"}, "connecting");
-  const body = el("tbody");
-  const tbl = el("table", {id: "events"},
-    el("thead", {}, el("tr", {}, (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]).map(h => el("th", {}, h)))),
-    body);
-  const count = el("span", {id: "event-count"}, "");
-  page.replaceChildren(el("h1", {}, "Events ", live), el("p", {}, ns ? "Namespace " + ns + ": " : "All namespaces: ", count), tbl);
-
+// eventFeed keeps the rows of a live events table in body, newest on
+// top: put shows an event (a repeat moves it up; an older version than
+// the one shown is ignored), drop removes one, reset empties the table.
+function eventFeed(body, showNs, onCount) {
   const rows = new Map(); // key -> {rv, tr}
-  const recount = () => { count.textContent = rows.size + " events"; };
+  const recount = () => { if (onCount) onCount(rows.size); };
   const drop = key => {
     const have = rows.get(key);
     if (have) { have.tr.remove(); rows.delete(key); }
   };
-  // put shows an event on top (a repeat moves it up); an older version
-  // than the one shown is ignored.
-  const put = e => {
-    const key = e.namespace + "/" + e.name;
-    const have = rows.get(key);
-    if (have && Number(have.rv) > Number(e.resourceVersion)) return;
-    drop(key);
-    const tr = eventRowEl(e, showNs);
-    body.prepend(tr);
-    rows.set(key, {rv: e.resourceVersion, tr});
-    while (rows.size > maxEventRows) drop(rows.keys().next().value);
-    recount();
+  return {
+    put(e) {
+      const key = e.namespace + "/" + e.name;
+      const have = rows.get(key);
+      if (have && Number(have.rv) > Number(e.resourceVersion)) return;
+      drop(key);
+      body.prepend(eventRowEl(e, showNs));
+      rows.set(key, {rv: e.resourceVersion, tr: body.firstChild});
+      while (rows.size > maxEventRows) drop(rows.keys().next().value);
+      recount();
+    },
+    drop(e) { drop(e.namespace + "/" + e.name); recount(); },
+    reset() { rows.clear(); body.replaceChildren(); recount(); },
   };
+}
+
+// followEvents feeds feed from GET /api/events/watch + query (a list and
+// then a watch as the user, over server-sent events) and shows the
+// stream's state in live; refused, when set, shows why a stream that
+// never opened was refused.
+function followEvents(query, feed, live, refused) {
   let opened = false;
-  const src = new EventSource("/api/events/watch" + nsQuery(ns));
+  const src = new EventSource("/api/events/watch" + query);
   src.addEventListener("reset", m => {
     opened = true;
-    rows.clear();
-    body.replaceChildren();
-    JSON.parse(m.data).items.forEach(put); // oldest first: the newest ends on top
-    recount();
+    feed.reset();
+    JSON.parse(m.data).items.forEach(feed.put); // oldest first: the newest ends on top
     live.textContent = "live";
     live.className = "live on";
   });
-  src.addEventListener("upsert", m => put(JSON.parse(m.data)));
-  src.addEventListener("delete", m => {
-    const e = JSON.parse(m.data);
-    drop(e.namespace + "/" + e.name);
-    recount();
-  });
+  src.addEventListener("upsert", m => feed.put(JSON.parse(m.data)));
+  src.addEventListener("delete", m => feed.drop(JSON.parse(m.data)));
   src.addEventListener("failure", m => {
+    // The server gave up: stop, or the browser would reconnect to the
+    // same refusal forever.
     src.close();
     live.textContent = "stopped";
     live.className = "live off";
@@ -477,15 +482,32 @@ function events(ns) {
     live.className = "live off";
     if (!opened) {
       src.close();
-      const gen = generation;
-      try { await api("/api/events" + nsQuery(ns)); } catch (err) {
-        if (gen !== generation) return;
-        live.textContent = "refused";
-        page.append(errorBox(err));
-      }
+      live.textContent = "refused";
+      if (refused) refused();
     }
   };
   cleanup.push(() => src.close());
+}
+
+// events is the live events stream of a namespace (or all): the newest on top.
+function events(ns) {
+  const showNs = !ns;
+  const live = el("span", {id: "live", class: "live off"}, "connecting");
+  const body = el("tbody");
+  const tbl = el("table", {id: "events"},
+    el("thead", {}, el("tr", {}, eventHeaders(showNs).map(h => el("th", {}, h)))),
+    body);
+  const count = el("span", {id: "event-count"}, "");
+  page.replaceChildren(el("h1", {}, "Events ", live), el("p", {}, ns ? "Namespace " + ns + ": " : "All namespaces: ", count), tbl);
+  const feed = eventFeed(body, showNs, n => { count.textContent = n + " events"; });
+  followEvents(nsQuery(ns), feed, live, async () => {
+    // The stream was refused: ask once more as JSON to learn why.
+    const gen = generation;
+    try { await api("/api/events" + nsQuery(ns)); } catch (err) {
+      if (gen !== generation) return; // the user has moved on
+      page.append(errorBox(err));
+    }
+  });
 }
 
 async function deployments(ns) {

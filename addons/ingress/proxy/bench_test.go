@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,13 +11,53 @@ import (
 )
 
 // The proxy's overhead over a direct request to a pod, with keep-alive on
-// both hops: compare BenchmarkDirect and BenchmarkProxy (ns/op, and the
-// p50/p99 latencies they report) from the same run:
+// both hops: compare BenchmarkDirect, BenchmarkRelay (the floor of any
+// userspace relay) and BenchmarkProxy (ns/op, and the p50/p99 latencies
+// they report) from the same run:
 //
-//	go test ./addons/ingress/proxy -run '^$' -bench 'Direct|Proxy' -benchtime 20000x
+//	go test ./addons/ingress/proxy -run '^$' -bench 'Direct|Relay|Proxy' -benchtime 20000x
 func BenchmarkDirect(b *testing.B) {
 	be := benchBackend(b)
 	benchGet(b, be.URL, "")
+}
+
+// BenchmarkRelay puts a bare TCP relay between the same client and
+// backend: one backend connection per client connection, bytes copied
+// both ways, no HTTP parsing. What it adds over Direct is what any proxy
+// in user space pays on this machine (a second connection, its syscalls
+// and wake-ups), before it does any work of its own.
+func BenchmarkRelay(b *testing.B) {
+	be := benchBackend(b)
+	benchGet(b, "http://"+relay(b, addr(be)), "")
+}
+
+// relay listens on loopback and copies each accepted connection to and
+// from a new connection to backend; it returns its address.
+func relay(b *testing.B, backend string) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				bc, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer bc.Close()
+				go func() { _, _ = io.Copy(bc, c); _ = bc.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(c, bc)
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
 
 func BenchmarkProxy(b *testing.B) {

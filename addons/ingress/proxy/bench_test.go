@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,7 @@ import (
 // userspace relay) and BenchmarkProxy (ns/op, and the p50/p99 latencies
 // they report) from the same run:
 //
-//	go test ./addons/ingress/proxy -run '^$' -bench 'Direct|Relay|Proxy' -benchtime 20000x
+//	go test ./addons/ingress/proxy -run '^$' -bench 'Direct|Relay|MinimalHTTP|Proxy' -benchtime 20000x
 func BenchmarkDirect(b *testing.B) {
 	be := benchBackend(b)
 	benchGet(b, be.URL, "")
@@ -58,6 +59,32 @@ func relay(b *testing.B, backend string) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// BenchmarkMinimalHTTP is the least a proxy on net/http's server does:
+// parse the request, send it on a pooled connection (this package's
+// transport), copy the answer back; no routing, metrics or ReverseProxy.
+// Between it and Relay is what net/http's server and a second HTTP
+// exchange cost; between it and Proxy what the proxy's own work costs.
+func BenchmarkMinimalHTTP(b *testing.B) {
+	be := benchBackend(b)
+	t := &conns{dialer: &net.Dialer{}, idleTimeout: time.Minute, maxIdle: 8, std: &http.Transport{}}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := r.Clone(r.Context())
+		out.RequestURI, out.URL.Scheme, out.URL.Host = "", "http", addr(be)
+		resp, err := t.RoundTrip(out)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		maps.Copy(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	b.Cleanup(front.Close)
+	b.Cleanup(t.CloseIdleConnections)
+	benchGet(b, front.URL, "")
 }
 
 func BenchmarkProxy(b *testing.B) {

@@ -173,7 +173,12 @@ type targetKey struct{}
 // ServeHTTP routes r by the current table.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+	// One allocation holds the request's recorder and target.
+	st := &struct {
+		rec recorder
+		t   target
+	}{rec: recorder{ResponseWriter: w, code: http.StatusOK}}
+	rec := &st.rec
 	_, be := p.table.Load().Match(r.Host, r.URL.Path)
 	ingress := ""
 	switch {
@@ -185,7 +190,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
 	default:
 		ingress = be.Ingress
-		t := &target{backend: be, first: p.counter(be.Key).Add(1) - 1}
+		t := &st.t
+		t.backend, t.first = be, p.counter(be.Key).Add(1)-1
 		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 	}
 	p.requestCounter(ingress, rec.code, r.Method).Inc()
@@ -254,17 +260,23 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if pr.In.TLS != nil {
 		proto, port = "https", "443"
 	}
-	if la, ok := pr.In.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	switch la := pr.In.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		port = strconv.Itoa(la.Port) // without formatting the address
+	case net.Addr:
 		if _, p, err := net.SplitHostPort(la.String()); err == nil {
 			port = p
 		}
 	}
+	// One array backs the five values (Header.Set allocates one each);
+	// each slice is capped so an Add to one cannot write into the next.
+	v := [...]string{clientIP, clientIP, pr.In.Host, proto, port}
 	h := pr.Out.Header
-	h.Set("X-Forwarded-For", clientIP)
-	h.Set("X-Real-IP", clientIP)
-	h.Set("X-Forwarded-Host", pr.In.Host)
-	h.Set("X-Forwarded-Proto", proto)
-	h.Set("X-Forwarded-Port", port)
+	h["X-Forwarded-For"] = v[0:1:1]
+	h["X-Real-Ip"] = v[1:2:2]
+	h["X-Forwarded-Host"] = v[2:3:3]
+	h["X-Forwarded-Proto"] = v[3:4:4]
+	h["X-Forwarded-Port"] = v[4:5:5]
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -29,6 +29,7 @@ func TestEventFieldSelectors(t *testing.T) {
 			Metadata:       &metav1.ObjectMeta{Namespace: "default", Name: name},
 			InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: pod, Uid: uid},
 			Reason:         "Tested", Message: name,
+			Source: &corev1.EventSource{Component: "recorder-" + pod},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -52,6 +53,8 @@ func TestEventFieldSelectors(t *testing.T) {
 		{"involvedObject.namespace=default,involvedObject.name!=web", "db.1"},
 		{"involvedObject.uid=uid-db", "db.1"},
 		{describe("web", "uid-gone"), ""},
+		// "source" is the reporting component, as in Kubernetes.
+		{"source=recorder-db", "db.1"},
 	} {
 		t.Run(tc.selector, func(t *testing.T) {
 			l, err := events.List(ctx, "default", client.ListOptions{FieldSelector: tc.selector})

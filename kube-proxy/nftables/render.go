@@ -73,6 +73,7 @@
 package nftables
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
@@ -129,7 +130,7 @@ const (
 // EndpointListsPerMap is how many endpoint lists share one endpoint map,
 // and EndpointListSize the keys each list has (its most endpoints).
 const (
-	EndpointListsPerMap = 128
+	EndpointListsPerMap = 64
 	EndpointListSize    = 1 << 16
 )
 
@@ -367,7 +368,7 @@ func (r *Renderer) slot(k slotKey) int {
 	}
 	r.slots[k] = s
 	if m := EndpointMap(s); r.rs.Elements[m] == nil {
-		r.rs.Elements[m] = map[string]Element{}
+		r.rs.Elements[m] = make(map[string]Element, 2*EndpointListsPerMap)
 	}
 	return s
 }
@@ -430,7 +431,8 @@ func sortedPorts[V any](m map[proxy.ServicePortName]V) []proxy.ServicePortName {
 		names = append(names, n)
 	}
 	slices.SortFunc(names, func(a, b proxy.ServicePortName) int {
-		return strings.Compare(a.Namespace+"/"+a.Name+"/"+a.Port+"/"+a.Protocol, b.Namespace+"/"+b.Name+"/"+b.Port+"/"+b.Protocol)
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name),
+			strings.Compare(a.Port, b.Port), strings.Compare(a.Protocol, b.Protocol))
 	})
 	return names
 }
@@ -447,6 +449,8 @@ func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, cha
 		for _, m := range Maps {
 			r.rs.Elements[m.Name] = map[string]Element{}
 		}
+		r.rs.Elements[MapServiceIPs] = make(map[string]Element, len(svcs))
+		r.rs.Elements[SetHairpin] = make(map[string]Element, 2*len(svcs))
 		for _, n := range sortedPorts(svcs) {
 			if f := r.renderPort(svcs[n], eps[n]); f != nil {
 				r.frags[n] = f
@@ -572,8 +576,11 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		}
 		return f
 	}
-	svcChain, extChain := ServiceChain(sp.Name), ExternalChain(sp.Name)
+	svcChain, extChain := ServiceChain(sp.Name), ""
 	external := sp.HasExternal()
+	if external {
+		extChain = ExternalChain(sp.Name)
+	}
 	elem(MapServiceIPs, "goto "+svcChain, sp.ClusterIP.String(), p, port)
 	if external {
 		for _, eip := range sp.ExternalIPs {

@@ -291,8 +291,8 @@ func TestIncrementalMatchesFull(t *testing.T) {
 }
 
 var (
-	dnatMapRule  = regexp.MustCompile(`^add rule ip kube-proxy (\S+) (.* mod \d+)(?: offset (\d+))? map @(endpoints-\d+)$`)
-	endpointElem = regexp.MustCompile(`^add element ip kube-proxy (endpoints-\d+) \{ (\d+) : (.*) \}$`)
+	dnatMapRule  = regexp.MustCompile(`^add rule ip kube-proxy (\S+) (.* mod \d+)(?: offset (\d+))? map @(endpoints-\w+-\d+)$`)
+	endpointElem = regexp.MustCompile(`^add element ip kube-proxy (endpoints-\w+-\d+) \{ (\d+) : (.*) \}$`)
 )
 
 // canon orders a dump's map elements (a map has no order; chains' rules

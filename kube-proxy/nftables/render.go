@@ -30,10 +30,11 @@
 //	    service-*, the rest to a local endpoint, keeping its source)
 //	service-*: marks off-cluster sources for masquerade, then DNATs
 //	    straight from a map:
-//	        meta l4proto tcp dnat to numgen random mod N offset K map @endpoints-S
-//	    endpoints-S (a plain map, not a verdict map) holds keys K..K+N-1,
+//	        meta l4proto tcp dnat to numgen random mod N offset K map @endpoints-tcp-S
+//	    endpoints-tcp-S (a plain map, not a verdict map) holds keys K..K+N-1,
 //	    each an endpoint's address . port. Every service port's endpoint
-//	    list has a slot: map S = slot / EndpointListsPerMap, K = (slot %
+//	    list has a slot (numbered per protocol): map S = slot /
+//	    EndpointListsPerMap, K = (slot %
 //	    EndpointListsPerMap) * EndpointListSize.
 //	nat-postrouting (nat, postrouting, srcnat) -> masquerading: marks
 //	    hairpin traffic (a DNATed packet whose source is its new
@@ -115,7 +116,10 @@ const (
 	// traffic, masqueraded so the endpoint's reply comes back through
 	// the node.
 	SetHairpin = "hairpin-endpoints"
-	// PrefixEndpointMap names the endpoint maps: endpoints-0, ...
+	// PrefixEndpointMap names the endpoint maps: endpoints-tcp-0,
+	// endpoints-udp-0, ... (one series per protocol: nft reads a map of
+	// "th dport" values back from the kernel as conflicting with a
+	// rule's "meta l4proto tcp", so each map names its protocol's port).
 	PrefixEndpointMap = "endpoints-"
 
 	// Per-service-port and per-endpoint objects: prefix, 8 characters of
@@ -134,8 +138,11 @@ const (
 	EndpointListSize    = 1 << 16
 )
 
-// EndpointMap is the map holding the endpoint list of a slot.
-func EndpointMap(slot int) string { return PrefixEndpointMap + strconv.Itoa(slot/EndpointListsPerMap) }
+// EndpointMap is the map holding the endpoint list of a slot of a
+// protocol (tcp, udp, sctp).
+func EndpointMap(proto string, slot int) string {
+	return PrefixEndpointMap + proto + "-" + strconv.Itoa(slot/EndpointListsPerMap)
+}
 
 // endpointOffset is the first key of a slot's list in its map.
 func endpointOffset(slot int) int { return slot % EndpointListsPerMap * EndpointListSize }
@@ -297,19 +304,33 @@ var Maps = []MapDef{
 	{Name: SetHairpin, Type: "ipv4_addr . ipv4_addr", Set: true},
 }
 
-// endpointMapTypeOf is the type of the endpoint maps: numgen's value to
-// address . port (the port's type is the same for every protocol).
-const endpointMapTypeOf = "numgen random mod 1 : ip daddr . th dport"
+// endpointMapTypeOf is the type of a protocol's endpoint maps: numgen's
+// value to address . port.
+func endpointMapTypeOf(proto string) string {
+	return "numgen random mod 1 : ip daddr . " + proto + " dport"
+}
+
+// endpointMapProto returns the protocol of an endpoint map ("" if name is
+// not one).
+func endpointMapProto(name string) string {
+	rest, ok := strings.CutPrefix(name, PrefixEndpointMap)
+	if !ok {
+		return ""
+	}
+	proto, n, ok := strings.Cut(rest, "-")
+	if _, known := protocolNumbers[proto]; !ok || !known {
+		return ""
+	}
+	if _, err := strconv.Atoi(n); err != nil {
+		return ""
+	}
+	return proto
+}
+
+var protocolNumbers = map[string]bool{"tcp": true, "udp": true, "sctp": true}
 
 // IsEndpointMap reports whether name is an endpoint map.
-func IsEndpointMap(name string) bool {
-	rest, ok := strings.CutPrefix(name, PrefixEndpointMap)
-	if !ok || rest == "" {
-		return false
-	}
-	_, err := strconv.Atoi(rest)
-	return err == nil
-}
+func IsEndpointMap(name string) bool { return endpointMapProto(name) != "" }
 
 // LookupMap returns the definition of a fixed or endpoint map.
 func LookupMap(name string) (MapDef, bool) {
@@ -318,8 +339,8 @@ func LookupMap(name string) (MapDef, bool) {
 			return m, true
 		}
 	}
-	if IsEndpointMap(name) {
-		return MapDef{Name: name, TypeOf: endpointMapTypeOf}, true
+	if p := endpointMapProto(name); p != "" {
+		return MapDef{Name: name, TypeOf: endpointMapTypeOf(p)}, true
 	}
 	return MapDef{}, false
 }
@@ -342,9 +363,8 @@ type Renderer struct {
 	// slots: each endpoint list's slot, kept while its service port has
 	// one (so an endpoint change rewrites no rule); free slots are
 	// reused, lowest first.
-	slots    map[slotKey]int
-	free     []int // a min-heap
-	nextSlot int
+	slots map[slotKey]int
+	pools map[string]*slotPool // by protocol
 	// hairpin counts the fragments with each endpoint address.
 	hairpin map[string]int
 }
@@ -354,20 +374,36 @@ func NewRenderer(cfg Config) *Renderer {
 	return &Renderer{cfg: cfg, frags: map[proxy.ServicePortName]*fragment{}}
 }
 
+// slotPool gives out one protocol's slots.
+type slotPool struct {
+	free []int // a min-heap
+	next int
+}
+
+func (r *Renderer) pool(proto string) *slotPool {
+	p := r.pools[proto]
+	if p == nil {
+		p = &slotPool{}
+		r.pools[proto] = p
+	}
+	return p
+}
+
 // slot returns k's slot, allocating one if it has none.
 func (r *Renderer) slot(k slotKey) int {
 	if s, ok := r.slots[k]; ok {
 		return s
 	}
 	var s int
-	if len(r.free) > 0 {
-		s = heapPop(&r.free)
+	p := r.pool(strings.ToLower(k.name.Protocol))
+	if len(p.free) > 0 {
+		s = heapPop(&p.free)
 	} else {
-		s = r.nextSlot
-		r.nextSlot++
+		s = p.next
+		p.next++
 	}
 	r.slots[k] = s
-	if m := EndpointMap(s); r.rs.Elements[m] == nil {
+	if m := EndpointMap(strings.ToLower(k.name.Protocol), s); r.rs.Elements[m] == nil {
 		r.rs.Elements[m] = make(map[string]Element, 2*EndpointListsPerMap)
 	}
 	return s
@@ -383,7 +419,7 @@ func (r *Renderer) releaseSlots(n proxy.ServicePortName, f *fragment) {
 			continue
 		}
 		delete(r.slots, k)
-		heapPush(&r.free, s)
+		heapPush(&r.pool(strings.ToLower(n.Protocol)).free, s)
 	}
 }
 
@@ -443,7 +479,7 @@ func sortedPorts[V any](m map[proxy.ServicePortName]V) []proxy.ServicePortName {
 func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, changed map[proxy.ServicePortName]bool) *Ruleset {
 	if changed == nil || r.rs == nil {
 		r.frags = make(map[proxy.ServicePortName]*fragment, len(svcs))
-		r.slots, r.free, r.nextSlot = make(map[slotKey]int, len(svcs)), nil, 0
+		r.slots, r.pools = make(map[slotKey]int, len(svcs)), map[string]*slotPool{}
 		r.hairpin = make(map[string]int, 2*len(svcs))
 		r.rs = &Ruleset{Chains: make(map[string][]string, len(svcs)), Elements: map[string]map[string]Element{}, Sets: map[string]time.Duration{}}
 		for _, m := range Maps {
@@ -677,7 +713,7 @@ func (r *Renderer) chooseEndpoint(f *fragment, rules []string, sp *proxy.Service
 		k := slotKey{sp.Name, local}
 		slot := r.slot(k)
 		f.slots = append(f.slots, k)
-		m, off := EndpointMap(slot), endpointOffset(slot)
+		m, off := EndpointMap(l4proto(sp), slot), endpointOffset(slot)
 		for i, e := range eps {
 			f.elements = append(f.elements, mapElement{m, Element{
 				Key: []string{strconv.Itoa(off + i)}, Value: e.IP.String() + " . " + strconv.Itoa(e.Port)}})

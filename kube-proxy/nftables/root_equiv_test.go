@@ -50,10 +50,15 @@ func TestNetlinkMatchesNFT(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := state(objs...)
 			text, _ := render(t, s)
-			cmd := exec.Command("ip", "netns", "exec", viaCLI.Name, "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(text)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nft -f: %v: %s", err, out)
+			// Twice: the second time nft reads the maps back from the
+			// kernel first, as in every sync after the first through the
+			// CLI backend.
+			for range 2 {
+				cmd := exec.Command("ip", "netns", "exec", viaCLI.Name, "nft", "-f", "-")
+				cmd.Stdin = strings.NewReader(text)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("nft -f: %v: %s", err, out)
+				}
 			}
 			err := viaNetlink.Do(func() error {
 				b := &Netlink{}
@@ -85,8 +90,13 @@ func TestNetlinkMatchesNFT(t *testing.T) {
 // nft shows an endpoint map made over netlink by its kernel types (the
 // same key and value, byte for byte).
 func endpointMapType(listing string) string {
-	return strings.ReplaceAll(listing, "type 0 : ipv4_addr . inet_service", "typeof "+endpointMapTypeOf)
+	return endpointMapDecl.ReplaceAllStringFunc(listing, func(m string) string {
+		sub := endpointMapDecl.FindStringSubmatch(m)
+		return sub[1] + "typeof " + endpointMapTypeOf(sub[2])
+	})
 }
+
+var endpointMapDecl = regexp.MustCompile(`(map endpoints-(\w+)-\d+ \{\n\s*)type 0 : ipv4_addr \. inet_service`)
 
 var numgenKey = regexp.MustCompile(`([{,] )(\d+) : `)
 

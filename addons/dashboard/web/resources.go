@@ -217,6 +217,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 // EventRow is one event.
 type EventRow struct {
 	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 	Type      string `json:"type"`
 	Reason    string `json:"reason"`
 	Object    string `json:"object"`
@@ -224,21 +225,30 @@ type EventRow struct {
 	Message   string `json:"message"`
 	Count     int32  `json:"count"`
 	Last      string `json:"last"`
+	// ResourceVersion orders the updates of one event (a repeat raises
+	// its count).
+	ResourceVersion string `json:"resourceVersion"`
 }
 
+func eventRow(e *corev1.Event) EventRow {
+	last := e.GetLastTimestamp()
+	if last == nil {
+		last = e.GetMetadata().GetCreationTimestamp()
+	}
+	io := e.GetInvolvedObject()
+	return EventRow{
+		Namespace: e.GetMetadata().GetNamespace(), Name: e.GetMetadata().GetName(), Type: e.GetType(), Reason: e.GetReason(),
+		Object: strings.ToLower(io.GetKind()) + "/" + io.GetName(), Source: printers.EventSource(e),
+		Message: e.GetMessage(), Count: max(e.GetCount(), 1), Last: created(last),
+		ResourceVersion: e.GetMetadata().GetResourceVersion(),
+	}
+}
+
+// eventRows are the events oldest first.
 func eventRows(events []*corev1.Event) []EventRow {
 	rows := make([]EventRow, 0, len(events))
 	for _, e := range events {
-		last := e.GetLastTimestamp()
-		if last == nil {
-			last = e.GetMetadata().GetCreationTimestamp()
-		}
-		io := e.GetInvolvedObject()
-		rows = append(rows, EventRow{
-			Namespace: e.GetMetadata().GetNamespace(), Type: e.GetType(), Reason: e.GetReason(),
-			Object: strings.ToLower(io.GetKind()) + "/" + io.GetName(), Source: printers.EventSource(e),
-			Message: e.GetMessage(), Count: max(e.GetCount(), 1), Last: created(last),
-		})
+		rows = append(rows, eventRow(e))
 	}
 	sortRows(rows, func(r EventRow) string { return r.Last })
 	return rows

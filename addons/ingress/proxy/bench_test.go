@@ -38,6 +38,7 @@ func benchGet(b *testing.B, url, host string) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
+	began := time.Now()
 	for b.Loop() {
 		start := time.Now()
 		req, _ := http.NewRequest("GET", url, nil)
@@ -56,6 +57,7 @@ func benchGet(b *testing.B, url, host string) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(len(lat))/time.Since(began).Seconds(), "req/s")
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")

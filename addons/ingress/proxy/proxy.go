@@ -49,7 +49,7 @@ type Options struct {
 type Proxy struct {
 	table     atomic.Pointer[routes.Table]
 	rr        sync.Map // backend key -> *atomic.Uint64
-	transport *http.Transport
+	transport *conns
 	rp        *httputil.ReverseProxy
 	log       *slog.Logger
 	reg       *prometheus.Registry
@@ -58,9 +58,13 @@ type Proxy struct {
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	retries  prometheus.Counter
-	reloads  prometheus.Counter
-	lastLoad prometheus.Gauge
+	// counters and observers cache the vectors' children: looking a
+	// child up hashes its label values under a lock on every request.
+	counters  sync.Map // requestLabels -> prometheus.Counter
+	observers sync.Map // ingress -> prometheus.Observer
+	retries   prometheus.Counter
+	reloads   prometheus.Counter
+	lastLoad  prometheus.Gauge
 }
 
 // New returns a Proxy serving the empty table (every request 404) until
@@ -90,8 +94,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	p := &Proxy{log: o.Logger, reg: o.Registry, fallback: fallback}
 	p.table.Store(routes.Empty())
-	p.transport = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	std := &http.Transport{
+		DialContext:           dialer.DialContext,
 		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds each endpoint
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
 		IdleConnTimeout:       o.IdleConnTimeout,
@@ -99,12 +104,20 @@ func New(o Options) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		// Backends are pods speaking plain HTTP/1.1 (Upgrade needs it).
 		ForceAttemptHTTP2: false,
+		// Pass bodies through as the backend encoded them: the transport
+		// must not ask for gzip and decompress on the client's behalf.
+		DisableCompression: true,
 	}
+	p.transport = &conns{dialer: dialer, headerTimeout: o.ResponseHeaderTimeout, idleTimeout: o.IdleConnTimeout,
+		maxIdle: o.MaxIdleConnsPerHost, std: std}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
 		Transport:    &retryTransport{p: p},
 		ErrorHandler: p.errorHandler,
 		ErrorLog:     slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		// Reuse the copy buffers: without a pool ReverseProxy allocates
+		// (and zeroes) 32 KiB for every response.
+		BufferPool: bufferPool{},
 		// FlushInterval 0: a response of known length goes out in one
 		// write; ReverseProxy flushes streams (server-sent events, chunked
 		// bodies of unknown length) after every write by itself.
@@ -172,14 +185,56 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
 	default:
 		ingress = be.Ingress
-		counter, _ := p.rr.LoadOrStore(be.Key, new(atomic.Uint64))
-		t := &target{backend: be, first: counter.(*atomic.Uint64).Add(1) - 1}
+		t := &target{backend: be, first: p.counter(be.Key).Add(1) - 1}
 		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 	}
-	code := strconv.Itoa(rec.code)
-	p.requests.WithLabelValues(ingress, code, r.Method).Inc()
-	p.latency.WithLabelValues(ingress).Observe(time.Since(start).Seconds())
+	p.requestCounter(ingress, rec.code, r.Method).Inc()
+	p.observer(ingress).Observe(time.Since(start).Seconds())
 }
+
+// counter is the round-robin position of a backend, shared by the tables
+// that have it, so a reload does not send the next requests to the first
+// endpoint again.
+func (p *Proxy) counter(key string) *atomic.Uint64 {
+	if c, ok := p.rr.Load(key); ok {
+		return c.(*atomic.Uint64)
+	}
+	c, _ := p.rr.LoadOrStore(key, new(atomic.Uint64))
+	return c.(*atomic.Uint64)
+}
+
+type requestLabels struct {
+	ingress string
+	code    int
+	method  string
+}
+
+func (p *Proxy) requestCounter(ingress string, code int, method string) prometheus.Counter {
+	key := requestLabels{ingress, code, method}
+	if c, ok := p.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c := p.requests.WithLabelValues(ingress, strconv.Itoa(code), method)
+	p.counters.Store(key, c)
+	return c
+}
+
+func (p *Proxy) observer(ingress string) prometheus.Observer {
+	if o, ok := p.observers.Load(ingress); ok {
+		return o.(prometheus.Observer)
+	}
+	o := p.latency.WithLabelValues(ingress)
+	p.observers.Store(ingress, o)
+	return o
+}
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // rewrite addresses the outgoing request to the chosen endpoint, keeps the
 // client's Host, and sets the X-Forwarded-* headers from this hop only:

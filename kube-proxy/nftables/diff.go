@@ -219,6 +219,8 @@ func (a *Applied) Remember(desired *Ruleset, full bool) {
 // (listed at start and after failures, to sweep what a previous run left).
 type Existing struct {
 	Chains, Sets []string
+	// Maps names the endpoint maps (the only maps that come and go).
+	Maps []string
 }
 
 // Stats counts what one transaction does.
@@ -351,6 +353,12 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 
 	if full {
 		w.AddTable()
+		// Endpoint maps the table may hold but this rendering does not
+		// use are emptied, not deleted: a later sync may give their
+		// slots out again and add elements whose keys must be free.
+		for _, name := range staleEndpointMaps(desired, applied, existing) {
+			w.FlushMap(name)
+		}
 	}
 	for _, name := range newMaps {
 		m, _ := LookupMap(name)
@@ -443,6 +451,28 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// staleEndpointMaps lists the endpoint maps in applied or existing that
+// desired has not.
+func staleEndpointMaps(desired *Ruleset, applied *Applied, existing *Existing) []string {
+	stale := map[string]bool{}
+	for m := range applied.Elements {
+		stale[m] = true
+	}
+	if existing != nil {
+		for _, m := range existing.Maps {
+			stale[m] = true
+		}
+	}
+	var out []string
+	for m := range stale {
+		if _, want := desired.Elements[m]; !want && IsEndpointMap(m) {
+			out = append(out, m)
+		}
+	}
+	sortNumeric(out)
+	return out
+}
 
 // mapNames lists the maps of els: the fixed ones in their order, then the
 // endpoint maps by number.

@@ -277,8 +277,12 @@ func (*Netlink) List(context.Context) (Existing, error) {
 		return ex, err
 	}
 	for _, s := range sets {
-		if !s.Anonymous && !s.IsMap {
+		switch {
+		case s.Anonymous:
+		case !s.IsMap:
 			ex.Sets = append(ex.Sets, s.Name)
+		case IsEndpointMap(s.Name):
+			ex.Maps = append(ex.Maps, s.Name)
 		}
 	}
 	return ex, nil

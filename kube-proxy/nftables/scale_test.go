@@ -153,3 +153,47 @@ func TestFullSyncFlushesOnlyKnownChains(t *testing.T) {
 		})
 	}
 }
+
+// flushWriter records the maps a transaction flushes.
+type flushWriter struct {
+	countingWriter
+	flushed []string
+}
+
+func (w *flushWriter) FlushMap(name string) { w.flushed = append(w.flushed, name) }
+
+// TestFullSyncEmptiesStaleEndpointMaps: a full sync of fewer services
+// than the table held (a periodic resync after deletions, or a restart)
+// empties the endpoint maps it no longer uses, listed or remembered, so
+// no later sync adds an element whose key an old one still holds.
+func TestFullSyncEmptiesStaleEndpointMaps(t *testing.T) {
+	big, _ := scaleState(3 * EndpointListsPerMap)
+	small, _ := scaleState(10)
+	applied := &Applied{}
+	applied.Remember(NewRenderer(testConfig).Render(big.Services(), big.Endpoints(), nil), true)
+	rs := NewRenderer(testConfig).Render(small.Services(), small.Endpoints(), nil)
+	want := []string{"endpoints-tcp-1", "endpoints-tcp-2"}
+	for _, tc := range []struct {
+		name     string
+		applied  *Applied
+		existing *Existing
+	}{
+		{"periodic resync", applied, nil},
+		{"restart", &Applied{}, &Existing{Maps: []string{"endpoints-tcp-0", "endpoints-tcp-1", "endpoints-tcp-2"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &flushWriter{countingWriter: countingWriter{map[string]int{}}}
+			Diff(w, testConfig, rs, tc.applied, true, tc.existing)
+			var got []string
+			for _, m := range w.flushed {
+				if IsEndpointMap(m) {
+					got = append(got, m)
+				}
+			}
+			// The stale maps, then the one in use (declared and flushed).
+			if want := append(want, "endpoints-tcp-0"); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("flushed endpoint maps %v, want %v", got, want)
+			}
+		})
+	}
+}

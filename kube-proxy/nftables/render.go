@@ -295,7 +295,7 @@ type MapDef struct {
 }
 
 // Maps lists the fixed maps and sets; the endpoint maps (EndpointMap)
-// come and go with the service ports.
+// are added as the service ports need them.
 var Maps = []MapDef{
 	{Name: MapServiceIPs, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
 	{Name: MapServiceNodePorts, Type: "inet_proto . inet_service : verdict"},
@@ -318,7 +318,7 @@ func endpointMapProto(name string) string {
 		return ""
 	}
 	proto, n, ok := strings.Cut(rest, "-")
-	if _, known := protocolNumbers[proto]; !ok || !known {
+	if _, known := knownProtocols[proto]; !ok || !known {
 		return ""
 	}
 	if _, err := strconv.Atoi(n); err != nil {
@@ -327,7 +327,7 @@ func endpointMapProto(name string) string {
 	return proto
 }
 
-var protocolNumbers = map[string]bool{"tcp": true, "udp": true, "sctp": true}
+var knownProtocols = map[string]bool{"tcp": true, "udp": true, "sctp": true}
 
 // IsEndpointMap reports whether name is an endpoint map.
 func IsEndpointMap(name string) bool { return endpointMapProto(name) != "" }

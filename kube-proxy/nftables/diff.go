@@ -126,11 +126,18 @@ func fixedChains(cfg Config) []fixedChain {
 	// (that would need route_localnet), as in Kubernetes' nftables mode.
 	nodePortDst := "fib daddr type local ip daddr != 127.0.0.0/8"
 	newConn := "ct state new jump "
+	var services []string
+	if cfg.ClusterCIDR.IsValid() {
+		// Off-cluster traffic to a cluster IP is masqueraded (one rule
+		// for every service: a rule per service chain would be 10,000
+		// more rules for the kernel to parse on a full sync).
+		services = append(services, "ip saddr != "+cfg.ClusterCIDR.String()+" ip daddr . meta l4proto . th dport @"+SetClusterIPs+" jump "+ChainMarkForMasquerade)
+	}
+	services = append(services,
+		"ip daddr . meta l4proto . th dport vmap @"+MapServiceIPs,
+		nodePortDst+" meta l4proto . th dport vmap @"+MapServiceNodePorts)
 	return []fixedChain{
-		{name: ChainServices, rules: []string{
-			"ip daddr . meta l4proto . th dport vmap @" + MapServiceIPs,
-			nodePortDst + " meta l4proto . th dport vmap @" + MapServiceNodePorts,
-		}},
+		{name: ChainServices, rules: services},
 		{name: ChainMarkForMasquerade, rules: []string{"meta mark set meta mark | " + mark}},
 		{name: ChainMasquerading, rules: []string{
 			"ct status dnat ip saddr . ip daddr @" + SetHairpin + " jump " + ChainMarkForMasquerade,

@@ -80,8 +80,9 @@ func TestProxierSyncs(t *testing.T) {
 	objs := scenarios["several-services"]
 	feed(p, objs...)
 	res := mustSync(t, p)
-	// 4 service chains; 4 service-ips, 8 endpoint and 6 hairpin elements.
-	if !res.Full || res.Chains != 4 || res.Elements != 18 {
+	// 4 service chains; 4 service-ips, 4 cluster-ips, 8 endpoint and 6
+	// hairpin elements.
+	if !res.Full || res.Chains != 4 || res.Elements != 22 {
 		t.Fatalf("first sync: %+v", res)
 	}
 	if got := tracePod(t, f, "10.96.0.30", 5432); got["10.244.2.9:5432"] != 1 {
@@ -114,11 +115,11 @@ func TestProxierSyncs(t *testing.T) {
 	}
 
 	// Endpoints gone: the service rejects, its chain is deleted, its
-	// service-ips element, its 3 endpoints and the 3 hairpin elements
-	// only it had go.
+	// service-ips and cluster-ips elements, its 3 endpoints and the 3
+	// hairpin elements only it had go.
 	p.State().UpdateEndpoints(withEndpoints(web, "3"), nil)
 	res = mustSync(t, p)
-	if res.Stats.ChainsDeleted != 1 || res.Stats.ElementsDeleted != 7 || res.Stats.ElementsAdded != 1 {
+	if res.Stats.ChainsDeleted != 1 || res.Stats.ElementsDeleted != 8 || res.Stats.ElementsAdded != 1 {
 		t.Fatalf("endpoints removed: %+v", res)
 	}
 	if got := tracePod(t, f, "10.96.0.20", 80); got["REJECT"] != 1 {

@@ -28,8 +28,9 @@
 //	external-*: marks traffic from outside for masquerade, goto service-*
 //	    (externalTrafficPolicy Local: pods and the node itself go to
 //	    service-*, the rest to a local endpoint, keeping its source)
-//	service-*: marks off-cluster sources for masquerade, then DNATs
-//	    straight from a map:
+//	        ip saddr != <cluster CIDR> ip daddr . meta l4proto . th dport
+//	            @cluster-ips jump mark-for-masquerade (before the lookups)
+//	service-*: DNATs straight from a map:
 //	        meta l4proto tcp dnat to numgen random mod N offset K map @endpoints-tcp-S
 //	    endpoints-tcp-S (a plain map, not a verdict map) holds keys K..K+N-1,
 //	    each an endpoint's address . port. Every service port's endpoint
@@ -116,6 +117,10 @@ const (
 	// traffic, masqueraded so the endpoint's reply comes back through
 	// the node.
 	SetHairpin = "hairpin-endpoints"
+	// SetClusterIPs holds cluster IP . protocol . port of every service
+	// port with endpoints: traffic to them from outside the pod network
+	// is marked for masquerade, by one rule in the services chain.
+	SetClusterIPs = "cluster-ips"
 	// PrefixEndpointMap names the endpoint maps: endpoints-tcp-0,
 	// endpoints-udp-0, ... (one series per protocol: nft reads a map of
 	// "th dport" values back from the kernel as conflicting with a
@@ -302,6 +307,7 @@ var Maps = []MapDef{
 	{Name: MapNoEndpointServices, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
 	{Name: MapNoEndpointNodePorts, Type: "inet_proto . inet_service : verdict"},
 	{Name: SetHairpin, Type: "ipv4_addr . ipv4_addr", Set: true},
+	{Name: SetClusterIPs, Type: "ipv4_addr . inet_proto . inet_service", Set: true},
 }
 
 // endpointMapTypeOf is the type of a protocol's endpoint maps: numgen's
@@ -634,13 +640,12 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		f.hairpins = append(f.hairpins, e.IP.String())
 	}
 
-	// service-*: masquerade what comes from outside the pod network, then
-	// choose an endpoint.
-	var rules []string
+	// service-*: choose an endpoint (the services chain has marked what
+	// comes from outside the pod network, through cluster-ips).
 	if c.ClusterCIDR.IsValid() {
-		rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %d ip saddr != %s jump %s", sp.ClusterIP, p, sp.Port, c.ClusterCIDR, ChainMarkForMasquerade))
+		elem(SetClusterIPs, "", sp.ClusterIP.String(), p, port)
 	}
-	rules = r.chooseEndpoint(f, rules, sp, eps, false)
+	rules := r.chooseEndpoint(f, nil, sp, eps, false)
 	f.chains = append(f.chains, ownChain{svcChain, rules})
 
 	if external {

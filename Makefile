@@ -8,7 +8,7 @@ COMPONENTS := $(wildcard apiserver scheduler controller-manager kubelet kube-pro
 .DEFAULT_GOAL := help
 
 help: ## show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 deps: ## install build and test dependencies (apt packages, protoc plugins, pinned etcd)
 	./hack/install-deps.sh

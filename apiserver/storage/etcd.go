@@ -588,6 +588,19 @@ func translate(err error) error {
 		return apierrors.NewExpired("too old resource version: " + err.Error())
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return apierrors.NewTooLarge("etcd request too large: " + err.Error())
+	case errors.Is(err, rpctypes.ErrNoSpace):
+		return noSpace()
 	}
 	return apierrors.NewUnavailable("etcd: " + err.Error())
+}
+
+// noSpace is etcd's refusal of every write once its database reached
+// --quota-backend-bytes (the NOSPACE alarm). As Kubernetes does, it is a
+// 500 - waiting does not clear it, an operator must - with one line that
+// says what happened and what still works; etcd's own words end it so a
+// search for them finds it.
+func noSpace() error {
+	return apierrors.NewInternal(errors.New("etcd is out of space (NOSPACE alarm: its database reached --quota-backend-bytes): " +
+		"writes are refused until an operator compacts, defragments and disarms the alarm (hack/etcd-backup.sh reclaim); " +
+		"reads and deletes still work: " + rpctypes.ErrNoSpace.Error()))
 }

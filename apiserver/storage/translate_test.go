@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -34,6 +35,7 @@ func TestTranslateWrite(t *testing.T) {
 		{"grpc deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), true, apierrors.ReasonTimeout},
 		{"cancelled by the caller", context.Canceled, false, ""},
 		{"too large", rpctypes.ErrRequestTooLarge, false, apierrors.ReasonTooLarge},
+		{"etcd out of space", rpctypes.ErrNoSpace, false, apierrors.ReasonInternal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := translateWrite(tc.err, "update", k, "web")
@@ -42,6 +44,13 @@ func TestTranslateWrite(t *testing.T) {
 			}
 			if apierrors.ReasonOf(err) != tc.reason {
 				t.Fatalf("%v: reason %q, want %q", err, apierrors.ReasonOf(err), tc.reason)
+			}
+			if tc.err == rpctypes.ErrNoSpace {
+				var se *apierrors.StatusError
+				if !errors.As(err, &se) || se.Status.Code != 500 || !strings.HasPrefix(se.Error(), "Internal error occurred: etcd is out of space (NOSPACE alarm") ||
+					!strings.HasSuffix(se.Error(), "etcdserver: mvcc: database space exceeded") || strings.Contains(se.Error(), "\n") {
+					t.Fatalf("status %v", err)
+				}
 			}
 			if tc.ambiguous {
 				var se *apierrors.StatusError

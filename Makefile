@@ -136,7 +136,7 @@ FAULT_RUN ?=
 FAULT_ETCD_QUOTA ?= 134217728
 fault: ## bring a local cluster up, run the fault suite (test/fault), write docs/reliability.md, bring it down
 	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
-	ETCD_QUOTA_BACKEND_BYTES=$(FAULT_ETCD_QUOTA) ./hack/local-up-cluster.sh up && \
+	MK8S_ETCD_QUOTA=$(FAULT_ETCD_QUOTA) ./hack/local-up-cluster.sh up && \
 	$(E2E_ENV) $(if $(FAULT_RUN),,FAULT_REPORT=$(CURDIR)/docs/reliability.md) $(GO) test -count=1 -p 1 -v -timeout 15m \
 		$(if $(FAULT_RUN),-run '$(FAULT_RUN)') ./test/fault/...
 

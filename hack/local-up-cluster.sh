@@ -23,9 +23,10 @@
 # deploy/addons/kube-proxy.yaml instead of processes. Nothing of the control
 # plane runs in the root namespace; every client uses 10.250.0.11:6443.
 #
-# ETCD_QUOTA_BACKEND_BYTES=N starts every etcd member (processes mode)
+# MK8S_ETCD_QUOTA=N starts every etcd member (processes mode)
 # with --quota-backend-bytes N instead of etcd's 2 GiB: `make fault` uses
-# a small quota so its disk-full case fills it in seconds.
+# a small quota so its disk-full case fills it in seconds. (Not ETCD_*:
+# etcd reads those from its environment and exits when one repeats a flag.)
 #
 # INGRESS=1 (make up INGRESS=1) also installs the ingress controller add-on
 # (deploy/addons/ingress.yaml: NodePorts 30080/30443, docs/ingress.md).
@@ -115,7 +116,7 @@ SCHED_PORTS=(10259 10269)
 CM_PORTS=(10257 10267)
 KUBELET_PORT_BASE=10350        # kubelet of node I serves on its node IP:(base+I), in the node's namespace
 ETCD_MEMBERS=3
-ETCD_QUOTA_BACKEND_BYTES=${ETCD_QUOTA_BACKEND_BYTES:-}
+MK8S_ETCD_QUOTA=${MK8S_ETCD_QUOTA:-}
 # test/fault's partition case drops a member's traffic in this chain
 # (jumped from OUTPUT, matching only that member's ports and its
 # cgroup); down removes both if a case could not.
@@ -389,7 +390,7 @@ add_netns_on_bridge() {
 etcd() {
 	local initial="" i client peer
 	local -a quota=()
-	[ -z "$ETCD_QUOTA_BACKEND_BYTES" ] || quota=(--quota-backend-bytes "$ETCD_QUOTA_BACKEND_BYTES")
+	[ -z "$MK8S_ETCD_QUOTA" ] || quota=(--quota-backend-bytes "$MK8S_ETCD_QUOTA")
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
 		initial+="${initial:+,}etcd-$i=https://$GATEWAY:$((2380 + 10 * i))"
 	done
@@ -702,7 +703,7 @@ MK8S_PKI=$PKI
 MK8S_ETCD_CACERT=$PKI/etcd/ca.crt
 MK8S_ETCD_CERT=$PKI/apiserver-etcd-client.crt
 MK8S_ETCD_KEY=$PKI/apiserver-etcd-client.key
-MK8S_ETCD_QUOTA_BACKEND_BYTES=$ETCD_QUOTA_BACKEND_BYTES
+MK8S_ETCD_QUOTA=$MK8S_ETCD_QUOTA
 MK8S_FAULT_CHAIN=$FAULT_CHAIN
 MK8S_FAULT_CGROUP=$FAULT_CGROUP
 KUBE_PROXY_MODE=$KUBE_PROXY_MODE

@@ -373,7 +373,7 @@ func TestEtcdNoSpace(t *testing.T) {
 	record(t, row)
 	quota, size := c.etcdQuota(t)
 	if quota <= 0 || quota > 1<<30 {
-		require.Skip(t, fmt.Sprintf("etcd's quota is %d bytes: start the cluster with a small one (make fault sets ETCD_QUOTA_BACKEND_BYTES)", quota))
+		require.Skip(t, fmt.Sprintf("etcd's quota is %d bytes: start the cluster with a small one (make fault sets MK8S_ETCD_QUOTA)", quota))
 	}
 	row.Fault = fmt.Sprintf("etcd's disk full: a client fills the database to the members' %d MiB quota (NOSPACE alarm), then hack/etcd-backup.sh reclaim", quota>>20)
 	ns := c.namespace(t, "fault-etcd-nospace")

@@ -235,6 +235,15 @@ func (s *Etcd) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (s
 	return obj, nil
 }
 
+// leaderOnly marks a request for a member that knows a leader: one that
+// does not (cut off from the others, or during an election) refuses it at
+// once with ErrNoLeader instead of holding it until its request timeout
+// (7 s) - a proposal waits for a leader and a linearizable read for one's
+// read index. A read refused so is retried by the etcd client on the next
+// member, a write by commitPut; so a member cut off from its peers costs
+// a write a retry, not its deadline.
+func leaderOnly(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
 // ambiguous reports an etcd error after which a write may or may not
 // have been applied (a leader change while it was in flight), or was not
 // applied for want of a leader: both are worth another try.
@@ -263,7 +272,7 @@ func ambiguous(err error) bool {
 func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64, verb string, k *scheme.Kind, name string) (newRev int64, written, exists bool, err error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		resp, err := s.cli.Txn(ctx).
+		resp, err := s.cli.Txn(leaderOnly(ctx)).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, string(data))).
 			Else(clientv3.OpGet(key)).
@@ -296,7 +305,7 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 
 // Get reads one object from etcd (a linearizable read).
 func (s *Etcd) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
-	resp, err := s.cli.Get(ctx, Key(k, ns, name))
+	resp, err := s.cli.Get(leaderOnly(ctx), Key(k, ns, name))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -377,7 +386,7 @@ func (s *Etcd) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv i
 // List reads every object of a kind (in ns, or all namespaces when ns is
 // "") and returns them with the etcd revision they were read at.
 func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Object, int64, error) {
-	resp, err := s.cli.Get(ctx, KeyPrefix(k, ns), clientv3.WithPrefix())
+	resp, err := s.cli.Get(leaderOnly(ctx), KeyPrefix(k, ns), clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, translate(err)
 	}
@@ -395,7 +404,7 @@ func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Ob
 
 // CurrentRevision returns etcd's latest revision with a cheap linearizable read.
 func (s *Etcd) CurrentRevision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(ctx, Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	resp, err := s.cli.Get(leaderOnly(ctx), Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
 	if err != nil {
 		return 0, translate(err)
 	}

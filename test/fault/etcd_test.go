@@ -54,6 +54,41 @@ func (c *cluster) caughtUp(t *testing.T, i int, rev int64) time.Time {
 	})
 }
 
+// electedDaemons are the harness's processes that hold or wait for a
+// Lease; each exits when it cannot renew one it holds (as Kubernetes'
+// daemons do) and is not restarted by the harness.
+var electedDaemons = []string{"scheduler-0", "scheduler-1", "controller-manager-0", "controller-manager-1"}
+
+// watchElected makes sure every leader-elected daemon runs and returns a
+// function that, when the fault is over, starts again those that exited
+// and says how many did.
+func (c *cluster) watchElected(t *testing.T) (restarted func() string) {
+	t.Helper()
+	pids := map[string]int{}
+	for _, d := range electedDaemons {
+		c.start(t, d)
+		pids[d] = c.pid(t, d)
+	}
+	t.Cleanup(func() {
+		for _, d := range electedDaemons {
+			c.start(t, d)
+		}
+	})
+	return func() string {
+		var exited []string
+		for _, d := range electedDaemons {
+			if !c.ours(pids[d]) {
+				exited = append(exited, d)
+				c.start(t, d)
+			}
+		}
+		if len(exited) == 0 {
+			return "no scheduler or controller-manager exited"
+		}
+		return fmt.Sprintf("%s exited (a Lease not renewed in time) and restarted", strings.Join(exited, ", "))
+	}
+}
+
 // TestStopEtcdMemberMinute: an etcd follower stopped for a minute (the
 // harness's stop: SIGTERM) while the load runs, then started again: the
 // other two keep the quorum, and the member catches up on what it missed.
@@ -63,6 +98,7 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 	row := &Row{Fault: "an etcd follower stopped for 60 s, then started again"}
 	record(t, row)
 	ns := c.namespace(t, "fault-etcd-minute")
+	elected := c.watchElected(t)
 	l := c.startLoad(t, ns, "cm")
 	leader, err := c.etcdLeader(-1)
 	if err != nil {
@@ -88,8 +124,8 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	as := c.check(t, l, row)
 	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, then %d revisions behind, caught up after %s",
-		recovered(d, ok), name, Seconds(back.Sub(restarted)), behind, Seconds(caught.Sub(restarted)))
+	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, then %d revisions behind, caught up after %s; %s",
+		recovered(d, ok), name, Seconds(back.Sub(restarted)), behind, Seconds(caught.Sub(restarted)), elected())
 }
 
 // TestPartitionEtcdLeader: the etcd leader cut off from the other two
@@ -104,6 +140,7 @@ func TestPartitionEtcdLeader(t *testing.T) {
 	row := &Row{Fault: "the etcd leader cut off from its peers (iptables) for 20 s, then healed"}
 	record(t, row)
 	ns := c.namespace(t, "fault-etcd-partition")
+	daemons := c.watchElected(t)
 	l := c.startLoad(t, ns, "cm")
 	leader, err := c.etcdLeader(-1)
 	if err != nil {
@@ -135,8 +172,8 @@ func TestPartitionEtcdLeader(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	as := c.check(t, l, row)
 	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the cut; new leader %s elected after %s; %s %d revisions behind at the heal, caught up %s after it",
-		recovered(d, ok), c.etcdMember(next), Seconds(elected.Sub(at)), name, majorityRev-cutRev, Seconds(caught.Sub(healed)))
+	row.Recover = fmt.Sprintf("writes: %s after the cut; new leader %s elected after %s; %s %d revisions behind at the heal, caught up %s after it; %s",
+		recovered(d, ok), c.etcdMember(next), Seconds(elected.Sub(at)), name, majorityRev-cutRev, Seconds(caught.Sub(healed)), daemons())
 }
 
 // partition cuts etcd member i off from the other members' peer traffic
@@ -364,9 +401,9 @@ func hexPort(addr string) int {
 // reads still answer, and after the operator's recovery - delete what
 // filled it, then hack/etcd-backup.sh reclaim (compact, defragment every
 // member, disarm the alarm) - writes resume, with no acknowledged write
-// lost. The schedulers and controller-managers cannot renew their Leases
-// while etcd refuses writes and exit, as Kubernetes' do; the case starts
-// them again and says how many did.
+// lost. A scheduler or controller-manager that cannot renew its Lease
+// while etcd refuses writes exits, as Kubernetes' do; the case starts
+// them again and says which did.
 func TestEtcdNoSpace(t *testing.T) {
 	c := need(t)
 	row := &Row{Fault: "etcd's disk full: the database filled to its quota (NOSPACE alarm), then reclaimed"}
@@ -377,16 +414,7 @@ func TestEtcdNoSpace(t *testing.T) {
 	}
 	row.Fault = fmt.Sprintf("etcd's disk full: a client fills the database to the members' %d MiB quota (NOSPACE alarm), then hack/etcd-backup.sh reclaim", quota>>20)
 	ns := c.namespace(t, "fault-etcd-nospace")
-	daemons := []string{"scheduler-0", "scheduler-1", "controller-manager-0", "controller-manager-1"}
-	pids := map[string]int{}
-	for _, d := range daemons {
-		pids[d] = c.pid(t, d)
-	}
-	t.Cleanup(func() {
-		for _, d := range daemons {
-			c.start(t, d)
-		}
-	})
+	daemons := c.watchElected(t)
 	const fill = "/fault-fill/"
 	filled := false
 	t.Cleanup(func() {
@@ -495,20 +523,14 @@ func TestEtcdNoSpace(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	as := c.check(t, l, row)
 	d, ok := Recovery(full, as)
-	exited := 0
-	for _, dm := range daemons {
-		if !c.ours(pids[dm]) {
-			exited++
-		}
-	}
 	if len(refusal) > 90 {
 		refusal = refusal[:90] + "..."
 	}
 	row.Recover = fmt.Sprintf("alarm after %d MiB written in %s; creates refused: %q; reads answered (get and a list of %d in %s); "+
 		"recovery (delete the fill, then reclaim: compact, defragment 3 members, disarm) %s; writes: %s after the alarm; "+
-		"largest member database %d MiB -> %d MiB; %d of 4 schedulers and controller-managers exited on a lost Lease and were restarted",
+		"largest member database %d MiB -> %d MiB; %s",
 		n, Seconds(full.Sub(filling)), refusal, listed, Seconds(read), Seconds(reclaimed.Sub(recovering)), recovered(d, ok),
-		size>>20, after>>20, exited)
+		size>>20, after>>20, daemons())
 }
 
 // etcdQuota is the smallest --quota-backend-bytes among the members and

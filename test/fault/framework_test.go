@@ -570,6 +570,7 @@ func record(t *testing.T, row *Row) {
 		if t.Failed() {
 			r.Recover += " (case FAILED: see the test log)"
 		}
+		t.Logf("row: %s | %s | %s | %s | %s", r.Fault, r.Load, r.Lost, r.Failed, r.Recover)
 		rowsMu.Lock()
 		rows = append(rows, r)
 		rowsMu.Unlock()

@@ -454,7 +454,8 @@ func TestEtcdNoSpace(t *testing.T) {
 		}
 	}
 	full := time.Now()
-	t.Logf("NOSPACE after %d MiB in %s (database %d MiB before)", n, full.Sub(filling), size>>20)
+	_, atAlarm := c.etcdQuota(t)
+	t.Logf("NOSPACE after %d MiB in %s (database %s before, %s at the alarm)", n, full.Sub(filling), mib(size), mib(atAlarm))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	alarms, err := c.etcdc.AlarmList(ctx)
 	cancel()
@@ -523,15 +524,19 @@ func TestEtcdNoSpace(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	as := c.check(t, l, row)
 	d, ok := Recovery(full, as)
+	back, backOK := Recovery(recovering, as)
 	if len(refusal) > 90 {
 		refusal = refusal[:90] + "..."
 	}
 	row.Recover = fmt.Sprintf("alarm after %d MiB written in %s; creates refused: %q; reads answered (get and a list of %d in %s); "+
-		"recovery (delete the fill, then reclaim: compact, defragment 3 members, disarm) %s; writes: %s after the alarm; "+
-		"largest member database %d MiB -> %d MiB; %s",
-		n, Seconds(full.Sub(filling)), refusal, listed, Seconds(read), Seconds(reclaimed.Sub(recovering)), recovered(d, ok),
-		size>>20, after>>20, daemons())
+		"recovery (delete the fill, then reclaim: compact, defragment 3 members, disarm) %s; writes: %s after the alarm (held 2 s), %s after the recovery began; "+
+		"largest member database %s at the alarm, %s after; %s",
+		n, Seconds(full.Sub(filling)), refusal, listed, Seconds(read), Seconds(reclaimed.Sub(recovering)), recovered(d, ok), recovered(back, backOK),
+		mib(atAlarm), mib(after), daemons())
 }
+
+// mib formats a size in MiB.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // etcdQuota is the smallest --quota-backend-bytes among the members and
 // the largest database file.

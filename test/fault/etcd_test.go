@@ -108,6 +108,7 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 	name := c.etcdMember(follower)
 	row.Fault = fmt.Sprintf("an etcd follower (%s) stopped (SIGTERM) for %.0f s, then started again", name, down.Seconds())
 	at := time.Now()
+	left := c.memberRevision(follower)
 	c.stop(t, name)
 	time.Sleep(time.Until(at.Add(down)))
 	restarted := time.Now()
@@ -119,13 +120,12 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 		}
 		return ""
 	})
-	behind := target - c.memberRevision(follower)
 	caught := c.caughtUp(t, follower, target)
 	time.Sleep(3 * time.Second)
 	as := c.check(t, l, row)
 	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, then %d revisions behind, caught up after %s; %s",
-		recovered(d, ok), name, Seconds(back.Sub(restarted)), behind, Seconds(caught.Sub(restarted)), elected())
+	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, %d revisions behind when started, caught up %s after its start; %s",
+		recovered(d, ok), name, Seconds(back.Sub(restarted)), target-left, Seconds(caught.Sub(restarted)), elected())
 }
 
 // TestPartitionEtcdLeader: the etcd leader cut off from the other two

@@ -203,8 +203,9 @@ operator disarms it. The apiservers then answer every create, update and
 patch with one line, a 500 as Kubernetes answers: "etcd is out of space
 (NOSPACE alarm: ...): writes are refused until an operator compacts,
 defragments and disarms the alarm (hack/etcd-backup.sh reclaim); reads and
-deletes still work". Leader-elected daemons cannot renew their Leases and
-exit; node Leases go stale. To recover:
+deletes still work". Node Leases go stale, and a scheduler or
+controller-manager that cannot renew its Lease within its renew deadline
+exits. To recover:
 
 1. Find and delete what filled the database (` + "`minictl delete`" + ` works
    during the alarm for objects it removes at once; one with finalizers

@@ -127,6 +127,12 @@ func TestObjectGetter(t *testing.T) {
 		t.Error("unset bool must read false")
 	}
 
+	// An event's "source" selects its reporting component.
+	ev := &corev1.Event{Source: &corev1.EventSource{Component: "kubelet"}}
+	if get := ResourceGetter("events", ev); !MustParse("source=kubelet").Matches(get) || MustParse("source=scheduler").Matches(get) {
+		t.Error(`"source" of an event must read source.component`)
+	}
+
 	csr := &certificatesv1.CertificateSigningRequest{Spec: &certificatesv1.CertificateSigningRequestSpec{SignerName: "kubernetes.io/kubelet-serving"}}
 	sel := MustParse("spec.signerName=kubernetes.io/kubelet-serving")
 	if err := Supported("certificatesigningrequests", sel); err != nil || !sel.Matches(ObjectGetter(csr)) {

@@ -3,6 +3,8 @@ package fields
 import (
 	"fmt"
 	"slices"
+
+	"minik8s/api/scheme"
 )
 
 // selectable are the fields each resource can be selected by besides
@@ -24,6 +26,29 @@ var selectable = map[string][]string{
 	"jobs":                   {"status.successful"},
 	// A signer watches only its own requests.
 	"certificatesigningrequests": {"spec.signerName"},
+}
+
+// renamed are the selector fields that are not their object's own path:
+// Kubernetes selects events by "source", which reads source.component.
+var renamed = map[string]map[string]string{
+	"events": {"source": "source.component"},
+}
+
+// ResourceGetter is ObjectGetter for an object of resource, which reads a
+// field Kubernetes selects by another name (an event's "source") at its
+// real path.
+func ResourceGetter(resource string, obj scheme.Object) func(path string) (string, bool) {
+	get := ObjectGetter(obj)
+	r := renamed[resource]
+	if r == nil {
+		return get
+	}
+	return func(path string) (string, bool) {
+		if real, ok := r[path]; ok {
+			path = real
+		}
+		return get(path)
+	}
 }
 
 // Supported returns an error naming the first field of sel that resource

@@ -16,7 +16,8 @@ import (
 // as rendered here.
 type Writer interface {
 	AddTable()
-	AddMap(name, typ string)
+	// AddMap declares a map or set holding elements.
+	AddMap(m MapDef)
 	FlushMap(name string)
 	// AddSet declares an affinity set: ipv4_addr, dynamic, timeout.
 	AddSet(name string, timeout time.Duration)
@@ -57,8 +58,25 @@ var _ Writer = TxWriter{}
 func (w TxWriter) AddTable() {
 	w.Tx.Add(&knftables.Table{Comment: knftables.PtrTo("kube-proxy rules")})
 }
-func (w TxWriter) AddMap(name, typ string) { w.Tx.Add(&knftables.Map{Name: name, Type: typ}) }
-func (w TxWriter) FlushMap(name string)    { w.Tx.Flush(&knftables.Map{Name: name}) }
+func (w TxWriter) AddMap(m MapDef) {
+	if m.Set {
+		w.Tx.Add(&knftables.Set{Name: m.Name, Type: m.Type, TypeOf: m.TypeOf})
+		return
+	}
+	w.Tx.Add(&knftables.Map{Name: m.Name, Type: m.Type, TypeOf: m.TypeOf})
+}
+func (w TxWriter) FlushMap(name string) {
+	if isSet(name) {
+		w.Tx.Flush(&knftables.Set{Name: name})
+		return
+	}
+	w.Tx.Flush(&knftables.Map{Name: name})
+}
+
+func isSet(name string) bool {
+	m, _ := LookupMap(name)
+	return m.Set
+}
 func (w TxWriter) AddSet(name string, timeout time.Duration) {
 	w.Tx.Add(&knftables.Set{Name: name, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
 		Timeout: knftables.PtrTo(timeout)})
@@ -74,9 +92,17 @@ func (w TxWriter) AddChain(name string, base *BaseChain) {
 func (w TxWriter) FlushChain(name string)     { w.Tx.Flush(&knftables.Chain{Name: name}) }
 func (w TxWriter) AddRule(chain, rule string) { w.Tx.Add(&knftables.Rule{Chain: chain, Rule: rule}) }
 func (w TxWriter) AddElement(m string, e Element) {
+	if isSet(m) {
+		w.Tx.Add(&knftables.Element{Set: m, Key: e.Key})
+		return
+	}
 	w.Tx.Add(&knftables.Element{Map: m, Key: e.Key, Value: []string{e.Value}})
 }
 func (w TxWriter) DeleteElement(m string, e Element) {
+	if isSet(m) {
+		w.Tx.Delete(&knftables.Element{Set: m, Key: e.Key})
+		return
+	}
 	w.Tx.Delete(&knftables.Element{Map: m, Key: e.Key})
 }
 func (w TxWriter) DeleteChain(name string) { w.Tx.Delete(&knftables.Chain{Name: name}) }
@@ -100,13 +126,21 @@ func fixedChains(cfg Config) []fixedChain {
 	// (that would need route_localnet), as in Kubernetes' nftables mode.
 	nodePortDst := "fib daddr type local ip daddr != 127.0.0.0/8"
 	newConn := "ct state new jump "
+	var services []string
+	if cfg.ClusterCIDR.IsValid() {
+		// Off-cluster traffic to a cluster IP is masqueraded (one rule
+		// for every service: a rule per service chain would be 10,000
+		// more rules for the kernel to parse on a full sync).
+		services = append(services, "ip saddr != "+cfg.ClusterCIDR.String()+" ip daddr . meta l4proto . th dport @"+SetClusterIPs+" jump "+ChainMarkForMasquerade)
+	}
+	services = append(services,
+		"ip daddr . meta l4proto . th dport vmap @"+MapServiceIPs,
+		nodePortDst+" meta l4proto . th dport vmap @"+MapServiceNodePorts)
 	return []fixedChain{
-		{name: ChainServices, rules: []string{
-			"ip daddr . meta l4proto . th dport vmap @" + MapServiceIPs,
-			nodePortDst + " meta l4proto . th dport vmap @" + MapServiceNodePorts,
-		}},
+		{name: ChainServices, rules: services},
 		{name: ChainMarkForMasquerade, rules: []string{"meta mark set meta mark | " + mark}},
 		{name: ChainMasquerading, rules: []string{
+			"ct status dnat ip saddr . ip daddr @" + SetHairpin + " jump " + ChainMarkForMasquerade,
 			"meta mark & " + mark + " == 0 return",
 			"meta mark set meta mark ^ " + mark,
 			"masquerade fully-random",
@@ -192,6 +226,8 @@ func (a *Applied) Remember(desired *Ruleset, full bool) {
 // (listed at start and after failures, to sweep what a previous run left).
 type Existing struct {
 	Chains, Sets []string
+	// Maps names the endpoint maps (the only maps that come and go).
+	Maps []string
 }
 
 // Stats counts what one transaction does.
@@ -234,14 +270,20 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 	if t == nil {
 		full = true
 	}
-	var newSets, newChains, writeChains, staleChains, staleSets []string
+	var newSets, newChains, writeChains, staleChains, staleSets, newMaps []string
 	var delElems, addElems []mapElement
 	if full {
 		newSets = sortedKeys(desired.Sets)
 		writeChains = sortedKeys(desired.Chains)
-		for _, m := range Maps {
-			for _, k := range sortedKeys(desired.Elements[m.Name]) {
-				addElems = append(addElems, mapElement{m.Name, desired.Elements[m.Name][k]})
+		newMaps = mapNames(desired.Elements)
+		for _, m := range newMaps {
+			els := desired.Elements[m]
+			keys := sortedKeys(els)
+			if IsEndpointMap(m) {
+				sortNumeric(keys)
+			}
+			for _, k := range keys {
+				addElems = append(addElems, mapElement{m, els[k]})
 			}
 		}
 		staleC, staleS := map[string]bool{}, map[string]bool{}
@@ -295,16 +337,22 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 				staleChains = append(staleChains, c)
 			}
 		}
-		for _, m := range Maps {
-			keys := t.Elements[m.Name]
-			for _, k := range sortedKeys(keys) {
-				want, ok := desired.Elements[m.Name][k]
-				had, wasThere := applied.Elements[m.Name][k]
+		for _, m := range mapNames(t.Elements) {
+			if applied.Elements[m] == nil && desired.Elements[m] != nil {
+				newMaps = append(newMaps, m)
+			}
+			keys := sortedKeys(t.Elements[m])
+			if IsEndpointMap(m) {
+				sortNumeric(keys)
+			}
+			for _, k := range keys {
+				want, ok := desired.Elements[m][k]
+				had, wasThere := applied.Elements[m][k]
 				if wasThere && (!ok || had.Value != want.Value) {
-					delElems = append(delElems, mapElement{m.Name, had})
+					delElems = append(delElems, mapElement{m, had})
 				}
 				if ok && (!wasThere || had.Value != want.Value) {
-					addElems = append(addElems, mapElement{m.Name, want})
+					addElems = append(addElems, mapElement{m, want})
 				}
 			}
 		}
@@ -312,9 +360,18 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 
 	if full {
 		w.AddTable()
-		for _, m := range Maps {
-			w.AddMap(m.Name, m.Type)
-			w.FlushMap(m.Name)
+		// Endpoint maps the table may hold but this rendering does not
+		// use are emptied, not deleted: a later sync may give their
+		// slots out again and add elements whose keys must be free.
+		for _, name := range staleEndpointMaps(desired, applied, existing) {
+			w.FlushMap(name)
+		}
+	}
+	for _, name := range newMaps {
+		m, _ := LookupMap(name)
+		w.AddMap(m)
+		if full {
+			w.FlushMap(name)
 		}
 	}
 	for _, s := range newSets {
@@ -401,3 +458,54 @@ func Diff(w Writer, cfg Config, desired *Ruleset, applied *Applied, full bool, e
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// staleEndpointMaps lists the endpoint maps in applied or existing that
+// desired has not.
+func staleEndpointMaps(desired *Ruleset, applied *Applied, existing *Existing) []string {
+	stale := map[string]bool{}
+	for m := range applied.Elements {
+		stale[m] = true
+	}
+	if existing != nil {
+		for _, m := range existing.Maps {
+			stale[m] = true
+		}
+	}
+	var out []string
+	for m := range stale {
+		if _, want := desired.Elements[m]; !want && IsEndpointMap(m) {
+			out = append(out, m)
+		}
+	}
+	sortNumeric(out)
+	return out
+}
+
+// mapNames lists the maps of els: the fixed ones in their order, then the
+// endpoint maps by number.
+func mapNames[V any](els map[string]V) []string {
+	var names, eps []string
+	for _, m := range Maps {
+		if _, ok := els[m.Name]; ok {
+			names = append(names, m.Name)
+		}
+	}
+	for m := range els {
+		if IsEndpointMap(m) {
+			eps = append(eps, m)
+		}
+	}
+	sortNumeric(eps)
+	return append(names, eps...)
+}
+
+// sortNumeric sorts strings of one prefix and a decimal number by the
+// number.
+func sortNumeric(keys []string) {
+	slices.SortFunc(keys, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+}

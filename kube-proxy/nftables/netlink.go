@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -145,7 +146,7 @@ func sendBatch(msgs []netlink.Message) error {
 	if err := bigBuffers(conn); err != nil {
 		return err
 	}
-	if _, err := conn.SendMessages(msgs); err != nil {
+	if err := sendAll(conn, msgs); err != nil {
 		return err
 	}
 	if err := conn.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
@@ -172,6 +173,56 @@ func sendBatch(msgs []netlink.Message) error {
 		}
 	}
 }
+
+// sendAll sends msgs in one sendmsg, numbering those without a sequence
+// number. netlink.Conn.SendMessages would do the same but marshals each
+// message into a slice of its own and appends it to a growing buffer:
+// for a full sync of 10,000 services (tens of megabytes) that copying
+// cost more CPU than building the messages. Here the buffer is sized
+// once and every header written in place.
+func sendAll(conn *netlink.Conn, msgs []netlink.Message) error {
+	size := 0
+	for i := range msgs {
+		size += nlAlign(nlHeaderLen + len(msgs[i].Data))
+	}
+	buf := make([]byte, size)
+	seq := uint32(time.Now().UnixNano())
+	off := 0
+	for i := range msgs {
+		h := &msgs[i].Header
+		n := nlHeaderLen + len(msgs[i].Data)
+		h.Length = uint32(n)
+		if h.Sequence == 0 {
+			seq++
+			h.Sequence = seq
+		}
+		b := buf[off:]
+		binary.NativeEndian.PutUint32(b[0:], h.Length)
+		binary.NativeEndian.PutUint16(b[4:], uint16(h.Type))
+		binary.NativeEndian.PutUint16(b[6:], uint16(h.Flags))
+		binary.NativeEndian.PutUint32(b[8:], h.Sequence)
+		binary.NativeEndian.PutUint32(b[12:], h.PID)
+		copy(b[nlHeaderLen:], msgs[i].Data)
+		off += nlAlign(n)
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return serr != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+const nlHeaderLen = 16
+
+func nlAlign(n int) int { return (n + 3) &^ 3 }
 
 // bigBuffers lets one transaction of any size go down the socket: the
 // kernel takes a netlink batch only whole, in one sendmsg, which must fit
@@ -226,8 +277,12 @@ func (*Netlink) List(context.Context) (Existing, error) {
 		return ex, err
 	}
 	for _, s := range sets {
-		if !s.Anonymous && !s.IsMap {
+		switch {
+		case s.Anonymous:
+		case !s.IsMap:
 			ex.Sets = append(ex.Sets, s.Name)
+		case IsEndpointMap(s.Name):
+			ex.Maps = append(ex.Maps, s.Name)
 		}
 	}
 	return ex, nil
@@ -304,23 +359,37 @@ func (tx *netlinkTx) set(name string) *gnft.Set {
 	if s := tx.sets[name]; s != nil {
 		return s
 	}
-	for _, m := range Maps {
-		if m.Name == name {
-			kt, err := mapKeyType(m.Type)
-			if err != nil {
-				tx.fail(err)
-				return nil
-			}
-			s := &gnft.Set{Table: table, Name: name, IsMap: true, KeyType: kt, DataType: gnft.TypeVerdict}
-			tx.sets[name] = s
-			return s
+	m, ok := LookupMap(name)
+	if !ok {
+		return &gnft.Set{Table: table, Name: name, KeyType: gnft.TypeIPAddr}
+	}
+	s := &gnft.Set{Table: table, Name: name}
+	switch {
+	case IsEndpointMap(name):
+		// numgen's value (a host-order integer) to address . port.
+		dt, err := gnft.ConcatSetType(gnft.TypeIPAddr, gnft.TypeInetService)
+		if err != nil {
+			tx.fail(err)
+			return nil
+		}
+		s.IsMap, s.KeyType, s.KeyByteOrder, s.DataType = true, gnft.TypeInteger, binaryutil.NativeEndian, dt
+	default:
+		kt, err := mapKeyType(m.Type)
+		if err != nil {
+			tx.fail(err)
+			return nil
+		}
+		s.KeyType = kt
+		if !m.Set {
+			s.IsMap, s.DataType = true, gnft.TypeVerdict
 		}
 	}
-	return &gnft.Set{Table: table, Name: name, KeyType: gnft.TypeIPAddr}
+	tx.sets[name] = s
+	return s
 }
 
-func (tx *netlinkTx) AddMap(name, typ string) {
-	s := tx.set(name)
+func (tx *netlinkTx) AddMap(m MapDef) {
+	s := tx.set(m.Name)
 	tx.do(func(c *gnft.Conn) error { return c.AddSet(s, nil) })
 }
 
@@ -415,23 +484,10 @@ func (tx *netlinkTx) DeleteElement(m string, e Element) {
 const elemBatch = 512
 
 func (tx *netlinkTx) element(m string, e Element, withValue, del bool) {
-	var key []byte
-	for _, k := range e.Key {
-		b, err := keyPart(k)
-		if err != nil {
-			tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
-			return
-		}
-		key = append(key, b...)
-	}
-	el := gnft.SetElement{Key: key}
-	if withValue {
-		v, err := verdict(strings.Fields(e.Value))
-		if err != nil {
-			tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
-			return
-		}
-		el.VerdictData = v
+	el, err := encodeElement(m, e, withValue)
+	if err != nil {
+		tx.fail(fmt.Errorf("element %s of %s: %w", e.key(), m, err))
+		return
 	}
 	if b := tx.batch; b != nil && len(tx.ops) == b.at && b.m == m && b.del == del && len(b.elems) < elemBatch {
 		b.elems = append(b.elems, el)
@@ -446,6 +502,51 @@ func (tx *netlinkTx) element(m string, e Element, withValue, del bool) {
 		}
 		return c.SetAddElements(s, b.elems)
 	})
+}
+
+// encodeElement encodes an element of map m: an endpoint map's key is a
+// host-order integer and its value address . port; the other maps' keys
+// are concatenations (keyPart) and their values verdicts; sets have no
+// value.
+func encodeElement(m string, e Element, withValue bool) (gnft.SetElement, error) {
+	if IsEndpointMap(m) {
+		if len(e.Key) != 1 {
+			return gnft.SetElement{}, fmt.Errorf("bad key")
+		}
+		n, err := strconv.ParseUint(e.Key[0], 10, 32)
+		if err != nil {
+			return gnft.SetElement{}, err
+		}
+		el := gnft.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(n))}
+		if withValue {
+			addr, port, ok := strings.Cut(e.Value, " . ")
+			a, err1 := netip.ParseAddr(addr)
+			p, err2 := strconv.ParseUint(port, 10, 16)
+			if !ok || err1 != nil || err2 != nil || !a.Is4() {
+				return gnft.SetElement{}, fmt.Errorf("bad endpoint %q", e.Value)
+			}
+			b := a.As4()
+			el.Val = append(b[:], byte(p>>8), byte(p), 0, 0)
+		}
+		return el, nil
+	}
+	var key []byte
+	for _, k := range e.Key {
+		b, err := keyPart(k)
+		if err != nil {
+			return gnft.SetElement{}, err
+		}
+		key = append(key, b...)
+	}
+	el := gnft.SetElement{Key: key}
+	if withValue && !isSet(m) {
+		v, err := verdict(strings.Fields(e.Value))
+		if err != nil {
+			return gnft.SetElement{}, err
+		}
+		el.VerdictData = v
+	}
+	return el, nil
 }
 
 // elemOp is a batch of element additions or deletions for one map; at is
@@ -527,6 +628,8 @@ func selectorExpr(toks []string, reg uint32) ([]expr.Any, int, int, error) {
 		return []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, Register: reg}}, 4, 2, nil
 	case "ct state":
 		return []expr.Any{&expr.Ct{Key: expr.CtKeySTATE, Register: reg}}, 4, 2, nil
+	case "ct status":
+		return []expr.Any{&expr.Ct{Key: expr.CtKeySTATUS, Register: reg}}, 4, 2, nil
 	case "fib daddr", "fib saddr":
 		if len(toks) < 3 || toks[2] != "type" {
 			return nil, 0, 0, fmt.Errorf("unsupported fib expression")
@@ -590,6 +693,12 @@ func value(sel, v string, size int) ([]byte, []byte, error) {
 		}
 		// A bit test: state & new != 0.
 		return binaryutil.NativeEndian.PutUint32(0), binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), nil
+	case "ct status":
+		if v != "dnat" {
+			return nil, nil, fmt.Errorf("unsupported ct status %q", v)
+		}
+		// A bit test: status & dnat != 0.
+		return binaryutil.NativeEndian.PutUint32(0), binaryutil.NativeEndian.PutUint32(ctStatusDNAT), nil
 	case "meta mark", "numgen random":
 		n, err := strconv.ParseUint(v, 0, 32)
 		if err != nil {
@@ -598,6 +707,44 @@ func value(sel, v string, size int) ([]byte, []byte, error) {
 		return binaryutil.NativeEndian.PutUint32(uint32(n)), nil, nil
 	}
 	return nil, nil, fmt.Errorf("no values for %s", sel)
+}
+
+// ctStatusDNAT is IPS_DST_NAT, the conntrack status bit of a connection
+// whose destination was rewritten.
+const ctStatusDNAT = 1 << 5
+
+type numgenMap struct {
+	mod, offset uint32
+	set         string
+}
+
+// parseNumgenMap reads "numgen random mod N [offset K] map @m" (the whole
+// rest of a rule).
+func parseNumgenMap(toks []string) (numgenMap, error) {
+	var ng numgenMap
+	bad := fmt.Errorf("unsupported dnat map %q", strings.Join(toks, " "))
+	if len(toks) < 6 || toks[1] != "random" || toks[2] != "mod" {
+		return ng, bad
+	}
+	n, err := strconv.ParseUint(toks[3], 10, 32)
+	if err != nil || n == 0 {
+		return ng, bad
+	}
+	ng.mod = uint32(n)
+	rest := toks[4:]
+	if rest[0] == "offset" {
+		k, err := strconv.ParseUint(rest[1], 10, 32)
+		if err != nil {
+			return ng, bad
+		}
+		ng.offset = uint32(k)
+		rest = rest[2:]
+	}
+	if len(rest) != 2 || rest[0] != "map" || !strings.HasPrefix(rest[1], "@") {
+		return ng, bad
+	}
+	ng.set = rest[1][1:]
+	return ng, nil
 }
 
 // compileRule turns one rule of the renderer's nft syntax into netlink
@@ -630,6 +777,21 @@ func compileRule(rule string) ([]expr.Any, []anonSet, error) {
 		case "dnat":
 			if i+2 >= len(toks) || toks[i+1] != "to" {
 				return nil, nil, fmt.Errorf("dnat without to")
+			}
+			if toks[i+2] == "numgen" {
+				// dnat to numgen random mod N [offset K] map @m: the map's
+				// value (address, then port in the next 32-bit register)
+				// is loaded where the nat expression reads it.
+				ng, err := parseNumgenMap(toks[i+2:])
+				if err != nil {
+					return nil, nil, err
+				}
+				return append(out,
+					&expr.Numgen{Register: 1, Modulus: ng.mod, Offset: ng.offset, Type: unix.NFT_NG_RANDOM},
+					&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: ng.set},
+					&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegAddrMax: 1,
+						RegProtoMin: unix.NFT_REG32_01, RegProtoMax: unix.NFT_REG32_01, Specified: true},
+				), anon, nil
 			}
 			ap, err := netip.ParseAddrPort(toks[i+2])
 			if err != nil || !ap.Addr().Is4() {
@@ -790,7 +952,7 @@ func compileRule(rule string) ([]expr.Any, []anonSet, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			if sels[0].name == "ct state" {
+			if sels[0].name == "ct state" || sels[0].name == "ct status" {
 				out = append(out,
 					&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
 					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: data})

@@ -68,7 +68,13 @@ func (b *NFT) List(ctx context.Context) (Existing, error) {
 	if err != nil && !knftables.IsNotFound(err) {
 		return Existing{}, err
 	}
-	return Existing{Chains: all["chain"], Sets: all["set"]}, nil
+	ex := Existing{Chains: all["chain"], Sets: all["set"]}
+	for _, m := range all["map"] {
+		if IsEndpointMap(m) {
+			ex.Maps = append(ex.Maps, m)
+		}
+	}
+	return ex, nil
 }
 
 // DeleteTable implements Backend.

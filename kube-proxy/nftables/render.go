@@ -15,7 +15,8 @@
 // per sync out (a netlink batch by default, netlink.go; or `nft -f`
 // through sigs.k8s.io/knftables).
 //
-// The table, as Kubernetes' nftables proxier lays it out:
+// The table (Kubernetes' nftables proxier's entry points; the endpoint
+// choice differs, see below):
 //
 //	nat-prerouting (nat, prerouting, dstnat), nat-output (nat, output,
 //	    dstnat) -> services:
@@ -27,14 +28,20 @@
 //	external-*: marks traffic from outside for masquerade, goto service-*
 //	    (externalTrafficPolicy Local: pods and the node itself go to
 //	    service-*, the rest to a local endpoint, keeping its source)
-//	service-*: marks off-cluster sources for masquerade; ClientIP
-//	    affinity (one dynamic set with a timeout per endpoint); then
-//	    numgen random mod N vmap { 0 : goto endpoint-*, ... } (up to
-//	    MaxCascade endpoints: "numgen random mod N-i == 0 goto" rules)
-//	endpoint-*: marks hairpin traffic, records the client in the affinity
-//	    set, dnat to the endpoint
-//	nat-postrouting (nat, postrouting, srcnat) -> masquerading: masquerade
-//	    what carries the mark bit
+//	        ip saddr != <cluster CIDR> ip daddr . meta l4proto . th dport
+//	            @cluster-ips jump mark-for-masquerade (before the lookups)
+//	service-*: DNATs straight from a map:
+//	        meta l4proto tcp dnat to numgen random mod N offset K map @endpoints-tcp-S
+//	    endpoints-tcp-S (a plain map, not a verdict map) holds keys K..K+N-1,
+//	    each an endpoint's address . port. Every service port's endpoint
+//	    list has a slot (numbered per protocol): map S = slot /
+//	    EndpointListsPerMap, K = (slot %
+//	    EndpointListsPerMap) * EndpointListSize.
+//	nat-postrouting (nat, postrouting, srcnat) -> masquerading: marks
+//	    hairpin traffic (a DNATed packet whose source is its new
+//	    destination: ip saddr . ip daddr @hairpin-endpoints, one "ip . ip"
+//	    element per endpoint address), then masquerades what carries the
+//	    mark bit
 //	filter-input, filter-forward (filter, priority -110) and filter-output
 //	    (filter, priority -90, after the output DNAT): new connections
 //	    still addressed to a service (nothing DNATed them) look up
@@ -42,10 +49,33 @@
 //	    for ports without endpoints, drop for external traffic to a Local
 //	    service without local endpoints.
 //
+// Why the endpoint choice is a map and not, as in Kubernetes, a numgen
+// verdict map jumping to a chain per endpoint: the kernel (6.18 here)
+// validates the whole graph of chains reachable from the base chains on
+// every commit whose transaction adds a rule or a verdict-map element
+// with a jump, goto, dnat or similar expression - 50-70 ms at 10,000
+// services, for any endpoint change. Replacing an endpoint is now the
+// deletion and addition of one element of a map whose values are data,
+// which the kernel commits without that walk; a rule is rewritten only
+// when a service's number of endpoints changes (the modulus), and then
+// the walk covers one chain per service, not three. The maps are shared
+// by EndpointListsPerMap lists because the kernel finds a set by name by
+// walking the table's list of sets, and a map's every element is checked
+// against every rule bound to it: one map per service, or one for all,
+// makes a full sync quadratic in the kernel.
+//
+// ClientIP session affinity keeps the chain layout: a service chain looks
+// the client up in one dynamic set per endpoint (with a timeout, as
+// Kubernetes does), then chooses with numgen (a cascade of rules, or an
+// inline verdict map above MaxCascade endpoints) among endpoint-* chains
+// that record the client in their set and DNAT. Endpoint changes of such
+// services still rewrite chains.
+//
 // Only the IPv4 family is programmed, as in the iptables mode.
 package nftables
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
@@ -82,6 +112,20 @@ const (
 	MapServiceNodePorts    = "service-nodeports"
 	MapNoEndpointServices  = "no-endpoint-services"
 	MapNoEndpointNodePorts = "no-endpoint-nodeports"
+	// SetHairpin holds "ip . ip" for every endpoint address: a DNATed
+	// packet whose source and destination are that address is hairpin
+	// traffic, masqueraded so the endpoint's reply comes back through
+	// the node.
+	SetHairpin = "hairpin-endpoints"
+	// SetClusterIPs holds cluster IP . protocol . port of every service
+	// port with endpoints: traffic to them from outside the pod network
+	// is marked for masquerade, by one rule in the services chain.
+	SetClusterIPs = "cluster-ips"
+	// PrefixEndpointMap names the endpoint maps: endpoints-tcp-0,
+	// endpoints-udp-0, ... (one series per protocol: nft reads a map of
+	// "th dport" values back from the kernel as conflicting with a
+	// rule's "meta l4proto tcp", so each map names its protocol's port).
+	PrefixEndpointMap = "endpoints-"
 
 	// Per-service-port and per-endpoint objects: prefix, 8 characters of
 	// a hash (names are cut nowhere, the hash only keeps them unique
@@ -91,6 +135,22 @@ const (
 	PrefixEndpoint = "endpoint-"
 	PrefixAffinity = "affinity-"
 )
+
+// EndpointListsPerMap is how many endpoint lists share one endpoint map,
+// and EndpointListSize the keys each list has (its most endpoints).
+const (
+	EndpointListsPerMap = 64
+	EndpointListSize    = 1 << 16
+)
+
+// EndpointMap is the map holding the endpoint list of a slot of a
+// protocol (tcp, udp, sctp).
+func EndpointMap(proto string, slot int) string {
+	return PrefixEndpointMap + proto + "-" + strconv.Itoa(slot/EndpointListsPerMap)
+}
+
+// endpointOffset is the first key of a slot's list in its map.
+func endpointOffset(slot int) int { return slot % EndpointListsPerMap * EndpointListSize }
 
 // Config is what rendering needs besides services and endpoints.
 type Config struct {
@@ -207,6 +267,11 @@ type fragment struct {
 	chains   []ownChain
 	elements []mapElement
 	sets     []ownSet
+	// hairpins are the endpoint addresses (elements of SetHairpin,
+	// shared by every service port with that endpoint address).
+	hairpins []string
+	// slots are the endpoint lists it uses.
+	slots []slotKey
 }
 
 type ownChain struct {
@@ -224,12 +289,73 @@ type ownSet struct {
 	timeout time.Duration
 }
 
-// Maps lists the verdict maps, each with its nft type.
-var Maps = []struct{ Name, Type string }{
-	{MapServiceIPs, "ipv4_addr . inet_proto . inet_service : verdict"},
-	{MapServiceNodePorts, "inet_proto . inet_service : verdict"},
-	{MapNoEndpointServices, "ipv4_addr . inet_proto . inet_service : verdict"},
-	{MapNoEndpointNodePorts, "inet_proto . inet_service : verdict"},
+// MapDef is a map or set of the table that holds elements.
+type MapDef struct {
+	Name string
+	// Type is its nft type; TypeOf, when set, replaces it (nft needs
+	// typeof for a map keyed by numgen's plain integers).
+	Type, TypeOf string
+	// Set: elements have no value.
+	Set bool
+}
+
+// Maps lists the fixed maps and sets; the endpoint maps (EndpointMap)
+// are added as the service ports need them.
+var Maps = []MapDef{
+	{Name: MapServiceIPs, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
+	{Name: MapServiceNodePorts, Type: "inet_proto . inet_service : verdict"},
+	{Name: MapNoEndpointServices, Type: "ipv4_addr . inet_proto . inet_service : verdict"},
+	{Name: MapNoEndpointNodePorts, Type: "inet_proto . inet_service : verdict"},
+	{Name: SetHairpin, Type: "ipv4_addr . ipv4_addr", Set: true},
+	{Name: SetClusterIPs, Type: "ipv4_addr . inet_proto . inet_service", Set: true},
+}
+
+// endpointMapTypeOf is the type of a protocol's endpoint maps: numgen's
+// value to address . port.
+func endpointMapTypeOf(proto string) string {
+	return "numgen random mod 1 : ip daddr . " + proto + " dport"
+}
+
+// endpointMapProto returns the protocol of an endpoint map ("" if name is
+// not one).
+func endpointMapProto(name string) string {
+	rest, ok := strings.CutPrefix(name, PrefixEndpointMap)
+	if !ok {
+		return ""
+	}
+	proto, n, ok := strings.Cut(rest, "-")
+	if _, known := knownProtocols[proto]; !ok || !known {
+		return ""
+	}
+	if _, err := strconv.Atoi(n); err != nil {
+		return ""
+	}
+	return proto
+}
+
+var knownProtocols = map[string]bool{"tcp": true, "udp": true, "sctp": true}
+
+// IsEndpointMap reports whether name is an endpoint map.
+func IsEndpointMap(name string) bool { return endpointMapProto(name) != "" }
+
+// LookupMap returns the definition of a fixed or endpoint map.
+func LookupMap(name string) (MapDef, bool) {
+	for _, m := range Maps {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	if p := endpointMapProto(name); p != "" {
+		return MapDef{Name: name, TypeOf: endpointMapTypeOf(p)}, true
+	}
+	return MapDef{}, false
+}
+
+// slotKey names an endpoint list: a service port's, or (local) its
+// local endpoints' for externalTrafficPolicy Local.
+type slotKey struct {
+	name  proxy.ServicePortName
+	local bool
 }
 
 // Renderer renders rulesets incrementally: it keeps each service port's
@@ -240,11 +366,117 @@ type Renderer struct {
 	cfg   Config
 	frags map[proxy.ServicePortName]*fragment
 	rs    *Ruleset
+	// slots: each endpoint list's slot, kept while its service port has
+	// one (so an endpoint change rewrites no rule); free slots are
+	// reused, lowest first.
+	slots map[slotKey]int
+	pools map[string]*slotPool // by protocol
+	// hairpin counts the fragments with each endpoint address.
+	hairpin map[string]int
 }
 
 // NewRenderer returns a renderer with an empty cache.
 func NewRenderer(cfg Config) *Renderer {
 	return &Renderer{cfg: cfg, frags: map[proxy.ServicePortName]*fragment{}}
+}
+
+// slotPool gives out one protocol's slots.
+type slotPool struct {
+	free []int // a min-heap
+	next int
+}
+
+func (r *Renderer) pool(proto string) *slotPool {
+	p := r.pools[proto]
+	if p == nil {
+		p = &slotPool{}
+		r.pools[proto] = p
+	}
+	return p
+}
+
+// slot returns k's slot, allocating one if it has none.
+func (r *Renderer) slot(k slotKey) int {
+	if s, ok := r.slots[k]; ok {
+		return s
+	}
+	var s int
+	p := r.pool(strings.ToLower(k.name.Protocol))
+	if len(p.free) > 0 {
+		s = heapPop(&p.free)
+	} else {
+		s = p.next
+		p.next++
+	}
+	r.slots[k] = s
+	if m := EndpointMap(strings.ToLower(k.name.Protocol), s); r.rs.Elements[m] == nil {
+		r.rs.Elements[m] = make(map[string]Element, 2*EndpointListsPerMap)
+	}
+	return s
+}
+
+// releaseSlots frees the slots of n that its fragment f (nil: none) does
+// not use.
+func (r *Renderer) releaseSlots(n proxy.ServicePortName, f *fragment) {
+	for _, local := range []bool{false, true} {
+		k := slotKey{n, local}
+		s, ok := r.slots[k]
+		if !ok || (f != nil && slices.Contains(f.slots, k)) {
+			continue
+		}
+		delete(r.slots, k)
+		heapPush(&r.pool(strings.ToLower(n.Protocol)).free, s)
+	}
+}
+
+func heapPush(h *[]int, v int) {
+	*h = append(*h, v)
+	for i := len(*h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if (*h)[p] <= (*h)[i] {
+			break
+		}
+		(*h)[p], (*h)[i] = (*h)[i], (*h)[p]
+		i = p
+	}
+}
+
+func heapPop(h *[]int) int {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(a) && a[l] < a[m] {
+			m = l
+		}
+		if l+1 < len(a) && a[l+1] < a[m] {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
+
+// sortedPorts returns the names in m, in order (slots are given in this
+// order, so a rendering is the same whatever the maps' order).
+func sortedPorts[V any](m map[proxy.ServicePortName]V) []proxy.ServicePortName {
+	names := make([]proxy.ServicePortName, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b proxy.ServicePortName) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name),
+			strings.Compare(a.Port, b.Port), strings.Compare(a.Protocol, b.Protocol))
+	})
+	return names
 }
 
 // Render returns the ruleset for svcs and eps. changed names the service
@@ -253,12 +485,16 @@ func NewRenderer(cfg Config) *Renderer {
 func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, changed map[proxy.ServicePortName]bool) *Ruleset {
 	if changed == nil || r.rs == nil {
 		r.frags = make(map[proxy.ServicePortName]*fragment, len(svcs))
-		r.rs = &Ruleset{Chains: make(map[string][]string, 3*len(svcs)), Elements: map[string]map[string]Element{}, Sets: map[string]time.Duration{}}
+		r.slots, r.pools = make(map[slotKey]int, len(svcs)), map[string]*slotPool{}
+		r.hairpin = make(map[string]int, 2*len(svcs))
+		r.rs = &Ruleset{Chains: make(map[string][]string, len(svcs)), Elements: map[string]map[string]Element{}, Sets: map[string]time.Duration{}}
 		for _, m := range Maps {
 			r.rs.Elements[m.Name] = map[string]Element{}
 		}
-		for n, sp := range svcs {
-			if f := r.renderPort(sp, eps[n]); f != nil {
+		r.rs.Elements[MapServiceIPs] = make(map[string]Element, len(svcs))
+		r.rs.Elements[SetHairpin] = make(map[string]Element, 2*len(svcs))
+		for _, n := range sortedPorts(svcs) {
+			if f := r.renderPort(svcs[n], eps[n]); f != nil {
 				r.frags[n] = f
 				r.add(f, nil)
 			}
@@ -267,21 +503,25 @@ func (r *Renderer) Render(svcs proxy.ServicePortMap, eps proxy.EndpointsMap, cha
 		return r.rs
 	}
 	t := newTouched()
+	names := sortedPorts(changed)
 	// Every old fragment goes before any new one comes: two ports may
 	// swap a map key (a port renamed keeps its address and number).
-	for n := range changed {
+	for _, n := range names {
 		if old := r.frags[n]; old != nil {
 			r.remove(old, t)
 			delete(r.frags, n)
 		}
 	}
-	for n := range changed {
+	for _, n := range names {
 		if sp := svcs[n]; sp != nil {
 			if f := r.renderPort(sp, eps[n]); f != nil {
 				r.frags[n] = f
 				r.add(f, t)
 			}
 		}
+	}
+	for _, n := range names {
+		r.releaseSlots(n, r.frags[n])
 	}
 	r.rs.Touched = t
 	return r.rs
@@ -307,6 +547,16 @@ func (r *Renderer) add(f *fragment, t *Touched) {
 			t.Sets[s.name] = true
 		}
 	}
+	for _, ip := range f.hairpins {
+		r.hairpin[ip]++
+		if r.hairpin[ip] == 1 {
+			e := Element{Key: []string{ip, ip}}
+			r.rs.Elements[SetHairpin][e.key()] = e
+			if t != nil {
+				t.element(SetHairpin, e.key())
+			}
+		}
+	}
 }
 
 func (r *Renderer) remove(f *fragment, t *Touched) {
@@ -322,6 +572,15 @@ func (r *Renderer) remove(f *fragment, t *Touched) {
 	for _, s := range f.sets {
 		delete(r.rs.Sets, s.name)
 		t.Sets[s.name] = true
+	}
+	for _, ip := range f.hairpins {
+		r.hairpin[ip]--
+		if r.hairpin[ip] == 0 {
+			delete(r.hairpin, ip)
+			k := ip + " . " + ip
+			delete(r.rs.Elements[SetHairpin], k)
+			t.element(SetHairpin, k)
+		}
 	}
 }
 
@@ -359,8 +618,11 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		}
 		return f
 	}
-	svcChain, extChain := ServiceChain(sp.Name), ExternalChain(sp.Name)
+	svcChain, extChain := ServiceChain(sp.Name), ""
 	external := sp.HasExternal()
+	if external {
+		extChain = ExternalChain(sp.Name)
+	}
 	elem(MapServiceIPs, "goto "+svcChain, sp.ClusterIP.String(), p, port)
 	if external {
 		for _, eip := range sp.ExternalIPs {
@@ -371,13 +633,19 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		}
 	}
 
-	// service-*: masquerade what comes from outside the pod network, then
-	// choose an endpoint.
-	var rules []string
-	if c.ClusterCIDR.IsValid() {
-		rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %d ip saddr != %s jump %s", sp.ClusterIP, p, sp.Port, c.ClusterCIDR, ChainMarkForMasquerade))
+	if len(eps) > EndpointListSize {
+		eps = eps[:EndpointListSize]
 	}
-	rules = r.chooseEndpoint(rules, sp, eps)
+	for _, e := range eps {
+		f.hairpins = append(f.hairpins, e.IP.String())
+	}
+
+	// service-*: choose an endpoint (the services chain has marked what
+	// comes from outside the pod network, through cluster-ips).
+	if c.ClusterCIDR.IsValid() {
+		elem(SetClusterIPs, "", sp.ClusterIP.String(), p, port)
+	}
+	rules := r.chooseEndpoint(f, nil, sp, eps, false)
 	f.chains = append(f.chains, ownChain{svcChain, rules})
 
 	if external {
@@ -398,7 +666,7 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 			}
 			ext = append(ext, "fib saddr type local jump "+ChainMarkForMasquerade, "fib saddr type local goto "+svcChain)
 			if len(local) > 0 {
-				ext = r.chooseEndpoint(ext, sp, local)
+				ext = r.chooseEndpoint(f, ext, sp, local, true)
 			} else {
 				// No local endpoint: outside traffic falls through
 				// un-DNATed and the filter side drops it.
@@ -413,16 +681,16 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		f.chains = append(f.chains, ownChain{extChain, ext})
 	}
 
-	// endpoint-*: one chain per endpoint.
-	for _, e := range eps {
-		rules := []string{fmt.Sprintf("ip saddr %s jump %s", e.IP, ChainMarkForMasquerade)}
-		if sp.StickyMaxAge > 0 {
+	// endpoint-*: one chain per endpoint, for ClientIP affinity only.
+	if sp.StickyMaxAge > 0 {
+		for _, e := range eps {
 			set := AffinitySet(sp.Name, e, sp.StickyMaxAge)
-			rules = append(rules, "update @"+set+" { ip saddr }")
 			f.sets = append(f.sets, ownSet{set, sp.StickyMaxAge})
+			f.chains = append(f.chains, ownChain{EndpointChain(sp.Name, e), []string{
+				"update @" + set + " { ip saddr }",
+				fmt.Sprintf("meta l4proto %s dnat to %s", p, e),
+			}})
 		}
-		rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s", p, e))
-		f.chains = append(f.chains, ownChain{EndpointChain(sp.Name, e), rules})
 	}
 	return f
 }
@@ -438,15 +706,31 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 // iptables' statistic chains pay too.
 const MaxCascade = 8
 
-// chooseEndpoint appends the endpoint choice: with ClientIP affinity, a
-// lookup per endpoint first (a client seen within the timeout goes where
-// it went before), then an even random choice - rule i of a cascade takes
-// 1/(n-i) of what reaches it, so each endpoint gets 1/n.
-func (r *Renderer) chooseEndpoint(rules []string, sp *proxy.ServicePort, eps []proxy.Endpoint) []string {
-	if sp.StickyMaxAge > 0 {
-		for _, e := range eps {
-			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", AffinitySet(sp.Name, e, sp.StickyMaxAge), EndpointChain(sp.Name, e)))
+// chooseEndpoint appends the endpoint choice. Without affinity: one DNAT
+// from the list's slot of an endpoint map, numgen choosing the key, and
+// the list's elements added to f. With ClientIP affinity, a lookup per
+// endpoint first (a client seen within the timeout goes where it went
+// before), then an even random choice among the endpoint chains - rule i
+// of a cascade takes 1/(n-i) of what reaches it, so each endpoint gets
+// 1/n.
+func (r *Renderer) chooseEndpoint(f *fragment, rules []string, sp *proxy.ServicePort, eps []proxy.Endpoint, local bool) []string {
+	if sp.StickyMaxAge == 0 {
+		k := slotKey{sp.Name, local}
+		slot := r.slot(k)
+		f.slots = append(f.slots, k)
+		m, off := EndpointMap(l4proto(sp), slot), endpointOffset(slot)
+		for i, e := range eps {
+			f.elements = append(f.elements, mapElement{m, Element{
+				Key: []string{strconv.Itoa(off + i)}, Value: e.IP.String() + " . " + strconv.Itoa(e.Port)}})
 		}
+		offset := ""
+		if off != 0 {
+			offset = " offset " + strconv.Itoa(off)
+		}
+		return append(rules, fmt.Sprintf("meta l4proto %s dnat to numgen random mod %d%s map @%s", l4proto(sp), len(eps), offset, m))
+	}
+	for _, e := range eps {
+		rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", AffinitySet(sp.Name, e, sp.StickyMaxAge), EndpointChain(sp.Name, e)))
 	}
 	if len(eps) <= MaxCascade {
 		for i, e := range eps {

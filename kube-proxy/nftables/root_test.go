@@ -242,14 +242,32 @@ func TestNFTablesMode(t *testing.T) {
 	})
 
 	t.Run("an endpoint change is one small transaction", func(t *testing.T) {
+		// One endpoint fewer: the service chain's modulus changes and the
+		// last element of its endpoint list goes (pod-2's address stays
+		// in the hairpin set, other services use it).
 		st.UpdateEndpoints(webEps, endpoints("web", "TCP", "2", 8080, pods[:2]))
 		res := e.sync()
-		if res.Full || res.Stats.ChainsWritten != 1 || res.Stats.ChainsDeleted != 1 || res.Stats.ElementsAdded+res.Stats.ElementsDeleted != 0 {
+		if res.Full || res.Stats.ChainsWritten != 1 || res.Stats.ChainsDeleted != 0 || res.Stats.ElementsAdded != 0 || res.Stats.ElementsDeleted != 1 {
 			t.Fatalf("endpoint change: %+v", res)
 		}
 		if counts := spread(t, e.node, url, 60); counts["pod-2"] != 0 || len(counts) != 2 {
 			t.Fatalf("after removing pod-2: %v", counts)
 		}
+	})
+
+	t.Run("replacing an endpoint rewrites no chain", func(t *testing.T) {
+		// pod-1 out, pod-2 in: the second element of web's endpoint list
+		// changes; its chain (the modulus is still 2) does not.
+		st.UpdateEndpoints(endpoints("web", "TCP", "2", 8080, pods[:2]), endpoints("web", "TCP", "3", 8080, []*nettest.Pod{pods[0], pods[2]}))
+		res := e.sync()
+		if res.Full || res.Stats.ChainsWritten != 0 || res.Stats.ChainsDeleted != 0 || res.Stats.ElementsAdded != 1 || res.Stats.ElementsDeleted != 1 {
+			t.Fatalf("endpoint replaced: %+v", res)
+		}
+		if counts := spread(t, e.node, url, 60); counts["pod-1"] != 0 || counts["pod-0"] == 0 || counts["pod-2"] == 0 {
+			t.Fatalf("after replacing pod-1 by pod-2: %v", counts)
+		}
+		st.UpdateEndpoints(endpoints("web", "TCP", "3", 8080, []*nettest.Pod{pods[0], pods[2]}), endpoints("web", "TCP", "4", 8080, pods[:2]))
+		e.sync()
 	})
 
 	t.Run("a restart changes nothing", func(t *testing.T) {

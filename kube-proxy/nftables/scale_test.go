@@ -30,7 +30,7 @@ type countingWriter struct{ ops map[string]int }
 
 func (w *countingWriter) inc(k string)                 { w.ops[k]++ }
 func (w *countingWriter) AddTable()                    { w.inc("add table") }
-func (w *countingWriter) AddMap(string, string)        { w.inc("add map") }
+func (w *countingWriter) AddMap(MapDef)                { w.inc("add map") }
 func (w *countingWriter) FlushMap(string)              { w.inc("flush map") }
 func (w *countingWriter) AddSet(string, time.Duration) { w.inc("add set") }
 func (w *countingWriter) AddChain(string, *BaseChain)  { w.inc("add chain") }
@@ -64,18 +64,16 @@ func endpointChange(s *proxy.State, all []*corev1.Endpoints, i, rv int) map[stri
 }
 
 // TestEndpointChangeDoesNotGrow: an endpoint change writes the same
-// transaction whatever the number of services - that service's chain and
-// its endpoint chains, no map element, nothing of any other service. (The
-// kernel's check of the table after the transaction still grows with the
-// table; see docs/benchmarks.md.)
+// transaction whatever the number of services - replacing both endpoints
+// of a service is two elements of its endpoint map and two of the hairpin
+// set, each deleted and added again; no chain, no rule (which would make
+// the kernel check every chain again), nothing of any other service.
 func TestEndpointChangeDoesNotGrow(t *testing.T) {
 	var first map[string]int
 	for _, n := range []int{100, 1000, 10000} {
 		s, all := scaleState(n)
 		got := endpointChange(s, all, n/2, 2)
-		want := map[string]int{
-			"add chain": 2, "flush chain": 3, "add rule": 3 + 2*2, "delete chain": 2,
-		}
+		want := map[string]int{"add element": 4, "delete element": 4}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%d services: endpoint change wrote %v, want %v", n, got, want)
 		}
@@ -140,8 +138,8 @@ func TestFullSyncFlushesOnlyKnownChains(t *testing.T) {
 	}{
 		{"listed, empty", &Applied{}, &Existing{}, fixed},
 		{"listed, one chain there", &Applied{}, &Existing{Chains: []string{ServiceChain(proxy.ServicePortName{Namespace: "bench", Name: "svc-3", Protocol: "TCP"})}}, fixed + 1},
-		{"nothing known", &Applied{}, nil, fixed + 30},
-		{"periodic resync", synced, nil, fixed + 30},
+		{"nothing known", &Applied{}, nil, fixed + 10},
+		{"periodic resync", synced, nil, fixed + 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &countingWriter{map[string]int{}}
@@ -151,6 +149,50 @@ func TestFullSyncFlushesOnlyKnownChains(t *testing.T) {
 			}
 			if got := w.ops["add rule"]; got != rs.Rules+FixedRules(testConfig) {
 				t.Errorf("wrote %d rules, want %d", got, rs.Rules+FixedRules(testConfig))
+			}
+		})
+	}
+}
+
+// flushWriter records the maps a transaction flushes.
+type flushWriter struct {
+	countingWriter
+	flushed []string
+}
+
+func (w *flushWriter) FlushMap(name string) { w.flushed = append(w.flushed, name) }
+
+// TestFullSyncEmptiesStaleEndpointMaps: a full sync of fewer services
+// than the table held (a periodic resync after deletions, or a restart)
+// empties the endpoint maps it no longer uses, listed or remembered, so
+// no later sync adds an element whose key an old one still holds.
+func TestFullSyncEmptiesStaleEndpointMaps(t *testing.T) {
+	big, _ := scaleState(3 * EndpointListsPerMap)
+	small, _ := scaleState(10)
+	applied := &Applied{}
+	applied.Remember(NewRenderer(testConfig).Render(big.Services(), big.Endpoints(), nil), true)
+	rs := NewRenderer(testConfig).Render(small.Services(), small.Endpoints(), nil)
+	want := []string{"endpoints-tcp-1", "endpoints-tcp-2"}
+	for _, tc := range []struct {
+		name     string
+		applied  *Applied
+		existing *Existing
+	}{
+		{"periodic resync", applied, nil},
+		{"restart", &Applied{}, &Existing{Maps: []string{"endpoints-tcp-0", "endpoints-tcp-1", "endpoints-tcp-2"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &flushWriter{countingWriter: countingWriter{map[string]int{}}}
+			Diff(w, testConfig, rs, tc.applied, true, tc.existing)
+			var got []string
+			for _, m := range w.flushed {
+				if IsEndpointMap(m) {
+					got = append(got, m)
+				}
+			}
+			// The stale maps, then the one in use (declared and flushed).
+			if want := append(want, "endpoints-tcp-0"); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("flushed endpoint maps %v, want %v", got, want)
 			}
 		})
 	}

@@ -5,8 +5,13 @@ package e2e
 // the DevTools protocol. Two service accounts of a test namespace log in
 // with tokens from the TokenRequest API: an editor (RoleBinding to edit)
 // sees the namespace's pods, sees a pod created during the test appear
-// without a reload, reads a pod's events and log, and scales a Deployment; a viewer (view) gets the
-// apiserver's Forbidden when it tries to. Screenshots go to
+// without a reload, reads a pod's events, log and usage charts (real
+// metrics.k8s.io numbers), sees an event recorded during the test appear on
+// the live events page without a reload, and scales a Deployment; a viewer
+// (view) gets the apiserver's Forbidden when it tries to, and once bound to
+// view cluster-wide sees every node's usage charted. Last the dashboard is
+// reached by name through the ingress controller (host
+// dashboard.minik8s.local on NodePort 30080). Screenshots go to
 // _output/e2e-artifacts/TestDashboard (or $MK8S_E2E_ARTIFACTS/TestDashboard).
 //
 // The browser may load only the dashboard: host names resolve to nothing
@@ -30,9 +35,13 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	appsv1 "minik8s/api/apps/v1"
 	authenticationv1 "minik8s/api/authentication/v1"
 	"minik8s/api/client"
+	corev1 "minik8s/api/core/v1"
+	metav1 "minik8s/api/meta/v1"
 )
 
 const (
@@ -77,9 +86,16 @@ func (c *cluster) artifactDir(t *testing.T) string {
 
 // browser starts a headless chromium with a fresh profile that can reach
 // only allowIP, and returns its context; it is closed at test end. Every
-// URL the page requests is checked to start with allowed.
-func browser(t *testing.T, allowIP, allowed string) context.Context {
+// URL the page requests is checked to start with allowed. The host names
+// in hosts resolve to allowIP (as /etc/hosts would map
+// dashboard.minik8s.local to a node); every other name to nothing.
+func browser(t *testing.T, allowIP, allowed string, hosts ...string) context.Context {
 	t.Helper()
+	rules, bypass := "", allowIP
+	for _, h := range hosts {
+		rules += "MAP " + h + " " + allowIP + ", "
+		bypass += ";" + h
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -100,9 +116,9 @@ func browser(t *testing.T, allowIP, allowed string) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		// No outside network: no name resolves, and every address but the
 		// node's goes to a proxy port nothing listens on.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+allowIP),
+		chromedp.Flag("host-resolver-rules", rules+"MAP * ~NOTFOUND, EXCLUDE "+allowIP),
 		chromedp.ProxyServer("http://127.0.0.1:9"),
-		chromedp.Flag("proxy-bypass-list", allowIP),
+		chromedp.Flag("proxy-bypass-list", bypass),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 900),
 	}
@@ -330,7 +346,41 @@ spec:
 			chromedp.WaitVisible(chromedp.CSS("#containers")))
 		waitText(t, ctx, "#events", "Scheduled")
 		waitText(t, ctx, "#log", "kubia server starting")
+		// Its events are live: one recorded now appears on top without a
+		// reload.
+		do(t, ctx, 60*time.Second, "the pod's events follow", chromedp.WaitVisible(chromedp.CSS("#events-live.on")))
+		get(t, ctx, "mark the page", chromedp.Evaluate[bool](`window.__noReload = "still here"; true`))
+		c.recordEvent(t, ns, first.name, "dashboard-e2e-pod", "DashboardPodLive")
+		do(t, ctx, 60*time.Second, "the pod's new event appears without a reload",
+			chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="dashboard-e2e-pod"][data-reason="DashboardPodLive"]`)))
+		if mark := get(t, ctx, "the mark", chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); mark != "still here" {
+			t.Errorf("the pod page was reloaded (mark %q)", mark)
+		}
+		// The usage charts: the metrics API's numbers for the running
+		// pod, read with the editor's token (view covers pod metrics).
+		// An idle pod may use 0m of CPU; its working set is never 0.
+		waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/memory"]`, ns, first.name), true)
+		waitChart(t, ctx, fmt.Sprintf(`#pod-usage svg.chart[data-series="pod/%s/%s/cpu"]`, ns, first.name), false)
 		screenshot(t, ctx, shots, "pod")
+		// Node metrics are cluster-wide: a namespace's editor sees the refusal.
+		do(t, ctx, 60*time.Second, "the overview refuses the editor node usage",
+			chromedp.Navigate(base+"/#/overview"),
+			chromedp.WaitVisible(chromedp.CSS("#node-usage .error")))
+
+		// The events page is live: an event recorded now appears on top
+		// without a reload.
+		do(t, ctx, 60*time.Second, "the events page",
+			chromedp.Navigate(base+"/#/events?namespace="+ns),
+			chromedp.WaitVisible(chromedp.CSS("#events tbody tr")),
+			chromedp.WaitVisible(chromedp.CSS("#live.on")))
+		get(t, ctx, "mark the page", chromedp.Evaluate[bool](`window.__noReload = "still here"; true`))
+		c.recordEvent(t, ns, first.name, "dashboard-e2e", "DashboardLive")
+		do(t, ctx, 60*time.Second, "the new event appears without a reload",
+			chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="dashboard-e2e"][data-reason="DashboardLive"]`)))
+		if mark := get(t, ctx, "the mark", chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); mark != "still here" {
+			t.Errorf("the events page was reloaded (mark %q)", mark)
+		}
+		screenshot(t, ctx, shots, "events")
 
 		scaleRow := chromedp.CSS(`#deployments tr[data-name="web"]`)
 		do(t, ctx, 60*time.Second, "scale web to 2",
@@ -377,7 +427,123 @@ spec:
 		do(t, ctx, 60*time.Second, "the viewer's pods page",
 			chromedp.Navigate(base+"/#/pods?namespace="+ns),
 			chromedp.WaitVisible(chromedp.CSS(`#pods tr[data-name="appears"]`)))
+		do(t, ctx, 30*time.Second, "log out",
+			chromedp.Click(chromedp.CSS("#logout")),
+			chromedp.WaitVisible(chromedp.CSS("#token")))
 	})
+
+	t.Run("a cluster-wide reader sees node usage", func(t *testing.T) {
+		// view bound cluster-wide reads metrics.k8s.io nodes.
+		crb := ns + "-reader"
+		c.apply(t, ns, `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: `+crb+`
+subjects:
+- kind: ServiceAccount
+  name: viewer
+  namespace: `+ns+`
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
+`)
+		t.Cleanup(func() {
+			if _, err := c.minictl("delete", "clusterrolebinding", crb); err != nil {
+				t.Logf("delete clusterrolebinding %s: %v", crb, err)
+			}
+		})
+		login(t, ctx, base, viewerToken)
+		do(t, ctx, 30*time.Second, "overview", chromedp.Navigate(base+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("#page h2")))
+		// A node always uses some CPU and memory.
+		for _, n := range c.nodes {
+			if mem := waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/memory"]`, n), true); mem < 16<<20 {
+				t.Errorf("node %s memory chart at %v bytes, want a real working set", n, mem)
+			}
+			waitChart(t, ctx, fmt.Sprintf(`#node-usage svg.chart[data-series="node/%s/cpu"]`, n), true)
+		}
+		screenshot(t, ctx, shots, "node-usage")
+	})
+
+	t.Run("through the ingress by host", func(t *testing.T) {
+		// deploy/addons/dashboard.yaml's Ingress: host
+		// dashboard.minik8s.local on the ingress controller's NodePort.
+		c.ensureAddon(t, "ingress.yaml", "ingress-controller")
+		const host = "dashboard.minik8s.local"
+		ingBase := "http://" + net.JoinHostPort(host, ingressHTTPNodePort)
+		nodeURL := "http://" + net.JoinHostPort(nodeIP, ingressHTTPNodePort) + "/"
+		hc := &http.Client{Timeout: 10 * time.Second}
+		eventually(t, 90*time.Second, "the login page through the ingress", func() string {
+			code, body, err := ingressGet(hc, nodeURL, host)
+			if err != nil || code != http.StatusOK || !strings.Contains(body, `name="token"`) {
+				return fmt.Sprintf("GET %s Host %s: %d %v %.200q", nodeURL, host, code, err, body)
+			}
+			return ""
+		})
+		// Another host name on the same port is not the dashboard.
+		if code, body, err := ingressGet(hc, nodeURL, "not-"+host); err != nil || code != http.StatusNotFound {
+			t.Errorf("Host not-%s: %d %v %.200q, want the default 404", host, code, err, body)
+		}
+		// The browser by name, the name mapped to the node as /etc/hosts
+		// would: login, and the live pods page through the proxy.
+		ictx := browser(t, nodeIP, ingBase+"/", host)
+		login(t, ictx, ingBase, editorToken)
+		do(t, ictx, 60*time.Second, "the live pods page through the ingress",
+			chromedp.Navigate(ingBase+"/#/pods?namespace="+ns),
+			chromedp.WaitVisible(chromedp.CSS(`#pods tr[data-name="appears"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#live.on")))
+		if loc := get(t, ictx, "location", chromedp.Evaluate[string]("location.host")); loc != host+":"+ingressHTTPNodePort {
+			t.Errorf("the page is at %q, want %s:%s", loc, host, ingressHTTPNodePort)
+		}
+		screenshot(t, ictx, shots, "through-ingress")
+	})
+}
+
+// waitChart waits until the usage chart sel shows a sample (above 0 if
+// positive) and returns its value. The app samples every 10 s; a CPU rate
+// needs two scrapes of the kubelet, so the first can say 0.
+func waitChart(t *testing.T, ctx context.Context, sel string, positive bool) float64 {
+	t.Helper()
+	var v float64
+	eventually(t, 120*time.Second, sel+" drawn", func() string {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && e.querySelector("polyline") ? Number(e.dataset.value) : -1; })()`, sel)
+		n, err := chromedp.Run(tctx, chromedp.Evaluate[float64](js))
+		if err != nil || n < 0 {
+			msg, _ := chromedp.Run(tctx, chromedp.Evaluate[string](`(document.querySelector("#pod-usage, #node-usage") || {}).textContent || ""`))
+			return fmt.Sprintf("no chart (%v): %.200q", err, msg)
+		}
+		v = n
+		if positive && n <= 0 {
+			return fmt.Sprintf("%s at %v", sel, n)
+		}
+		return ""
+	})
+	return v
+}
+
+// recordEvent records a Normal event about a pod, as a kubelet would
+// (with the pod's uid).
+func (c *cluster) recordEvent(t *testing.T, ns, pod, name, reason string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p, err := client.For[*corev1.Pod](c.api).Get(ctx, ns, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := timestamppb.Now()
+	_, err = client.For[*corev1.Event](c.api).Create(ctx, &corev1.Event{
+		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: name},
+		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod, Uid: p.GetMetadata().GetUid()},
+		Reason:         reason, Message: "recorded by the e2e test", Type: "Normal", Count: 1,
+		Source:         &corev1.EventSource{Component: "e2e"},
+		FirstTimestamp: now, LastTimestamp: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // deploymentReplicas reads spec.replicas through the API.

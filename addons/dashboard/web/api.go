@@ -2,16 +2,21 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	appsv1 "minik8s/api/apps/v1"
 	authenticationv1 "minik8s/api/authentication/v1"
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
+	apierrors "minik8s/api/errors"
+	metricsv1beta1 "minik8s/api/metrics/v1beta1"
 	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/rpc"
+	"minik8s/api/scheme"
 )
 
 // API is the cluster as the handlers reach it. The handlers never call it
@@ -36,6 +41,12 @@ type API struct {
 	WhoAmI func(ctx context.Context) (*authenticationv1.UserInfo, error)
 	// Logs copies a container's log to w (see client.Client.PodLogs).
 	Logs func(ctx context.Context, req *rpc.PodLogsRequest, w io.Writer) error
+	// NodeMetrics lists metrics.k8s.io/v1beta1 nodes: every node's CPU
+	// and memory usage now.
+	NodeMetrics func(ctx context.Context) ([]*metricsv1beta1.NodeMetrics, error)
+	// PodMetrics lists metrics.k8s.io/v1beta1 pods of a namespace ("" for
+	// all); a name selects one pod (fieldSelector metadata.name).
+	PodMetrics func(ctx context.Context, namespace, name string) ([]*metricsv1beta1.PodMetrics, error)
 }
 
 // NewAPI is the API over c. c must carry no credentials of its own (no
@@ -63,7 +74,41 @@ func NewAPI(c *client.Client) API {
 			return out.GetStatus().GetUserInfo(), nil
 		},
 		Logs: c.PodLogs,
+		NodeMetrics: func(ctx context.Context) ([]*metricsv1beta1.NodeMetrics, error) {
+			return listComputed[*metricsv1beta1.NodeMetrics](ctx, c, metricsv1beta1.NodeMetricsKind, "", "")
+		},
+		PodMetrics: func(ctx context.Context, namespace, name string) ([]*metricsv1beta1.PodMetrics, error) {
+			return listComputed[*metricsv1beta1.PodMetrics](ctx, c, metricsv1beta1.PodMetricsKind, namespace, name)
+		},
 	}
+}
+
+// listComputed lists a resource the apiserver computes rather than
+// stores (metrics.k8s.io's nodes and pods). Their resource names are
+// core's too, so the typed client, which addresses kinds by resource name
+// alone, cannot reach them: the request names the group
+// ("nodes.metrics.k8s.io").
+func listComputed[T proto.Message](ctx context.Context, c *client.Client, k *scheme.Kind, namespace, name string) ([]T, error) {
+	req := &rpc.ListRequest{Resource: k.Resource + "." + k.Group, Namespace: namespace}
+	if name != "" {
+		req.FieldSelector = "metadata.name=" + name
+	}
+	resp, err := c.RPC().List(ctx, req)
+	if err != nil {
+		return nil, apierrors.FromGRPC(err)
+	}
+	out := make([]T, 0, len(resp.GetItems()))
+	for _, it := range resp.GetItems() {
+		msg, ok := k.New().(T)
+		if !ok {
+			return nil, fmt.Errorf("list %s: kind %s is not %T", req.Resource, k.Kind, *new(T))
+		}
+		if err := proto.Unmarshal(it.GetRaw(), msg); err != nil {
+			return nil, fmt.Errorf("list %s: %w", req.Resource, err)
+		}
+		out = append(out, msg)
+	}
+	return out, nil
 }
 
 // UserConfig is cfg without its credentials: the same apiservers and

@@ -23,7 +23,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("no browser: %v (hack/install-deps.sh installs chromium)", err)
 	}
-	e := start(t)
+	e := startWith(t, fakeMetrics)
 	shots := t.TempDir()
 	e.createPod(t, "before")
 	actx, c1 := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -62,10 +62,43 @@ func TestBrowser(t *testing.T) {
 	e.createPod(t, "during")
 	step("live", chromedp.WaitVisible(chromedp.CSS(`#pods tr[data-name="during"]`)))
 	shot("pods")
-	step("overview", chromedp.Navigate(e.url+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("#page h2")))
+	// The editor of one namespace may not read node metrics: the usage
+	// section says so.
+	step("overview", chromedp.Navigate(e.url+"/#/overview"), chromedp.WaitVisible(chromedp.CSS("#page h2")),
+		chromedp.WaitVisible(chromedp.CSS("#node-usage .error")))
 	shot("overview")
-	step("pod", chromedp.Navigate(e.url+"/#/pod/"+ns+"/before"), chromedp.WaitVisible(chromedp.CSS("#containers")))
+	step("pod", chromedp.Navigate(e.url+"/#/pod/"+ns+"/before"), chromedp.WaitVisible(chromedp.CSS("#containers")),
+		chromedp.WaitVisible(chromedp.CSS(`#pod-usage svg.chart[data-series="pod/team/before/cpu"][data-value="125"] polyline`)),
+		chromedp.WaitVisible(chromedp.CSS(`#pod-usage svg.chart[data-series="pod/team/before/memory"][data-value="33554432"]`)))
+	if text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#pod-usage"))); err != nil || !strings.Contains(text, "125m") || !strings.Contains(text, "32.0Mi") {
+		t.Errorf("pod usage %q %v, want 125m and 32.0Mi", text, err)
+	}
+	// The pod's events are live too: one recorded while its page is open
+	// appears on top without a reload.
+	step("pod events live", chromedp.WaitVisible(chromedp.CSS("#events-live.on")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload = "still here"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	e.createEvent(t, "on-pod-page", "PodPageLive")
+	step("pod event appears", chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="on-pod-page"][data-reason="PodPageLive"]`)))
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); err != nil || mark != "still here" {
+		t.Errorf("the pod page was reloaded (mark %q, %v)", mark, err)
+	}
 	shot("pod")
+	// The events page is live: an event recorded while it is open appears
+	// on top without a reload.
+	e.createEvent(t, "earlier", "Tested")
+	step("events", chromedp.Navigate(e.url+"/#/events?namespace="+ns), chromedp.WaitVisible(chromedp.CSS(`#events tr[data-name="earlier"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload = "still here"; true`)); err != nil {
+		t.Fatal(err)
+	}
+	e.createEvent(t, "later", "Appeared")
+	step("event appears", chromedp.WaitVisible(chromedp.CSS(`#events tbody tr:first-child[data-name="later"][data-reason="Appeared"]`)))
+	if mark, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__noReload || "reloaded"`)); err != nil || mark != "still here" {
+		t.Errorf("the events page was reloaded (mark %q, %v)", mark, err)
+	}
+	shot("events")
 	e.createDeployment(t)
 	row := chromedp.CSS(`#deployments tr[data-name="web"]`)
 	step("scale", chromedp.Navigate(e.url+"/#/deployments?namespace="+ns), chromedp.WaitVisible(row+" input.replicas"),
@@ -82,4 +115,12 @@ func TestBrowser(t *testing.T) {
 	shot("scale-refused")
 	step("pods all", chromedp.Navigate(e.url+"/#/pods"), chromedp.WaitVisible(chromedp.CSS(".error")))
 	shot("refused")
+
+	// A cluster admin sees every node's usage charted.
+	step("login admin", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SetValue(chromedp.CSS("#token"), adminToken), chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#logout")))
+	step("node usage", chromedp.Navigate(e.url+"/#/overview"),
+		chromedp.WaitVisible(chromedp.CSS(`#node-usage svg.chart[data-series="node/node-a/cpu"][data-value="1500"] polyline`)),
+		chromedp.WaitVisible(chromedp.CSS(`#node-usage svg.chart[data-series="node/node-b/memory"][data-value="1073741824"]`)))
+	shot("node-usage")
 }

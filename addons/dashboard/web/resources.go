@@ -17,6 +17,8 @@ import (
 	"minik8s/api/client"
 	corev1 "minik8s/api/core/v1"
 	apierrors "minik8s/api/errors"
+	"minik8s/api/fields"
+	metav1 "minik8s/api/meta/v1"
 	networkingv1 "minik8s/api/networking/v1"
 	"minik8s/api/printers"
 	"minik8s/api/rpc"
@@ -217,6 +219,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 // EventRow is one event.
 type EventRow struct {
 	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 	Type      string `json:"type"`
 	Reason    string `json:"reason"`
 	Object    string `json:"object"`
@@ -224,21 +227,30 @@ type EventRow struct {
 	Message   string `json:"message"`
 	Count     int32  `json:"count"`
 	Last      string `json:"last"`
+	// ResourceVersion orders the updates of one event (a repeat raises
+	// its count).
+	ResourceVersion string `json:"resourceVersion"`
 }
 
+func eventRow(e *corev1.Event) EventRow {
+	last := e.GetLastTimestamp()
+	if last == nil {
+		last = e.GetMetadata().GetCreationTimestamp()
+	}
+	io := e.GetInvolvedObject()
+	return EventRow{
+		Namespace: e.GetMetadata().GetNamespace(), Name: e.GetMetadata().GetName(), Type: e.GetType(), Reason: e.GetReason(),
+		Object: strings.ToLower(io.GetKind()) + "/" + io.GetName(), Source: printers.EventSource(e),
+		Message: e.GetMessage(), Count: max(e.GetCount(), 1), Last: created(last),
+		ResourceVersion: e.GetMetadata().GetResourceVersion(),
+	}
+}
+
+// eventRows are the events oldest first.
 func eventRows(events []*corev1.Event) []EventRow {
 	rows := make([]EventRow, 0, len(events))
 	for _, e := range events {
-		last := e.GetLastTimestamp()
-		if last == nil {
-			last = e.GetMetadata().GetCreationTimestamp()
-		}
-		io := e.GetInvolvedObject()
-		rows = append(rows, EventRow{
-			Namespace: e.GetMetadata().GetNamespace(), Type: e.GetType(), Reason: e.GetReason(),
-			Object: strings.ToLower(io.GetKind()) + "/" + io.GetName(), Source: printers.EventSource(e),
-			Message: e.GetMessage(), Count: max(e.GetCount(), 1), Last: created(last),
-		})
+		rows = append(rows, eventRow(e))
 	}
 	sortRows(rows, func(r EventRow) string { return r.Last })
 	return rows
@@ -303,19 +315,37 @@ func (s *Server) podDetail(w http.ResponseWriter, r *http.Request) {
 	for _, c := range p.GetStatus().GetConditions() {
 		conditions = append(conditions, map[string]string{"type": c.GetType(), "status": c.GetStatus(), "reason": c.GetReason(), "message": c.GetMessage()})
 	}
-	events, evErr := s.api.Events.List(ctx, ns, client.ListOptions{FieldSelector: "involvedObject.kind=Pod,involvedObject.name=" + name})
+	sel := eventSelector("Pod", p.GetMetadata())
+	events, evErr := s.api.Events.List(ctx, ns, client.ListOptions{FieldSelector: sel})
 	var evRows []EventRow
 	if evErr == nil {
 		evRows = eventRows(events.Items)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"pod":            podRow(p, s.now()),
+		"pod": podRow(p, s.now()),
+		// The page follows its events with GET /api/events/watch?fieldSelector=.
+		"eventSelector":  sel,
 		"labels":         p.GetMetadata().GetLabels(),
 		"serviceAccount": p.GetSpec().GetServiceAccountName(),
 		"containers":     containers,
 		"conditions":     conditions,
 		"events":         section(evRows, evErr),
 	})
+}
+
+// eventSelector selects the events about one object as kubectl describe
+// does: by kind, name, namespace and uid, so the events of an earlier
+// object of the same name are not shown as this one's.
+func eventSelector(kind string, md *metav1.ObjectMeta) string {
+	sel := []string{
+		"involvedObject.kind=" + fields.Escape(kind),
+		"involvedObject.name=" + fields.Escape(md.GetName()),
+		"involvedObject.namespace=" + fields.Escape(md.GetNamespace()),
+	}
+	if uid := md.GetUid(); uid != "" {
+		sel = append(sel, "involvedObject.uid="+fields.Escape(uid))
+	}
+	return strings.Join(sel, ",")
 }
 
 // maxLogBytes bounds a log page that does not follow.

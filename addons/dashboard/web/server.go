@@ -92,6 +92,9 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("GET /api/ingresses", s.authed(s.listIngresses))
 	s.mux.HandleFunc("GET /api/replicasets", s.authed(s.listReplicaSets))
 	s.mux.HandleFunc("GET /api/events", s.authed(s.listEvents))
+	s.mux.HandleFunc("GET /api/events/watch", s.authed(s.watchEvents))
+	s.mux.HandleFunc("GET /api/metrics/nodes", s.authed(s.nodeMetrics))
+	s.mux.HandleFunc("GET /api/metrics/pods", s.authed(s.podMetrics))
 	return s
 }
 

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"minik8s/addons/dashboard/web"
 	appsv1 "minik8s/api/apps/v1"
 	"minik8s/api/client"
@@ -48,6 +50,13 @@ type env struct {
 }
 
 func start(t *testing.T) *env {
+	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with the dashboard's API changed by edit first (a
+// fake metrics API where no kubelet runs).
+func startWith(t *testing.T, edit func(*web.API)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "tokens.csv")
@@ -82,7 +91,11 @@ func start(t *testing.T) *env {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(web.New(web.Options{API: web.NewAPI(c), Logger: log, Heartbeat: 200 * time.Millisecond}))
+	dapi := web.NewAPI(c)
+	if edit != nil {
+		edit(&dapi)
+	}
+	srv := httptest.NewServer(web.New(web.Options{API: dapi, Logger: log, Heartbeat: 200 * time.Millisecond}))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	t.Cleanup(func() {
@@ -379,4 +392,31 @@ func readEvents(r io.Reader) <-chan sseEvent {
 		}
 	}()
 	return ch
+}
+
+// createEvent records an event about pod "before", as a kubelet would.
+func (e *env) createEvent(t *testing.T, name, reason string) {
+	t.Helper()
+	e.createEventAbout(t, "before", name, reason)
+}
+
+// createEventAbout records an event about a pod, with its uid as
+// recorders set it.
+func (e *env) createEventAbout(t *testing.T, pod, name, reason string) {
+	t.Helper()
+	p, err := client.For[*corev1.Pod](e.admin).Get(context.Background(), ns, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := timestamppb.Now()
+	_, err = client.For[*corev1.Event](e.admin).Create(context.Background(), &corev1.Event{
+		Metadata:       &metav1.ObjectMeta{Namespace: ns, Name: name},
+		InvolvedObject: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod, Uid: p.GetMetadata().GetUid()},
+		Reason:         reason, Message: "a test event " + name, Type: "Normal", Count: 1,
+		Source:         &corev1.EventSource{Component: "dashboard-test"},
+		FirstTimestamp: now, LastTimestamp: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -49,7 +49,7 @@ type Options struct {
 type Proxy struct {
 	table     atomic.Pointer[routes.Table]
 	rr        sync.Map // backend key -> *atomic.Uint64
-	transport *http.Transport
+	transport *conns
 	rp        *httputil.ReverseProxy
 	log       *slog.Logger
 	reg       *prometheus.Registry
@@ -58,9 +58,13 @@ type Proxy struct {
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	retries  prometheus.Counter
-	reloads  prometheus.Counter
-	lastLoad prometheus.Gauge
+	// counters and observers cache the vectors' children: looking a
+	// child up hashes its label values under a lock on every request.
+	counters  sync.Map // requestLabels -> prometheus.Counter
+	observers sync.Map // ingress -> prometheus.Observer
+	retries   prometheus.Counter
+	reloads   prometheus.Counter
+	lastLoad  prometheus.Gauge
 }
 
 // New returns a Proxy serving the empty table (every request 404) until
@@ -90,8 +94,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	p := &Proxy{log: o.Logger, reg: o.Registry, fallback: fallback}
 	p.table.Store(routes.Empty())
-	p.transport = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	std := &http.Transport{
+		DialContext:           dialer.DialContext,
 		MaxIdleConns:          0, // no global cap: MaxIdleConnsPerHost bounds each endpoint
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
 		IdleConnTimeout:       o.IdleConnTimeout,
@@ -99,12 +104,20 @@ func New(o Options) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		// Backends are pods speaking plain HTTP/1.1 (Upgrade needs it).
 		ForceAttemptHTTP2: false,
+		// Pass bodies through as the backend encoded them: the transport
+		// must not ask for gzip and decompress on the client's behalf.
+		DisableCompression: true,
 	}
+	p.transport = &conns{dialer: dialer, headerTimeout: o.ResponseHeaderTimeout, idleTimeout: o.IdleConnTimeout,
+		maxIdle: o.MaxIdleConnsPerHost, std: std}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
 		Transport:    &retryTransport{p: p},
 		ErrorHandler: p.errorHandler,
 		ErrorLog:     slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		// Reuse the copy buffers: without a pool ReverseProxy allocates
+		// (and zeroes) 32 KiB for every response.
+		BufferPool: bufferPool{},
 		// FlushInterval 0: a response of known length goes out in one
 		// write; ReverseProxy flushes streams (server-sent events, chunked
 		// bodies of unknown length) after every write by itself.
@@ -160,7 +173,12 @@ type targetKey struct{}
 // ServeHTTP routes r by the current table.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+	// One allocation holds the request's recorder and target.
+	st := &struct {
+		rec recorder
+		t   target
+	}{rec: recorder{ResponseWriter: w, code: http.StatusOK}}
+	rec := &st.rec
 	_, be := p.table.Load().Match(r.Host, r.URL.Path)
 	ingress := ""
 	switch {
@@ -172,14 +190,57 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
 	default:
 		ingress = be.Ingress
-		counter, _ := p.rr.LoadOrStore(be.Key, new(atomic.Uint64))
-		t := &target{backend: be, first: counter.(*atomic.Uint64).Add(1) - 1}
+		t := &st.t
+		t.backend, t.first = be, p.counter(be.Key).Add(1)-1
 		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 	}
-	code := strconv.Itoa(rec.code)
-	p.requests.WithLabelValues(ingress, code, r.Method).Inc()
-	p.latency.WithLabelValues(ingress).Observe(time.Since(start).Seconds())
+	p.requestCounter(ingress, rec.code, r.Method).Inc()
+	p.observer(ingress).Observe(time.Since(start).Seconds())
 }
+
+// counter is the round-robin position of a backend, shared by the tables
+// that have it, so a reload does not send the next requests to the first
+// endpoint again.
+func (p *Proxy) counter(key string) *atomic.Uint64 {
+	if c, ok := p.rr.Load(key); ok {
+		return c.(*atomic.Uint64)
+	}
+	c, _ := p.rr.LoadOrStore(key, new(atomic.Uint64))
+	return c.(*atomic.Uint64)
+}
+
+type requestLabels struct {
+	ingress string
+	code    int
+	method  string
+}
+
+func (p *Proxy) requestCounter(ingress string, code int, method string) prometheus.Counter {
+	key := requestLabels{ingress, code, method}
+	if c, ok := p.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c := p.requests.WithLabelValues(ingress, strconv.Itoa(code), method)
+	p.counters.Store(key, c)
+	return c
+}
+
+func (p *Proxy) observer(ingress string) prometheus.Observer {
+	if o, ok := p.observers.Load(ingress); ok {
+		return o.(prometheus.Observer)
+	}
+	o := p.latency.WithLabelValues(ingress)
+	p.observers.Store(ingress, o)
+	return o
+}
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // rewrite addresses the outgoing request to the chosen endpoint, keeps the
 // client's Host, and sets the X-Forwarded-* headers from this hop only:
@@ -199,17 +260,23 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if pr.In.TLS != nil {
 		proto, port = "https", "443"
 	}
-	if la, ok := pr.In.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	switch la := pr.In.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		port = strconv.Itoa(la.Port) // without formatting the address
+	case net.Addr:
 		if _, p, err := net.SplitHostPort(la.String()); err == nil {
 			port = p
 		}
 	}
+	// One array backs the five values (Header.Set allocates one each);
+	// each slice is capped so an Add to one cannot write into the next.
+	v := [...]string{clientIP, clientIP, pr.In.Host, proto, port}
 	h := pr.Out.Header
-	h.Set("X-Forwarded-For", clientIP)
-	h.Set("X-Real-IP", clientIP)
-	h.Set("X-Forwarded-Host", pr.In.Host)
-	h.Set("X-Forwarded-Proto", proto)
-	h.Set("X-Forwarded-Port", port)
+	h["X-Forwarded-For"] = v[0:1:1]
+	h["X-Real-Ip"] = v[1:2:2]
+	h["X-Forwarded-Host"] = v[2:3:3]
+	h["X-Forwarded-Proto"] = v[3:4:4]
+	h["X-Forwarded-Port"] = v[4:5:5]
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -141,7 +141,7 @@ func Filter(k *scheme.Kind, ns, labelSel, fieldSel string) (cache.Filter, error)
 	}
 	if !ls.Empty() || !fs.Empty() {
 		f.Match = func(o scheme.Object) bool {
-			return ls.Matches(o.GetMetadata().GetLabels()) && fs.Matches(fields.ObjectGetter(o))
+			return ls.Matches(o.GetMetadata().GetLabels()) && fs.Matches(fields.ResourceGetter(k.Resource, o))
 		}
 	}
 	return f, nil

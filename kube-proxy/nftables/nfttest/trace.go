@@ -284,6 +284,9 @@ func (tr *tracer) rule(st *state, text string) ([]ruleResult, error) {
 			if i+2 >= len(toks) || toks[i+1] != "to" {
 				return nil, fmt.Errorf("dnat without to")
 			}
+			if toks[i+2] == "numgen" {
+				return tr.dnatMap(cur, toks[i+2:])
+			}
 			ap, err := netip.ParseAddrPort(toks[i+2])
 			if err != nil {
 				return nil, fmt.Errorf("dnat to %q: %v", toks[i+2], err)
@@ -442,6 +445,52 @@ func (tr *tracer) rule(st *state, text string) ([]ruleResult, error) {
 	return []ruleResult{{r: result{st, endNone}, st: st}}, nil
 }
 
+// dnatMap follows "numgen random mod N [offset K] map @m": each of the N
+// keys K..K+N-1, with probability 1/N, DNATs to its element's value
+// ("ip . port"). A missing key is an error: the kernel's lookup would
+// fail and the packet fall through un-DNATed.
+func (tr *tracer) dnatMap(st *state, toks []string) ([]ruleResult, error) {
+	bad := fmt.Errorf("unsupported dnat map %q", strings.Join(toks, " "))
+	if len(toks) < 6 || toks[1] != "random" || toks[2] != "mod" {
+		return nil, bad
+	}
+	mod, err := strconv.Atoi(toks[3])
+	if err != nil || mod <= 0 {
+		return nil, bad
+	}
+	rest, offset := toks[4:], 0
+	if rest[0] == "offset" {
+		if offset, err = strconv.Atoi(rest[1]); err != nil {
+			return nil, bad
+		}
+		rest = rest[2:]
+	}
+	if len(rest) != 2 || rest[0] != "map" || !strings.HasPrefix(rest[1], "@") {
+		return nil, bad
+	}
+	m := tr.t.Maps[rest[1][1:]]
+	if m == nil {
+		return nil, fmt.Errorf("no map %s", rest[1])
+	}
+	var out []ruleResult
+	for k := offset; k < offset+mod; k++ {
+		e := m.FindElement(strconv.Itoa(k))
+		if e == nil || len(e.Value) != 1 {
+			return nil, fmt.Errorf("map %s has no element %d", rest[1], k)
+		}
+		addr, port, ok := strings.Cut(e.Value[0], " . ")
+		ap, err := netip.ParseAddrPort(addr + ":" + port)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("map %s element %d: bad value %q", rest[1], k, e.Value[0])
+		}
+		b := st.clone()
+		b.prob /= float64(mod)
+		b.dst, b.dport, b.dnat = ap.Addr(), int(ap.Port()), ap.String()
+		out = append(out, ruleResult{r: result{b, endAccept}, st: b})
+	}
+	return out, nil
+}
+
 // nomatch: the rule stops matching. Statements before the failed match
 // (none in what kube-proxy writes) would have run, so keep cur.
 func nomatch(st, cur *state, mutated bool) []ruleResult {
@@ -518,6 +567,12 @@ func selector(st *state, toks []string) ([]string, int, error) {
 		return []string{fmt.Sprintf("%#x", st.mark)}, 2, nil
 	case "ct state":
 		return []string{"new"}, 2, nil
+	case "ct status":
+		// Only the DNAT bit is asked about.
+		if st.dnat != "" {
+			return []string{"dnat"}, 2, nil
+		}
+		return []string{"-"}, 2, nil
 	case "fib daddr", "fib saddr":
 		if len(toks) < 3 || toks[2] != "type" {
 			return nil, 0, fmt.Errorf("unsupported fib expression")

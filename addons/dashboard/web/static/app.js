@@ -97,6 +97,129 @@ function nsQuery(ns) {
   return ns ? "?namespace=" + encodeURIComponent(ns) : "";
 }
 
+// ---- usage charts
+//
+// The metrics API (metrics.k8s.io) has no watch: while a chart is on
+// screen the app asks for the current usage every sampleEvery ms and keeps
+// the last historyLength samples of each series in sessionStorage, so the
+// history survives moving between pages (and ends with the tab).
+
+const sampleEvery = 10000;
+const historyLength = 60;
+const svgNS = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS(svgNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+// remember adds the sample [t, v] to a series and returns its history.
+function remember(key, t, v) {
+  let h = [];
+  try { h = JSON.parse(sessionStorage.getItem("usage:" + key)) || []; } catch (err) { h = []; }
+  h = h.filter(p => p[0] < t);
+  h.push([t, v]);
+  while (h.length > historyLength) h.shift();
+  try { sessionStorage.setItem("usage:" + key, JSON.stringify(h)); } catch (err) { /* full: keep drawing */ }
+  return h;
+}
+
+// quantity parses a Kubernetes quantity ("1500m", "2", "8Gi") to a number
+// of units (cores, bytes); NaN when it cannot.
+function quantity(q) {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q || ""));
+  if (!m) return NaN;
+  const mult = {"": 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4}[m[2]];
+  return mult === undefined ? NaN : Number(m[1]) * mult;
+}
+
+function formatCPU(milli) {
+  return milli >= 1000 ? (milli / 1000).toFixed(2) + " cores" : milli + "m";
+}
+
+function formatBytes(b) {
+  if (b >= 1024 ** 3) return (b / 1024 ** 3).toFixed(2) + "Gi";
+  if (b >= 1024 ** 2) return (b / 1024 ** 2).toFixed(1) + "Mi";
+  return Math.round(b / 1024) + "Ki";
+}
+
+// chart draws a series' history as a line in a small SVG: time runs left
+// to right over the history's slots, the y axis goes from 0 to a little
+// over the largest value (or to the limit, when it is known).
+function chart(series, label, hist, format, limit) {
+  const w = 240, h = 56, pad = 3;
+  const last = hist[hist.length - 1][1];
+  const top = Math.max(1, limit || 0, ...hist.map(p => p[1])) * (limit ? 1 : 1.15);
+  const x = i => pad + (w - 2 * pad) * (historyLength - hist.length + i) / (historyLength - 1);
+  const y = v => h - pad - (h - 2 * pad) * v / top;
+  const svg = svgEl("svg", {class: "chart", viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img",
+    "aria-label": label + " " + format(last), "data-series": series, "data-value": String(last), "data-samples": String(hist.length)});
+  svg.append(svgEl("line", {class: "axis", x1: pad, y1: h - pad, x2: w - pad, y2: h - pad}));
+  svg.append(svgEl("polyline", {class: "line", points: hist.map((p, i) => x(i).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ")}));
+  svg.append(svgEl("circle", {class: "dot", cx: x(hist.length - 1).toFixed(1), cy: y(last).toFixed(1), r: 2.5}));
+  let value = format(last);
+  if (limit) value += " of " + format(limit) + " (" + Math.round(100 * last / limit) + "%)";
+  return el("figure", {class: "usage"}, el("figcaption", {}, label + " ", el("span", {class: "value"}, value)), svg);
+}
+
+// sampler calls fetch now and every sampleEvery ms until the page is left.
+function sampler(fetchOnce) {
+  let timer = null;
+  const gen = generation;
+  const tick = async () => {
+    await fetchOnce();
+    if (gen === generation) timer = setTimeout(tick, sampleEvery);
+  };
+  cleanup.push(() => clearTimeout(timer));
+  tick();
+}
+
+function sampleTime(u) {
+  return u.timestamp ? Date.parse(u.timestamp) : Date.now();
+}
+
+// nodeUsage fills box with a CPU and a memory chart per node; allocatable
+// (by node name, from the overview) gives the charts their limits.
+function nodeUsage(box, allocatable) {
+  const gen = generation;
+  sampler(async () => {
+    try {
+      const d = await api("/api/metrics/nodes");
+      if (gen !== generation) return;
+      if (!d.items.length) { box.replaceChildren(el("p", {class: "hint"}, "No node metrics yet (the kubelets have not been sampled).")); return; }
+      box.replaceChildren(...d.items.map(u => {
+        const t = sampleTime(u), a = allocatable[u.name] || {};
+        return el("div", {class: "usage-row", dataset: {node: u.name}}, el("h3", {}, u.name),
+          chart("node/" + u.name + "/cpu", "CPU", remember("node/" + u.name + "/cpu", t, u.cpuMilli), formatCPU, quantity(a.cpu) * 1000 || 0),
+          chart("node/" + u.name + "/memory", "Memory", remember("node/" + u.name + "/memory", t, u.memoryBytes), formatBytes, quantity(a.memory) || 0));
+      }));
+    } catch (err) {
+      if (gen === generation && err.code !== 401) box.replaceChildren(errorBox(err));
+    }
+  });
+}
+
+// podUsage fills box with the pod's CPU and memory charts.
+function podUsage(box, ns, name) {
+  const gen = generation;
+  sampler(async () => {
+    try {
+      const d = await api("/api/metrics/pods?namespace=" + encodeURIComponent(ns) + "&name=" + encodeURIComponent(name));
+      if (gen !== generation) return;
+      const u = d.items[0];
+      if (!u) { box.replaceChildren(el("p", {class: "hint"}, "No metrics for this pod yet (it is not running, or not sampled yet).")); return; }
+      const key = "pod/" + ns + "/" + name, t = sampleTime(u);
+      box.replaceChildren(el("div", {class: "usage-row"},
+        chart(key + "/cpu", "CPU", remember(key + "/cpu", t, u.cpuMilli), formatCPU),
+        chart(key + "/memory", "Memory", remember(key + "/memory", t, u.memoryBytes), formatBytes),
+        el("p", {class: "hint"}, u.containers.map(c => c.name + ": " + formatCPU(c.cpuMilli) + ", " + formatBytes(c.memoryBytes)).join("; "))));
+    } catch (err) {
+      if (gen === generation && err.code !== 401) box.replaceChildren(errorBox(err));
+    }
+  });
+}
+
 // ---- pages
 
 async function overview() {
@@ -122,12 +245,17 @@ async function overview() {
   const comps = o.components.error ? errorBox(o.components.error) : table("components", ["Component", "Healthy", "Message"],
     o.components.items.map(c => el("tr", {},
       el("td", {}, c.name), el("td", {class: c.healthy ? "ok" : "bad"}, c.healthy ? "Healthy" : "Unhealthy"), el("td", {}, c.message))));
+  const usage = el("div", {id: "node-usage", class: "usage-box"}, el("p", {class: "hint"}, "Reading the metrics API..."));
+  const allocatable = {};
+  for (const n of (o.nodes.items || [])) allocatable[n.name] = n.allocatable || {};
   page.replaceChildren(
     el("h1", {}, "Overview"),
     el("p", {}, o.podsError ? "Pods: " + o.podsError.error : o.podCount + " pods in the cluster"),
     el("h2", {}, "Nodes"), nodes,
+    el("h2", {}, "Node usage"), usage,
     el("h2", {}, "Control plane"), comps,
     el("h2", {}, "Namespaces"), nss);
+  nodeUsage(usage, allocatable);
 }
 
 function podRowEl(p, showNs) {
@@ -248,6 +376,14 @@ async function podDetail(ns, name) {
   container.addEventListener("change", loadLog);
   follow.addEventListener("change", loadLog);
   cleanup.push(() => abort && abort.abort());
+  const usageBox = el("div", {id: "pod-usage", class: "usage-box"}, el("p", {class: "hint"}, "Reading the metrics API..."));
+  // The pod's events, live: the list above and then the events stream
+  // selected as kubectl describe selects them (kind, name, namespace, uid).
+  const evLive = el("span", {id: "events-live", class: "live off"}, d.events.error ? "refused" : "connecting");
+  const evBody = el("tbody");
+  const evTable = el("table", {id: "events"}, el("thead", {}, el("tr", {}, eventHeaders(false).map(h => el("th", {}, h)))), evBody);
+  const evFeed = eventFeed(evBody, false);
+  d.events.items.forEach(evFeed.put);
   page.replaceChildren(
     el("h1", {}, "Pod " + p.namespace + "/" + p.name),
     el("dl", {class: "facts"},
@@ -259,32 +395,119 @@ async function podDetail(ns, name) {
       el("dt", {}, "Service account"), el("dd", {}, d.serviceAccount || "default"),
       el("dt", {}, "Labels"), el("dd", {}, Object.entries(d.labels || {}).map(([k, v]) => k + "=" + v).join(", ") || "<none>"),
       el("dt", {}, "Age"), el("dd", {}, age(p.created))),
+    el("h2", {}, "Usage"), usageBox,
     el("h2", {}, "Containers"),
     table("containers", ["Name", "Image", "Ready", "State", "Restarts"], d.containers.map(c =>
       el("tr", {}, el("td", {}, c.name), el("td", {}, c.image), el("td", {}, c.ready ? "yes" : "no"), el("td", {}, c.state), el("td", {}, c.restarts)))),
     el("h2", {}, "Conditions"),
     table("conditions", ["Type", "Status", "Reason", "Message"], (d.conditions || []).map(c =>
       el("tr", {}, el("td", {}, c.type), el("td", {}, c.status), el("td", {}, c.reason), el("td", {}, c.message)))),
-    el("h2", {}, "Events"),
-    d.events.error ? errorBox(d.events.error) : eventsTable(d.events.items, false),
+    el("h2", {}, "Events ", evLive),
+    d.events.error ? errorBox(d.events.error) : evTable,
     el("h2", {}, "Logs ", container, el("label", {class: "follow"}, follow, " follow")),
     logPre);
   loadLog();
+  podUsage(usageBox, ns, name);
+  if (!d.events.error) {
+    followEvents("?namespace=" + encodeURIComponent(ns) + "&fieldSelector=" + encodeURIComponent(d.eventSelector), evFeed, evLive, null);
+  }
 }
 
-function eventsTable(items, showNs) {
-  return table("events", (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]),
-    items.slice().reverse().map(e => el("tr", {class: e.type === "Warning" ? "warn" : ""},
-      showNs ? el("td", {}, e.namespace) : null,
-      ageCell(e.last), el("td", {}, e.type), el("td", {}, e.reason), el("td", {}, e.object),
-      el("td", {}, e.source), el("td", {}, e.count > 1 ? e.message + " (x" + e.count + ")" : e.message))));
+function eventHeaders(showNs) {
+  return (showNs ? ["Namespace"] : []).concat(["Last seen", "Type", "Reason", "Object", "Source", "Message"]);
 }
 
-async function events(ns) {
-  const gen = generation;
-  const d = await api("/api/events" + nsQuery(ns));
-  if (gen !== generation) return;
-  page.replaceChildren(el("h1", {}, "Events"), eventsTable(d.items, !ns));
+function eventRowEl(e, showNs) {
+  return el("tr", {class: e.type === "Warning" ? "warn" : "", dataset: {key: e.namespace + "/" + e.name, name: e.name, reason: e.reason}},
+    showNs ? el("td", {}, e.namespace) : null,
+    ageCell(e.last), el("td", {}, e.type), el("td", {}, e.reason), el("td", {}, e.object),
+    el("td", {}, e.source), el("td", {}, e.count > 1 ? e.message + " (x" + e.count + ")" : e.message));
+}
+
+// maxEventRows bounds a live events table; the oldest rows go first.
+const maxEventRows = 500;
+
+// eventFeed keeps the rows of a live events table in body, newest on
+// top: put shows an event (a repeat moves it up; an older version than
+// the one shown is ignored), drop removes one, reset empties the table.
+function eventFeed(body, showNs, onCount) {
+  const rows = new Map(); // key -> {rv, tr}
+  const recount = () => { if (onCount) onCount(rows.size); };
+  const drop = key => {
+    const have = rows.get(key);
+    if (have) { have.tr.remove(); rows.delete(key); }
+  };
+  return {
+    put(e) {
+      const key = e.namespace + "/" + e.name;
+      const have = rows.get(key);
+      if (have && Number(have.rv) > Number(e.resourceVersion)) return;
+      drop(key);
+      body.prepend(eventRowEl(e, showNs));
+      rows.set(key, {rv: e.resourceVersion, tr: body.firstChild});
+      while (rows.size > maxEventRows) drop(rows.keys().next().value);
+      recount();
+    },
+    drop(e) { drop(e.namespace + "/" + e.name); recount(); },
+    reset() { rows.clear(); body.replaceChildren(); recount(); },
+  };
+}
+
+// followEvents feeds feed from GET /api/events/watch + query (a list and
+// then a watch as the user, over server-sent events) and shows the
+// stream's state in live; refused, when set, shows why a stream that
+// never opened was refused.
+function followEvents(query, feed, live, refused) {
+  let opened = false;
+  const src = new EventSource("/api/events/watch" + query);
+  src.addEventListener("reset", m => {
+    opened = true;
+    feed.reset();
+    JSON.parse(m.data).items.forEach(feed.put); // oldest first: the newest ends on top
+    live.textContent = "live";
+    live.className = "live on";
+  });
+  src.addEventListener("upsert", m => feed.put(JSON.parse(m.data)));
+  src.addEventListener("delete", m => feed.drop(JSON.parse(m.data)));
+  src.addEventListener("failure", m => {
+    // The server gave up: stop, or the browser would reconnect to the
+    // same refusal forever.
+    src.close();
+    live.textContent = "stopped";
+    live.className = "live off";
+    showMessage(JSON.parse(m.data).error + " (reload to try again)", "error");
+  });
+  src.onerror = async () => {
+    live.textContent = "reconnecting";
+    live.className = "live off";
+    if (!opened) {
+      src.close();
+      live.textContent = "refused";
+      if (refused) refused();
+    }
+  };
+  cleanup.push(() => src.close());
+}
+
+// events is the live events stream of a namespace (or all): the newest on top.
+function events(ns) {
+  const showNs = !ns;
+  const live = el("span", {id: "live", class: "live off"}, "connecting");
+  const body = el("tbody");
+  const tbl = el("table", {id: "events"},
+    el("thead", {}, el("tr", {}, eventHeaders(showNs).map(h => el("th", {}, h)))),
+    body);
+  const count = el("span", {id: "event-count"}, "");
+  page.replaceChildren(el("h1", {}, "Events ", live), el("p", {}, ns ? "Namespace " + ns + ": " : "All namespaces: ", count), tbl);
+  const feed = eventFeed(body, showNs, n => { count.textContent = n + " events"; });
+  followEvents(nsQuery(ns), feed, live, async () => {
+    // The stream was refused: ask once more as JSON to learn why.
+    const gen = generation;
+    try { await api("/api/events" + nsQuery(ns)); } catch (err) {
+      if (gen !== generation) return; // the user has moved on
+      page.append(errorBox(err));
+    }
+  });
 }
 
 async function deployments(ns) {
@@ -382,7 +605,7 @@ async function render() {
     case "services": await services(ns); break;
     case "replicasets": await replicasets(ns); break;
     case "ingresses": await ingresses(ns); break;
-    case "events": await events(ns); break;
+    case "events": events(ns); break;
     case "pod": await podDetail(parts[1], parts[2]); break;
     default: pods(ns);
     }

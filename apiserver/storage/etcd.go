@@ -271,6 +271,7 @@ func ambiguous(err error) bool {
 // k and name (translateWrite).
 func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64, verb string, k *scheme.Kind, name string) (newRev int64, written, exists bool, err error) {
 	backoff := 100 * time.Millisecond
+	var unsure error // an earlier attempt's error after which it may have been applied
 	for attempt := 0; ; attempt++ {
 		resp, err := s.cli.Txn(leaderOnly(ctx)).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
@@ -279,7 +280,12 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 			Commit()
 		if err != nil {
 			if !ambiguous(err) || attempt >= 5 || ctx.Err() != nil {
-				return 0, false, false, translateWrite(err, verb, k, name)
+				return 0, false, false, failedWrite(err, unsure, verb, k, name)
+			}
+			// A refusal for want of a leader (leaderOnly) was never
+			// proposed; anything else ambiguous may yet be applied.
+			if !errors.Is(err, rpctypes.ErrNoLeader) {
+				unsure = err
 			}
 			select {
 			case <-time.After(backoff):
@@ -566,6 +572,21 @@ func (s *Etcd) DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name strin
 		return nil, apierrors.NewConflict(k.GroupResource(), name, "the object has been modified; please apply your changes to the latest version and try again")
 	}
 	return stub(k, ns, name, del.Header.Revision), nil
+}
+
+// failedWrite is the error of a write whose last attempt failed with
+// err, unsure the error of an earlier attempt that may have been applied
+// (nil: none may have). A definite refusal of the retry - etcd out of
+// space, say - does not make the outcome known when an earlier attempt
+// may have landed: that is an ambiguous write too, never a plain failure
+// of a write that is stored.
+func failedWrite(err, unsure error, verb string, k *scheme.Kind, name string) error {
+	e := translateWrite(err, verb, k, name)
+	if unsure == nil || errors.Is(err, context.Canceled) || apierrors.IsUnknownOutcome(e) {
+		return e
+	}
+	return apierrors.NewAmbiguousWrite(verb, k.GroupResource(), name,
+		fmt.Errorf("etcd: an earlier attempt may have been applied (%v), and the retry failed: %v", unsure, err))
 }
 
 // translateWrite maps the error of a write transaction that was sent to

@@ -62,3 +62,37 @@ func TestTranslateWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedWrite: a retry's definite refusal after an attempt that may
+// have been applied is an ambiguous write (the earlier attempt may be
+// stored); without such an attempt, or when the retry's own error is
+// ambiguous or the caller's cancellation, the error keeps its meaning.
+func TestFailedWrite(t *testing.T) {
+	k, _ := scheme.ByResource("configmaps")
+	for _, tc := range []struct {
+		name      string
+		err       error
+		unsure    error
+		ambiguous bool
+		reason    string
+	}{
+		{"refused, nothing sent before", rpctypes.ErrNoSpace, nil, false, apierrors.ReasonInternal},
+		{"refused after a timeout", rpctypes.ErrNoSpace, rpctypes.ErrTimeout, true, apierrors.ReasonTimeout},
+		{"too large after a lost connection", rpctypes.ErrRequestTooLarge, rpctypes.ErrTimeoutDueToConnectionLost, true, apierrors.ReasonTimeout},
+		{"timeout after a timeout", rpctypes.ErrTimeout, rpctypes.ErrTimeout, true, apierrors.ReasonTimeout},
+		{"cancelled after a timeout", context.Canceled, rpctypes.ErrTimeout, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := failedWrite(tc.err, tc.unsure, "create", k, "c")
+			if got := apierrors.IsUnknownOutcome(err); got != tc.ambiguous {
+				t.Fatalf("%v: unknown outcome %v, want %v", err, got, tc.ambiguous)
+			}
+			if apierrors.ReasonOf(err) != tc.reason {
+				t.Fatalf("%v: reason %q, want %q", err, apierrors.ReasonOf(err), tc.reason)
+			}
+			if tc.ambiguous && tc.unsure != nil && tc.err != tc.unsure && !strings.Contains(err.Error(), tc.unsure.Error()) {
+				t.Fatalf("%v does not name the earlier attempt's %v", err, tc.unsure)
+			}
+		})
+	}
+}

@@ -551,6 +551,11 @@ func (c *cluster) check(t *testing.T, l *load, row *Row) []Attempt {
 	}
 	if definite > 0 {
 		t.Logf("%d creates reported as failed (not ambiguous) were stored all the same", definite)
+		for _, a := range as {
+			if a.Err != nil && !a.Ambiguous && stored[a.Name] {
+				t.Logf("  %s at +%s: %v", a.Name, a.Start.Sub(l.begin).Round(time.Millisecond), a.Err)
+			}
+		}
 	}
 	return as
 }

@@ -576,11 +576,16 @@ func (s *Etcd) DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name strin
 
 // failedWrite is the error of a write whose last attempt failed with
 // err, unsure the error of an earlier attempt that may have been applied
-// (nil: none may have). A definite refusal of the retry - etcd out of
+// (nil: none may have). Refusals for want of a leader alone are a plain
+// ServiceUnavailable: nothing was proposed. A definite refusal of the retry - etcd out of
 // space, say - does not make the outcome known when an earlier attempt
 // may have landed: that is an ambiguous write too, never a plain failure
 // of a write that is stored.
 func failedWrite(err, unsure error, verb string, k *scheme.Kind, name string) error {
+	if unsure == nil && errors.Is(err, rpctypes.ErrNoLeader) {
+		// Every attempt was refused before it was proposed (leaderOnly).
+		return apierrors.NewUnavailable("etcd: no member with a leader took the write; it was not applied: " + err.Error())
+	}
 	e := translateWrite(err, verb, k, name)
 	if unsure == nil || errors.Is(err, context.Canceled) || apierrors.IsUnknownOutcome(e) {
 		return e

@@ -136,11 +136,13 @@ e2e-nftables: ## make e2e with KUBE_PROXY_MODE=nftables
 # load writes through the apiservers, then counts the acknowledged writes
 # in etcd) and brings it down as e2e does. A whole run writes its figures
 # into docs/reliability.md; FAULT_RUN narrows the cases (go test -run) and
-# then leaves the document alone.
+# then leaves the document alone. FAULT_ETCD_QUOTA is every etcd member's
+# --quota-backend-bytes there, small so the disk-full case fills it fast.
 FAULT_RUN ?=
+FAULT_ETCD_QUOTA ?= 134217728
 fault: ## bring a local cluster up, run the fault suite (test/fault), write docs/reliability.md, bring it down
 	@trap '$(E2E_DOWN)' EXIT; trap 'exit 130' INT TERM; \
-	./hack/local-up-cluster.sh up && \
+	MK8S_ETCD_QUOTA=$(FAULT_ETCD_QUOTA) ./hack/local-up-cluster.sh up && \
 	$(E2E_ENV) $(if $(FAULT_RUN),,FAULT_REPORT=$(CURDIR)/docs/reliability.md) $(GO) test -count=1 -p 1 -v -timeout 15m \
 		$(if $(FAULT_RUN),-run '$(FAULT_RUN)') ./test/fault/...
 

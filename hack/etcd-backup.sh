@@ -5,6 +5,7 @@
 #   hack/etcd-backup.sh save FILE            snapshot of the running etcd into FILE
 #   hack/etcd-backup.sh status FILE          revision, keys and size of a snapshot
 #   hack/etcd-backup.sh restore FILE DIR     a new data directory DIR holding FILE's data
+#   hack/etcd-backup.sh reclaim              after a NOSPACE alarm: compact, defragment, disarm
 #
 # save asks the members in turn (etcdctl snapshot save takes one endpoint)
 # until one answers. The endpoints and the client certificate come from the
@@ -21,6 +22,16 @@
 # disaster-recovery guide says, and start each member on its directory.
 # Stop every apiserver before a restore and start them after: their watch
 # caches hold revisions the restored etcd may not have.
+#
+# reclaim gives etcd its space back once its database reached
+# --quota-backend-bytes (the NOSPACE alarm: every write is refused - the
+# apiservers answer "etcd is out of space" - while reads and deletes still
+# work): first delete what filled it (or raise the quota and restart the
+# members), then reclaim compacts the history up to the current revision,
+# defragments every member in turn (which shrinks its file; each is busy
+# for the while) and disarms the alarm, so writes resume. It prints the
+# database sizes before and after, and fails if an alarm is still
+# raised afterwards.
 #
 # test/fault's TestEtcdSnapshotRestore saves a running cluster's etcd under
 # load, restores it into a fresh etcd and checks that every key is back.
@@ -91,9 +102,35 @@ restore() {
 	echo "restored $file into $dir"
 }
 
+reclaim() {
+	cluster_flags
+	local eps rev
+	eps=$(IFS=,; echo "${ENDPOINTS[*]}")
+	etcdctl() { "$BIN/etcdctl" --endpoints "$eps" "${TLS[@]}" --command-timeout 60s "$@"; }
+	echo "alarms: $(etcdctl alarm list | tr '\n' ' ')"
+	etcdctl endpoint status -w table
+	rev=$(etcdctl endpoint status -w json | grep -o '"revision":[0-9]*' | cut -d: -f2 | sort -n | tail -1)
+	[ -n "$rev" ] || { echo "etcd-backup: no member told its revision" >&2; exit 1; }
+	# --physical: return when every member has compacted, so the
+	# defragmentation finds the space free.
+	etcdctl compact "$rev" --physical
+	local ep
+	for ep in "${ENDPOINTS[@]}"; do
+		"$BIN/etcdctl" --endpoints "$ep" "${TLS[@]}" --command-timeout 120s defrag
+	done
+	etcdctl alarm disarm
+	etcdctl endpoint status -w table
+	if [ -n "$(etcdctl alarm list)" ]; then
+		echo "etcd-backup: an alarm is still raised: $(etcdctl alarm list)" >&2
+		exit 1
+	fi
+	echo "reclaimed: compacted at revision $rev, defragmented ${#ENDPOINTS[@]} members, alarms disarmed"
+}
+
 case "${1:-}" in
 save) save "${2:-}" ;;
 status) status "${2:-}" ;;
 restore) restore "${2:-}" "${3:-}" ;;
+reclaim) reclaim ;;
 *) usage ;;
 esac

@@ -23,6 +23,11 @@
 # deploy/addons/kube-proxy.yaml instead of processes. Nothing of the control
 # plane runs in the root namespace; every client uses 10.250.0.11:6443.
 #
+# MK8S_ETCD_QUOTA=N starts every etcd member (processes mode)
+# with --quota-backend-bytes N instead of etcd's 2 GiB: `make fault` uses
+# a small quota so its disk-full case fills it in seconds. (Not ETCD_*:
+# etcd reads those from its environment and exits when one repeats a flag.)
+#
 # INGRESS=1 (make up INGRESS=1) also installs the ingress controller add-on
 # (deploy/addons/ingress.yaml: NodePorts 30080/30443, docs/ingress.md).
 #
@@ -123,6 +128,12 @@ SCHED_PORTS=(10259 10269)
 CM_PORTS=(10257 10267)
 KUBELET_PORT_BASE=10350        # kubelet of node I serves on its node IP:(base+I), in the node's namespace
 ETCD_MEMBERS=3
+MK8S_ETCD_QUOTA=${MK8S_ETCD_QUOTA:-}
+# test/fault's partition case drops a member's traffic in this chain
+# (jumped from OUTPUT, matching only that member's ports and its
+# cgroup); down removes both if a case could not.
+FAULT_CHAIN=MK8S-FAULT
+FAULT_CGROUP=/sys/fs/cgroup/unified/mk8s-fault
 DNS_MANIFEST="$ROOT/deploy/addons/dns.yaml"
 KUBE_PROXY_MANIFEST="$ROOT/deploy/addons/kube-proxy.yaml"
 # The address the kube-proxy manifest names, replaced in static-pods mode.
@@ -407,6 +418,8 @@ add_netns_on_bridge() {
 
 etcd() {
 	local initial="" i client peer
+	local -a quota=()
+	[ -z "$MK8S_ETCD_QUOTA" ] || quota=(--quota-backend-bytes "$MK8S_ETCD_QUOTA")
 	for i in $(seq 0 $((ETCD_MEMBERS - 1))); do
 		initial+="${initial:+,}etcd-$i=https://$GATEWAY:$((2380 + 10 * i))"
 	done
@@ -422,7 +435,7 @@ etcd() {
 			--cert-file "$PKI/etcd/server.crt" --key-file "$PKI/etcd/server.key" \
 			--client-cert-auth --trusted-ca-file "$PKI/etcd/ca.crt" \
 			--peer-cert-file "$PKI/etcd/peer.crt" --peer-key-file "$PKI/etcd/peer.key" \
-			--peer-client-cert-auth --peer-trusted-ca-file "$PKI/etcd/ca.crt"
+			--peer-client-cert-auth --peer-trusted-ca-file "$PKI/etcd/ca.crt" "${quota[@]}"
 	done
 	step "wait for etcd quorum" "$LOGS/etcd-0.log"
 	wait_for 60 "etcd" "$BIN/etcdctl" --endpoints "$ETCD_ENDPOINTS" "${ETCDCTL_TLS[@]}" endpoint health
@@ -719,6 +732,9 @@ MK8S_PKI=$PKI
 MK8S_ETCD_CACERT=$PKI/etcd/ca.crt
 MK8S_ETCD_CERT=$PKI/apiserver-etcd-client.crt
 MK8S_ETCD_KEY=$PKI/apiserver-etcd-client.key
+MK8S_ETCD_QUOTA=$MK8S_ETCD_QUOTA
+MK8S_FAULT_CHAIN=$FAULT_CHAIN
+MK8S_FAULT_CGROUP=$FAULT_CGROUP
 KUBE_PROXY_MODE=$KUBE_PROXY_MODE
 KUBELET_TLS_BOOTSTRAP=$KUBELET_TLS_BOOTSTRAP
 MK8S_BOOTSTRAP_KUBECONFIG=$([ "$KUBELET_TLS_BOOTSTRAP" = 0 ] || echo "$BOOTSTRAP_KUBECONFIG")
@@ -995,6 +1011,10 @@ down() {
 	while iptables -w -D FORWARD -m comment --comment "$FWD_COMMENT" -j "$FWD_CHAIN" 2>/dev/null; do :; done
 	iptables -w -F "$FWD_CHAIN" 2>/dev/null || true
 	iptables -w -X "$FWD_CHAIN" 2>/dev/null || true
+	while iptables -w -D OUTPUT -j "$FAULT_CHAIN" 2>/dev/null; do :; done
+	iptables -w -F "$FAULT_CHAIN" 2>/dev/null || true
+	iptables -w -X "$FAULT_CHAIN" 2>/dev/null || true
+	rmdir "$FAULT_CGROUP"/* "$FAULT_CGROUP" 2>/dev/null || true
 	if [ -f "$STATE/registry.ours" ]; then
 		"$ROOT/hack/build-images.sh" stop >/dev/null 2>&1 || true
 	fi

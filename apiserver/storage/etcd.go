@@ -235,6 +235,15 @@ func (s *Etcd) Create(ctx context.Context, k *scheme.Kind, obj scheme.Object) (s
 	return obj, nil
 }
 
+// leaderOnly marks a request for a member that knows a leader: one that
+// does not (cut off from the others, or during an election) refuses it at
+// once with ErrNoLeader instead of holding it until its request timeout
+// (7 s) - a proposal waits for a leader and a linearizable read for one's
+// read index. A read refused so is retried by the etcd client on the next
+// member, a write by commitPut; so a member cut off from its peers costs
+// a write a retry, not its deadline.
+func leaderOnly(ctx context.Context) context.Context { return clientv3.WithRequireLeader(ctx) }
+
 // ambiguous reports an etcd error after which a write may or may not
 // have been applied (a leader change while it was in flight), or was not
 // applied for want of a leader: both are worth another try.
@@ -262,15 +271,21 @@ func ambiguous(err error) bool {
 // k and name (translateWrite).
 func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64, verb string, k *scheme.Kind, name string) (newRev int64, written, exists bool, err error) {
 	backoff := 100 * time.Millisecond
+	var unsure error // an earlier attempt's error after which it may have been applied
 	for attempt := 0; ; attempt++ {
-		resp, err := s.cli.Txn(ctx).
+		resp, err := s.cli.Txn(leaderOnly(ctx)).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, string(data))).
 			Else(clientv3.OpGet(key)).
 			Commit()
 		if err != nil {
 			if !ambiguous(err) || attempt >= 5 || ctx.Err() != nil {
-				return 0, false, false, translateWrite(err, verb, k, name)
+				return 0, false, false, failedWrite(err, unsure, verb, k, name)
+			}
+			// A refusal for want of a leader (leaderOnly) was never
+			// proposed; anything else ambiguous may yet be applied.
+			if !errors.Is(err, rpctypes.ErrNoLeader) {
+				unsure = err
 			}
 			select {
 			case <-time.After(backoff):
@@ -296,7 +311,7 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 
 // Get reads one object from etcd (a linearizable read).
 func (s *Etcd) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
-	resp, err := s.cli.Get(ctx, Key(k, ns, name))
+	resp, err := s.cli.Get(leaderOnly(ctx), Key(k, ns, name))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -377,7 +392,7 @@ func (s *Etcd) Delete(ctx context.Context, k *scheme.Kind, ns, name string, rv i
 // List reads every object of a kind (in ns, or all namespaces when ns is
 // "") and returns them with the etcd revision they were read at.
 func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Object, int64, error) {
-	resp, err := s.cli.Get(ctx, KeyPrefix(k, ns), clientv3.WithPrefix())
+	resp, err := s.cli.Get(leaderOnly(ctx), KeyPrefix(k, ns), clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, translate(err)
 	}
@@ -395,7 +410,7 @@ func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Ob
 
 // CurrentRevision returns etcd's latest revision with a cheap linearizable read.
 func (s *Etcd) CurrentRevision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(ctx, Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	resp, err := s.cli.Get(leaderOnly(ctx), Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -559,6 +574,26 @@ func (s *Etcd) DeleteCorrupt(ctx context.Context, k *scheme.Kind, ns, name strin
 	return stub(k, ns, name, del.Header.Revision), nil
 }
 
+// failedWrite is the error of a write whose last attempt failed with
+// err, unsure the error of an earlier attempt that may have been applied
+// (nil: none may have). Refusals for want of a leader alone are a plain
+// ServiceUnavailable: nothing was proposed. A definite refusal of the retry - etcd out of
+// space, say - does not make the outcome known when an earlier attempt
+// may have landed: that is an ambiguous write too, never a plain failure
+// of a write that is stored.
+func failedWrite(err, unsure error, verb string, k *scheme.Kind, name string) error {
+	if unsure == nil && errors.Is(err, rpctypes.ErrNoLeader) {
+		// Every attempt was refused before it was proposed (leaderOnly).
+		return apierrors.NewUnavailable("etcd: no member with a leader took the write; it was not applied: " + err.Error())
+	}
+	e := translateWrite(err, verb, k, name)
+	if unsure == nil || errors.Is(err, context.Canceled) || apierrors.IsUnknownOutcome(e) {
+		return e
+	}
+	return apierrors.NewAmbiguousWrite(verb, k.GroupResource(), name,
+		fmt.Errorf("etcd: an earlier attempt may have been applied (%v), and the retry failed: %v", unsure, err))
+}
+
 // translateWrite maps the error of a write transaction that was sent to
 // etcd. One after which it may or may not have been applied - the
 // deadline passed, the connection to etcd was lost, a leader change
@@ -588,6 +623,19 @@ func translate(err error) error {
 		return apierrors.NewExpired("too old resource version: " + err.Error())
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return apierrors.NewTooLarge("etcd request too large: " + err.Error())
+	case errors.Is(err, rpctypes.ErrNoSpace):
+		return noSpace()
 	}
 	return apierrors.NewUnavailable("etcd: " + err.Error())
+}
+
+// noSpace is etcd's refusal of every write once its database reached
+// --quota-backend-bytes (the NOSPACE alarm). As Kubernetes does, it is a
+// 500 - waiting does not clear it, an operator must - with one line that
+// says what happened and what still works; etcd's own words end it so a
+// search for them finds it.
+func noSpace() error {
+	return apierrors.NewInternal(errors.New("etcd is out of space (NOSPACE alarm: its database reached --quota-backend-bytes): " +
+		"writes are refused until an operator compacts, defragments and disarms the alarm (hack/etcd-backup.sh reclaim); " +
+		"reads and deletes still work: " + rpctypes.ErrNoSpace.Error()))
 }

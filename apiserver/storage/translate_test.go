@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -34,6 +35,7 @@ func TestTranslateWrite(t *testing.T) {
 		{"grpc deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), true, apierrors.ReasonTimeout},
 		{"cancelled by the caller", context.Canceled, false, ""},
 		{"too large", rpctypes.ErrRequestTooLarge, false, apierrors.ReasonTooLarge},
+		{"etcd out of space", rpctypes.ErrNoSpace, false, apierrors.ReasonInternal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := translateWrite(tc.err, "update", k, "web")
@@ -43,12 +45,56 @@ func TestTranslateWrite(t *testing.T) {
 			if apierrors.ReasonOf(err) != tc.reason {
 				t.Fatalf("%v: reason %q, want %q", err, apierrors.ReasonOf(err), tc.reason)
 			}
+			if tc.err == rpctypes.ErrNoSpace {
+				var se *apierrors.StatusError
+				if !errors.As(err, &se) || se.Status.Code != 500 || !strings.HasPrefix(se.Error(), "Internal error occurred: etcd is out of space (NOSPACE alarm") ||
+					!strings.HasSuffix(se.Error(), "etcdserver: mvcc: database space exceeded") || strings.Contains(se.Error(), "\n") {
+					t.Fatalf("status %v", err)
+				}
+			}
 			if tc.ambiguous {
 				var se *apierrors.StatusError
 				if !errors.As(err, &se) || se.Status.Code != 504 || se.Status.Details.Name != "web" ||
 					se.Error() != `Timeout: the outcome of the write is unknown: update deployments.apps "web" was sent but did not complete (etcd: `+tc.err.Error()+`); it may or may not have been applied - read the object to find out` {
 					t.Fatalf("status %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestFailedWrite: a retry's definite refusal after an attempt that may
+// have been applied is an ambiguous write (the earlier attempt may be
+// stored); without such an attempt, or when the retry's own error is
+// ambiguous or the caller's cancellation, the error keeps its meaning.
+func TestFailedWrite(t *testing.T) {
+	k, _ := scheme.ByResource("configmaps")
+	for _, tc := range []struct {
+		name      string
+		err       error
+		unsure    error
+		ambiguous bool
+		reason    string
+	}{
+		{"refused, nothing sent before", rpctypes.ErrNoSpace, nil, false, apierrors.ReasonInternal},
+		{"refused after a timeout", rpctypes.ErrNoSpace, rpctypes.ErrTimeout, true, apierrors.ReasonTimeout},
+		{"too large after a lost connection", rpctypes.ErrRequestTooLarge, rpctypes.ErrTimeoutDueToConnectionLost, true, apierrors.ReasonTimeout},
+		{"timeout after a timeout", rpctypes.ErrTimeout, rpctypes.ErrTimeout, true, apierrors.ReasonTimeout},
+		{"cancelled after a timeout", context.Canceled, rpctypes.ErrTimeout, false, ""},
+		{"no leader anywhere", rpctypes.ErrNoLeader, nil, false, apierrors.ReasonUnavailable},
+		{"no leader after a timeout", rpctypes.ErrNoLeader, rpctypes.ErrTimeout, true, apierrors.ReasonTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := failedWrite(tc.err, tc.unsure, "create", k, "c")
+			if got := apierrors.IsUnknownOutcome(err); got != tc.ambiguous {
+				t.Fatalf("%v: unknown outcome %v, want %v", err, got, tc.ambiguous)
+			}
+			if apierrors.ReasonOf(err) != tc.reason {
+				t.Fatalf("%v: reason %q, want %q", err, apierrors.ReasonOf(err), tc.reason)
+			}
+			definite := tc.err == rpctypes.ErrNoSpace || tc.err == rpctypes.ErrRequestTooLarge
+			if tc.ambiguous && definite && !strings.Contains(err.Error(), tc.unsure.Error()) {
+				t.Fatalf("%v does not name the earlier attempt's %v", err, tc.unsure)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ package e2e
 // across nodes without NAT; egress NATed to the node's IP; cluster DNS.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -244,7 +245,7 @@ func TestEgressFromNodeIP(t *testing.T) {
 		eventually(t, 30*time.Second, fmt.Sprintf("egress from %s", cl.node), func() string {
 			out, err := c.exec(f.ns, cl.name, "timeout", "3", "wget", "-qO-", "http://"+c.extIP+":18080/")
 			if err != nil || !strings.Contains(out, "You've hit") {
-				return fmt.Sprintf("%q %v; external host log: %s", out, err, logf.String())
+				return fmt.Sprintf("%q %v; external host log: %s; %s", out, err, logf.String(), c.egressDiag(cl.node, cl.ip))
 			}
 			return ""
 		})
@@ -256,6 +257,28 @@ func TestEgressFromNodeIP(t *testing.T) {
 			t.Errorf("external host saw the pod IP %s (no masquerade)", cl.ip)
 		}
 	}
+}
+
+// egressDiag is what a failed egress attempt's message needs to tell the
+// outbound side from the return side (the external host's log says
+// whether the request arrived): the node's masquerade rules and its
+// neighbour entries for the pod and the external host.
+func (c *cluster) egressDiag(node, podIP string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nat, err := c.run(ctx, "ip", "netns", "exec", node, "iptables", "-w", "-t", "nat", "-S", "POSTROUTING")
+	if err != nil {
+		nat = err.Error()
+	}
+	var neigh []string
+	for _, ip := range []string{podIP, c.extIP} {
+		out, err := c.run(ctx, "ip", "-n", node, "neigh", "show", "to", ip)
+		if err != nil {
+			out = err.Error()
+		}
+		neigh = append(neigh, strings.TrimSpace(out))
+	}
+	return fmt.Sprintf("%s nat POSTROUTING: %q; neighbours of the pod and the external host: %q", node, strings.TrimSpace(nat), neigh)
 }
 
 func (c *cluster) nodeIP(node string) string {

@@ -75,7 +75,22 @@ func Start(t testing.TB, n int) *Cluster {
 
 // Run starts an n-member cluster with its data under dir and waits until
 // it serves. The caller must Stop it.
-func Run(n int, dir string) (*Cluster, error) {
+func Run(n int, dir string) (*Cluster, error) { return RunWith(n, dir, Options{}) }
+
+// Options change how RunWith starts the members.
+type Options struct {
+	// QuotaBackendBytes is every member's --quota-backend-bytes (0: 2 GiB).
+	// A small one lets a test fill the database and meet the NOSPACE
+	// alarm.
+	QuotaBackendBytes int64
+}
+
+// RunWith is Run with opts.
+func RunWith(n int, dir string, opts Options) (*Cluster, error) {
+	quota := opts.QuotaBackendBytes
+	if quota == 0 {
+		quota = 2 << 30
+	}
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -109,7 +124,7 @@ func Run(n int, dir string) (*Cluster, error) {
 			"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-token", token,
 			"--initial-cluster-state", "new", "--log-level", "error",
-			"--quota-backend-bytes", fmt.Sprint(2 << 30),
+			"--quota-backend-bytes", fmt.Sprint(quota),
 		}
 		if err := m.start(bin); err != nil {
 			c.Stop()

@@ -534,7 +534,8 @@ spec:
 		var out string
 		before, out = pods()
 		if len(before) != 3 {
-			return out
+			// Never "": an empty listing (no pods yet) is not success.
+			return fmt.Sprintf("%d running: %q", len(before), out)
 		}
 		return ""
 	})
@@ -542,6 +543,9 @@ spec:
 	for _, node := range before {
 		victim = node
 		break
+	}
+	if !strings.HasPrefix(victim, "mk8s-node") {
+		t.Fatalf("mover pods on no harness node: %v", before)
 	}
 	var i int
 	fmt.Sscanf(strings.TrimPrefix(victim, "mk8s-node"), "%d", &i)
@@ -572,7 +576,7 @@ spec:
 			}
 		}
 		if n != 3 {
-			return out
+			return fmt.Sprintf("%d running off %s: %q", n, victim, out)
 		}
 		return ""
 	})

@@ -61,6 +61,10 @@ type cluster struct {
 	processes  bool   // CONTROL_PLANE=processes
 	api        *client.Client
 	etcdc      *clientv3.Client
+	// faultChain and faultCgroup are the iptables chain (jumped from
+	// OUTPUT) and the cgroup v2 directory the partition case may use;
+	// the harness's down removes both.
+	faultChain, faultCgroup string
 }
 
 var (
@@ -98,7 +102,8 @@ func loadCluster(path string) (*cluster, error) {
 		servers: strings.Split(kv["MINIK8S_SERVER"], ","), etcd: strings.Split(kv["MK8S_ETCD_ENDPOINTS"], ","),
 		kubeconfig: kv["MK8S_KUBECONFIG"], etcdCA: kv["MK8S_ETCD_CACERT"], etcdCert: kv["MK8S_ETCD_CERT"], etcdKey: kv["MK8S_ETCD_KEY"],
 		harness: kv["MK8S_HARNESS"], bin: kv["MK8S_BIN"], state: kv["MK8S_STATE"],
-		processes: kv["CONTROL_PLANE"] == "" || kv["CONTROL_PLANE"] == "processes",
+		processes:  kv["CONTROL_PLANE"] == "" || kv["CONTROL_PLANE"] == "processes",
+		faultChain: kv["MK8S_FAULT_CHAIN"], faultCgroup: kv["MK8S_FAULT_CGROUP"],
 	}
 	n, err := strconv.Atoi(kv["MK8S_NODES"])
 	if err != nil || c.harness == "" || c.state == "" || c.etcdCA == "" {
@@ -546,6 +551,11 @@ func (c *cluster) check(t *testing.T, l *load, row *Row) []Attempt {
 	}
 	if definite > 0 {
 		t.Logf("%d creates reported as failed (not ambiguous) were stored all the same", definite)
+		for _, a := range as {
+			if a.Err != nil && !a.Ambiguous && stored[a.Name] {
+				t.Logf("  %s at +%s: %v", a.Name, a.Start.Sub(l.begin).Round(time.Millisecond), a.Err)
+			}
+		}
 	}
 	return as
 }
@@ -565,6 +575,7 @@ func record(t *testing.T, row *Row) {
 		if t.Failed() {
 			r.Recover += " (case FAILED: see the test log)"
 		}
+		t.Logf("row: %s | %s | %s | %s | %s", r.Fault, r.Load, r.Lost, r.Failed, r.Recover)
 		rowsMu.Lock()
 		rows = append(rows, r)
 		rowsMu.Unlock()

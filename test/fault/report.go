@@ -192,8 +192,35 @@ the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
 
 Not covered yet: a network partition of one node (iptables in its
-namespace) with StatefulSet pods, and a full disk under etcd (the NOSPACE
-alarm).
+namespace) with StatefulSet pods.
+
+## When etcd is out of space (the NOSPACE alarm)
+
+etcd refuses every write once its database file reaches
+` + "`--quota-backend-bytes`" + ` (2 GiB unless set; ` + "`make fault`" + ` runs the members
+with 128 MiB) and raises the NOSPACE alarm, which stays raised until an
+operator disarms it. The apiservers then answer every create, update and
+patch with one line, a 500 as Kubernetes answers: "etcd is out of space
+(NOSPACE alarm: ...): writes are refused until an operator compacts,
+defragments and disarms the alarm (hack/etcd-backup.sh reclaim); reads and
+deletes still work". Node Leases go stale, and a scheduler or
+controller-manager that cannot renew its Lease within its renew deadline
+exits. To recover:
+
+1. Find and delete what filled the database (` + "`minictl delete`" + ` works
+   during the alarm for objects it removes at once; one with finalizers
+   or a grace period needs a write, ` + "`etcdctl del`" + ` always works), or
+   give etcd more room: restart each member with a larger
+   ` + "`--quota-backend-bytes`" + ` (and disk to match).
+2. ` + "`hack/etcd-backup.sh reclaim`" + `: compacts the history up to the
+   current revision, defragments every member in turn (each is busy while
+   it shrinks its file) and disarms the alarm. Deleting alone frees no
+   space: the file keeps its size until it is compacted and
+   defragmented, and etcd counts the file.
+3. Start the schedulers and controller-managers that exited (their
+   supervisor does; in ` + "`make up`" + `, ` + "`hack/local-up-cluster.sh start-component`" + `).
+
+The disk-full row below is that procedure timed under load.
 `
 
 // WriteReport writes the report: Header, when and where it ran (meta),

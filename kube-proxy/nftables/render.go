@@ -633,6 +633,9 @@ func (r *Renderer) renderPort(sp *proxy.ServicePort, all []proxy.Endpoint) *frag
 		}
 	}
 
+	// A list has EndpointListSize keys: the cut keeps a larger list from
+	// spilling into the next service's key range (Kubernetes itself caps
+	// an Endpoints object at 1000 addresses).
 	if len(eps) > EndpointListSize {
 		eps = eps[:EndpointListSize]
 	}

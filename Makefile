@@ -149,7 +149,8 @@ fault: ## bring a local cluster up, run the fault suite (test/fault), write docs
 # e2e-machines: make up MODE=machines with 1 control-plane and 2 worker
 # machines, the walkthrough scenarios that apply to it (the others skip
 # themselves there), then the machine operations of test/e2e
-# m_machines_test.go (systemctl restart under load, reboots, journald);
+# m_machines_test.go (systemctl restart under load, reboots, journald)
+# and m_upgrade_test.go (a rolling upgrade to a newer package build);
 # prints how long it took.
 E2E_MACHINES_RUN ?= TestComponentStatuses|TestRunNginx|TestEtcdctlReadsPod|TestDaemonSetOnePodPerNode|TestServiceFromEveryNode|TestPodToPodKeepsSourceIP|TestEgressFromNodeIP|TestClusterDNS|TestKubectlLogsExec|TestMachine
 e2e-machines: ## make e2e on nspawn machines running the packages' units (MODE=machines, 1 control plane + 2 workers), then restarts and reboots

@@ -250,23 +250,7 @@ spec:
 		})
 	}
 	acked, failed := l.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	list, err := client.For[*corev1.ConfigMap](c.api).List(ctx, ns, client.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := map[string]bool{}
-	for _, cm := range list.Items {
-		stored[cm.GetMetadata().GetName()] = true
-	}
-	lost := 0
-	for _, name := range acked {
-		if !stored[name] {
-			lost++
-			t.Errorf("acknowledged write %s is not in the store", name)
-		}
-	}
+	lost := c.lostWrites(t, ns, acked)
 	t.Logf("%d writes acknowledged (%d lost), %d failed while daemons restarted", len(acked), lost, failed)
 
 	after := c.runningPods(t, ns, "app=steady", len(c.nodes), 2*time.Minute)

@@ -310,6 +310,14 @@ spec:
 				return ""
 			})
 			if c.isControlPlane(m) {
+				// etcd keeps its quorum only if this member is back before
+				// the next machine's restarts.
+				eventually(t, time.Minute, "every etcd member healthy", func() string {
+					if healthy, out := c.etcdHealth(); len(healthy) != len(c.cpMachines()) {
+						return out
+					}
+					return ""
+				})
 				back := time.Now()
 				eventually(t, time.Minute, "a write acknowledged after the upgrade", func() string {
 					if !writes.okSince(back) {
@@ -336,8 +344,8 @@ spec:
 	acked, failed := writes.stop()
 
 	lost := c.lostWrites(t, ns, acked)
-	t.Logf("rolling upgrade of %d machines to %s in %s; Service: %d requests answered, %d failed; writes: %d acknowledged (%d lost), %d failed",
-		len(c.machines), next, rolled.Round(100*time.Millisecond), ok, len(failures), len(acked), lost, failed)
+	t.Logf("rolling upgrade of %d machines to %s in %s; Service: %d requests answered, %d failed; writes: %d acknowledged (%d lost), %d failed%s",
+		len(c.machines), next, rolled.Round(100*time.Millisecond), ok, len(failures), len(acked), lost, failed, writes.failures())
 	for _, f := range failures {
 		t.Logf("Service request failed: %s", f)
 	}

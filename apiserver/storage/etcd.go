@@ -257,6 +257,22 @@ func ambiguous(err error) bool {
 	return false
 }
 
+// attemptTimeout bounds one attempt of a write. A member that stopped
+// answering (SIGSTOP, a hung disk, a link gone silent) keeps its
+// connection open, and a write the client sent on it would wait for the
+// request's whole deadline - though the other members could take it at
+// once. Our writes are compare-and-swap transactions, so another attempt
+// (the client picks the next member) is safe: if the abandoned one is
+// applied later its comparison fails, and if it was applied first the
+// retry finds exactly its data. A healthy etcd answers in milliseconds;
+// a slow one costs a retry, not an error.
+const attemptTimeout = 2 * time.Second
+
+// timedOut reports an attempt that ran into its own deadline.
+func timedOut(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
+}
+
 // commitPut writes data at key if the key's mod revision is rev (0: the
 // key must not exist). While etcd elects a new leader a write can fail
 // ambiguously; it is retried, and a retry that finds the key holding
@@ -273,13 +289,15 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 	backoff := 100 * time.Millisecond
 	var unsure error // an earlier attempt's error after which it may have been applied
 	for attempt := 0; ; attempt++ {
-		resp, err := s.cli.Txn(leaderOnly(ctx)).
+		actx, cancel := context.WithTimeout(leaderOnly(ctx), attemptTimeout)
+		resp, err := s.cli.Txn(actx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, string(data))).
 			Else(clientv3.OpGet(key)).
 			Commit()
+		cancel()
 		if err != nil {
-			if !ambiguous(err) || attempt >= 5 || ctx.Err() != nil {
+			if !ambiguous(err) && !(ctx.Err() == nil && timedOut(err)) || attempt >= 5 || ctx.Err() != nil {
 				return 0, false, false, failedWrite(err, unsure, verb, k, name)
 			}
 			// A refusal for want of a leader (leaderOnly) was never

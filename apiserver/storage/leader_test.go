@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,4 +62,69 @@ func TestEtcdNoLeaderFailsFast(t *testing.T) {
 	if took := time.Since(start); err == nil || took > 6*time.Second {
 		t.Errorf("get without a leader: %v after %s; want an error within 6 s", err, took)
 	}
+}
+
+// TestEtcdPausedMemberCostsARetry: with one follower of three paused
+// (SIGSTOP: its connections open, nothing answered), writes the client
+// sends to it are abandoned after commitPut's attempt timeout and taken
+// by another member, so every create succeeds well within a deadline of
+// 8 s. Without the attempt timeout a third of them waited for the
+// deadline and failed.
+func TestEtcdPausedMemberCostsARetry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs an etcd binary (-short)")
+	}
+	c := etcdtest.Start(t, 3)
+	cli, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	follower := -1
+	for i, ep := range c.ClientURLs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := cli.Status(ctx, ep)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Leader != st.Header.MemberId {
+			follower = i
+			break
+		}
+	}
+	if follower < 0 {
+		t.Fatal("no follower among the members")
+	}
+	s := storage.NewEtcd(cli)
+	k, _ := scheme.ByResource("configmaps")
+	create := func(name string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		_, err := s.Create(ctx, k, &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Name: name, Namespace: "default"}})
+		return err
+	}
+	// Every member's connection made and used before the pause.
+	for i := range 6 {
+		if err := create(fmt.Sprintf("warm-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.PauseMember(follower); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.ResumeMember(follower) }()
+	var failed []string
+	slowest := time.Duration(0)
+	for i := range 9 {
+		start := time.Now()
+		if err := create(fmt.Sprintf("cm-%d", i)); err != nil {
+			failed = append(failed, err.Error())
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d of 9 creates failed with member %d paused: %q", len(failed), follower, failed)
+	}
+	t.Logf("slowest create with member %d paused: %s", follower, slowest)
 }

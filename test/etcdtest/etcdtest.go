@@ -189,6 +189,7 @@ func (c *Cluster) StopMember(i int) {
 	if m.cmd == nil || m.cmd.Process == nil {
 		return
 	}
+	_ = m.cmd.Process.Signal(syscall.SIGCONT) // a paused member hears no SIGTERM
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-m.done:
@@ -197,6 +198,23 @@ func (c *Cluster) StopMember(i int) {
 		<-m.done
 	}
 	m.cmd = nil
+}
+
+// PauseMember stops member i with SIGSTOP: its connections stay open
+// and what is sent on them waits unanswered, as on a member that hangs or
+// whose network went silent. ResumeMember (SIGCONT) undoes it; the
+// cluster's cleanup resumes a paused member before stopping it.
+func (c *Cluster) PauseMember(i int) error { return c.signal(i, syscall.SIGSTOP) }
+
+// ResumeMember continues a member PauseMember stopped.
+func (c *Cluster) ResumeMember(i int) error { return c.signal(i, syscall.SIGCONT) }
+
+func (c *Cluster) signal(i int, sig syscall.Signal) error {
+	m := c.members[i]
+	if m.cmd == nil || m.cmd.Process == nil {
+		return fmt.Errorf("etcd member %d is not running", i)
+	}
+	return m.cmd.Process.Signal(sig)
 }
 
 // RestartMember starts a stopped member again with its data.

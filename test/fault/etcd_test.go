@@ -179,34 +179,22 @@ func TestPartitionEtcdLeader(t *testing.T) {
 // partition cuts etcd member i off from the other members' peer traffic
 // and returns the heal (also run when the test ends). The members are
 // processes on one address (the harness's gateway), so the cut is by port
-// and by process, in the harness's own chain (c.faultChain, jumped from
-// OUTPUT: on loopback every packet passes OUTPUT once), dropping:
-//   - every packet to or from the member's peer port (the others' dials);
-//   - every packet of the connections it has already dialed to the
-//     others' peer ports, by their local ports (read from /proc);
-//   - every packet its new sockets send to the others' peer ports (its
-//     redials), by its cgroup: it is moved into a cgroup v2 directory of
-//     its own under c.faultCgroup, which xt_cgroup matches (a socket keeps
-//     the cgroup it was made in, hence the ports for the old ones).
+// and by process (see cutOff): every packet to or from the member's peer
+// port (the others' dials), and its own dials to the others' peer ports.
 //
 // Its client port stays open. This is etcd's functional tests'
 // "blackhole the peer port" fault, done without a proxy the harness would
 // have to start the members behind.
 func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 	t.Helper()
-	if c.faultChain == "" || c.faultCgroup == "" {
-		require.Skip(t, "cluster.env names no MK8S_FAULT_CHAIN or MK8S_FAULT_CGROUP: bring the cluster up with this checkout's make up")
-	}
 	name := c.etcdMember(i)
-	pid := c.pid(t, name)
 	host, port, err := hostPort(c.etcd[i])
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The harness gives member k client port 2379+10k and peer port one
 	// above it.
-	self := port + 1
-	var peers []string
+	cut := processCut{name: name, pid: c.pid(t, name), host: host, listens: []string{strconv.Itoa(port + 1)}}
 	for j, ep := range c.etcd {
 		if j == i {
 			continue
@@ -215,9 +203,40 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		peers = append(peers, strconv.Itoa(p+1))
+		cut.dials = append(cut.dials, strconv.Itoa(p+1))
 	}
+	return c.cutOff(t, cut)
+}
 
+// processCut is what cutOff drops: one process's traffic on host.
+type processCut struct {
+	name    string   // the harness's component name, for messages
+	pid     int      //
+	host    string   // the address both ends use (the harness's gateway)
+	listens []string // ports of its own whose every packet is dropped
+	dials   []string // others' ports its connections to are dropped
+}
+
+// cutOff drops a process's traffic on loopback-like paths in the
+// harness's own chain (c.faultChain, jumped from OUTPUT: on a local
+// address every packet passes OUTPUT once), and returns the heal (also
+// run when the test ends):
+//   - every packet to or from one of its listening ports (others' dials);
+//   - every packet of the connections it has already dialed to one of the
+//     dial ports, by their local ports (read from /proc);
+//   - every packet its new sockets send to those ports (its redials), by
+//     its cgroup: it is moved into a cgroup v2 directory of its own under
+//     c.faultCgroup, which xt_cgroup matches (a socket keeps the cgroup it
+//     was made in, hence the ports for the old ones).
+//
+// Dropped, not refused: the process sees a network that went silent, as
+// a cable pulled would look, not a peer that closed.
+func (c *cluster) cutOff(t *testing.T, cut processCut) (heal func()) {
+	t.Helper()
+	if c.faultChain == "" || c.faultCgroup == "" {
+		require.Skip(t, "cluster.env names no MK8S_FAULT_CHAIN or MK8S_FAULT_CGROUP: bring the cluster up with this checkout's make up")
+	}
+	name, pid := cut.name, cut.pid
 	root, err := cgroup2Root()
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +267,7 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 			if err := os.Remove(dir); err != nil {
 				t.Logf("remove %s: %v", dir, err)
 			}
-			t.Logf("healed: %s's peer traffic flows again", name)
+			t.Logf("healed: %s's traffic flows again", name)
 		})
 	}
 	t.Cleanup(heal)
@@ -256,7 +275,7 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 		t.Fatalf("move %s into %s: %v", name, dir, err)
 	}
 	// Read after the move: a socket made since is matched by the cgroup.
-	dialed, err := dialedPorts(pid, peers)
+	dialed, err := dialedPorts(pid, cut.dials)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,12 +284,12 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 	c.iptables(t, true, "-D", "OUTPUT", "-j", c.faultChain)
 	c.iptables(t, true, "-F", c.faultChain)
 	c.iptables(t, true, "-N", c.faultChain)
-	tcp := []string{"-A", c.faultChain, "-p", "tcp", "-s", host, "-d", host}
-	rules := [][]string{
-		{"--dport", strconv.Itoa(self), "-j", "DROP"},
-		{"--sport", strconv.Itoa(self), "-j", "DROP"},
-		{"-m", "multiport", "--dports", strings.Join(peers, ","), "-m", "cgroup", "--path", strings.TrimPrefix(dir, root), "-j", "DROP"},
+	tcp := []string{"-A", c.faultChain, "-p", "tcp", "-s", cut.host, "-d", cut.host}
+	var rules [][]string
+	for _, p := range cut.listens {
+		rules = append(rules, []string{"--dport", p, "-j", "DROP"}, []string{"--sport", p, "-j", "DROP"})
 	}
+	rules = append(rules, []string{"-m", "multiport", "--dports", strings.Join(cut.dials, ","), "-m", "cgroup", "--path", strings.TrimPrefix(dir, root), "-j", "DROP"})
 	for _, d := range dialed {
 		rules = append(rules,
 			[]string{"--sport", d[0], "--dport", d[1], "-j", "DROP"},
@@ -280,7 +299,7 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 		c.iptables(t, false, append(append([]string(nil), tcp...), r...)...)
 	}
 	c.iptables(t, false, "-I", "OUTPUT", "1", "-j", c.faultChain)
-	t.Logf("cut %s (pid %d) off: peer port %d, %d dialed connections, new dials from cgroup %s", name, pid, self, len(dialed), dir)
+	t.Logf("cut %s (pid %d) off: ports %v, %d dialed connections to %v, new dials from cgroup %s", name, pid, cut.listens, len(dialed), cut.dials, dir)
 	return heal
 }
 

@@ -191,8 +191,9 @@ The figures come from one run on a shared 2-core machine with everything
 the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
 
-Not covered yet: a network partition of one node (iptables in its
-namespace) with StatefulSet pods.
+Not covered yet: an etcd follower (rather than the leader) partitioned
+from its peers, and an etcd member's client port black-holed (its
+clients' connections going silent rather than closed).
 
 ## When etcd is out of space (the NOSPACE alarm)
 

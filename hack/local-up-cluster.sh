@@ -67,13 +67,14 @@
 # node); in processes mode every node joins by token.
 #
 # MODE=machines (make up MODE=machines) runs the cluster as an operator
-# runs it on VMs instead: one control-plane machine and NODES worker
-# machines booted with systemd-nspawn, every daemon a systemd unit from the
+# runs it on VMs instead: one control-plane machine (CONTROL_PLANES=3:
+# three) and NODES worker machines booted with systemd-nspawn, every daemon a systemd unit from the
 # Debian packages, configured by deploy/provision/configure.sh (the
 # Vagrantfile's script); see hack/machine/cluster.sh. Its extra commands:
 #
 #   hack/local-up-cluster.sh ssh MACHINE [-- CMD...]   run CMD in a machine
 #   hack/local-up-cluster.sh reboot MACHINE            reboot a machine
+#   hack/local-up-cluster.sh poweroff|boot MACHINE     power it off, boot it
 #
 # Everything lives under _output/local (logs/, pids/, cmds/, per-node
 # state) or is named mk8s-*; `down` removes exactly that, by the recorded
@@ -157,9 +158,9 @@ if [ "$MODE" = machines ]; then
 	CONTROL_PLANE=machines
 	PKI="$STAGE/pki/pki"
 	BOOTSTRAP_KUBECONFIG="$STAGE/pki/bootstrap-kubelet.conf"
-	SERVERS="$CP_IP:6443"
+	SERVERS=$(cp_join , '{ip}:6443')
 	KUBECONFIG_SERVER="https://$CP_IP:6443"
-	ETCD_ENDPOINTS="https://$CP_IP:2379"
+	ETCD_ENDPOINTS=$(cp_join , 'https://{ip}:2379')
 elif [ "$CONTROL_PLANE" = static-pods ]; then
 	SERVERS="$MASTER_IP:6443"
 	KUBECONFIG_SERVER="https://$MASTER_IP:6443"
@@ -305,6 +306,10 @@ preflight() {
 	case "$MODE" in
 	processes | machines) ;;
 	*) fail "MODE must be processes or machines, got $MODE" ;;
+	esac
+	case "$MODE/$CONTROL_PLANES" in
+	*/1 | machines/3) ;;
+	*) fail "CONTROL_PLANES must be 1, or 3 with MODE=machines, got $CONTROL_PLANES" ;;
 	esac
 	case "$CONTROL_PLANE" in
 	processes | static-pods | machines) ;;
@@ -1087,8 +1092,10 @@ stop-component) stop_component "${2:-}" ;;
 start-component) start_component "${2:-}" ;;
 ssh) shift; machine_ssh "$@" ;;
 reboot) machine_reboot "${2:-}" ;;
+poweroff) machine_poweroff "${2:-}" ;;
+boot) machine_start "${2:-}" ;;
 *)
-	echo "usage: $0 [up|down|components|stop-component NAME|start-component NAME|ssh MACHINE [-- CMD...]|reboot MACHINE]" >&2
+	echo "usage: $0 [up|down|components|stop-component NAME|start-component NAME|ssh MACHINE [-- CMD...]|reboot|poweroff|boot MACHINE]" >&2
 	exit 2
 	;;
 esac

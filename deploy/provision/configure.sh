@@ -12,11 +12,23 @@
 #   configure.sh control-plane STAGE NAME IP
 #   configure.sh worker        STAGE NAME IP CONTROL-PLANE-IP
 #
+# Several control-plane machines (MK8S_CONTROL_PLANES) form one etcd
+# cluster, a member on each, with an apiserver on each; the scheduler and
+# controller manager run on each and elect a leader through their Leases.
+# Every client lists every apiserver, its own machine's first, and fails
+# over between them: the apiservers' --etcd-servers, the scheduler's and
+# controller manager's --server, the workers' kubelet and kube-proxy
+# --server (kubeadm puts a load balancer in front instead; a list needs
+# no extra daemon and survives the loss of any one machine).
+#
 # STAGE holds packages/ (minik8s-*.deb) and pki/ (what `minictl certs
 # --cert-dir STAGE/pki/pki --kubeconfig-dir STAGE/pki` writes, with
 # bootstrap-token and bootstrap-kubelet.conf beside it).
 #
 # Environment (all optional):
+#   MK8S_CONTROL_PLANES "NAME=IP,..." every control-plane machine, this one
+#                       included (default: the one control plane, NAME=IP
+#                       on a control plane, CONTROL-PLANE-IP on a worker)
 #   MK8S_HOSTS          "IP=NAME,..." written into /etc/hosts (the machines
 #                       find each other by name without DNS)
 #   MK8S_REGISTRY       host:port of the plain-HTTP registry the kubelets
@@ -30,7 +42,9 @@
 set -euo pipefail
 
 ROLE=${1:?role: control-plane or worker} STAGE=${2:?stage directory} NAME=${3:?machine name} IP=${4:?machine address}
+# A control plane's environment files name its own address.
 CP_IP=${5:-$IP}
+[ "$ROLE" != control-plane ] || CP_IP=$IP
 REGISTRY=${MK8S_REGISTRY:-$CP_IP:5000}
 # The address the packaged example environment files name for the control
 # plane (deploy/systemd/env): replaced by this cluster's.
@@ -133,17 +147,47 @@ extra_flags() {
 	done
 }
 
+# control_planes FORMAT [local]: FORMAT for every control-plane machine,
+# {name} and {ip} replaced, comma-separated; with "local", this machine's
+# entry first as {local} (e.g. 127.0.0.1) and then the others.
+control_planes() {
+	local fmt=$1 first=${2:-} e n ip out="" entries
+	IFS=, read -ra entries <<<"${MK8S_CONTROL_PLANES:-}"
+	[ ${#entries[@]} -gt 0 ] || entries=("$([ "$ROLE" = control-plane ] && echo "$NAME=$IP" || echo "cp=$CP_IP")")
+	if [ -n "$first" ]; then
+		e=${fmt//\{name\}/$NAME}
+		out=${e//\{ip\}/$first}
+	fi
+	for e in "${entries[@]}"; do
+		n=${e%%=*} ip=${e#*=}
+		[ -z "$first" ] || [ "$n" != "$NAME" ] || continue
+		e=${fmt//\{name\}/$n}
+		out+="${out:+,}${e//\{ip\}/$ip}"
+	done
+	echo "$out"
+}
+
 # configure_env: docs/operations.md, Configure step 4 - this machine's
 # addresses and names in the environment files.
 configure_env() {
-	local u
+	local u n
+	n=$(control_planes x | tr , '\n' | wc -l)
 	for u in "${UNITS[@]}"; do
 		sed -i "/^[[:space:]]*#/!s/$EXAMPLE_CP_IP/$CP_IP/g" "/etc/minik8s/$u.env"
 	done
 	if [ "$ROLE" = control-plane ]; then
 		set_flag /etc/minik8s/etcd.env name "$NAME"
-		set_flag /etc/minik8s/etcd.env initial-cluster "$NAME=https://$IP:2380"
+		set_flag /etc/minik8s/etcd.env initial-cluster "$(control_planes '{name}=https://{ip}:2380')"
+		if [ "$n" -gt 1 ]; then
+			set_flag /etc/minik8s/kube-apiserver.env etcd-servers "$(control_planes 'https://{ip}:2379' 127.0.0.1)"
+			set_flag /etc/minik8s/kube-scheduler.env server "$(control_planes '{ip}:6443' 127.0.0.1)"
+			set_flag /etc/minik8s/kube-controller-manager.env server "$(control_planes '{ip}:6443' 127.0.0.1)"
+		fi
 	else
+		if [ "$n" -gt 1 ]; then
+			set_flag /etc/minik8s/kubelet.env server "$(control_planes '{ip}:6443')"
+			set_flag /etc/minik8s/kube-proxy.env server "$(control_planes '{ip}:6443')"
+		fi
 		set_flag /etc/minik8s/kubelet.env hostname-override "$NAME"
 		set_flag /etc/minik8s/kubelet.env node-ip "$IP"
 		set_flag /etc/minik8s/kubelet.env registry-mirror "docker.io=http://$REGISTRY"

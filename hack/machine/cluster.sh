@@ -6,7 +6,16 @@
 #
 #   mk8s-cp1       10.250.0.10    etcd, kube-apiserver, kube-scheduler,
 #                                 kube-controller-manager (minik8s-control-plane)
+#   mk8s-cp2, -cp3 10.250.0.9, .8 the same, with CONTROL_PLANES=3: a 3-member
+#                                 etcd cluster, an apiserver on each, the
+#                                 scheduler and controller manager
+#                                 active-standby through their Leases
 #   mk8s-workerI   10.250.0.(10+I) containerd, kubelet, kube-proxy (minik8s-node)
+#
+# With several control planes every client lists every apiserver
+# (the kubelets' and kube-proxies' --server, the admin's MINIK8S_SERVER)
+# and fails over between them, as the process mode's two apiservers are
+# reached; the kubeconfigs name mk8s-cp1's.
 #
 # Each machine's network is a namespace of the same name plugged into the
 # harness's bridge, as the process mode's nodes are; the namespace outlives
@@ -22,6 +31,8 @@
 #                                                     shell) inside MACHINE
 #   hack/local-up-cluster.sh reboot MACHINE            power it off and boot it
 #                                                     again, its disk kept
+#   hack/local-up-cluster.sh poweroff MACHINE          power it off (disk kept)
+#   hack/local-up-cluster.sh boot MACHINE              boot it again
 #
 # Uses local-up-cluster.sh's variables and functions (step, fail, wait_for,
 # minictl, network, images, bootstrap_kubeconfig, wait_nodes, dns_addon...).
@@ -31,6 +42,8 @@ MACHINE_SH="$ROOT/hack/machine/machine.sh"
 # directory, so down removes them with everything else.
 export MACHINE_DIR="$STATE/machine"
 STAGE="$STATE/stage"
+# CONTROL_PLANES: 1, or 3 for a highly available control plane.
+CONTROL_PLANES=${CONTROL_PLANES:-1}
 CP_NAME=mk8s-cp1
 CP_IP=$NET_PREFIX.10
 # Where the stage directory appears inside every machine (not /tmp: the
@@ -38,18 +51,38 @@ CP_IP=$NET_PREFIX.10
 STAGE_MOUNT=/mnt/minik8s
 REGISTRY_PROXY_PID="$STATE/registry-proxy.pid"
 
+# The control-plane machines count down from .10, the workers up from .11.
+cp_name() { echo "mk8s-cp$1"; }
+cp_ip() { echo "$NET_PREFIX.$((11 - $1))"; }
+
+cp_list() {
+	local i
+	for i in $(seq 1 "$CONTROL_PLANES"); do cp_name "$i"; done
+}
+
 machines_list() {
-	echo "$CP_NAME"
+	cp_list
 	local i
 	for i in $(seq 1 "$NODES"); do node_ns "$i"; done
 }
 
 machine_ip() {
 	case "$1" in
-	"$CP_NAME") echo "$CP_IP" ;;
+	mk8s-cp*) cp_ip "${1#mk8s-cp}" ;;
 	mk8s-worker*) node_ip "${1#mk8s-worker}" ;;
 	*) return 1 ;;
 	esac
+}
+
+# cp_join SEP FORMAT: FORMAT for every control-plane machine, {name} and
+# {ip} replaced by its name and address, joined by SEP.
+cp_join() {
+	local sep=$1 fmt=$2 i e out=""
+	for i in $(seq 1 "$CONTROL_PLANES"); do
+		e=${fmt//\{name\}/$(cp_name "$i")}
+		out+="${out:+$sep}${e//\{ip\}/$(cp_ip "$i")}"
+	done
+	echo "$out"
 }
 
 machine() { "$MACHINE_SH" "$@"; }
@@ -70,13 +103,16 @@ machines_packages() {
 # kubeconfig for the host.
 machines_certs() {
 	local i nodes=""
-	step "PKI: minictl certs --cert-dir $PKI (server https://$CP_IP:6443)" "$LOGS/certs.log"
+	step "PKI: minictl certs --cert-dir $PKI (server https://$CP_IP:6443; apiservers and etcd members $(cp_join , '{ip}'))" "$LOGS/certs.log"
 	for i in $(seq 1 "$NODES"); do
 		nodes+="${nodes:+,}$(node_ns "$i")=$(node_ip "$i")"
 	done
 	mkdir -p "$STAGE/pki" "$STAGE/provision"
+	# Every control-plane address is a SAN of the apiservers' and etcd's
+	# certificates (one set shared by the members, as kubeadm's
+	# certificate-key upload shares them).
 	"$BIN/minictl" certs --cert-dir "$PKI" --kubeconfig-dir "$STAGE/pki" --server "https://$CP_IP:6443" \
-		--apiserver-advertise-address "$CP_IP" --apiserver-cert-extra-sans "$CP_NAME" \
+		--apiserver-advertise-address "$(cp_join , '{ip}')" --apiserver-cert-extra-sans "$(cp_join , '{name}')" \
 		--nodes "$nodes" >"$LOGS/certs.log" 2>&1
 	install -m 0600 "$STAGE/pki/admin.conf" "$KUBECONFIG_FILE"
 	bootstrap_kubeconfig
@@ -112,6 +148,7 @@ machine_configure() {
 	local name=$1 role=$2 hosts="" m
 	for m in $(machines_list); do hosts+="${hosts:+,}$(machine_ip "$m")=$m"; done
 	machine run "$name" -- env MK8S_HOSTS="$hosts" MK8S_REGISTRY="$GATEWAY:5000" \
+		MK8S_CONTROL_PLANES="$(cp_join , '{name}={ip}')" \
 		MK8S_ARGS_KUBELET="--cgroup-root=/$name" \
 		MK8S_ARGS_KUBE_PROXY="--proxy-mode=$KUBE_PROXY_MODE" \
 		MK8S_ARGS_KUBE_APISERVER="--default-not-ready-toleration-seconds=20 --default-unreachable-toleration-seconds=20" \
@@ -145,10 +182,20 @@ up_machines() {
 		CURRENT_LOG="$LOGS/machine-$m.log"
 		machine wait "$m" 120 >>"$LOGS/machine-$m.log" 2>&1
 	done
-	# The control plane first: the workers' kubelets need its apiserver
-	# and the bootstrap token Secret. The workers then in parallel.
-	step "$CP_NAME: configure.sh control-plane (apt-get install minik8s-control-plane, PKI, systemctl start)" "$LOGS/configure-$CP_NAME.log"
-	machine_configure "$CP_NAME" control-plane
+	# The control planes first, in parallel (each etcd member waits for
+	# a quorum of its peers before systemd sees it started): the workers'
+	# kubelets need an apiserver and the bootstrap token Secret. The
+	# workers then in parallel.
+	step "$(cp_list | paste -sd,): configure.sh control-plane (apt-get install minik8s-control-plane, PKI, systemctl start)" "$LOGS/configure-$CP_NAME.log"
+	for m in $(cp_list); do
+		machine_configure "$m" control-plane &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		CURRENT_LOG="$LOGS/configure-$(cp_name $((i + 1))).log"
+		wait "${pids[$i]}" || fail "configure.sh control-plane failed"
+	done
+	pids=()
 	step "workers: configure.sh worker (apt-get install minik8s-node, bootstrap token, systemctl start)" "$LOGS/configure-mk8s-worker1.log"
 	for i in $(seq 1 "$NODES"); do
 		machine_configure "$(node_ns "$i")" worker &
@@ -164,7 +211,7 @@ up_machines() {
 	write_env
 	trap - ERR
 	cat <<EOF
-==> cluster is up in $((SECONDS - start))s: $NODES worker machines Ready, control plane on $CP_NAME ($CP_IP), units from the packages
+==> cluster is up in $((SECONDS - start))s: $NODES worker machines Ready, control plane on $(cp_join ', ' '{name} ({ip})'), units from the packages
     export KUBECONFIG=$KUBECONFIG_FILE
     kubectl get nodes
     bin/minictl get componentstatuses
@@ -222,4 +269,23 @@ machine_reboot() {
 	machine reboot "$name"
 	machine wait "$name" 120
 	echo "rebooted $name"
+}
+
+# poweroff MACHINE: the machine down (a VM shut off), its disk and network
+# namespace kept for boot.
+machine_poweroff() {
+	local name=${1:?usage: poweroff MACHINE}
+	machine_known "$name"
+	machine poweroff "$name"
+	echo "powered off $name"
+}
+
+# boot MACHINE: a powered-off machine booted again with the same flags and
+# disk, waited for as reboot does.
+machine_start() {
+	local name=${1:?usage: boot MACHINE}
+	machine_known "$name"
+	machine start "$name"
+	machine wait "$name" 120
+	echo "booted $name"
 }

@@ -16,6 +16,9 @@
 #   machine.sh cp NAME SRC DEST          copy a host file into NAME
 #   machine.sh reboot NAME               power NAME off and boot it again with
 #                                        the same flags, keeping its files
+#   machine.sh poweroff NAME             power NAME off, keeping its files
+#   machine.sh start NAME                boot a powered-off NAME again with
+#                                        the flags it was first booted with
 #   machine.sh stop NAME                 power NAME off and remove its files
 #   machine.sh list                      the machines that are up
 #
@@ -282,11 +285,17 @@ cmd_poweroff() {
 # when its machine reboots (status 133), so the host boots it again, with
 # the flags it was first booted with and the files it has written since.
 cmd_reboot() {
+	local name=${1:?machine name}
+	cmd_poweroff "$name"
+	cmd_start "$name"
+}
+
+# start NAME: boot a machine that was powered off, as reboot's second half.
+cmd_start() {
 	local name=${1:?machine name} d args=()
 	d=$(mdir "$name")
 	[ -f "$d/args" ] || die "$name was never booted"
 	mapfile -d '' args <"$d/args"
-	cmd_poweroff "$name"
 	cmd_boot "$name" "${args[@]}"
 }
 
@@ -306,7 +315,7 @@ cmd_list() {
 
 case "${1:-}" in
 base) cmd_base ;;
-boot | wait | run | cp | poweroff | reboot | stop) c=$1; shift; "cmd_$c" "$@" ;;
+boot | wait | run | cp | poweroff | start | reboot | stop) c=$1; shift; "cmd_$c" "$@" ;;
 list) cmd_list ;;
-*) sed -n '2,24p' "$0" >&2; exit 2 ;;
+*) sed -n '2,27p' "$0" >&2; exit 2 ;;
 esac

@@ -39,9 +39,16 @@ func (c *cluster) componentStatuses() (map[string]string, string, error) {
 
 // statusNames are the components `get componentstatuses` lists: three
 // etcd members in the default mode, the master's one in static-pods mode
-// and the control-plane machine's one in machines mode.
+// and one per control-plane machine in machines mode.
 func (c *cluster) statusNames() []string {
-	if c.staticPods() || c.onMachines() {
+	if c.onMachines() {
+		names := []string{"scheduler", "controller-manager"}
+		for i := range c.cpMachines() {
+			names = append(names, fmt.Sprintf("etcd-%d", i))
+		}
+		return names
+	}
+	if c.staticPods() {
 		return []string{"scheduler", "controller-manager", "etcd-0"}
 	}
 	return []string{"scheduler", "controller-manager", "etcd-0", "etcd-1", "etcd-2"}

@@ -27,8 +27,21 @@ func (c *cluster) needMachines(t *testing.T) {
 	}
 }
 
-// cpMachine is the control-plane machine (the harness lists it first).
+// cpMachine is the first control-plane machine (the harness lists it
+// first).
 func (c *cluster) cpMachine() string { return c.machines[0] }
+
+// cpMachines are the control-plane machines (mk8s-cp1, and mk8s-cp2 and
+// mk8s-cp3 with CONTROL_PLANES=3).
+func (c *cluster) cpMachines() []string {
+	var cps []string
+	for _, m := range c.machines {
+		if c.isControlPlane(m) {
+			cps = append(cps, m)
+		}
+	}
+	return cps
+}
 
 // ssh runs a command inside a machine (hack/local-up-cluster.sh ssh).
 func (c *cluster) ssh(machine string, cmd ...string) (string, error) {
@@ -51,13 +64,15 @@ func (c *cluster) mustSSH(t *testing.T, machine string, cmd ...string) string {
 // unit is one daemon's systemd unit on one machine.
 type unit struct{ machine, name string }
 
-// units are the cluster's daemons: the control plane's on its machine,
-// containerd and the node agents on every worker, in the order a restart
-// test goes through them.
+// units are the cluster's daemons: the control plane's on each of its
+// machines, containerd and the node agents on every worker, in the order a
+// restart test goes through them.
 func (c *cluster) units() []unit {
 	var us []unit
-	for _, n := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
-		us = append(us, unit{c.cpMachine(), n})
+	for _, m := range c.cpMachines() {
+		for _, n := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
+			us = append(us, unit{m, n})
+		}
 	}
 	for _, node := range c.nodes {
 		for _, n := range []string{"containerd", "kubelet", "kube-proxy"} {
@@ -103,11 +118,8 @@ func TestMachineUnits(t *testing.T) {
 	}
 	out := c.mustSSH(t, c.nodes[0], "journalctl", "-u", "kubelet", "--no-pager", "-n", "5")
 	t.Logf("journalctl -u kubelet on %s:\n%s", c.nodes[0], out)
-	for i, m := range c.machines {
-		pkg := "minik8s-node"
-		if i == 0 {
-			pkg = "minik8s-control-plane"
-		}
+	for _, m := range c.machines {
+		pkg := c.machinePackage(m)
 		if got := c.mustSSH(t, m, "dpkg-query", "-W", "-f", "${Status}", pkg); got != "install ok installed" {
 			t.Errorf("%s: %s is %q, want installed", m, pkg, got)
 		}
@@ -126,6 +138,7 @@ type writeLoad struct {
 	mu     sync.Mutex
 	acked  []string
 	failed int
+	errs   map[string]int // why writes failed: error text -> count
 	lastOK time.Time
 }
 
@@ -160,10 +173,25 @@ func (l *writeLoad) create(name string) {
 	defer l.mu.Unlock()
 	if err != nil {
 		l.failed++
+		if l.errs == nil {
+			l.errs = map[string]int{}
+		}
+		l.errs[err.Error()]++
 		return
 	}
 	l.acked = append(l.acked, name)
 	l.lastOK = time.Now()
+}
+
+// failures says why writes failed, each distinct error with its count.
+func (l *writeLoad) failures() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for e, n := range l.errs {
+		fmt.Fprintf(&b, "\n  %d x %s", n, e)
+	}
+	return b.String()
 }
 
 // okSince reports whether a write was acknowledged after t.
@@ -243,31 +271,15 @@ spec:
 				}
 				return ""
 			})
-			if u.machine != c.cpMachine() {
+			if !c.isControlPlane(u.machine) {
 				eventually(t, 60*time.Second, "node Ready", func() string { return c.nodeReady(u.machine) })
 			}
 			t.Logf("%s on %s restarted; writes again %s later", u.name, u.machine, time.Since(start).Round(100*time.Millisecond))
 		})
 	}
 	acked, failed := l.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	list, err := client.For[*corev1.ConfigMap](c.api).List(ctx, ns, client.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := map[string]bool{}
-	for _, cm := range list.Items {
-		stored[cm.GetMetadata().GetName()] = true
-	}
-	lost := 0
-	for _, name := range acked {
-		if !stored[name] {
-			lost++
-			t.Errorf("acknowledged write %s is not in the store", name)
-		}
-	}
-	t.Logf("%d writes acknowledged (%d lost), %d failed while daemons restarted", len(acked), lost, failed)
+	lost := c.lostWrites(t, ns, acked)
+	t.Logf("%d writes acknowledged (%d lost), %d failed while daemons restarted%s", len(acked), lost, failed, l.failures())
 
 	after := c.runningPods(t, ns, "app=steady", len(c.nodes), 2*time.Minute)
 	names := map[string]bool{}
@@ -394,4 +406,195 @@ func TestMachineControlPlaneReboot(t *testing.T) {
 	// A pod bound by the scheduler, made by no controller: both came back.
 	c.mc(t, "-n", ns, "run", "after-reboot", "--image=busybox", "--", "sleep", "3600")
 	c.runningPods(t, ns, "run=after-reboot", 1, 2*time.Minute)
+}
+
+// etcdHealth runs `etcdctl endpoint health` against every member and
+// returns the endpoints that answered healthy, and the output.
+func (c *cluster) etcdHealth() (map[string]bool, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.run(ctx, c.bin+"/etcdctl", c.etcdctl("endpoint", "health", "--command-timeout=3s")...)
+	if err != nil {
+		// An unhealthy member makes etcdctl exit non-zero; its output
+		// still tells which.
+		out = err.Error()
+	}
+	healthy := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		// "https://10.250.0.10:2379 is healthy: successfully committed proposal: took = 2ms"
+		if before, _, found := strings.Cut(line, " is healthy:"); found {
+			if f := strings.Fields(before); len(f) > 0 {
+				healthy[f[len(f)-1]] = true
+			}
+		}
+	}
+	return healthy, out
+}
+
+// machineOf is the machine of a leader-election identity (HOSTNAME_UUID).
+func machineOf(identity string) string {
+	m, _, _ := strings.Cut(identity, "_")
+	return m
+}
+
+// TestMachineControlPlaneRebootHA (CONTROL_PLANES=3): the control-plane
+// machine holding the scheduler's Lease powered off: the Lease (and the
+// controller manager's, if that machine held it) moves to another machine
+// and the new leader schedules a pod; the API answers and takes writes
+// through the other apiservers; etcd has all three members, two healthy.
+// Booted again: its etcd member rejoins and is healthy, holds the write
+// made while it was down (read from that member alone), and its apiserver
+// serves it. A Lease held elsewhere is then moved the same way.
+func TestMachineControlPlaneRebootHA(t *testing.T) {
+	c := need(t)
+	c.needMachines(t)
+	cps := c.cpMachines()
+	if len(cps) < 3 {
+		t.Skipf("%d control-plane machine(s): needs CONTROL_PLANES=3 (make e2e-machines-ha)", len(cps))
+	}
+	ns := c.namespace(t, "mk8s-e2e-cp-ha")
+	moved := map[string]bool{}
+	for round := 0; round < 2 && len(moved) < 2; round++ {
+		holders := map[string]string{}
+		for _, l := range []string{"scheduler", "controller-manager"} {
+			h, err := c.leaseHolder(l)
+			if err != nil || h == "" {
+				t.Fatalf("lease kube-system/%s: holder %q %v", l, h, err)
+			}
+			holders[l] = h
+		}
+		victim := machineOf(holders["scheduler"])
+		if moved["scheduler"] {
+			victim = machineOf(holders["controller-manager"])
+		}
+		if !c.isControlPlane(victim) {
+			t.Fatalf("lease holders %v: identities are HOSTNAME_UUID of a control-plane machine", holders)
+		}
+		var others []string
+		for _, m := range cps {
+			if m != victim {
+				others = append(others, m)
+			}
+		}
+		t.Run("poweroff "+victim, func(t *testing.T) {
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if _, err := c.run(ctx, c.harness, "poweroff", victim); err != nil {
+				t.Fatal(err)
+			}
+			// Boot it again whatever happens below.
+			booted := false
+			boot := func() {
+				if booted {
+					return
+				}
+				booted = true
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				defer cancel()
+				if _, err := c.run(ctx, c.harness, "boot", victim); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer boot()
+
+			for l, h := range holders {
+				if machineOf(h) != victim {
+					t.Logf("lease %s held by %s, not on %s", l, h, victim)
+					continue
+				}
+				eventually(t, time.Minute, "lease "+l+" moves off "+victim, func() string {
+					now, err := c.leaseHolder(l)
+					if err != nil || now == "" || machineOf(now) == victim {
+						return fmt.Sprintf("holder %q %v", now, err)
+					}
+					t.Logf("lease %s: %s -> %s, %s after the poweroff", l, h, now, time.Since(start).Round(100*time.Millisecond))
+					moved[l] = true
+					return ""
+				})
+			}
+			cm := "while-" + victim + "-down"
+			eventually(t, time.Minute, "a write through the other apiservers", func() string {
+				if _, err := c.minictl("-n", ns, "create", "configmap", cm, "--from-literal=k=v"); err != nil && !strings.Contains(err.Error(), "AlreadyExists") && !strings.Contains(err.Error(), "already exists") {
+					return err.Error()
+				}
+				return ""
+			})
+			pod := "scheduled-while-" + victim + "-down"
+			c.mc(t, "-n", ns, "run", pod, "--image=busybox", "--restart=Never", "--command", "--", "sleep", "3600")
+			eventually(t, time.Minute, "pod scheduled by the new leader", func() string {
+				if node, _ := c.jsonpath(ns, "pod", pod, ".spec.nodeName"); node == "" {
+					return "not scheduled"
+				}
+				return ""
+			})
+			healthy, out := c.etcdHealth()
+			if len(healthy) != len(cps)-1 {
+				t.Errorf("etcd with %s down: %d healthy members, want %d:\n%s", victim, len(healthy), len(cps)-1, out)
+			}
+			members := c.mustEtcdctl(t, "member", "list")
+			if n := strings.Count(strings.TrimSpace(members), "\n") + 1; n != len(cps) || !strings.Contains(members, victim) {
+				t.Errorf("etcd member list with %s down: want all %d members:\n%s", victim, len(cps), members)
+			}
+			down := time.Since(start)
+
+			boot()
+			eventually(t, 2*time.Minute, "control-plane units active on "+victim, func() string {
+				got, _ := c.ssh(victim, "systemctl", "is-active", "etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager")
+				if got != "active\nactive\nactive\nactive" {
+					return got
+				}
+				return ""
+			})
+			eventually(t, 2*time.Minute, "every etcd member healthy", func() string {
+				if healthy, out := c.etcdHealth(); len(healthy) != len(cps) {
+					return out
+				}
+				return ""
+			})
+			// A serializable read answers from the member's own copy: the
+			// write made while it was down is there once it caught up.
+			ip := strings.TrimSpace(c.mustSSH(t, victim, "hostname", "-I"))
+			ip, _, _ = strings.Cut(ip, " ")
+			key := "/registry/configmaps/" + ns + "/" + cm
+			eventually(t, time.Minute, victim+"'s etcd member has the write made while it was down", func() string {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				args := append([]string{"--endpoints", "https://" + ip + ":2379"}, c.etcdTLS...)
+				out, err := c.run(ctx, c.bin+"/etcdctl", append(args, "get", key, "--consistency=s", "--keys-only")...)
+				if err != nil || !strings.Contains(out, key) {
+					return fmt.Sprintf("%q %v", out, err)
+				}
+				return ""
+			})
+			eventually(t, time.Minute, victim+"'s apiserver serves it", func() string {
+				out, err := c.run(context.Background(), c.bin+"/minictl", append(c.serverArgs(ip+":6443"), "-n", ns, "get", "configmap", cm, "-o", "jsonpath={.data.k}")...)
+				if err != nil || out != "v" {
+					return fmt.Sprintf("%q %v", out, err)
+				}
+				return ""
+			})
+			t.Logf("%s powered off %s: leases moved, API and etcd served by %v; booted, its etcd member healthy and caught up and its apiserver serving in %s",
+				victim, down.Round(100*time.Millisecond), others, (time.Since(start) - down).Round(100*time.Millisecond))
+		})
+		if t.Failed() {
+			return
+		}
+	}
+	if !moved["scheduler"] || !moved["controller-manager"] {
+		t.Errorf("leases moved: %v, want both", moved)
+	}
+	c.expectStatuses(t, nil)
+}
+
+// mustEtcdctl runs etcdctl against every member and fails the test on error.
+func (c *cluster) mustEtcdctl(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := c.run(ctx, c.bin+"/etcdctl", c.etcdctl(args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

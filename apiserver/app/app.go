@@ -233,7 +233,13 @@ func Run(ctx context.Context, o Options, ready chan<- string) error {
 		TLS:         etcdTLS,
 		Endpoints:   strings.Split(o.EtcdServers, ","),
 		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
+		// A member whose connection goes silent (a hung host, a firewall
+		// dropping) is found by keepalive pings and its connection closed,
+		// so the watches and lists on it move to another member. 10 s is
+		// the shortest interval gRPC allows a client (Kubernetes: 30 s).
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+		Logger:               zap.NewNop(),
 		// Room for lists of large kinds; objects themselves are capped.
 		MaxCallRecvMsgSize: 1 << 30,
 	})

@@ -175,6 +175,13 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	events, errc := c.store.Watch(wctx, c.kind, rev)
 	tick := time.NewTicker(c.opts.ProgressInterval)
 	defer tick.Stop()
+	// The cache asks for progress every tick, so a watch that brings
+	// neither events nor progress for silentAfter sits on a member that
+	// stopped answering (its connection open, nothing coming back): the
+	// cache would stay at its revision and every consistent list would
+	// wait for it. It lists and watches again, through another member.
+	silentAfter := max(5*time.Second, 5*c.opts.ProgressInterval)
+	heard := time.Now()
 	for {
 		select {
 		case ev, ok := <-events:
@@ -186,8 +193,12 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 					return fmt.Errorf("etcd watch ended")
 				}
 			}
+			heard = time.Now()
 			c.apply(ev)
 		case <-tick.C:
+			if silent := time.Since(heard); silent > silentAfter {
+				return fmt.Errorf("etcd watch silent for %s (no events, no progress): watching again", silent.Round(time.Second))
+			}
 			if err := c.store.RequestProgress(wctx); err != nil {
 				c.log.Debug("progress request failed", "err", err)
 			}

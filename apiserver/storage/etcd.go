@@ -268,6 +268,14 @@ func ambiguous(err error) bool {
 // a slow one costs a retry, not an error.
 const attemptTimeout = 2 * time.Second
 
+// retryable reports a write attempt worth another try: etcd's ambiguous
+// errors, the attempt's own deadline, and a connection that broke under
+// it (Unavailable: a member's keepalive failed) - all may or may not have
+// been applied, which the compare-and-swap makes safe to try again.
+func retryable(ctx context.Context, err error) bool {
+	return ambiguous(err) || ctx.Err() == nil && (timedOut(err) || status.Code(err) == codes.Unavailable)
+}
+
 // timedOut reports an attempt that ran into its own deadline.
 func timedOut(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
@@ -297,7 +305,7 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 			Commit()
 		cancel()
 		if err != nil {
-			if !ambiguous(err) && !(ctx.Err() == nil && timedOut(err)) || attempt >= 5 || ctx.Err() != nil {
+			if !retryable(ctx, err) || attempt >= 5 || ctx.Err() != nil {
 				return 0, false, false, failedWrite(err, unsure, verb, k, name)
 			}
 			// A refusal for want of a leader (leaderOnly) was never
@@ -327,9 +335,30 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 	}
 }
 
+// read is a small linearizable read (one key, or a count), each attempt
+// bounded by attemptTimeout and tried again - on the client's next member -
+// while ctx allows: a read changes nothing, so a member that stopped
+// answering costs it a retry, not the request's deadline. Lists are not
+// bounded so: a large one may take longer than an attempt; the client's
+// keepalive ends a silent member's connection under them.
+//
+// One retry only: a member without a leader is retried by the etcd
+// client itself within an attempt, so an attempt that ran out may also
+// mean no member has a leader, which more attempts would not mend.
+func (s *Etcd) read(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(leaderOnly(ctx), attemptTimeout)
+		resp, err := s.cli.Get(actx, key, opts...)
+		cancel()
+		if err == nil || attempt == 1 || ctx.Err() != nil || !timedOut(err) {
+			return resp, err
+		}
+	}
+}
+
 // Get reads one object from etcd (a linearizable read).
 func (s *Etcd) Get(ctx context.Context, k *scheme.Kind, ns, name string) (scheme.Object, error) {
-	resp, err := s.cli.Get(leaderOnly(ctx), Key(k, ns, name))
+	resp, err := s.read(ctx, Key(k, ns, name))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -428,7 +457,7 @@ func (s *Etcd) List(ctx context.Context, k *scheme.Kind, ns string) ([]scheme.Ob
 
 // CurrentRevision returns etcd's latest revision with a cheap linearizable read.
 func (s *Etcd) CurrentRevision(ctx context.Context) (int64, error) {
-	resp, err := s.cli.Get(leaderOnly(ctx), Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	resp, err := s.read(ctx, Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
 	if err != nil {
 		return 0, translate(err)
 	}

@@ -176,6 +176,92 @@ func TestPartitionEtcdLeader(t *testing.T) {
 		recovered(d, ok), c.etcdMember(next), Seconds(elected.Sub(at)), name, majorityRev-cutRev, Seconds(caught.Sub(healed)), daemons())
 }
 
+// TestBlackholeEtcdClientPort: an etcd follower's client port goes
+// silent for 30 s - every packet to or from it dropped, so the
+// apiservers' connections to it neither answer nor close (a member whose
+// host hangs, or a firewall dropping instead of refusing) - while it keeps
+// its place in the cluster through its peer port; then healed. Writes the
+// apiservers send to it must be taken by the other members, and lists
+// through each apiserver (served from its watch cache, whose etcd watch
+// may be on the silent member) must still answer with every write
+// acknowledged before them.
+func TestBlackholeEtcdClientPort(t *testing.T) {
+	c := need(t)
+	const cut = 30 * time.Second
+	row := &Row{Fault: "an etcd follower's client port black-holed for 30 s, then healed"}
+	record(t, row)
+	ns := c.namespace(t, "fault-etcd-blackhole")
+	l := c.startLoad(t, ns, "cm")
+	leader, err := c.etcdLeader(-1)
+	if err != nil {
+		t.Fatalf("etcd leader: %v", err)
+	}
+	follower := (leader + 1) % len(c.etcd)
+	name := c.etcdMember(follower)
+	host, port, err := hostPort(c.etcd[follower])
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.Fault = fmt.Sprintf("%s (a follower): its client port black-holed for %.0f s (iptables drops every packet to and from it; its peers still reach it), then healed", name, cut.Seconds())
+	heal := c.cutOff(t, processCut{name: name, pid: c.pid(t, name), host: host, listens: []string{strconv.Itoa(port)}})
+	at := time.Now()
+	// Lists through each apiserver while the port is silent: each must
+	// answer within 10 s and hold every create acknowledged before it.
+	var lists, bad int
+	var problems []string
+	for time.Since(at) < cut {
+		for _, server := range c.servers {
+			lists++
+			if p := c.listHoldsAcked(l, ns, server); p != "" {
+				bad++
+				if len(problems) < 3 {
+					problems = append(problems, p)
+				}
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	heal()
+	time.Sleep(3 * time.Second)
+	as := c.check(t, l, row)
+	if bad > 0 {
+		t.Errorf("%d of %d lists through the apiservers failed or missed an acknowledged create while %s was silent: %s", bad, lists, name, strings.Join(problems, "; "))
+	}
+	d, ok := Recovery(at, as)
+	row.Recover = fmt.Sprintf("writes: %s after the cut; %d of %d lists through the apiservers failed or missed an acknowledged create", recovered(d, ok), bad, lists)
+}
+
+// listHoldsAcked lists the load's namespace through one apiserver (a
+// consistent list, resourceVersion "") and says what is wrong: an error,
+// or a create acknowledged before the list began that it does not hold.
+func (c *cluster) listHoldsAcked(l *load, ns, server string) string {
+	acked := map[string]bool{}
+	for _, a := range l.snapshot() {
+		if a.Acked() {
+			acked[a.Name] = true
+		}
+	}
+	api, err := c.client(server)
+	if err != nil {
+		return err.Error()
+	}
+	defer api.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	list, err := client.For[*corev1.ConfigMap](api).List(ctx, ns, client.ListOptions{})
+	if err != nil {
+		return fmt.Sprintf("%s: list after %s: %v", server, Seconds(time.Since(start)), err)
+	}
+	for _, cm := range list.Items {
+		delete(acked, cm.GetMetadata().GetName())
+	}
+	if len(acked) > 0 {
+		return fmt.Sprintf("%s: list misses %d acknowledged creates", server, len(acked))
+	}
+	return ""
+}
+
 // partition cuts etcd member i off from the other members' peer traffic
 // and returns the heal (also run when the test ends). The members are
 // processes on one address (the harness's gateway), so the cut is by port
@@ -271,8 +357,10 @@ func (c *cluster) cutOff(t *testing.T, cut processCut) (heal func()) {
 		})
 	}
 	t.Cleanup(heal)
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		t.Fatalf("move %s into %s: %v", name, dir, err)
+	if len(cut.dials) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatalf("move %s into %s: %v", name, dir, err)
+		}
 	}
 	// Read after the move: a socket made since is matched by the cgroup.
 	dialed, err := dialedPorts(pid, cut.dials)
@@ -289,7 +377,9 @@ func (c *cluster) cutOff(t *testing.T, cut processCut) (heal func()) {
 	for _, p := range cut.listens {
 		rules = append(rules, []string{"--dport", p, "-j", "DROP"}, []string{"--sport", p, "-j", "DROP"})
 	}
-	rules = append(rules, []string{"-m", "multiport", "--dports", strings.Join(cut.dials, ","), "-m", "cgroup", "--path", strings.TrimPrefix(dir, root), "-j", "DROP"})
+	if len(cut.dials) > 0 {
+		rules = append(rules, []string{"-m", "multiport", "--dports", strings.Join(cut.dials, ","), "-m", "cgroup", "--path", strings.TrimPrefix(dir, root), "-j", "DROP"})
+	}
 	for _, d := range dialed {
 		rules = append(rules,
 			[]string{"--sport", d[0], "--dport", d[1], "-j", "DROP"},

@@ -192,8 +192,7 @@ the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
 
 Not covered yet: an etcd follower (rather than the leader) partitioned
-from its peers, and an etcd member's client port black-holed (its
-clients' connections going silent rather than closed).
+from its peers.
 
 ## When etcd is out of space (the NOSPACE alarm)
 

@@ -84,3 +84,56 @@ func TestSlowWatcherIsCutOff(t *testing.T) {
 	}
 	fast.Stop()
 }
+
+// silentStore is a store whose first watch goes silent: no events, no
+// progress, its channel left open - as on an etcd member whose connection
+// stopped answering. Later watches are the real ones.
+type silentStore struct {
+	*storage.Etcd
+	watches int
+}
+
+func (s *silentStore) Watch(ctx context.Context, k *scheme.Kind, rev int64) (<-chan storage.RawEvent, <-chan error) {
+	s.watches++
+	if s.watches == 1 {
+		return make(chan storage.RawEvent), make(chan error)
+	}
+	return s.Etcd.Watch(ctx, k, rev)
+}
+
+// TestSilentWatchIsRestarted: a cache whose etcd watch brings neither
+// events nor the progress it asks for lists and watches again, so a
+// consistent list (one that waits for etcd's current revision) answers
+// instead of waiting for a member that will not.
+func TestSilentWatchIsRestarted(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	cli, err := etcd.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	st := &silentStore{Etcd: storage.NewEtcd(cli)}
+	k, _ := scheme.ByResource("configmaps")
+	c := cache.New(k, st, cache.Options{ProgressInterval: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go c.Run(ctx)
+
+	cm := &corev1.ConfigMap{ApiVersion: "v1", Kind: "ConfigMap", Metadata: &metav1.ObjectMeta{Name: "after", Namespace: "default"}}
+	created, err := st.Create(ctx, k, cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := created.GetMetadata().GetResourceVersion()
+	var min int64
+	fmt.Sscan(rv, &min)
+	lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer lcancel()
+	items, _, _, err := c.List(lctx, cache.Filter{}, cache.ListOptions{MinRV: min})
+	if err != nil {
+		t.Fatalf("list at revision %d with the first watch silent: %v", min, err)
+	}
+	if len(items) != 1 {
+		t.Fatalf("list at revision %d: %d items, want the one created", min, len(items))
+	}
+}

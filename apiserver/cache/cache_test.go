@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -124,16 +125,17 @@ func TestSilentWatchIsRestarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv := created.GetMetadata().GetResourceVersion()
-	var min int64
-	fmt.Sscan(rv, &min)
+	rv, err := strconv.ParseInt(created.GetMetadata().GetResourceVersion(), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer lcancel()
-	items, _, _, err := c.List(lctx, cache.Filter{}, cache.ListOptions{MinRV: min})
+	items, _, _, err := c.List(lctx, cache.Filter{}, cache.ListOptions{MinRV: rv})
 	if err != nil {
-		t.Fatalf("list at revision %d with the first watch silent: %v", min, err)
+		t.Fatalf("list at revision %d with the first watch silent: %v", rv, err)
 	}
 	if len(items) != 1 {
-		t.Fatalf("list at revision %d: %d items, want the one created", min, len(items))
+		t.Fatalf("list at revision %d: %d items, want the one created", rv, len(items))
 	}
 }

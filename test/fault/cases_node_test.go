@@ -113,13 +113,7 @@ spec:
 	l := c.startLoad(t, ns, "cm")
 	heal := c.partitionNode(t, i)
 	at := time.Now()
-	notReady := eventually(t, 90*time.Second, 500*time.Millisecond, victim+" NotReady", func() string {
-		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
-		if err != nil || st == "True" {
-			return fmt.Sprintf("Ready=%q %v", st, err)
-		}
-		return ""
-	})
+	notReady := c.waitNodeReady(t, victim, false, 90*time.Second)
 	marked := eventually(t, 2*time.Minute, 500*time.Millisecond, "web-0 marked for deletion on "+victim, func() string {
 		p, err := pod()
 		if err != nil || p.uid != first.uid || !p.deleting {
@@ -156,13 +150,7 @@ spec:
 	d, ok := Recovery(at, as)
 	row.Recover = fmt.Sprintf("writes: %s; NotReady after %s, web-0 marked for deletion after %s and kept on %s while cut off; running again on %s %s after the heal; at most %d web-0 container running at once",
 		recovered(d, ok), Seconds(notReady.Sub(at)), Seconds(marked.Sub(at)), victim, again.node, Seconds(back.Sub(healed)), most)
-	eventually(t, 90*time.Second, time.Second, victim+" Ready again", func() string {
-		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
-		if err != nil || st != "True" {
-			return fmt.Sprintf("Ready=%q %v", st, err)
-		}
-		return ""
-	})
+	c.waitNodeReady(t, victim, true, 90*time.Second)
 }
 
 // holdAfterEviction is how long the partition lasts after the pod was

@@ -553,13 +553,7 @@ spec:
 	l := c.startLoad(t, ns, "cm")
 	c.stop(t, fmt.Sprintf("kubelet-node%d", i))
 	at := time.Now()
-	notReady := eventually(t, 90*time.Second, 500*time.Millisecond, victim+" NotReady", func() string {
-		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
-		if err != nil || st == "True" {
-			return fmt.Sprintf("Ready=%q %v", st, err)
-		}
-		return ""
-	})
+	notReady := c.waitNodeReady(t, victim, false, 90*time.Second)
 	tainted := eventually(t, 60*time.Second, 500*time.Millisecond, victim+" tainted unreachable", func() string {
 		keys, err := c.jsonpath("", "node", victim, ".spec.taints[*].key")
 		if err != nil || !strings.Contains(keys, "node.kubernetes.io/unreachable") {
@@ -585,13 +579,7 @@ spec:
 		Seconds(notReady.Sub(at)), Seconds(tainted.Sub(at)), Seconds(moved.Sub(at)))
 	// Back for the cases after this one, and the evicted pods gone.
 	c.start(t, fmt.Sprintf("kubelet-node%d", i))
-	eventually(t, 90*time.Second, time.Second, victim+" Ready again", func() string {
-		st, err := c.jsonpath("", "node", victim, `.status.conditions[?(@.type=="Ready")].status`)
-		if err != nil || st != "True" {
-			return fmt.Sprintf("Ready=%q %v", st, err)
-		}
-		return ""
-	})
+	c.waitNodeReady(t, victim, true, 90*time.Second)
 }
 
 // freePort returns a loopback TCP port nothing listens on now.
@@ -603,4 +591,21 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitNodeReady waits until node's Ready condition is True (ready) or
+// anything else (not ready: False or Unknown), and returns when.
+func (c *cluster) waitNodeReady(t *testing.T, node string, ready bool, timeout time.Duration) time.Time {
+	t.Helper()
+	what, interval := node+" NotReady", 500*time.Millisecond
+	if ready {
+		what, interval = node+" Ready again", time.Second
+	}
+	return eventually(t, timeout, interval, what, func() string {
+		st, err := c.jsonpath("", "node", node, `.status.conditions[?(@.type=="Ready")].status`)
+		if err != nil || (st == "True") != ready {
+			return fmt.Sprintf("Ready=%q %v", st, err)
+		}
+		return ""
+	})
 }

@@ -50,7 +50,7 @@ func newFlags(out io.Writer) (*flag.FlagSet, *flags) {
 	fs.IntVar(&f.httpPort, "http-port", 80, "HTTP port (0 disables)")
 	fs.IntVar(&f.httpsPort, "https-port", 443, "HTTPS port (0 disables)")
 	fs.IntVar(&f.healthPort, "health-port", 10254, "port of /healthz, /readyz and /metrics (0 disables)")
-	fs.DurationVar(&f.connectTimeout, "upstream-connect-timeout", 5*time.Second, "bound on connecting to an endpoint before trying another")
+	fs.DurationVar(&f.connectTimeout, "upstream-connect-timeout", time.Second, "bound on connecting to an endpoint before trying another")
 	fs.DurationVar(&f.readTimeout, "upstream-response-timeout", 60*time.Second, "bound on waiting for a backend's response headers")
 	f.verbosity.AddFlags(fs)
 	return fs, f

@@ -29,7 +29,12 @@ import (
 
 // Options tune a Proxy; zero values take the defaults named.
 type Options struct {
-	// ConnectTimeout bounds dialing an endpoint (default 5s).
+	// ConnectTimeout bounds dialing an endpoint before the request goes to
+	// the next one (default 1s). Endpoints are pods on the cluster's own
+	// bridges, which answer a SYN at once; one that does not is most
+	// likely a pod just deleted whose address is still listed until the
+	// Endpoints change arrives, and TCP ignores the host-unreachable
+	// answer while it connects, so only this bound ends the wait.
 	ConnectTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for a backend's response
 	// headers after the request is sent (default 60s).
@@ -71,7 +76,7 @@ type Proxy struct {
 // the first Swap.
 func New(o Options) (*Proxy, error) {
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 5 * time.Second
+		o.ConnectTimeout = time.Second
 	}
 	if o.ResponseHeaderTimeout <= 0 {
 		o.ResponseHeaderTimeout = 60 * time.Second

@@ -297,7 +297,7 @@ func (c *cluster) partition(t *testing.T, i int) (heal func()) {
 // processCut is what cutOff drops: one process's traffic on host.
 type processCut struct {
 	name    string   // the harness's component name, for messages
-	pid     int      //
+	pid     int      // its PID, as the harness recorded it
 	host    string   // the address both ends use (the harness's gateway)
 	listens []string // ports of its own whose every packet is dropped
 	dials   []string // others' ports its connections to are dropped

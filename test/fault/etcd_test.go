@@ -262,6 +262,50 @@ func (c *cluster) listHoldsAcked(l *load, ns, server string) string {
 	return ""
 }
 
+// TestPartitionEtcdFollower: an etcd follower cut off from the other two
+// members for 20 s, then healed. The leader keeps its quorum with the
+// other follower and nothing changes for writes; the cut-off member loses
+// its leader after an election timeout and, asked only for requests that
+// need one (the storage's require-leader), refuses them at once so the
+// apiservers' client retries elsewhere; its elections stay its own
+// (etcd's pre-vote: it cannot win, so it does not disturb the leader);
+// after the heal it catches up.
+func TestPartitionEtcdFollower(t *testing.T) {
+	c := need(t)
+	const cut = 20 * time.Second
+	row := &Row{Fault: "an etcd follower cut off from its peers (iptables) for 20 s, then healed"}
+	record(t, row)
+	ns := c.namespace(t, "fault-etcd-follower-partition")
+	daemons := c.watchElected(t)
+	l := c.startLoad(t, ns, "cm")
+	leader, err := c.etcdLeader(-1)
+	if err != nil {
+		t.Fatalf("etcd leader: %v", err)
+	}
+	follower := (leader + 1) % len(c.etcd)
+	name := c.etcdMember(follower)
+	row.Fault = fmt.Sprintf("an etcd follower (%s) cut off from its peers for %.0f s (iptables drops its peer traffic; its clients still reach it), then healed", name, cut.Seconds())
+	heal := c.partition(t, follower)
+	at := time.Now()
+	time.Sleep(cut)
+	after, err := c.etcdLeader(follower)
+	if err != nil || after != leader {
+		t.Errorf("leader after %s with %s cut off: %s (%v); want %s still: the cut-off follower disturbed the leader", cut, name, c.etcdMember(after), err, c.etcdMember(leader))
+	}
+	cutRev, majorityRev := c.memberRevision(follower), c.memberRevision(leader)
+	if cutRev < 0 || majorityRev <= cutRev {
+		t.Errorf("after %s cut off, %s is at revision %d and %s at %d: the partition let writes through", cut, name, cutRev, c.etcdMember(leader), majorityRev)
+	}
+	healed := time.Now()
+	heal()
+	caught := c.caughtUp(t, follower, majorityRev)
+	time.Sleep(3 * time.Second)
+	as := c.check(t, l, row)
+	d, ok := Recovery(at, as)
+	row.Recover = fmt.Sprintf("writes: %s after the cut; %s kept the lead; %s %d revisions behind at the heal, caught up %s after it; %s",
+		recovered(d, ok), c.etcdMember(leader), name, majorityRev-cutRev, Seconds(caught.Sub(healed)), daemons())
+}
+
 // partition cuts etcd member i off from the other members' peer traffic
 // and returns the heal (also run when the test ends). The members are
 // processes on one address (the harness's gateway), so the cut is by port

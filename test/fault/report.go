@@ -191,9 +191,6 @@ The figures come from one run on a shared 2-core machine with everything
 the load of the machine, and say what the code does, not what a cluster
 of real machines would do.
 
-Not covered yet: an etcd follower (rather than the leader) partitioned
-from its peers.
-
 ## When etcd is out of space (the NOSPACE alarm)
 
 etcd refuses every write once its database file reaches

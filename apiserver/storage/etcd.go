@@ -335,9 +335,9 @@ func (s *Etcd) commitPut(ctx context.Context, key string, data []byte, rev int64
 	}
 }
 
-// read is a small linearizable read (one key, or a count), each attempt
-// bounded by attemptTimeout and tried again - on the client's next member -
-// while ctx allows: a read changes nothing, so a member that stopped
+// read is a small linearizable read (one key, or a count), its attempt
+// bounded by attemptTimeout and tried once more - on the client's next
+// member - if it ran out: a read changes nothing, so a member that stopped
 // answering costs it a retry, not the request's deadline. Lists are not
 // bounded so: a large one may take longer than an attempt; the client's
 // keepalive ends a silent member's connection under them.

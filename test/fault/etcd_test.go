@@ -89,30 +89,74 @@ func (c *cluster) watchElected(t *testing.T) (restarted func() string) {
 	}
 }
 
+// etcdCase is what the etcd cases open with: their row (recorded), a
+// namespace, the leader-elected daemons watched, the load running, and
+// the member that leads when the fault begins.
+type etcdCase struct {
+	row     *Row
+	ns      string
+	load    *load
+	leader  int
+	elected func() string // which elected daemons exited (started again)
+}
+
+func (c *cluster) openEtcdCase(t *testing.T, fault, namespace string) *etcdCase {
+	t.Helper()
+	e := &etcdCase{row: &Row{Fault: fault}}
+	record(t, e.row)
+	e.ns = c.namespace(t, namespace)
+	e.elected = c.watchElected(t)
+	e.load = c.startLoad(t, e.ns, "cm")
+	var err error
+	if e.leader, err = c.etcdLeader(-1); err != nil {
+		t.Fatalf("etcd leader: %v", err)
+	}
+	return e
+}
+
+// follower is a member that does not lead.
+func (e *etcdCase) follower(c *cluster) int { return (e.leader + 1) % len(c.etcd) }
+
+// finish lets the writes of the recovery land, checks every acknowledged
+// one against etcd, and says when writes recovered after at.
+func (e *etcdCase) finish(t *testing.T, c *cluster, at time.Time) string {
+	t.Helper()
+	time.Sleep(3 * time.Second)
+	d, ok := Recovery(at, c.check(t, e.load, e.row))
+	return recovered(d, ok)
+}
+
+// healPartition ends a partition of member cut: the member must have
+// fallen behind majority (the partition held), and after the heal it
+// catches up. It returns how far behind it was and how long it took.
+func (c *cluster) healPartition(t *testing.T, heal func(), cut, majority int, held time.Duration) (behind int64, caughtUp time.Duration) {
+	t.Helper()
+	cutRev, majorityRev := c.memberRevision(cut), c.memberRevision(majority)
+	if cutRev < 0 || majorityRev <= cutRev {
+		t.Errorf("after %s cut off, %s is at revision %d and %s at %d: the partition let writes through",
+			held, c.etcdMember(cut), cutRev, c.etcdMember(majority), majorityRev)
+	}
+	healed := time.Now()
+	heal()
+	return majorityRev - cutRev, c.caughtUp(t, cut, majorityRev).Sub(healed)
+}
+
 // TestStopEtcdMemberMinute: an etcd follower stopped for a minute (the
 // harness's stop: SIGTERM) while the load runs, then started again: the
 // other two keep the quorum, and the member catches up on what it missed.
 func TestStopEtcdMemberMinute(t *testing.T) {
 	c := need(t)
 	const down = 60 * time.Second
-	row := &Row{Fault: "an etcd follower stopped for 60 s, then started again"}
-	record(t, row)
-	ns := c.namespace(t, "fault-etcd-minute")
-	elected := c.watchElected(t)
-	l := c.startLoad(t, ns, "cm")
-	leader, err := c.etcdLeader(-1)
-	if err != nil {
-		t.Fatalf("etcd leader: %v", err)
-	}
-	follower := (leader + 1) % len(c.etcd)
+	e := c.openEtcdCase(t, "an etcd follower stopped for 60 s, then started again", "fault-etcd-minute")
+	follower := e.follower(c)
 	name := c.etcdMember(follower)
-	row.Fault = fmt.Sprintf("an etcd follower (%s) stopped (SIGTERM) for %.0f s, then started again", name, down.Seconds())
+	e.row.Fault = fmt.Sprintf("an etcd follower (%s) stopped (SIGTERM) for %.0f s, then started again", name, down.Seconds())
 	at := time.Now()
 	left := c.memberRevision(follower)
 	c.stop(t, name)
 	time.Sleep(time.Until(at.Add(down)))
 	restarted := time.Now()
-	target := c.memberRevision(leader)
+	target := c.memberRevision(e.leader)
 	c.start(t, name)
 	back := eventually(t, 60*time.Second, 100*time.Millisecond, name+" answers again", func() string {
 		if !c.memberAnswers(follower) {
@@ -121,11 +165,8 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 		return ""
 	})
 	caught := c.caughtUp(t, follower, target)
-	time.Sleep(3 * time.Second)
-	as := c.check(t, l, row)
-	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, %d revisions behind when started, caught up %s after its start; %s",
-		recovered(d, ok), name, Seconds(back.Sub(restarted)), target-left, Seconds(caught.Sub(restarted)), elected())
+	e.row.Recover = fmt.Sprintf("writes: %s after the stop; %s answering %s after its start, %d revisions behind when started, caught up %s after its start; %s",
+		e.finish(t, c, at), name, Seconds(back.Sub(restarted)), target-left, Seconds(caught.Sub(restarted)), e.elected())
 }
 
 // TestPartitionEtcdLeader: the etcd leader cut off from the other two
@@ -137,17 +178,10 @@ func TestStopEtcdMemberMinute(t *testing.T) {
 func TestPartitionEtcdLeader(t *testing.T) {
 	c := need(t)
 	const cut = 20 * time.Second
-	row := &Row{Fault: "the etcd leader cut off from its peers (iptables) for 20 s, then healed"}
-	record(t, row)
-	ns := c.namespace(t, "fault-etcd-partition")
-	daemons := c.watchElected(t)
-	l := c.startLoad(t, ns, "cm")
-	leader, err := c.etcdLeader(-1)
-	if err != nil {
-		t.Fatalf("etcd leader: %v", err)
-	}
+	e := c.openEtcdCase(t, "the etcd leader cut off from its peers (iptables) for 20 s, then healed", "fault-etcd-partition")
+	leader := e.leader
 	name := c.etcdMember(leader)
-	row.Fault = fmt.Sprintf("the etcd leader (%s) cut off from its peers for %.0f s (iptables drops its peer traffic; its clients still reach it), then healed", name, cut.Seconds())
+	e.row.Fault = fmt.Sprintf("the etcd leader (%s) cut off from its peers for %.0f s (iptables drops its peer traffic; its clients still reach it), then healed", name, cut.Seconds())
 	heal := c.partition(t, leader)
 	at := time.Now()
 	var next int
@@ -161,19 +195,9 @@ func TestPartitionEtcdLeader(t *testing.T) {
 	})
 	t.Logf("new leader %s after %s", c.etcdMember(next), elected.Sub(at))
 	time.Sleep(time.Until(at.Add(cut)))
-	// The cut-off member must have fallen behind: the partition held.
-	cutRev, majorityRev := c.memberRevision(leader), c.memberRevision(next)
-	if cutRev < 0 || majorityRev <= cutRev {
-		t.Errorf("after %s cut off, %s is at revision %d and %s at %d: the partition let writes through", cut, name, cutRev, c.etcdMember(next), majorityRev)
-	}
-	healed := time.Now()
-	heal()
-	caught := c.caughtUp(t, leader, majorityRev)
-	time.Sleep(3 * time.Second)
-	as := c.check(t, l, row)
-	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the cut; new leader %s elected after %s; %s %d revisions behind at the heal, caught up %s after it; %s",
-		recovered(d, ok), c.etcdMember(next), Seconds(elected.Sub(at)), name, majorityRev-cutRev, Seconds(caught.Sub(healed)), daemons())
+	behind, caught := c.healPartition(t, heal, leader, next, cut)
+	e.row.Recover = fmt.Sprintf("writes: %s after the cut; new leader %s elected after %s; %s %d revisions behind at the heal, caught up %s after it; %s",
+		e.finish(t, c, at), c.etcdMember(next), Seconds(elected.Sub(at)), name, behind, Seconds(caught), e.elected())
 }
 
 // TestBlackholeEtcdClientPort: an etcd follower's client port goes
@@ -188,21 +212,14 @@ func TestPartitionEtcdLeader(t *testing.T) {
 func TestBlackholeEtcdClientPort(t *testing.T) {
 	c := need(t)
 	const cut = 30 * time.Second
-	row := &Row{Fault: "an etcd follower's client port black-holed for 30 s, then healed"}
-	record(t, row)
-	ns := c.namespace(t, "fault-etcd-blackhole")
-	l := c.startLoad(t, ns, "cm")
-	leader, err := c.etcdLeader(-1)
-	if err != nil {
-		t.Fatalf("etcd leader: %v", err)
-	}
-	follower := (leader + 1) % len(c.etcd)
+	e := c.openEtcdCase(t, "an etcd follower's client port black-holed for 30 s, then healed", "fault-etcd-blackhole")
+	follower := e.follower(c)
 	name := c.etcdMember(follower)
 	host, port, err := hostPort(c.etcd[follower])
 	if err != nil {
 		t.Fatal(err)
 	}
-	row.Fault = fmt.Sprintf("%s (a follower): its client port black-holed for %.0f s (iptables drops every packet to and from it; its peers still reach it), then healed", name, cut.Seconds())
+	e.row.Fault = fmt.Sprintf("%s (a follower): its client port black-holed for %.0f s (iptables drops every packet to and from it; its peers still reach it), then healed", name, cut.Seconds())
 	heal := c.cutOff(t, processCut{name: name, pid: c.pid(t, name), host: host, listens: []string{strconv.Itoa(port)}})
 	at := time.Now()
 	// Lists through each apiserver while the port is silent: each must
@@ -212,7 +229,7 @@ func TestBlackholeEtcdClientPort(t *testing.T) {
 	for time.Since(at) < cut {
 		for _, server := range c.servers {
 			lists++
-			if p := c.listHoldsAcked(l, ns, server); p != "" {
+			if p := c.listHoldsAcked(e.load, e.ns, server); p != "" {
 				bad++
 				if len(problems) < 3 {
 					problems = append(problems, p)
@@ -222,13 +239,11 @@ func TestBlackholeEtcdClientPort(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	heal()
-	time.Sleep(3 * time.Second)
-	as := c.check(t, l, row)
+	writes := e.finish(t, c, at)
 	if bad > 0 {
 		t.Errorf("%d of %d lists through the apiservers failed or missed an acknowledged create while %s was silent: %s", bad, lists, name, strings.Join(problems, "; "))
 	}
-	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the cut; %d of %d lists through the apiservers failed or missed an acknowledged create", recovered(d, ok), bad, lists)
+	e.row.Recover = fmt.Sprintf("writes: %s after the cut; %d of %d lists through the apiservers failed or missed an acknowledged create; %s", writes, bad, lists, e.elected())
 }
 
 // listHoldsAcked lists the load's namespace through one apiserver (a
@@ -273,18 +288,10 @@ func (c *cluster) listHoldsAcked(l *load, ns, server string) string {
 func TestPartitionEtcdFollower(t *testing.T) {
 	c := need(t)
 	const cut = 20 * time.Second
-	row := &Row{Fault: "an etcd follower cut off from its peers (iptables) for 20 s, then healed"}
-	record(t, row)
-	ns := c.namespace(t, "fault-etcd-follower-partition")
-	daemons := c.watchElected(t)
-	l := c.startLoad(t, ns, "cm")
-	leader, err := c.etcdLeader(-1)
-	if err != nil {
-		t.Fatalf("etcd leader: %v", err)
-	}
-	follower := (leader + 1) % len(c.etcd)
+	e := c.openEtcdCase(t, "an etcd follower cut off from its peers (iptables) for 20 s, then healed", "fault-etcd-follower-partition")
+	leader, follower := e.leader, e.follower(c)
 	name := c.etcdMember(follower)
-	row.Fault = fmt.Sprintf("an etcd follower (%s) cut off from its peers for %.0f s (iptables drops its peer traffic; its clients still reach it), then healed", name, cut.Seconds())
+	e.row.Fault = fmt.Sprintf("an etcd follower (%s) cut off from its peers for %.0f s (iptables drops its peer traffic; its clients still reach it), then healed", name, cut.Seconds())
 	heal := c.partition(t, follower)
 	at := time.Now()
 	time.Sleep(cut)
@@ -292,18 +299,9 @@ func TestPartitionEtcdFollower(t *testing.T) {
 	if err != nil || after != leader {
 		t.Errorf("leader after %s with %s cut off: %s (%v); want %s still: the cut-off follower disturbed the leader", cut, name, c.etcdMember(after), err, c.etcdMember(leader))
 	}
-	cutRev, majorityRev := c.memberRevision(follower), c.memberRevision(leader)
-	if cutRev < 0 || majorityRev <= cutRev {
-		t.Errorf("after %s cut off, %s is at revision %d and %s at %d: the partition let writes through", cut, name, cutRev, c.etcdMember(leader), majorityRev)
-	}
-	healed := time.Now()
-	heal()
-	caught := c.caughtUp(t, follower, majorityRev)
-	time.Sleep(3 * time.Second)
-	as := c.check(t, l, row)
-	d, ok := Recovery(at, as)
-	row.Recover = fmt.Sprintf("writes: %s after the cut; %s kept the lead; %s %d revisions behind at the heal, caught up %s after it; %s",
-		recovered(d, ok), c.etcdMember(leader), name, majorityRev-cutRev, Seconds(caught.Sub(healed)), daemons())
+	behind, caught := c.healPartition(t, heal, follower, leader, cut)
+	e.row.Recover = fmt.Sprintf("writes: %s after the cut; %s kept the lead; %s %d revisions behind at the heal, caught up %s after it; %s",
+		e.finish(t, c, at), c.etcdMember(leader), name, behind, Seconds(caught), e.elected())
 }
 
 // partition cuts etcd member i off from the other members' peer traffic
